@@ -1,0 +1,52 @@
+# todo-app — see README.md. `make run` and `make test` work on a fresh checkout.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := scripts/test-services.sh
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck pytest bench services services-stop clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+## run: the whole system in one process on http://127.0.0.1:8000 (SQLite, in-process bus)
+run: $(VENV)/.installed
+	$(BIN)/todo db upgrade
+	$(BIN)/todo serve --service all --host 127.0.0.1 --port 8000
+
+## test: lint, type-check, then the whole suite against real PostgreSQL and Redis
+test: lint typecheck pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check $(wildcard services events mcp_server assistant tests bench)
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-dev services
+	eval "$$($(SERVICES) env)" && $(BIN)/pytest $(PYTEST_ARGS)
+
+## services: start the PostgreSQL and Redis servers the tests use (idempotent)
+services:
+	$(SERVICES) start
+
+services-stop:
+	$(SERVICES) stop --kafka
+
+## bench: benchmarks against the same real servers (not part of `make test`)
+bench: $(VENV)/.installed-dev services
+	eval "$$($(SERVICES) env)" && $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

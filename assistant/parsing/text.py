@@ -1,0 +1,97 @@
+"""Small text helpers: normalising input, cutting parsed phrases out, tidying leftovers."""
+
+import re
+import unicodedata
+
+from assistant.parsing.lexicon import LEADING_FILLERS, NUMBER_WORDS, TRAILING_TASK_WORDS
+
+MAX_INPUT = 2000
+MAX_TITLE = 500
+
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"'})
+_SPACES = re.compile(r"\s+")
+_EDGE_JUNK = " \t,;:.!?-–—/|\"'()[]{}"
+_DANGLING_WORDS = re.compile(
+    r"(?:^|\s)(?:and|or|at|by|due|until|till|starting|then|also)\s*$", re.IGNORECASE
+)
+_DANGLING_REF_WORDS = re.compile(
+    r"(?:^|\s)(?:to|for|from|on|with|into|as|in)\s*$", re.IGNORECASE
+)
+_LEADING_FILLER = re.compile(
+    rf"^(?:(?:{'|'.join(LEADING_FILLERS)})\s+)+", re.IGNORECASE
+)
+_TRAILING_TASK = re.compile(
+    rf"(?:\s+|^)(?:{'|'.join(re.escape(w) for w in TRAILING_TASK_WORDS)})$", re.IGNORECASE
+)
+_QUOTED = re.compile(r"""^(["'])(?P<inner>.+)\1$""")
+
+
+def normalize(text: object) -> str:
+    """Printable, single-spaced text with straight quotes (and bounded length)."""
+    if not isinstance(text, str):
+        return ""
+    text = unicodedata.normalize("NFKC", text[:MAX_INPUT]).translate(_QUOTES)
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def squash(text: str) -> str:
+    """Single spaces, no space before a comma or stop."""
+    text = _SPACES.sub(" ", text).strip()
+    text = re.sub(r"\s+([,;:.!?])", r"\1", text)
+    return re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
+
+
+def cut(text: str, match: re.Match[str]) -> str:
+    """`text` without the matched phrase."""
+    return squash(f"{text[: match.start()]} {text[match.end():]}")
+
+
+def strip_edges(text: str, *, reference: bool = False) -> str:
+    """Without leading/trailing punctuation and dangling connector words."""
+    previous = None
+    while previous != text:
+        previous = text
+        text = text.strip(_EDGE_JUNK)
+        text = _DANGLING_WORDS.sub("", text)
+        if reference:
+            text = _DANGLING_REF_WORDS.sub("", text)
+    return text
+
+
+def tidy_title(text: str) -> str | None:
+    """The user's words as a task title: trimmed, first letter capitalised."""
+    text = strip_edges(squash(text))
+    text = re.sub(r"\s*,\s*(?=,|$)", "", text)
+    quoted = _QUOTED.match(text)
+    if quoted:
+        text = quoted.group("inner").strip()
+    if not text or not any(ch.isalnum() for ch in text):
+        return None
+    text = text[:MAX_TITLE].rstrip()
+    return text[0].upper() + text[1:]
+
+
+def clean_reference(text: str) -> str | None:
+    """A task reference without leading articles/possessives or a trailing 'task'."""
+    text = strip_edges(squash(text), reference=True)
+    quoted = _QUOTED.match(text)
+    if quoted:
+        text = quoted.group("inner").strip()
+    previous = None
+    while previous != text:
+        previous = text
+        text = _LEADING_FILLER.sub("", text)
+        text = _TRAILING_TASK.sub("", text)
+        text = strip_edges(text, reference=True)
+    if not text or not any(ch.isalnum() for ch in text):
+        return None
+    return text[:MAX_TITLE]
+
+
+def to_number(word: str) -> int | None:
+    """'3' -> 3, 'three' -> 3, 'an' -> 1; None when it is not a small count."""
+    word = _SPACES.sub(" ", word.strip().lower())
+    if word.isdigit():
+        return int(word) if len(word) <= 6 else None
+    return NUMBER_WORDS.get(word)

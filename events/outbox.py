@@ -1,0 +1,81 @@
+"""The transactional outbox: events are rows written with the change itself.
+
+A relay (the event backbone) reads unsent rows in id order and publishes them;
+the id is the commit order, `partition_key` keeps one user's events together.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from events.cloudevents import CloudEvent
+from events.sqltypes import UTCDateTime
+from events.topics import topic_for
+
+metadata = sa.MetaData()
+
+outbox_table = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("topic", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("partition_key", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("sent_at", UTCDateTime(), nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text(), nullable=True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    topic: str
+    partition_key: str
+    event: CloudEvent
+    created_at: datetime
+    sent_at: datetime | None
+
+
+async def write_outbox(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
+    """Insert events in the caller's open transaction, in the order given."""
+    if not events:
+        return
+    await conn.execute(
+        outbox_table.insert(),
+        [
+            {
+                "event_id": event.id,
+                "topic": topic_for(event.type).value,
+                "event_type": event.type,
+                "partition_key": event.userid,
+                "payload": json.dumps(event.to_json_dict(), separators=(",", ":")),
+                "created_at": event.time,
+            }
+            for event in events
+        ],
+    )
+
+
+def row_to_outbox(row: sa.Row[tuple[object, ...]]) -> OutboxRow:
+    m = row._mapping
+    return OutboxRow(
+        id=int(m["id"]),
+        topic=str(m["topic"]),
+        partition_key=str(m["partition_key"]),
+        event=CloudEvent.model_validate_json(str(m["payload"])),
+        created_at=m["created_at"],
+        sent_at=m["sent_at"],
+    )

@@ -1,0 +1,116 @@
+"""The `todo` command."""
+
+import asyncio
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from services.bootstrap import bootstrap
+from services.migrations.runner import upgrade
+from services.shared.auth import accounts
+from services.shared.settings import get_settings
+
+app = typer.Typer(help="todo-app: a chat-first task assistant.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+token_app = typer.Typer(help="Personal access tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+
+
+class ServiceName(StrEnum):
+    ALL = "all"
+    TASK_API = "task-api"
+
+
+async def _login_link() -> str:
+    container = bootstrap()
+    try:
+        async with container.uow() as uow:
+            user = await accounts.ensure_local_user(
+                uow,
+                email=container.settings.local_user_email,
+                timezone=container.default_timezone,
+            )
+        async with container.uow() as uow:
+            secret = await accounts.create_login_link(
+                uow,
+                user_id=user.user_id,
+                ttl=timedelta(seconds=container.settings.login_link_ttl_seconds),
+            )
+        return secret
+    finally:
+        await container.aclose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    service: Annotated[ServiceName, typer.Option(help="What this process runs")] = ServiceName.ALL,
+) -> None:
+    """Serve the system (`all`, the embedded single process) or one service."""
+    import uvicorn
+
+    from services.tasks.main import build_app
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+    if settings.local_user_enabled:
+        secret = asyncio.run(_login_link())
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        typer.secho(
+            f"\n  Open http://{shown}:{port}/login?token={secret}\n"
+            "  (a one-time login link for the local user)\n",
+            fg="green",
+            err=True,
+        )
+    uvicorn.run(build_app(), host=host, port=port, log_level="info")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations to DATABASE_URL."""
+    url = get_settings().database_url
+    upgrade(url)
+    typer.echo("database is up to date", err=True)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. claude-desktop")],
+    email: Annotated[str | None, typer.Option(help="Account; default: the local user")] = None,
+) -> None:
+    """Print a new personal access token (shown once)."""
+
+    async def create() -> str:
+        container = bootstrap()
+        try:
+            async with container.uow() as uow:
+                if email is None:
+                    user = await accounts.ensure_local_user(
+                        uow,
+                        email=container.settings.local_user_email,
+                        timezone=container.default_timezone,
+                    )
+                else:
+                    found = await uow.accounts.user_by_email(accounts.normalise_email(email))
+                    if found is None:
+                        raise typer.BadParameter(f"no account {email}", param_hint="--email")
+                    user = found[0]
+            async with container.uow() as uow:
+                token = await accounts.create_personal_token(uow, user_id=user.user_id, name=name)
+            return token.token
+        finally:
+            await container.aclose()
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+    typer.echo(asyncio.run(create()))
+
+
+def main() -> None:
+    app()

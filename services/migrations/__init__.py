@@ -1,0 +1,1 @@
+"""Alembic migrations; `services.migrations.runner.upgrade` applies them."""

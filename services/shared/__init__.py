@@ -1,0 +1,3 @@
+"""What every service shares: settings, database, auth, the HTTP app factory."""
+
+__all__: list[str] = []

@@ -1,0 +1,145 @@
+"""The accounts service layer: register, log in, tokens, the local user."""
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from services.errors import AuthError, Conflict, InvalidInput, NotFound
+from services.shared.auth.keys import KeyRing
+from services.shared.auth.passwords import hash_password, verify_password
+from services.shared.auth.principal import Principal
+from services.shared.auth.store import AccountStore
+from services.tasks.domain.timeutil import zone
+
+PAT_PREFIX = "todo_pat_"
+LINK_PREFIX = "todo_link_"
+MIN_PASSWORD = 8
+
+
+class AccountsUoW(Protocol):
+    accounts: AccountStore
+
+    async def commit(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalToken:
+    id: uuid.UUID
+    name: str
+    token: str
+    created_at: datetime
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def register(
+    uow: AccountsUoW, *, email: str, password: str, display_name: str | None, timezone: str
+) -> Principal:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("password", f"must be at least {MIN_PASSWORD} characters")
+    zone(timezone)
+    email = normalise_email(email)
+    if await uow.accounts.user_by_email(email) is not None:
+        raise Conflict("an account with this email already exists: log in instead")
+    user = await uow.accounts.add_user(
+        email=email,
+        password_hash=await hash_password(password),
+        display_name=(display_name or "").strip() or None,
+        timezone=timezone,
+        now=datetime.now(UTC),
+    )
+    await uow.commit()
+    return user
+
+
+async def login(
+    uow: AccountsUoW, keys: KeyRing, *, email: str, password: str, ttl: timedelta
+) -> IssuedToken:
+    found = await uow.accounts.user_by_email(normalise_email(email))
+    ok = await verify_password(found[1] if found else None, password)
+    if found is None or not ok:
+        raise AuthError("wrong email or password")
+    return IssuedToken(keys.issue(found[0].user_id, ttl), int(ttl.total_seconds()))
+
+
+async def authenticate(uow: AccountsUoW, keys: KeyRing, bearer: str) -> Principal:
+    """The user behind an `Authorization: Bearer` credential (JWT or PAT)."""
+    if bearer.startswith(PAT_PREFIX):
+        user = await uow.accounts.user_by_access_token(bearer)
+        if user is None:
+            raise AuthError("the personal access token is unknown or revoked")
+        return user
+    user = await uow.accounts.user_by_id(keys.verify(bearer))
+    if user is None:
+        raise AuthError("the account of this token no longer exists")
+    return user
+
+
+async def create_personal_token(
+    uow: AccountsUoW, *, user_id: uuid.UUID, name: str
+) -> PersonalToken:
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise InvalidInput("name", "must be 1 to 100 characters")
+    secret = PAT_PREFIX + secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    token_id = await uow.accounts.add_access_token(
+        user_id=user_id, name=name, secret=secret, now=now
+    )
+    await uow.commit()
+    return PersonalToken(token_id, name, secret, now)
+
+
+async def revoke_personal_token(
+    uow: AccountsUoW, *, user_id: uuid.UUID, token_id: uuid.UUID
+) -> None:
+    if not await uow.accounts.revoke_access_token(
+        user_id=user_id, token_id=token_id, now=datetime.now(UTC)
+    ):
+        raise NotFound("no such token")
+    await uow.commit()
+
+
+async def ensure_local_user(uow: AccountsUoW, *, email: str, timezone: str) -> Principal:
+    user = await uow.accounts.local_user()
+    if user is None:
+        user = await uow.accounts.add_user(
+            email=normalise_email(email),
+            password_hash=None,
+            display_name="Me",
+            timezone=timezone,
+            now=datetime.now(UTC),
+            is_local=True,
+        )
+        await uow.commit()
+    return user
+
+
+async def create_login_link(uow: AccountsUoW, *, user_id: uuid.UUID, ttl: timedelta) -> str:
+    secret = LINK_PREFIX + secrets.token_urlsafe(32)
+    await uow.accounts.add_login_link(
+        user_id=user_id, secret=secret, expires_at=datetime.now(UTC) + ttl
+    )
+    await uow.commit()
+    return secret
+
+
+async def redeem_login_link(
+    uow: AccountsUoW, keys: KeyRing, *, secret: str, ttl: timedelta
+) -> IssuedToken:
+    user = await uow.accounts.redeem_login_link(secret, datetime.now(UTC))
+    if user is None:
+        raise AuthError("this login link is unknown, used or expired: start `make run` again")
+    await uow.commit()
+    return IssuedToken(keys.issue(user.user_id, ttl), int(ttl.total_seconds()))

@@ -1,0 +1,48 @@
+"""Configuration from the environment (and `.env` when present)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./todo.db"
+    event_bus: Literal["memory", "kafka", "dapr"] = "memory"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    dapr_http_port: int = 3500
+    dapr_pubsub_name: str = "pubsub-kafka"
+    redis_url: str | None = None
+
+    data_dir: Path = Path("./.todo")
+    jwt_private_key_file: Path | None = None
+    jwt_issuer: str = "todo-app"
+    access_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    login_link_ttl_seconds: int = Field(default=15 * 60, ge=30)
+
+    public_url: str = "http://127.0.0.1:8000"
+    # The local user exists for the single-user laptop setup; by default it is
+    # on exactly when the database is the embedded SQLite file.
+    local_user: bool | None = None
+    local_user_email: str = "me@todo.localhost"
+    default_timezone: str | None = None
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_echo: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def local_user_enabled(self) -> bool:
+        return self.is_sqlite if self.local_user is None else self.local_user
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

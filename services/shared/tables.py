@@ -1,0 +1,83 @@
+"""Table definitions (SQLAlchemy Core). Migrations in `services/migrations`
+create them; these objects are what queries are written against.
+
+One writer per table: users, tokens, tasks and login links belong to the
+task service (task-api).
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from events.sqltypes import UTCDateTime
+
+metadata = sa.MetaData()
+
+# Tags are a text[] with a GIN index on PostgreSQL, a JSON array on SQLite.
+TagList = sa.JSON().with_variant(postgresql.ARRAY(sa.String(50)), "postgresql")
+InstantList = sa.JSON()
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=True),
+    sa.Column("display_name", sa.String(100), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("is_local", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+access_tokens = sa.Table(
+    "personal_access_tokens",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Uuid(),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_used_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+login_links = sa.Table(
+    "login_links",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Uuid(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("user_id", sa.Uuid(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("completed_at", UTCDateTime(), nullable=True),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("priority_rank", sa.SmallInteger(), nullable=False),
+    sa.Column("tags", TagList, nullable=False),
+    sa.Column("due_at", UTCDateTime(), nullable=True),
+    sa.Column("remind_at", UTCDateTime(), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("recurrence_rule", sa.String(500), nullable=True),
+    sa.Column("repeat_from", sa.String(16), nullable=False),
+    sa.Column("series_id", sa.Uuid(), nullable=False),
+    sa.Column("occurrence_at", UTCDateTime(), nullable=True),
+    sa.Column("exdates", InstantList, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+)
+
+__all__ = ["access_tokens", "login_links", "metadata", "tasks", "users"]

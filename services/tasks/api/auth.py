@@ -1,0 +1,117 @@
+"""/api/auth, the JWKS, and the one-time login link."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, EmailStr, Field
+
+from services.shared.auth import accounts
+from services.tasks.api.deps import ContainerDep, CurrentUser, UowDep
+
+router = APIRouter(tags=["auth"])
+
+
+class RegisterRequest(BaseModel):
+    email: EmailStr
+    password: Annotated[str, Field(min_length=8, max_length=256)]
+    display_name: Annotated[str | None, Field(max_length=100)] = None
+    timezone: Annotated[
+        str | None, Field(max_length=64, description="IANA zone; default: the server's")
+    ] = None
+
+
+class LoginRequest(BaseModel):
+    email: Annotated[str, Field(max_length=320)]
+    password: Annotated[str, Field(max_length=256)]
+
+
+class LinkRequest(BaseModel):
+    token: Annotated[str, Field(max_length=200)]
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+
+
+class UserPublic(BaseModel):
+    id: uuid.UUID
+    email: str
+    display_name: str | None
+    timezone: str
+
+
+class PersonalTokenCreate(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class PersonalTokenPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    token: str
+    created_at: datetime
+
+
+@router.post("/api/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
+async def register(body: RegisterRequest, uow: UowDep, container: ContainerDep) -> UserPublic:
+    user = await accounts.register(
+        uow,
+        email=body.email,
+        password=body.password,
+        display_name=body.display_name,
+        timezone=body.timezone or container.default_timezone,
+    )
+    return UserPublic(
+        id=user.user_id, email=user.email, display_name=user.display_name, timezone=user.timezone
+    )
+
+
+@router.post("/api/auth/login", response_model=TokenResponse)
+async def login(body: LoginRequest, uow: UowDep, container: ContainerDep) -> TokenResponse:
+    issued = await accounts.login(
+        uow, container.keys, email=body.email, password=body.password, ttl=container.access_ttl
+    )
+    return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
+
+
+@router.post("/api/auth/link", response_model=TokenResponse)
+async def redeem_link(body: LinkRequest, uow: UowDep, container: ContainerDep) -> TokenResponse:
+    """Exchange the one-time login link that `todo serve` prints for an access token."""
+    issued = await accounts.redeem_login_link(
+        uow, container.keys, secret=body.token, ttl=container.access_ttl
+    )
+    return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
+
+
+@router.get("/api/auth/me", response_model=UserPublic)
+async def me(user: CurrentUser) -> UserPublic:
+    return UserPublic(
+        id=user.user_id, email=user.email, display_name=user.display_name, timezone=user.timezone
+    )
+
+
+@router.post(
+    "/api/auth/tokens", status_code=status.HTTP_201_CREATED, response_model=PersonalTokenPublic
+)
+async def create_token(
+    body: PersonalTokenCreate, user: CurrentUser, uow: UowDep
+) -> PersonalTokenPublic:
+    """A personal access token for MCP clients and scripts; shown only once."""
+    token = await accounts.create_personal_token(uow, user_id=user.user_id, name=body.name)
+    return PersonalTokenPublic(
+        id=token.id, name=token.name, token=token.token, created_at=token.created_at
+    )
+
+
+@router.delete("/api/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_token(token_id: uuid.UUID, user: CurrentUser, uow: UowDep) -> Response:
+    await accounts.revoke_personal_token(uow, user_id=user.user_id, token_id=token_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(container: ContainerDep) -> dict[str, object]:
+    return container.keys.jwks()

@@ -1,0 +1,59 @@
+"""Dependencies of the routes, as `Annotated` aliases."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.bootstrap import Container
+from services.errors import AuthError, InvalidInput
+from services.shared.auth import accounts
+from services.shared.auth.principal import Principal
+from services.tasks.uow import UnitOfWork
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(_container)]
+
+
+async def _uow(container: ContainerDep) -> AsyncIterator[UnitOfWork]:
+    async with container.uow() as uow:
+        yield uow
+
+
+UowDep = Annotated[UnitOfWork, Depends(_uow)]
+_bearer = HTTPBearer(auto_error=False, description="An access token or a personal access token")
+
+
+async def _current_user(
+    uow: UowDep,
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise AuthError("send Authorization: Bearer <access token>")
+    return await accounts.authenticate(uow, container.keys, credentials.credentials)
+
+
+CurrentUser = Annotated[Principal, Depends(_current_user)]
+
+
+def _if_match(
+    if_match: Annotated[
+        str | None, Header(description="The task version the change is based on")
+    ] = None,
+) -> int | None:
+    if if_match is None:
+        return None
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit() or len(value) > 9:
+        raise InvalidInput("If-Match", 'must be the task\'s version number, e.g. "3"')
+    return int(value)
+
+
+IfMatch = Annotated[int | None, Depends(_if_match)]

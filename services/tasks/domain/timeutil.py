@@ -1,0 +1,65 @@
+"""Wall-clock times in a task's IANA zone, stored as UTC instants."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from services.errors import InvalidInput
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+DUE_TIME_OF_DAY = time(23, 59)
+REMINDER_TIME_OF_DAY = time(9, 0)
+
+
+def zone(name: str, field: str = "timezone") -> ZoneInfo:
+    """The IANA zone called `name`, or an InvalidInput that says what to send."""
+    if not name or len(name) > 64 or name != name.strip() or ".." in name:
+        raise InvalidInput(field, f"{name!r} is not an IANA timezone name like Europe/Berlin")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidInput(
+            field, f"unknown timezone {name!r}: use an IANA name like America/New_York"
+        ) from None
+
+
+def is_known_zone(name: str) -> bool:
+    return name in available_timezones() or name == "UTC"
+
+
+def localize(wall: datetime, tz: ZoneInfo) -> datetime:
+    """Attach `tz` to a wall-clock time, as RFC 5545 reads local times.
+
+    A time that occurs twice (clocks go back) is the first one; a time that
+    does not exist (clocks go forward) is read with the offset before the gap,
+    so 02:30 on a spring-forward day becomes 03:30.
+    """
+    aware = wall.replace(tzinfo=tz, fold=0)
+    return aware.astimezone(UTC).astimezone(tz)
+
+
+def to_instant(
+    value: datetime | date, tz: ZoneInfo, *, field: str, default_time: time = DUE_TIME_OF_DAY
+) -> datetime:
+    """A UTC instant from what a client sent: an aware datetime, a naive one
+    (wall-clock in the task's zone) or a date (at `default_time` that day)."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, default_time)
+    try:
+        instant = (localize(value, tz) if value.tzinfo is None else value).astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput(field, "the date is out of range") from None
+    if not EARLIEST <= instant < LATEST:
+        raise InvalidInput(field, "must be between 1970 and 2199")
+    return instant
+
+
+def in_zone(instant: datetime | None, tz: ZoneInfo) -> datetime | None:
+    return None if instant is None else instant.astimezone(tz)
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[start, end) of a calendar day in `tz`, as UTC instants."""
+    start = localize(datetime.combine(day, time()), tz)
+    end = localize(datetime.combine(day + timedelta(days=1), time()), tz)
+    return start.astimezone(UTC), end.astimezone(UTC)

@@ -1,0 +1,235 @@
+"""Task storage: rows of the `tasks` table mapped to the domain's Task.
+
+Every query takes the owner's id; there is no way to read a task without it.
+"""
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.errors import VersionMismatch
+from services.shared.tables import tasks
+from services.tasks.domain.model import Priority, RepeatFrom, Status, Task
+from services.tasks.domain.timeutil import day_bounds, localize
+from services.tasks.schemas import TaskQuery
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_QUERY_WORDS = 16
+
+
+def search_words(q: str) -> list[str]:
+    """The words of a search box entry; punctuation never reaches SQL."""
+    return [w for w in _WORD.findall(q.lower()) if w.strip("_")][:MAX_QUERY_WORDS]
+
+
+def _to_row(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "user_id": task.user_id,
+        "title": task.title,
+        "description": task.description,
+        "status": task.status.value,
+        "completed_at": task.completed_at,
+        "priority": task.priority.value,
+        "priority_rank": task.priority.rank,
+        "tags": list(task.tags),
+        "due_at": task.due_at,
+        "remind_at": task.remind_at,
+        "timezone": task.timezone,
+        "recurrence_rule": task.recurrence_rule,
+        "repeat_from": task.repeat_from.value,
+        "series_id": task.series_id,
+        "occurrence_at": task.occurrence_at,
+        "exdates": [d.isoformat() for d in task.exdates],
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+        "version": task.version,
+    }
+
+
+def _from_row(row: sa.Row[Any]) -> Task:
+    m = row._mapping
+    return Task(
+        id=m["id"],
+        user_id=m["user_id"],
+        title=m["title"],
+        description=m["description"],
+        status=Status(m["status"]),
+        completed_at=m["completed_at"],
+        priority=Priority(m["priority"]),
+        tags=list(m["tags"] or []),
+        due_at=m["due_at"],
+        remind_at=m["remind_at"],
+        timezone=m["timezone"],
+        recurrence_rule=m["recurrence_rule"],
+        repeat_from=RepeatFrom(m["repeat_from"]),
+        series_id=m["series_id"],
+        occurrence_at=m["occurrence_at"],
+        exdates=[datetime.fromisoformat(d) for d in m["exdates"] or []],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        version=m["version"],
+    )
+
+
+class TaskRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self._pg = conn.dialect.name == "postgresql"
+
+    async def add(self, task: Task) -> None:
+        await self._conn.execute(tasks.insert().values(**_to_row(task)))
+
+    async def get(
+        self, user_id: uuid.UUID, task_id: uuid.UUID, *, lock: bool = False
+    ) -> Task | None:
+        stmt = sa.select(tasks).where(tasks.c.id == task_id, tasks.c.user_id == user_id)
+        if lock and self._pg:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else _from_row(row)
+
+    async def save(self, task: Task, *, previous_version: int) -> None:
+        """Write a changed task; fails if someone else changed it meanwhile."""
+        values = _to_row(task)
+        del values["id"], values["user_id"]
+        result = await self._conn.execute(
+            tasks.update()
+            .where(
+                tasks.c.id == task.id,
+                tasks.c.user_id == task.user_id,
+                tasks.c.version == previous_version,
+            )
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise VersionMismatch(previous_version, task.version)
+
+    async def delete(self, task: Task) -> None:
+        await self._conn.execute(
+            tasks.delete().where(tasks.c.id == task.id, tasks.c.user_id == task.user_id)
+        )
+
+    async def find(
+        self, user_id: uuid.UUID, query: TaskQuery, tz: ZoneInfo
+    ) -> tuple[list[Task], int]:
+        """One page of the user's tasks matching `query`, and the total count."""
+        words = search_words(query.q) if query.q else []
+        if query.q and not words:
+            return [], 0
+        conditions = [tasks.c.user_id == user_id, *self._filters(query, tz)]
+        source: sa.FromClause = tasks
+        rank: sa.ColumnElement[Any] | None = None
+        if words:
+            source, rank, match = self._text_search(words)
+            conditions.append(match)
+        total = (
+            await self._conn.execute(
+                sa.select(sa.func.count()).select_from(source).where(*conditions)
+            )
+        ).scalar_one()
+        stmt = (
+            sa.select(tasks)
+            .select_from(source)
+            .where(*conditions)
+            .order_by(*self._order(query, rank))
+            .limit(query.limit)
+            .offset((query.page - 1) * query.limit)
+        )
+        rows = (await self._conn.execute(stmt)).all()
+        return [_from_row(r) for r in rows], int(total)
+
+    def _filters(self, query: TaskQuery, tz: ZoneInfo) -> list[sa.ColumnElement[bool]]:
+        where: list[sa.ColumnElement[bool]] = []
+        if query.status != "all":
+            where.append(tasks.c.status == query.status)
+        if query.priority:
+            where.append(tasks.c.priority.in_(query.priority))
+        if query.tags:
+            where.append(self._has_tags(query.tags))
+        if query.due_after is not None:
+            where.append(tasks.c.due_at >= _bound(query.due_after, tz, start=True))
+        if query.due_before is not None:
+            end = _bound(query.due_before, tz, start=False)
+            where.append(
+                tasks.c.due_at < end
+                if not isinstance(query.due_before, datetime)
+                else tasks.c.due_at <= end
+            )
+        if query.is_recurring is not None:
+            where.append(
+                tasks.c.recurrence_rule.is_not(None)
+                if query.is_recurring
+                else tasks.c.recurrence_rule.is_(None)
+            )
+        return where
+
+    def _has_tags(self, tags: Sequence[str]) -> sa.ColumnElement[bool]:
+        if self._pg:
+            column = sa.type_coerce(tasks.c.tags, postgresql.ARRAY(sa.String(50)))
+            return column.contains(sa.cast(list(tags), postgresql.ARRAY(sa.String(50))))
+        clauses = []
+        for tag in tags:
+            each = sa.func.json_each(tasks.c.tags).table_valued("value")
+            clauses.append(sa.exists(sa.select(1).select_from(each).where(each.c.value == tag)))
+        return sa.and_(*clauses)
+
+    def _text_search(
+        self, words: list[str]
+    ) -> tuple[sa.FromClause, sa.ColumnElement[Any], sa.ColumnElement[bool]]:
+        if self._pg:
+            tsquery = sa.func.to_tsquery(
+                sa.literal_column("'english'::regconfig"),
+                " & ".join(f"{w}:*" for w in words),
+            )
+            vector: sa.ColumnElement[Any] = sa.literal_column("tasks.search_vector")
+            return tasks, sa.func.ts_rank(vector, tsquery).desc(), vector.op("@@")(tsquery)
+        fts = sa.table("tasks_fts", sa.column("rowid"))
+        hits = (
+            sa.select(
+                fts.c.rowid.label("rowid"), sa.literal_column("bm25(tasks_fts)").label("rank")
+            )
+            .select_from(fts)
+            .where(sa.literal_column("tasks_fts").op("MATCH")(" ".join(f'"{w}"*' for w in words)))
+            .subquery("hits")
+        )
+        joined = tasks.join(hits, hits.c.rowid == sa.literal_column("tasks.rowid"))
+        return joined, hits.c.rank.asc(), sa.true()
+
+    def _order(
+        self, query: TaskQuery, rank: sa.ColumnElement[Any] | None
+    ) -> list[sa.ColumnElement[Any]]:
+        tie = [tasks.c.created_at.desc(), tasks.c.id.desc()]
+        if query.sort_by is None and rank is not None:
+            return [rank, *tie]
+        sort_by = query.sort_by or "created_at"
+        column: sa.ColumnElement[Any] = {
+            "created_at": tasks.c.created_at,
+            "updated_at": tasks.c.updated_at,
+            "due_at": tasks.c.due_at,
+            "priority": tasks.c.priority_rank,
+            "title": sa.func.lower(tasks.c.title),
+        }[sort_by]
+        # Tasks without the sorted value come last in either direction.
+        missing: list[sa.ColumnElement[Any]] = []
+        if sort_by == "due_at":
+            missing = [sa.case((tasks.c.due_at.is_(None), 1), else_=0)]
+        elif sort_by == "priority":
+            missing = [sa.case((tasks.c.priority_rank == 0, 1), else_=0)]
+        ordered = column.asc() if query.sort_order == "asc" else column.desc()
+        return [*missing, ordered, *tie]
+
+
+def _bound(value: datetime | date, tz: ZoneInfo, *, start: bool) -> datetime:
+    """A filter bound as an instant: a date is that whole day in the user's zone."""
+    if isinstance(value, datetime):
+        return localize(value, tz) if value.tzinfo is None else value
+    first, after_last = day_bounds(value, tz)
+    return first if start else after_last

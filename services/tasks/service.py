@@ -1,0 +1,215 @@
+"""The task service layer: the one place every door (REST, MCP, assistant,
+CLI) goes through to read or change tasks.
+
+Functions take the unit of work and keyword arguments, return view models
+and raise `services.errors` exceptions. Every change writes its events to the
+outbox in the same transaction.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from events import CloudEvent, EventType, new_event
+from services.errors import NotFound, VersionMismatch
+from services.shared.auth.principal import Principal
+from services.tasks.domain.editing import apply_changes, new_task
+from services.tasks.domain.model import Task
+from services.tasks.domain.recurrence import Recurrence, parse_rule
+from services.tasks.domain.timeutil import in_zone, localize, zone
+from services.tasks.repository import TaskRepository
+from services.tasks.schemas import (
+    OccurrencesPublic,
+    TaskCreate,
+    TaskPage,
+    TaskPublic,
+    TaskQuery,
+    TaskUpdate,
+)
+
+SOURCE = "/task-api"
+MAX_OCCURRENCES = 100
+
+
+class TasksUoW(Protocol):
+    tasks: TaskRepository
+
+    def emit(self, *events: CloudEvent) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_public(task: Task) -> TaskPublic:
+    tz = zone(task.timezone)
+    return TaskPublic(
+        id=task.id,
+        title=task.title,
+        description=task.description,
+        status=task.status.value,
+        completed_at=in_zone(task.completed_at, tz),
+        priority=task.priority.value,
+        tags=list(task.tags),
+        due_at=in_zone(task.due_at, tz),
+        remind_at=in_zone(task.remind_at, tz),
+        timezone=task.timezone,
+        recurrence_rule=task.recurrence_rule,
+        repeat_from=task.repeat_from.value,
+        is_recurring=task.is_recurring,
+        series_id=task.series_id,
+        created_at=in_zone(task.created_at, tz),
+        updated_at=in_zone(task.updated_at, tz),
+        version=task.version,
+    )
+
+
+def _task_event(kind: EventType, task: Task, **extra: Any) -> CloudEvent:
+    data = {"task": to_public(task).model_dump(mode="json"), **extra}
+    return new_event(kind, source=SOURCE, user_id=task.user_id, subject=task.id, data=data)
+
+
+def _reminder_event(task: Task) -> CloudEvent:
+    tz = zone(task.timezone)
+    return new_event(
+        EventType.REMINDER_SCHEDULED,
+        source=SOURCE,
+        user_id=task.user_id,
+        subject=task.id,
+        data={
+            "task_id": str(task.id),
+            "series_id": str(task.series_id),
+            "title": task.title,
+            "remind_at": in_zone(task.remind_at, tz).isoformat(),  # type: ignore[union-attr]
+            "due_at": None if task.due_at is None else task.due_at.astimezone(tz).isoformat(),
+            "timezone": task.timezone,
+        },
+    )
+
+
+async def _load(uow: TasksUoW, user: Principal, task_id: uuid.UUID, *, lock: bool) -> Task:
+    task = await uow.tasks.get(user.user_id, task_id, lock=lock)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    return task
+
+
+def _check_version(task: Task, if_match: int | None) -> None:
+    if if_match is not None and if_match != task.version:
+        raise VersionMismatch(if_match, task.version)
+
+
+async def create_task(uow: TasksUoW, *, user: Principal, data: TaskCreate) -> TaskPublic:
+    fields = data.model_dump()
+    if fields.get("timezone") is None:
+        fields.pop("timezone", None)
+    task = new_task(user_id=user.user_id, fields=fields, default_timezone=user.timezone, now=_now())
+    await uow.tasks.add(task)
+    uow.emit(_task_event(EventType.TASK_CREATED, task))
+    if task.remind_at is not None:
+        uow.emit(_reminder_event(task))
+    await uow.commit()
+    return to_public(task)
+
+
+async def get_task(uow: TasksUoW, *, user: Principal, task_id: uuid.UUID) -> TaskPublic:
+    return to_public(await _load(uow, user, task_id, lock=False))
+
+
+async def list_tasks(uow: TasksUoW, *, user: Principal, query: TaskQuery) -> TaskPage:
+    found, total = await uow.tasks.find(user.user_id, query, zone(user.timezone))
+    return TaskPage(
+        items=[to_public(t) for t in found],
+        total=total,
+        page=query.page,
+        limit=query.limit,
+        pages=(total + query.limit - 1) // query.limit,
+    )
+
+
+async def update_task(
+    uow: TasksUoW,
+    *,
+    user: Principal,
+    task_id: uuid.UUID,
+    data: TaskUpdate,
+    if_match: int | None = None,
+) -> TaskPublic:
+    task = await _load(uow, user, task_id, lock=True)
+    _check_version(task, if_match)
+    previous = task.version
+    changed = apply_changes(task, data.model_dump(exclude_unset=True), now=_now())
+    if not changed:
+        return to_public(task)
+    await uow.tasks.save(task, previous_version=previous)
+    uow.emit(_task_event(EventType.TASK_UPDATED, task, changed=changed))
+    if "remind_at" in changed and task.remind_at is not None:
+        uow.emit(_reminder_event(task))
+    await uow.commit()
+    return to_public(task)
+
+
+async def delete_task(
+    uow: TasksUoW, *, user: Principal, task_id: uuid.UUID, if_match: int | None = None
+) -> None:
+    task = await _load(uow, user, task_id, lock=True)
+    _check_version(task, if_match)
+    await uow.tasks.delete(task)
+    uow.emit(_task_event(EventType.TASK_DELETED, task))
+    await uow.commit()
+
+
+async def complete_task(
+    uow: TasksUoW, *, user: Principal, task_id: uuid.UUID, if_match: int | None = None
+) -> TaskPublic:
+    """Mark a task done. For a recurring task the recurring-task service
+    creates the next occurrence when it receives `task.completed`."""
+    task = await _load(uow, user, task_id, lock=True)
+    _check_version(task, if_match)
+    previous = task.version
+    if task.complete(_now()):
+        await uow.tasks.save(task, previous_version=previous)
+        uow.emit(_task_event(EventType.TASK_COMPLETED, task))
+        await uow.commit()
+    return to_public(task)
+
+
+async def reopen_task(
+    uow: TasksUoW, *, user: Principal, task_id: uuid.UUID, if_match: int | None = None
+) -> TaskPublic:
+    task = await _load(uow, user, task_id, lock=True)
+    _check_version(task, if_match)
+    previous = task.version
+    if task.reopen(_now()):
+        await uow.tasks.save(task, previous_version=previous)
+        uow.emit(_task_event(EventType.TASK_UPDATED, task, changed=["status", "completed_at"]))
+        await uow.commit()
+    return to_public(task)
+
+
+async def task_occurrences(
+    uow: TasksUoW, *, user: Principal, task_id: uuid.UUID, count: int
+) -> OccurrencesPublic:
+    """The next `count` occurrences of the task's series, from its due time on."""
+    task = await _load(uow, user, task_id, lock=False)
+    if task.recurrence_rule is None or task.due_at is None:
+        return OccurrencesPublic(occurrences=[])
+    tz = zone(task.timezone)
+    series = Recurrence(
+        task.recurrence_rule, tz, task.occurrence_at or task.due_at, frozenset(task.exdates)
+    )
+    upcoming = series.upcoming(task.due_at, min(count, MAX_OCCURRENCES))
+    return OccurrencesPublic(occurrences=upcoming)
+
+
+def preview_recurrence(
+    *, rule: str, start: datetime, timezone: str, count: int
+) -> OccurrencesPublic:
+    """The first `count` occurrences at or after `start`, a wall-clock time in
+    `timezone` (an offset, if given, is converted into that zone first)."""
+    tz = zone(timezone)
+    first = localize(start, tz) if start.tzinfo is None else start.astimezone(tz)
+    series = Recurrence(parse_rule(rule), tz, first)
+    return OccurrencesPublic(occurrences=series.upcoming(first, min(count, MAX_OCCURRENCES)))

@@ -1,0 +1,73 @@
+"""Unit of work: one transaction; its commit writes the rows and their events.
+
+    async with container.uow() as uow:
+        ...change things, uow.emit(event)...
+        await uow.commit()
+
+Leaving the block without `commit()` rolls everything back, events included.
+"""
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from events import CloudEvent, write_outbox
+from services.shared.auth.store import AccountStore
+from services.tasks.repository import TaskRepository
+
+
+class UnitOfWork:
+    tasks: TaskRepository
+    accounts: AccountStore
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._events: list[CloudEvent] = []
+        self._conn: AsyncConnection | None = None
+        self._tx: AsyncTransaction | None = None
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._engine.connect()
+        try:
+            self._tx = await self._conn.begin()
+        except BaseException:
+            await self._conn.close()
+            raise
+        self.tasks = TaskRepository(self._conn)
+        self.accounts = AccountStore(self._conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if self._tx is not None and self._tx.is_active:
+                await self._tx.rollback()
+        finally:
+            await self._conn.close()
+            self._events.clear()
+
+    @property
+    def connection(self) -> AsyncConnection:
+        assert self._conn is not None, "the unit of work is not open"
+        return self._conn
+
+    def emit(self, *events: CloudEvent) -> None:
+        """Queue events; they are written to the outbox by `commit`."""
+        self._events.extend(events)
+
+    @property
+    def pending_events(self) -> list[CloudEvent]:
+        return list(self._events)
+
+    async def commit(self) -> None:
+        assert self._tx is not None
+        assert self._conn is not None
+        await write_outbox(self._conn, self._events)
+        await self._tx.commit()
+        self._events.clear()

@@ -39,7 +39,7 @@ pytest: $(VENV)/.installed-dev services
 
 ## services: start the PostgreSQL and Redis servers the tests use (idempotent)
 services:
-	$(SERVICES) start
+	$(SERVICES) start --kafka
 
 services-stop:
 	$(SERVICES) stop --kafka

@@ -5,18 +5,34 @@ Nothing connects at import time; the engine connects on first use.
 
 import os
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from events.bus import Bus, Subscription
+from events.factory import create_bus
+from events.relay import OutboxRelay
 from services.shared.auth.keys import KeyRing, load_or_create_private_key
 from services.shared.db import create_engine
 from services.shared.settings import Settings, get_settings
 from services.tasks.domain.timeutil import is_known_zone
+from services.tasks.realtime import (
+    ConnectionHub,
+    Fanout,
+    LocalFanout,
+    RedisFanout,
+    realtime_subscription,
+)
 from services.tasks.uow import UnitOfWork
+
+
+@dataclass
+class Realtime:
+    hub: ConnectionHub
+    fanout: Fanout
 
 
 @dataclass
@@ -24,9 +40,27 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     keys: KeyRing
+    bus: Bus
+    relay: OutboxRelay
+    realtime: Realtime
+    extra_subscriptions: list[Subscription] = field(default_factory=list)
+    _started: bool = False
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+        return UnitOfWork(self.engine, on_commit=self.relay.notify)
+
+    def subscriptions(self) -> list[Subscription]:
+        """What this process consumes; the other services add theirs."""
+        return [realtime_subscription(self.realtime.fanout), *self.extra_subscriptions]
+
+    async def start(self) -> None:
+        """Start consuming and relaying (the app's lifespan calls this)."""
+        if self._started:
+            return
+        self._started = True
+        await self.realtime.fanout.start()
+        await self.bus.start(self.subscriptions())
+        await self.relay.start()
 
     @property
     def access_ttl(self) -> timedelta:
@@ -37,6 +71,11 @@ class Container:
         return self.settings.default_timezone or system_timezone()
 
     async def aclose(self) -> None:
+        if self._started:
+            await self.relay.stop()
+            await self.bus.stop()
+            await self.realtime.fanout.stop()
+            self._started = False
         await self.engine.dispose()
 
 
@@ -55,10 +94,25 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
     if overrides:
         settings = settings.model_copy(update=overrides)
     key_file = settings.jwt_private_key_file or settings.data_dir / "jwt-private.pem"
+    engine = create_engine(
+        settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+    )
+    bus = create_bus(
+        settings.event_bus,
+        client_id=settings.service_name,
+        kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+        dapr_http_port=settings.dapr_http_port,
+        dapr_pubsub_name=settings.dapr_pubsub_name,
+    )
+    hub = ConnectionHub()
+    fanout: Fanout = (
+        RedisFanout(hub, settings.redis_url) if settings.redis_url else LocalFanout(hub)
+    )
     return Container(
         settings=settings,
-        engine=create_engine(
-            settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
-        ),
+        engine=engine,
         keys=KeyRing(load_or_create_private_key(key_file), settings.jwt_issuer),
+        bus=bus,
+        relay=OutboxRelay(engine, bus, poll_interval=settings.relay_poll_seconds),
+        realtime=Realtime(hub, fanout),
     )

@@ -25,7 +25,7 @@ from services.tasks.main import build_app
 
 T = TypeVar("T")
 BACKENDS = ["sqlite", "postgres"]
-TABLES = ["outbox", "login_links", "personal_access_tokens", "tasks", "users"]
+TABLES = ["processed_events", "outbox", "login_links", "personal_access_tokens", "tasks", "users"]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -174,3 +174,50 @@ def make_user(client: httpx.AsyncClient) -> MakeUser:
 @pytest.fixture
 async def alice(make_user: MakeUser) -> User:
     return await make_user()
+
+
+@dataclass
+class LiveServer:
+    """The real app on a loopback port (uvicorn), lifespan included."""
+
+    url: str
+    container: Container
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+
+async def serve_app(container: Container) -> AsyncIterator[LiveServer]:
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        build_app(container),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws="websockets-sansio",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", container)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def live(container: Container) -> AsyncIterator[LiveServer]:
+    async for server in serve_app(container):
+        yield server

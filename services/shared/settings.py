@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     local_user_email: str = "me@todo.localhost"
     default_timezone: str | None = None
 
+    ws_ping_seconds: float = Field(default=25.0, gt=0)
+    relay_poll_seconds: float = Field(default=1.0, gt=0)
+    service_name: str = "task-api"
+
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
 

@@ -9,24 +9,25 @@ from fastapi.responses import FileResponse
 
 from services.bootstrap import Container, bootstrap
 from services.shared.http import create_app
-from services.tasks.api import auth, health, tasks
+from services.tasks.api import auth, health, tasks, ws
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
 
 def build_app(container: Container | None = None) -> FastAPI:
     """The task-api app. Without a container, one is bootstrapped on start-up
-    from the environment and disposed of on shutdown."""
+    from the environment. The lifespan starts consuming and relaying events
+    and closes the container on shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = container is None
-        app.state.container = container or bootstrap()
+        running: Container = container or bootstrap()
+        app.state.container = running
+        await running.start()
         try:
             yield
         finally:
-            if owned:
-                await app.state.container.aclose()
+            await running.aclose()
 
     app = create_app(title="todo-app task API", lifespan=lifespan)
     if container is not None:
@@ -34,6 +35,7 @@ def build_app(container: Container | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(tasks.router)
+    app.include_router(ws.router)
 
     @app.get("/login", include_in_schema=False)
     async def login_page() -> FileResponse:

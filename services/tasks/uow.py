@@ -7,6 +7,7 @@
 Leaving the block without `commit()` rolls everything back, events included.
 """
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -21,8 +22,9 @@ class UnitOfWork:
     tasks: TaskRepository
     accounts: AccountStore
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, on_commit: Callable[[], None] | None = None) -> None:
         self._engine = engine
+        self._on_commit = on_commit
         self._events: list[CloudEvent] = []
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
@@ -68,6 +70,9 @@ class UnitOfWork:
     async def commit(self) -> None:
         assert self._tx is not None
         assert self._conn is not None
+        wrote_events = bool(self._events)
         await write_outbox(self._conn, self._events)
         await self._tx.commit()
         self._events.clear()
+        if wrote_events and self._on_commit is not None:
+            self._on_commit()  # wake the outbox relay now rather than at its next poll

@@ -1,0 +1,29 @@
+"""Idempotent consumers: a consumer records each event id it applied in the
+same transaction as the effect, so a redelivered event changes nothing."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from events.outbox import metadata
+from events.sqltypes import UTCDateTime
+
+processed_events = sa.Table(
+    "processed_events",
+    metadata,
+    sa.Column("consumer", sa.String(64), primary_key=True),
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("processed_at", UTCDateTime(), nullable=False),
+)
+
+
+async def claim_event(conn: AsyncConnection, consumer: str, event_id: str) -> bool:
+    """True the first time `consumer` applies `event_id`; False when it
+    already did (then skip the effect). Call it inside the effect's transaction."""
+    values = {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    result = await conn.execute(insert(processed_events).values(values).on_conflict_do_nothing())
+    return result.rowcount == 1

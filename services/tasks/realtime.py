@@ -1,0 +1,133 @@
+"""Real-time fan-out: every change of a user's tasks reaches every open
+WebSocket of that user, whichever replica holds the socket.
+
+task-api consumes `task-events` in one consumer group; the handler hands each
+change to a `Fanout`. With Redis (REDIS_URL) the fanout publishes on a Redis
+channel that every replica listens to; without it, it delivers in-process.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from typing import Any, Protocol
+
+from fastapi import WebSocket
+
+from events import CloudEvent, EventType, Topic
+from events.bus import Subscription
+
+log = logging.getLogger(__name__)
+CHANNEL = "todo:realtime"
+PUSHED_TYPES = {
+    EventType.TASK_CREATED,
+    EventType.TASK_UPDATED,
+    EventType.TASK_COMPLETED,
+    EventType.TASK_DELETED,
+}
+REALTIME_GROUP = "task-api-realtime"
+
+
+class ConnectionHub:
+    """The WebSockets open on this replica, by user."""
+
+    def __init__(self) -> None:
+        self._sockets: dict[str, set[WebSocket]] = defaultdict(set)
+
+    def add(self, user_id: str, socket: WebSocket) -> None:
+        self._sockets[user_id].add(socket)
+
+    def remove(self, user_id: str, socket: WebSocket) -> None:
+        self._sockets[user_id].discard(socket)
+        if not self._sockets[user_id]:
+            del self._sockets[user_id]
+
+    def count(self, user_id: str | None = None) -> int:
+        if user_id is None:
+            return sum(len(s) for s in self._sockets.values())
+        return len(self._sockets.get(user_id, ()))
+
+    async def send(self, user_id: str, message: dict[str, Any]) -> None:
+        for socket in list(self._sockets.get(user_id, ())):
+            try:
+                await socket.send_json(message)
+            except Exception:  # a closed socket is dropped, the others still get it
+                self.remove(user_id, socket)
+
+
+class Fanout(Protocol):
+    async def broadcast(self, user_id: str, message: dict[str, Any]) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class LocalFanout:
+    def __init__(self, hub: ConnectionHub) -> None:
+        self._hub = hub
+
+    async def broadcast(self, user_id: str, message: dict[str, Any]) -> None:
+        await self._hub.send(user_id, message)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+class RedisFanout:
+    """Publishes on one Redis channel; every replica's listener pushes to its
+    own sockets."""
+
+    def __init__(self, hub: ConnectionHub, redis_url: str) -> None:
+        import redis.asyncio as redis
+
+        self._hub = hub
+        self._redis = redis.Redis.from_url(redis_url)
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def broadcast(self, user_id: str, message: dict[str, Any]) -> None:
+        await self._redis.publish(CHANNEL, json.dumps({"user_id": user_id, "message": message}))
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="realtime-redis")
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    self._ready.set()
+                    async for item in pubsub.listen():
+                        if item.get("type") != "message":
+                            continue
+                        body = json.loads(item["data"])
+                        await self._hub.send(str(body["user_id"]), body["message"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis restarted: resubscribe after a pause
+                log.exception("realtime listener lost Redis; reconnecting")
+                await asyncio.sleep(1)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._redis.aclose()
+
+
+def realtime_subscription(fanout: Fanout) -> Subscription:
+    async def handle(event: CloudEvent) -> None:
+        if event.type not in PUSHED_TYPES:
+            return
+        await fanout.broadcast(
+            event.userid, {"type": event.type, "data": event.data, "event_id": event.id}
+        )
+
+    return Subscription(topic=Topic.TASK_EVENTS, group=REALTIME_GROUP, handler=handle)

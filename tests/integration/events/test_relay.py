@@ -1,0 +1,164 @@
+"""The outbox relay: order, retries, circuit breaker, several replicas."""
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events import CloudEvent, EventType, new_event, outbox_table, write_outbox
+from events.breaker import BreakerState, CircuitBreaker
+from events.relay import OutboxRelay
+from services.bootstrap import Container
+from services.shared.db import create_engine
+from tests.integration.events.test_event_flow import eventually
+
+
+class FlakyBroker:
+    """Records what it accepted; refuses everything while `down`."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.down = False
+        self.accepted: list[CloudEvent] = []
+        self.refused = 0
+        self.delay = delay
+        self.in_flight: set[str] = set()
+        self.overlaps = 0
+
+    async def publish(self, topic: str, event: CloudEvent) -> None:
+        if self.down:
+            self.refused += 1
+            raise ConnectionError("broker unreachable")
+        if event.id in self.in_flight:
+            self.overlaps += 1
+        self.in_flight.add(event.id)
+        await asyncio.sleep(self.delay)
+        self.in_flight.discard(event.id)
+        self.accepted.append(event)
+
+
+async def seed(engine: AsyncEngine, users: Sequence[str], per_user: int, first: int = 0) -> None:
+    events = [
+        new_event(EventType.TASK_UPDATED, source="/test", user_id=user, subject=None, data={"n": n})
+        for n in range(first, first + per_user)
+        for user in users
+    ]
+    async with engine.begin() as conn:
+        await write_outbox(conn, events)
+
+
+async def unsent(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int(
+            (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(outbox_table)
+                    .where(outbox_table.c.sent_at.is_(None))
+                )
+            ).scalar_one()
+        )
+
+
+def assert_in_order(events: Sequence[CloudEvent]) -> None:
+    by_user: dict[str, list[int]] = {}
+    for event in events:
+        by_user.setdefault(event.userid, []).append(event.data["n"])
+    for numbers in by_user.values():
+        assert numbers == sorted(numbers)
+
+
+async def test_publishes_in_order_and_marks_rows_sent(container: Container) -> None:
+    broker = FlakyBroker()
+    await seed(container.engine, ["u1", "u2", "u3"], 50)
+    relay = OutboxRelay(container.engine, broker, batch_size=40)
+    while await relay.run_once():
+        pass
+    assert len(broker.accepted) == 150
+    assert_in_order(broker.accepted)
+    assert await unsent(container.engine) == 0
+    assert (await relay.lag()).pending == 0
+
+
+async def test_an_outage_opens_the_breaker_and_nothing_is_lost(container: Container) -> None:
+    broker = FlakyBroker()
+    breaker = CircuitBreaker(threshold=5, cooldown=0.2)
+    relay = OutboxRelay(
+        container.engine, broker, batch_size=10, poll_interval=0.05, breaker=breaker
+    )
+    await relay.start()
+    try:
+        broker.down = True
+        await seed(container.engine, ["u1", "u2"], 20)
+        relay.notify()
+        await eventually(lambda: breaker.state is not BreakerState.CLOSED)
+        refused_when_open = broker.refused
+        assert refused_when_open >= 5
+        await asyncio.sleep(0.1)
+        # While open, the relay does not hammer the broker.
+        assert broker.refused <= refused_when_open + 1
+        lag = await relay.lag()
+        assert lag.pending == 40
+        assert lag.oldest_age_seconds >= 0
+        await seed(container.engine, ["u1"], 5, first=20)  # the outbox keeps growing meanwhile
+        assert (await relay.lag()).pending == 45
+        broker.down = False
+        await eventually(lambda: len(broker.accepted) == 45, timeout=15)
+        assert breaker.state is BreakerState.CLOSED
+    finally:
+        await relay.stop()
+    assert await unsent(container.engine) == 0
+    assert_in_order(broker.accepted)
+    assert len({e.id for e in broker.accepted}) == 45
+
+
+async def test_the_relay_wakes_on_commit_not_on_its_poll(
+    alice: object, container: Container
+) -> None:
+    broker = FlakyBroker()
+    relay = OutboxRelay(container.engine, broker, poll_interval=30)
+    container.relay = relay
+    await relay.start()
+    try:
+        await asyncio.sleep(0.05)  # the relay's first pass found nothing and sleeps 30 s
+        from tests.conftest import User
+
+        assert isinstance(alice, User)
+        await alice.add(title="now")
+        await eventually(lambda: len(broker.accepted) == 1, timeout=5)
+    finally:
+        await relay.stop()
+
+
+@pytest.fixture
+async def pg_engines(postgres_migrated: str) -> list[AsyncEngine]:
+    from tests.conftest import TABLES, _sql
+
+    await _sql(postgres_migrated, f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    engines = [create_engine(postgres_migrated) for _ in range(3)]
+    yield engines  # type: ignore[misc]
+    for engine in engines:
+        await engine.dispose()
+
+
+async def test_several_relays_on_postgres_never_publish_a_row_twice(
+    pg_engines: list[AsyncEngine],
+) -> None:
+    users = [str(uuid.uuid4()) for _ in range(20)]
+    await seed(pg_engines[0], users, 25)
+    broker = FlakyBroker(delay=0.001)
+    relays = [OutboxRelay(e, broker, batch_size=30) for e in pg_engines]
+
+    async def drain(relay: OutboxRelay) -> None:
+        while await relay.run_once():
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(drain(r) for r in relays), *(drain(r) for r in relays))
+    assert await unsent(pg_engines[0]) == 0
+    ids = [e.id for e in broker.accepted]
+    assert len(ids) == 500
+    assert len(set(ids)) == 500
+    assert broker.overlaps == 0
+    assert_in_order(broker.accepted)

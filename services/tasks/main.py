@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
 from services.bootstrap import Container, bootstrap
+from services.shared import metrics
 from services.shared.http import create_app
 from services.tasks.api import auth, health, tasks, ws
 
@@ -33,6 +34,7 @@ def build_app(container: Container | None = None) -> FastAPI:
     if container is not None:
         app.state.container = container
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(tasks.router)
     app.include_router(ws.router)

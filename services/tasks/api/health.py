@@ -21,4 +21,8 @@ async def readyz(container: ContainerDep) -> dict[str, str] | JSONResponse:
         await ping(container.engine)
     except Exception as exc:  # any failure to reach the database means not ready
         return problem(503, "Not ready", f"database unreachable: {type(exc).__name__}")
-    return {"status": "ok", "database": "ok"}
+    try:
+        await container.bus.ping()
+    except Exception as exc:  # the bus (broker or sidecar) is not reachable
+        return problem(503, "Not ready", f"event bus unreachable: {type(exc).__name__}")
+    return {"status": "ok", "database": "ok", "bus": container.settings.event_bus}

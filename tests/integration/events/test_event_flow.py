@@ -226,3 +226,16 @@ async def test_ping_and_pong(container: Container) -> None:
             assert message == {"type": "ping"}
             await socket.send(json.dumps({"type": "pong"}))
             assert json.loads(await asyncio.wait_for(socket.recv(), 5)) == {"type": "ping"}
+
+
+async def test_metrics_expose_the_outbox_lag(live: LiveServer) -> None:
+    async with httpx.AsyncClient() as client:
+        _, headers = await register(client, live.url)
+        await client.post(f"{live.url}/api/tasks", headers=headers, json={"title": "x"})
+        await eventually(lambda: live.container.relay.published_total >= 1)
+        text = (await client.get(f"{live.url}/metrics")).text
+        ready = (await client.get(f"{live.url}/readyz")).json()
+    assert "todo_outbox_pending 0.0" in text
+    assert "todo_outbox_published_total" in text
+    assert "todo_outbox_breaker_open 0.0" in text
+    assert ready == {"status": "ok", "database": "ok", "bus": "memory"}

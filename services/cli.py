@@ -22,6 +22,9 @@ app.add_typer(token_app, name="token")
 class ServiceName(StrEnum):
     ALL = "all"
     TASK_API = "task-api"
+    RECURRING_TASK = "recurring-task"
+    NOTIFICATION = "notification"
+    AUDIT = "audit"
 
 
 async def _login_link() -> str:
@@ -53,12 +56,12 @@ def serve(
     """Serve the system (`all`, the embedded single process) or one service."""
     import uvicorn
 
-    from services.tasks.main import build_app
+    from services.app import build_app
 
     settings = get_settings()
     if settings.is_sqlite:
         upgrade(settings.database_url)
-    if settings.local_user_enabled:
+    if settings.local_user_enabled and service in (ServiceName.ALL, ServiceName.TASK_API):
         secret = asyncio.run(_login_link())
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         typer.secho(
@@ -67,7 +70,7 @@ def serve(
             fg="green",
             err=True,
         )
-    uvicorn.run(build_app(), host=host, port=port, log_level="info")
+    uvicorn.run(build_app(service=service.value), host=host, port=port, log_level="info")
 
 
 @db_app.command("upgrade")
@@ -110,6 +113,31 @@ def token_create(
     if settings.is_sqlite:
         upgrade(settings.database_url)
     typer.echo(asyncio.run(create()))
+
+
+@app.command()
+def parse(
+    text: Annotated[str | None, typer.Argument(help="What a person would type")] = None,
+    now: Annotated[str | None, typer.Option(help="The present, ISO 8601 (default: now)")] = None,
+    tz: Annotated[str | None, typer.Option(help="IANA zone (default: this machine's)")] = None,
+    batch: Annotated[
+        str | None,
+        typer.Option(help='JSON lines {"id","text","now","tz"} from FILE ("-" for stdin)'),
+    ] = None,
+) -> None:
+    """Print the offline parser's JSON reading of an utterance (CONTRACT §6)."""
+    from services.parse_command import parse_batch, parse_one
+
+    if (text is None) == (batch is None):
+        raise typer.BadParameter("give either TEXT or --batch FILE")
+    try:
+        if batch is not None:
+            parse_batch(batch, default_tz=tz)
+        else:
+            typer.echo(parse_one(text or "", now=now, tz=tz))
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 def main() -> None:

@@ -44,9 +44,9 @@ _PRIORITY_RULES: tuple[re.Pattern[str], ...] = (
 )
 _EMPHASIS = r"(?:(?:it's|it\s+is|this\s+is|very|super|really|most|extremely)\s+)*"
 _STRICT_ADJECTIVE = re.compile(
-    rf"(?:^|[,;:(\-–—!]|\s)\s*{_EMPHASIS}(?P<lvl>urgent(?:ly)?|important|asap|critical)"
+    rf"(?:^|[,;:(\-!]|\s)\s*{_EMPHASIS}(?P<lvl>urgent(?:ly)?|important|asap|critical)"
     r"(?=\s*(?:[,;:)!.?]|$))"
-    r"|^(?P<lvl2>urgent|important)\s*[:!,\-–—]",
+    r"|^(?P<lvl2>urgent|important)\s*[:!,\-]",
     _I,
 )
 _LOOSE_ADJECTIVE = re.compile(r"\b(?P<lvl>urgent(?:ly)?|important|asap|critical)\b", _I)

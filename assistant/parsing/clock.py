@@ -4,6 +4,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+# Zones whose people write 12/05 for December 5 (elsewhere it is 12 May).
+_MONTH_FIRST_ZONES = (
+    "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+    "America/Phoenix", "America/Anchorage", "America/Detroit", "America/Indiana/",
+    "America/Kentucky/", "America/North_Dakota/", "America/Boise", "America/Juneau",
+    "America/Sitka", "America/Nome", "America/Adak", "America/Menominee",
+    "America/Metlakatla", "America/Yakutat", "America/Puerto_Rico", "Pacific/Honolulu",
+    "US/", "Asia/Manila",
+)  # fmt: skip
+
 
 def load_zone(tz: str) -> ZoneInfo:
     """The IANA zone `tz`; a clear ValueError when there is no such zone."""
@@ -34,6 +44,11 @@ class Clock:
     @property
     def today(self) -> date:
         return self.now.date()
+
+    @property
+    def month_first(self) -> bool:
+        """Whether a numeric date like 12/05 puts the month first in this zone."""
+        return self.zone.key.startswith(_MONTH_FIRST_ZONES)
 
     def localize(self, wall: datetime) -> datetime:
         """The instant a wall-clock time names in the zone, with that day's offset.

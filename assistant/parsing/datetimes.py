@@ -1,35 +1,20 @@
-"""Date and time-of-day expressions: "tomorrow at 5pm", "on march 3", "in 2 hours".
+"""When something is due: a day (see `days`), a time of day ("at 5pm", "noon",
+"in the evening") or an instant ("in 2 hours").
 
-`extract_when` finds at most one day, one time of day and one relative instant in a
-text and returns them with the text that is left once they are cut out.
+`extract_when` finds at most one of each in a text and returns them with the text
+that is left once they are cut out.
 """
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from dateutil.relativedelta import relativedelta
-
 from assistant.parsing.clock import Clock
-from assistant.parsing.lexicon import (
-    DAY_OF_MONTH,
-    MONTH,
-    MONTHS,
-    NAMED_TIMES,
-    NUMBER,
-    PERIOD,
-    PERIOD_TIMES,
-    WEEKDAY_FULL,
-    WEEKDAYS,
-)
+from assistant.parsing.days import extract_day
+from assistant.parsing.lexicon import NAMED_TIMES, NUMBER, PERIOD, PERIOD_TIMES
 from assistant.parsing.text import cut, to_number
 
 _I = re.IGNORECASE
-_LEAD = r"(?:(?:due\s+)?(?:on|by|for|before)\s+|due\s+)?"
-_TAIL = rf"(?:\s+(?:in\s+the\s+|at\s+|during\s+the\s+)?(?P<period>{PERIOD}))?\b"
-_ABBREVIATED_DAY = r"(?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)"
-_UNITS = r"(?:day|week|fortnight|month|year)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,213 +36,6 @@ class When:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class DayHit:
-    day: date
-    period: str | None = None
-
-
-_DayResolver = Callable[[re.Match[str], date], DayHit | None]
-
-
-@dataclass(frozen=True, slots=True)
-class _DayRule:
-    pattern: re.Pattern[str]
-    resolve: _DayResolver
-
-
-def _period(match: re.Match[str]) -> str | None:
-    value = match.groupdict().get("period")
-    return value.lower() if value else None
-
-
-def _safe_date(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _relative_word(match: re.Match[str], today: date) -> DayHit | None:
-    word = re.sub(r"\s+", " ", match.group("word").lower())
-    if "after" in word:
-        return DayHit(today + timedelta(days=2), _period(match))
-    if word.startswith("tom") or word.startswith("tm"):
-        return DayHit(today + timedelta(days=1), _period(match))
-    if word == "yesterday":
-        return DayHit(today - timedelta(days=1), _period(match))
-    if word in ("tonight", "tonite"):
-        return DayHit(today, "tonight")
-    if word.startswith("this "):
-        return DayHit(today, word.split(" ", 1)[1])
-    return DayHit(today, _period(match))
-
-
-def _iso_date(match: re.Match[str], today: date) -> DayHit | None:
-    found = _safe_date(int(match.group("y")), int(match.group("m")), int(match.group("d")))
-    return DayHit(found, _period(match)) if found else None
-
-
-def next_month_day(today: date, month: int, day: int) -> date | None:
-    """Month/day this year, or next year's when it has passed (Feb 29: next leap year)."""
-    for year in range(today.year, today.year + 9):
-        found = _safe_date(year, month, day)
-        if found is not None and found >= today:
-            return found
-    return None
-
-
-def _month_day(match: re.Match[str], today: date) -> DayHit | None:
-    month = MONTHS[match.group("mon").lower().rstrip(".")]
-    day = int(match.group("d"))
-    if match.group("y"):
-        found = _safe_date(int(match.group("y")), month, day)
-    else:
-        found = next_month_day(today, month, day)
-    return DayHit(found, _period(match)) if found else None
-
-
-def _in_units(match: re.Match[str], today: date) -> DayHit | None:
-    count = to_number(match.group("n") or "1")
-    unit = match.group("unit").lower()
-    if count is None or count > 1000:
-        return None
-    steps = {
-        "day": relativedelta(days=count),
-        "week": relativedelta(weeks=count),
-        "fortnight": relativedelta(weeks=2 * count),
-        "month": relativedelta(months=count),
-        "year": relativedelta(years=count),
-    }
-    return DayHit(today + steps[unit], _period(match))
-
-
-def next_weekday(today: date, weekday: int) -> date:
-    """The first such weekday after today (never today)."""
-    return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
-
-
-def _weekday(match: re.Match[str], today: date) -> DayHit | None:
-    weekday = WEEKDAYS[match.group("wd").lower().rstrip(".")]
-    if match.groupdict().get("nextweek"):
-        monday = today + timedelta(days=7 - today.weekday())
-        return DayHit(monday + timedelta(days=weekday), _period(match))
-    return DayHit(next_weekday(today, weekday), _period(match))
-
-
-def _ordinal_day(match: re.Match[str], today: date) -> DayHit | None:
-    day = int(match.group("d"))
-    for months_ahead in range(13):
-        first = today.replace(day=1) + relativedelta(months=months_ahead)
-        found = _safe_date(first.year, first.month, day)
-        if found is not None and found >= today:
-            return DayHit(found, _period(match))
-    return None
-
-
-def _named_span(match: re.Match[str], today: date) -> DayHit | None:
-    span = re.sub(r"\s+", " ", match.group("span").lower())
-    monday_next = today + timedelta(days=7 - today.weekday())
-    if span == "next week":
-        found = monday_next
-    elif span == "next month":
-        found = today.replace(day=1) + relativedelta(months=1)
-    elif span == "next year":
-        found = date(today.year + 1, 1, 1)
-    elif span == "next weekend":
-        found = monday_next + timedelta(days=5)
-    elif span.startswith("end of"):
-        found = today + relativedelta(day=31)
-    else:  # this weekend: Saturday, or today when the weekend has begun
-        found = today if today.weekday() >= 5 else today + timedelta(days=5 - today.weekday())
-    return DayHit(found, _period(match))
-
-
-def _rule(core: str, resolve: _DayResolver, lead: str = _LEAD) -> _DayRule:
-    return _DayRule(re.compile(rf"\b{lead}{core}{_TAIL}", _I), resolve)
-
-
-_DAY_RULES: tuple[_DayRule, ...] = (
-    _rule(
-        r"(?P<word>(?:the\s+)?day\s+after\s+tomorrow|tomorrow|tomorow|tmrw|tmr|today|tonight"
-        r"|tonite|this\s+(?:morning|afternoon|evening)|later\s+today|end\s+of\s+(?:the\s+)?day"
-        r"|eod|yesterday)",
-        _relative_word,
-    ),
-    _rule(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?!\d)", _iso_date),
-    _rule(
-        rf"(?:the\s+)?(?P<mon>{MONTH})\b\.?\s+(?:the\s+)?(?P<d>{DAY_OF_MONTH})(?:st|nd|rd|th)?"
-        r"(?:,?\s+(?P<y>\d{4}))?(?![\d:]|\s*[ap]\.?m\b)",
-        _month_day,
-    ),
-    _rule(
-        rf"(?:the\s+)?(?P<d>{DAY_OF_MONTH})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon>{MONTH})\b\.?"
-        r"(?:,?\s+(?P<y>\d{4}))?",
-        _month_day,
-    ),
-    _rule(rf"in\s+(?P<n>{NUMBER})\s+(?P<unit>{_UNITS})s?\b", _in_units),
-    _rule(rf"(?P<n>{NUMBER})\s+(?P<unit>{_UNITS})s?\s+from\s+(?:now|today)\b", _in_units),
-    _rule(
-        rf"(?:(?:next|this|coming|this\s+coming)\s+)?(?P<wd>{WEEKDAY_FULL})\b"
-        r"(?P<nextweek>\s+next\s+week)?",
-        _weekday,
-    ),
-    _rule(
-        rf"(?:(?:on|next|this|coming|by|due|for)\s+)(?P<wd>{_ABBREVIATED_DAY})\b\.?",
-        _weekday,
-        lead="",
-    ),
-    _rule(rf"the\s+(?P<d>{DAY_OF_MONTH})(?:st|nd|rd|th)\b", _ordinal_day),
-    _rule(
-        r"(?P<span>next\s+(?:week(?:end)?|month|year)|(?:this|the|over\s+the)\s+weekend"
-        r"|end\s+of\s+(?:the\s+)?month)",
-        _named_span,
-    ),
-)
-
-
-def _first_day_match(text: str, today: date) -> tuple[DayHit, re.Match[str]] | None:
-    """The earliest day expression in `text` (the longest when two start together)."""
-    best: tuple[DayHit, re.Match[str]] | None = None
-    for rule in _DAY_RULES:
-        for match in rule.pattern.finditer(text):
-            hit = _resolve_day(rule, match, today)
-            if hit is None:
-                continue
-            if best is None or (match.start(), -match.end()) < (best[1].start(), -best[1].end()):
-                best = (hit, match)
-            break
-    return best
-
-
-def _resolve_day(rule: _DayRule, match: re.Match[str], today: date) -> DayHit | None:
-    try:
-        return rule.resolve(match, today)
-    except (ValueError, OverflowError, KeyError):
-        return None
-
-
-def extract_day(text: str, today: date) -> tuple[DayHit | None, str]:
-    """The first day expression in `text`, and the text without it."""
-    found = _first_day_match(text, today)
-    if found is None:
-        return None, text
-    hit, match = found
-    return hit, cut(text, match)
-
-
-def match_day_at(text: str, pos: int, today: date) -> tuple[DayHit, int] | None:
-    """A day expression starting exactly at `pos` (after "until", "starting"...)."""
-    for rule in _DAY_RULES:
-        match = rule.pattern.match(text, pos)
-        if match is None:
-            continue
-        hit = _resolve_day(rule, match, today)
-        if hit is not None:
-            return hit, match.end()
-    return None
-
-
 # --- time of day ---------------------------------------------------------------------
 
 _AT = r"(?:\b(?:at|by|around|before|from)\s+|@\s*)?"
@@ -271,9 +49,7 @@ _TWELVE_HOUR = re.compile(
 _TWENTY_FOUR_HOUR = re.compile(
     rf"{_AT}\b(?P<h>[01]?\d|2[0-3])[:h](?P<m>[0-5]\d)\b(?!\s*[ap]\.?m\b)", _I
 )
-_NAMED_TIME = re.compile(
-    rf"{_AT}\b(?P<named>noon|midday|midnight|lunch\s*time)\b", _I
-)
+_NAMED_TIME = re.compile(rf"{_AT}\b(?P<named>noon|midday|midnight|lunch\s*time)\b", _I)
 _BARE_HOUR = re.compile(
     rf"(?:\b(?:at|around)\s+|@\s*)(?P<h>[01]?\d|2[0-3])(?:\s*o'?clock\b)?\b{_NOT_A_COUNT}"
     r"|\b(?P<h2>1[0-2]|0?[1-9])\s*o'?clock\b",
@@ -382,7 +158,7 @@ def extract_when(text: str, clock: Clock) -> tuple[When | None, str]:
     instant, rest = _extract_instant(text, clock)
     if instant is not None:
         return When(instant=instant), rest
-    day_hit, rest = extract_day(text, clock.today)
+    day_hit, rest = extract_day(text, clock)
     time_hit, rest = _extract_clock_time(rest)
     period = day_hit.period if day_hit else None
     phrase = _PERIOD_PHRASE.search(rest)

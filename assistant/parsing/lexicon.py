@@ -63,7 +63,9 @@ PRIORITY_LEVELS: Final[dict[str, str]] = {
     "1": "high", "2": "medium", "3": "low", "4": "none", "none": "none", "no": "none",
 }  # fmt: skip
 
-LEADING_FILLERS: Final = ("the", "my", "a", "an", "our", "this", "that", "your", "their", "his", "her")
+LEADING_FILLERS: Final = (
+    "the", "my", "a", "an", "our", "this", "that", "your", "their", "his", "her",
+)  # fmt: skip
 TRAILING_TASK_WORDS: Final = ("task", "tasks", "todo", "to-do", "item")
 
 

@@ -8,17 +8,23 @@ from assistant.parsing.lexicon import LEADING_FILLERS, NUMBER_WORDS, TRAILING_TA
 MAX_INPUT = 2000
 MAX_TITLE = 500
 
-_QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"'})
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"',
+        "\u201e": '"', "\u2013": "-", "\u2014": "-",
+    }
+)  # fmt: skip
 _SPACES = re.compile(r"\s+")
-_EDGE_JUNK = " \t,;:.!?-–—/|\"'()[]{}"
+_EDGE_JUNK = " \t,;:.!?-/|\"'()[]{}"
 _DANGLING_WORDS = re.compile(
     r"(?:^|\s)(?:and|or|at|by|due|until|till|starting|then|also)\s*$", re.IGNORECASE
 )
-_DANGLING_REF_WORDS = re.compile(
-    r"(?:^|\s)(?:to|for|from|on|with|into|as|in)\s*$", re.IGNORECASE
-)
-_LEADING_FILLER = re.compile(
-    rf"^(?:(?:{'|'.join(LEADING_FILLERS)})\s+)+", re.IGNORECASE
+_DANGLING_REF_WORDS = re.compile(r"(?:^|\s)(?:to|for|from|on|with|into|as|in)\s*$", re.IGNORECASE)
+_LEADING_FILLER = re.compile(rf"^(?:(?:{'|'.join(LEADING_FILLERS)})\s+)+", re.IGNORECASE)
+_NAMED_TASK = re.compile(
+    r"^(?:(?:task|todo|to-do|item|one|reminder)\s+(?:called|named|titled|about|for|that\s+says)"
+    r"|(?:task|todo|to-do)\s*:?)\s+",
+    re.IGNORECASE,
 )
 _TRAILING_TASK = re.compile(
     rf"(?:\s+|^)(?:{'|'.join(re.escape(w) for w in TRAILING_TASK_WORDS)})$", re.IGNORECASE
@@ -44,7 +50,12 @@ def squash(text: str) -> str:
 
 def cut(text: str, match: re.Match[str]) -> str:
     """`text` without the matched phrase."""
-    return squash(f"{text[: match.start()]} {text[match.end():]}")
+    return cut_span(text, match.start(), match.end())
+
+
+def cut_span(text: str, start: int, end: int) -> str:
+    """`text` without the characters from `start` to `end`."""
+    return squash(f"{text[:start]} {text[end:]}")
 
 
 def strip_edges(text: str, *, reference: bool = False) -> str:
@@ -81,7 +92,7 @@ def clean_reference(text: str) -> str | None:
     previous = None
     while previous != text:
         previous = text
-        text = _LEADING_FILLER.sub("", text)
+        text = _NAMED_TASK.sub("", _LEADING_FILLER.sub("", text))
         text = _TRAILING_TASK.sub("", text)
         text = strip_edges(text, reference=True)
     if not text or not any(ch.isalnum() for ch in text):

@@ -1,0 +1,69 @@
+"""Reminder times: "30 minutes before", "the day before", "at 8am" (on the due day)."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from assistant.parsing.clock import Clock
+from assistant.parsing.datetimes import extract_when
+from assistant.parsing.lexicon import DEFAULT_REMIND_TIME, NUMBER, PERIOD_TIMES
+from assistant.parsing.text import to_number
+
+_I = re.IGNORECASE
+_BEFORE = r"(?:before(?:hand)?|earlier|ahead(?:\s+of\s+time)?|prior|in\s+advance)\b"
+_OFFSET = re.compile(
+    rf"\s*(?:(?:about|around|like)\s+)?(?P<n>\d+(?:\.\d+)?|{NUMBER}|half\s+an|a\s+half)\s*"
+    rf"(?P<unit>minutes?|mins?|min|m|hours?|hrs?|hr|h|days?|weeks?)\s+{_BEFORE}",
+    _I,
+)
+OFFSET_PHRASE = re.compile(
+    rf"\s+(?:(?:about|around)\s+)?(?:\d+(?:\.\d+)?|{NUMBER}|half\s+an)\s*"
+    rf"(?:minutes?|mins?|min|m|hours?|hrs?|hr|h|days?|weeks?)\s+{_BEFORE}.*$",
+    _I,
+)
+_DAY_BEFORE = re.compile(
+    r"\s*(?:on\s+)?(?:the\s+)?(?P<unit>day|night|evening|morning|week)\s+before\b", _I
+)
+
+
+def _offset(m: re.Match[str]) -> timedelta:
+    word = m.group("n").lower()
+    amount = 0.5 if "half" in word else float(word) if word[0].isdigit() else to_number(word) or 0
+    amount = min(amount, 100_000.0)
+    unit = m.group("unit").lower()
+    if unit.startswith("d"):
+        return timedelta(days=amount)
+    if unit.startswith("w"):
+        return timedelta(weeks=amount)
+    return timedelta(hours=amount) if unit.startswith("h") else timedelta(minutes=amount)
+
+
+def _before(due: datetime, delta: timedelta, clock: Clock) -> datetime | None:
+    try:
+        if delta >= timedelta(days=1):  # whole days count on the wall clock
+            return clock.localize(due.replace(tzinfo=None) - delta)
+        return (due.astimezone(UTC) - delta).astimezone(clock.zone)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _day_before(m: re.Match[str], body: str, due: datetime, clock: Clock) -> datetime:
+    unit = m.group("unit").lower()
+    day = due.date() - timedelta(days=7 if unit == "week" else 1)
+    when, _ = extract_when(body[m.end() :], clock)
+    if when is not None and when.clock_time is not None:
+        return clock.at(day, when.clock_time)
+    return clock.at(day, PERIOD_TIMES.get(unit, due.time()))
+
+
+def reminder_for(body: str, due: datetime | None, clock: Clock) -> datetime | None:
+    """When a reminder phrase fires: "30 minutes before", "the day before", "at 8am"."""
+    if (m := _OFFSET.match(body)) is not None:
+        return _before(due, _offset(m), clock) if due is not None else None
+    if (m := _DAY_BEFORE.match(body)) is not None:
+        return _day_before(m, body, due, clock) if due is not None else None
+    when, _ = extract_when(body, clock)
+    if when is None:
+        return None
+    if when.day is None and when.instant is None and when.clock_time and due is not None:
+        return clock.at(due.date(), when.clock_time)
+    return when.resolve(clock, DEFAULT_REMIND_TIME)

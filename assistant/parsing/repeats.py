@@ -1,0 +1,296 @@
+"""Repeat phrases: "every weekday", "every other week on friday", "on the 15th of every
+month", "daily", with their limits ("until june 1", "10 times", "starting monday")."""
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+
+from assistant.parsing.clock import Clock
+from assistant.parsing.days import match_day_at
+from assistant.parsing.lexicon import (
+    DAY_OF_MONTH,
+    LIST_JOINER,
+    MONTH,
+    MONTHS,
+    NUMBER,
+    ORDINAL,
+    ORDINAL_WORDS,
+    PERIOD,
+    PERIOD_TIMES,
+    WEEKDAY_ANY,
+    WEEKDAY_PLURAL,
+    WEEKDAYS,
+)
+from assistant.parsing.recurrence import Frequency, Recurrence
+from assistant.parsing.text import cut_span, to_number
+
+_I = re.IGNORECASE
+MAX_REPEAT = 1000
+_UNIT_FREQUENCY: dict[str, Frequency] = {
+    "day": "DAILY", "week": "WEEKLY", "month": "MONTHLY", "year": "YEARLY",
+}  # fmt: skip
+
+_EVERY = r"\b(?:every|each)\s+(?:single\s+)?"
+_WD_LIST = rf"{WEEKDAY_ANY}\b(?:{LIST_JOINER}{WEEKDAY_ANY}\b)*"
+_WD_PLURALS = rf"{WEEKDAY_PLURAL}\b(?:{LIST_JOINER}{WEEKDAY_PLURAL}\b)*"
+_NTH = rf"(?P<d>{DAY_OF_MONTH})(?:st|nd|rd|th)"
+_OF_MONTH = r"\s+of\s+(?:the|each|every)\s+month\b"
+_OF_EVERY_MONTH = r"\s+of\s+(?:each|every)\s+month\b"
+_WEEKDAY_SPLIT = re.compile(rf"{LIST_JOINER}|\s+", _I)
+
+
+def _days(text: str) -> tuple[tuple[int, int | None], ...]:
+    names = [w.lower().rstrip("s") for w in _WEEKDAY_SPLIT.split(text) if w.strip()]
+    found = {WEEKDAYS[n] for n in names if n in WEEKDAYS}
+    return tuple((day, None) for day in sorted(found))
+
+
+def _by_weekdays(m: re.Match[str]) -> Recurrence:
+    every = (m.groupdict().get("every") or "").lower()
+    interval = 2 if every == "other" else ORDINAL_WORDS.get(every, 1)
+    return Recurrence("WEEKLY", interval=interval, weekdays=_days(m.group("days")))
+
+
+def _nth_weekday(m: re.Match[str]) -> Recurrence | None:
+    """Every last friday (of the month); but "every second friday" alone is fortnightly."""
+    ordinal = ORDINAL_WORDS[m.group("ord").lower()]
+    if ordinal not in (1, -1) and not m.groupdict().get("of"):
+        return None
+    return Recurrence("MONTHLY", weekdays=((WEEKDAYS[m.group("wd").lower()], ordinal),))
+
+
+def _month_day(m: re.Match[str]) -> Recurrence:
+    return Recurrence("MONTHLY", month_days=(int(m.group("d")),))
+
+
+def _yearly(m: re.Match[str]) -> Recurrence | None:
+    month, day = MONTHS[m.group("mon").lower()], int(m.group("d"))
+    if not _real_day(month, day):
+        return None
+    return Recurrence("YEARLY", months=(month,), month_days=(day,))
+
+
+def _real_day(month: int, day: int) -> bool:
+    try:
+        date(2000, month, day)  # a leap year: February 29 is real
+    except ValueError:
+        return False
+    return True
+
+
+def _interval(m: re.Match[str]) -> Recurrence | None:
+    word = m.group("n").lower()
+    count = 2 if word == "other" else to_number(word)
+    if count is None or not 1 <= count <= MAX_REPEAT:
+        return None
+    return Recurrence(_UNIT_FREQUENCY[m.group("unit").lower()], interval=count)
+
+
+def _unit(m: re.Match[str]) -> Recurrence:
+    unit = m.group("unit").lower()
+    if unit == "quarter":
+        return Recurrence("MONTHLY", interval=3)
+    if unit in PERIOD_TIMES:
+        return Recurrence("DAILY", period=unit)
+    return Recurrence(_UNIT_FREQUENCY[unit])
+
+
+_ADVERBS: dict[str, Recurrence] = {
+    "daily": Recurrence("DAILY"),
+    "nightly": Recurrence("DAILY", period="night"),
+    "weekly": Recurrence("WEEKLY"),
+    "biweekly": Recurrence("WEEKLY", interval=2),
+    "fortnightly": Recurrence("WEEKLY", interval=2),
+    "monthly": Recurrence("MONTHLY"),
+    "bimonthly": Recurrence("MONTHLY", interval=2),
+    "quarterly": Recurrence("MONTHLY", interval=3),
+    "yearly": Recurrence("YEARLY"),
+    "annually": Recurrence("YEARLY"),
+}
+
+
+def _adverb(m: re.Match[str]) -> Recurrence | None:
+    return _ADVERBS.get(m.group("adv").lower().replace("-", ""))
+
+
+_Builder = Callable[[re.Match[str]], Recurrence | None]
+_WEEKDAY_SETS = {"weekday": (0, 1, 2, 3, 4), "weekend": (5, 6)}
+
+
+def _weekday_set(m: re.Match[str]) -> Recurrence:
+    key = "weekend" if "end" in m.group("set").lower() else "weekday"
+    return Recurrence("WEEKLY", weekdays=tuple((d, None) for d in _WEEKDAY_SETS[key]))
+
+
+def _last_day(m: re.Match[str]) -> Recurrence:
+    return Recurrence("MONTHLY", month_days=(-1,))
+
+
+_PHRASES: tuple[tuple[re.Pattern[str], _Builder], ...] = tuple(
+    (re.compile(pattern, _I), builder)
+    for pattern, builder in (
+        (
+            rf"{_EVERY}(?P<ord>{ORDINAL})\s+(?P<wd>{WEEKDAY_ANY})\b(?P<of>{_OF_MONTH})?",
+            _nth_weekday,
+        ),
+        (
+            rf"\b(?:on\s+)?the\s+(?P<ord>{ORDINAL})\s+(?P<wd>{WEEKDAY_ANY}){_OF_EVERY_MONTH}",
+            _nth_weekday,
+        ),
+        (rf"{_EVERY}last\s+day\b(?:{_OF_MONTH})?", _last_day),
+        (rf"\b(?:on\s+)?the\s+last\s+day{_OF_EVERY_MONTH}", _last_day),
+        (
+            rf"{_EVERY}(?P<mon>{MONTH})\s+(?:the\s+)?(?P<d>{DAY_OF_MONTH})(?:st|nd|rd|th)?\b",
+            _yearly,
+        ),
+        (
+            rf"{_EVERY}(?:the\s+)?(?P<d>{DAY_OF_MONTH})(?:st|nd|rd|th)?\s+(?:of\s+)?"
+            rf"(?P<mon>{MONTH})\b",
+            _yearly,
+        ),
+        (rf"{_EVERY}(?:the\s+)?{_NTH}(?:\s+day)?\b(?:{_OF_MONTH})?", _month_day),
+        (rf"\b(?:on\s+)?the\s+{_NTH}(?:\s+day)?{_OF_EVERY_MONTH}", _month_day),
+        (rf"{_EVERY}(?P<set>week\s*day|work\s*day|business\s+day|weekend)s?\b", _weekday_set),
+        (r"\b(?:on\s+)?(?P<set>week\s*days|work\s*days|weekends)\b", _weekday_set),
+        (rf"{_EVERY}(?P<n>other|{NUMBER})\s+(?P<unit>day|week|month|year)s?\b", _interval),
+        (rf"{_EVERY}(?P<unit>day|week|month|quarter|year|{PERIOD})\b", _unit),
+        (
+            rf"{_EVERY}(?:(?P<every>other|second|2nd|third|3rd|fourth|4th)\s+)?(?P<days>{_WD_LIST})",
+            _by_weekdays,
+        ),
+        (rf"\b(?:on\s+)?(?P<days>{_WD_PLURALS})", _by_weekdays),
+        (
+            r"\b(?P<adv>daily|nightly|weekly|bi-?weekly|fortnightly|monthly|bi-?monthly"
+            r"|quarterly|yearly|annually)\b",
+            _adverb,
+        ),
+    )
+)
+_ADVERB_FOLLOWERS = re.compile(
+    r"\s*(?:$|[,;.!?#(]|(?:at|on|in|from|starting|until|till|for|by|every|p[1-4])\b|@|\d)", _I
+)
+
+_SPECS: dict[Frequency, re.Pattern[str]] = {
+    "WEEKLY": re.compile(rf"\s*,?\s*(?:on\s+)?(?:every\s+)?(?P<days>{_WD_LIST}|{_WD_PLURALS})", _I),
+    "MONTHLY": re.compile(
+        rf"\s*,?\s*(?:on\s+)?the\s+(?:(?P<ord>{ORDINAL})\s+(?P<wd>{WEEKDAY_ANY})\b"
+        r"(?:\s+of\s+the\s+month\b)?|(?P<last>last)\s+day\b"
+        rf"|(?P<ds>{DAY_OF_MONTH}(?:st|nd|rd|th)?\b"
+        rf"(?:{LIST_JOINER}(?:the\s+)?{DAY_OF_MONTH}(?:st|nd|rd|th)?\b)*)(?:\s+day\b)?)",
+        _I,
+    ),
+    "YEARLY": re.compile(
+        rf"\s*,?\s*(?:(?:on\s+)?(?:the\s+)?(?P<mon>{MONTH})\s+(?:the\s+)?"
+        rf"(?P<d>{DAY_OF_MONTH})(?:st|nd|rd|th)?\b"
+        rf"|(?:on\s+)?(?:the\s+)?(?P<d2>{DAY_OF_MONTH})(?:st|nd|rd|th)?\s+(?:of\s+)?"
+        rf"(?P<mon2>{MONTH})\b|in\s+(?P<mon3>{MONTH})\b)",
+        _I,
+    ),
+}
+_PERIOD_TAIL = re.compile(rf"\s+(?:in\s+the\s+|at\s+)?(?P<period>{PERIOD})\b", _I)
+_NUMBERS_IN_LIST = re.compile(r"\d+")
+
+
+def _apply_spec(rec: Recurrence, m: re.Match[str]) -> Recurrence:
+    g = m.groupdict()
+    if rec.freq == "WEEKLY":
+        return replace(rec, weekdays=_days(g["days"]))
+    if rec.freq == "MONTHLY":
+        if g["ord"]:
+            ordinal = ORDINAL_WORDS[g["ord"].lower()]
+            return replace(rec, weekdays=((WEEKDAYS[g["wd"].lower()], ordinal),))
+        if g["last"]:
+            return replace(rec, month_days=(-1,))
+        days = sorted({int(d) for d in _NUMBERS_IN_LIST.findall(g["ds"])})
+        return replace(rec, month_days=tuple(days))
+    month = MONTHS[(g["mon"] or g["mon2"] or g["mon3"]).lower()]
+    day = g["d"] or g["d2"]
+    return replace(rec, months=(month,), month_days=(int(day),) if day else ())
+
+
+def _phrase_end(rec: Recurrence, text: str, end: int) -> tuple[Recurrence, int]:
+    """Extend a phrase with its details: "every week" + " on monday", + " morning"."""
+    spec = _SPECS.get(rec.freq)
+    if spec is not None and not (rec.weekdays or rec.month_days):
+        m = spec.match(text, end)
+        if m is not None:
+            rec, end = _apply_spec(rec, m), m.end()
+    tail = _PERIOD_TAIL.match(text, end)
+    if tail is not None and rec.period is None:
+        rec, end = replace(rec, period=tail.group("period").lower()), tail.end()
+    return rec, end
+
+
+def _adverb_fits(text: str, m: re.Match[str]) -> bool:
+    """'water the plants daily' repeats; 'daily standup' or 'weekly review' is a name."""
+    if "adv" not in m.groupdict():
+        return True
+    return m.start() > 0 and _ADVERB_FOLLOWERS.match(text, m.end()) is not None
+
+
+def _find_phrase(text: str) -> tuple[Recurrence, int, int] | None:
+    for pattern, builder in _PHRASES:
+        for m in pattern.finditer(text):
+            rec = builder(m) if _adverb_fits(text, m) else None
+            if rec is not None:
+                rec, end = _phrase_end(rec, text, m.end())
+                return rec, m.start(), end
+    return None
+
+
+# --- limits: "until D", "N times", "for N weeks", "starting D" --------------------------
+
+_UNTIL = re.compile(r"\b(?:until|till|til|through|thru|up\s+to|ending(?:\s+on)?|ends?\s+on)\s+", _I)
+_START = re.compile(
+    r"\b(?:starting|beginning|from|effective|as\s+of)(?:\s+(?:on|from|with))?\s+", _I
+)
+_COUNT = re.compile(
+    rf"\b(?:for\s+)?(?:a\s+total\s+of\s+)?(?P<n>{NUMBER})\s+(?:more\s+)?"
+    r"(?:times|occurrences|sessions|repetitions)\b",
+    _I,
+)
+_LASTING = re.compile(
+    rf"\bfor\s+(?:the\s+next\s+)?(?P<n>{NUMBER})\s+(?P<unit>day|week|month|year)s?\b", _I
+)
+
+
+def _day_after(pattern: re.Pattern[str], text: str, clock: Clock) -> tuple[date, str] | None:
+    """The day named right after a keyword ("until june 1"), and the text without both."""
+    for m in pattern.finditer(text):
+        found = match_day_at(text, m.end(), clock)
+        if found is not None:
+            hit, end = found
+            return hit.day, cut_span(text, m.start(), end)
+    return None
+
+
+def _count(pattern: re.Pattern[str], text: str) -> tuple[re.Match[str], int] | None:
+    m = pattern.search(text)
+    number = to_number(m.group("n")) if m else None
+    if m is None or number is None or not 1 <= number <= MAX_REPEAT:
+        return None
+    return m, number
+
+
+def _extract_limits(rec: Recurrence, text: str, clock: Clock) -> tuple[Recurrence, str]:
+    if (until := _day_after(_UNTIL, text, clock)) is not None:
+        rec, text = replace(rec, until=until[0]), until[1]
+    if (start := _day_after(_START, text, clock)) is not None:
+        rec, text = replace(rec, start=start[0]), start[1]
+    if (times := _count(_COUNT, text)) is not None:
+        rec, text = replace(rec, count=times[1]), cut_span(text, times[0].start(), times[0].end())
+    if (lasting := _count(_LASTING, text)) is not None:
+        m, number = lasting
+        rec = replace(rec, lasting=(number, m.group("unit").lower()))
+        text = cut_span(text, m.start(), m.end())
+    return rec, text
+
+
+def extract_recurrence(text: str, clock: Clock) -> tuple[Recurrence | None, str]:
+    """The repeat phrase of `text` with its limits, and the text without them."""
+    found = _find_phrase(text)
+    if found is None:
+        return None, text
+    rec, start, end = found
+    return _extract_limits(rec, cut_span(text, start, end), clock)

@@ -1,0 +1,260 @@
+"""The Dapr transport (EVENT_BUS=dapr): publish through the sidecar, receive by its HTTP push.
+
+Publishing is `POST /v1.0/publish/{pubsub}/{topic}?metadata.partitionKey={userid}` with
+`Content-Type: application/cloudevents+json`: Dapr then passes our structured CloudEvent through
+(adding only its routing and tracing attributes) instead of wrapping it in an envelope of its
+own, and the Kafka component keys the message by user, so one user's events keep their order.
+Dapr answers 204, or an error status with `{"errorCode": ..., "message": ...}`.
+
+Receiving: the service mounts `router()`. Dapr reads `GET /dapr/subscribe` when it starts and
+POSTs each event to the route listed for its topic; our answer `{"status": ...}` tells it what
+to do next: SUCCESS (done), RETRY (redeliver under its resiliency policy, then dead-letter) or
+DROP (dead-letter it now). The handler runs under the same `Dispatcher` as on every other bus,
+so its retries and our `dlq-events` entry (with `dlqreason`) do not depend on the transport.
+
+Errors:
+
+    DaprError            Dapr refused a request (`error_code` is Dapr's, e.g. ERR_PUBSUB_NOT_FOUND)
+     └── DaprUnavailable the sidecar did not answer in time, or says it is not ready
+"""
+
+import base64
+import json
+import logging
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any, Final, Self
+from urllib.parse import quote
+
+import httpx
+from fastapi import APIRouter, Request
+
+from events.bus import Subscription
+from events.cloudevents import CloudEvent
+from events.runtime import Dispatcher
+from events.topics import Topic
+
+__all__ = [
+    "CLOUDEVENTS_JSON",
+    "DaprBus",
+    "DaprError",
+    "DaprUnavailable",
+    "DeliveryStatus",
+    "delivered_event",
+]
+
+log = logging.getLogger(__name__)
+
+CLOUDEVENTS_JSON: Final = "application/cloudevents+json"
+
+# Attributes Dapr writes into every event it carries. They describe the trip, not the event, and
+# the memory and Kafka buses hand handlers the event exactly as it was published.
+_DAPR_ATTRIBUTES: Final = frozenset({"pubsubname", "topic", "traceid", "traceparent", "tracestate"})
+
+
+class DaprError(Exception):
+    """Dapr refused a request; `error_code` and `message` are what it answered."""
+
+    def __init__(
+        self, message: str, *, error_code: str | None = None, status_code: int | None = None
+    ) -> None:
+        super().__init__(f"{error_code}: {message}" if error_code else message)
+        self.message = message
+        self.error_code = error_code
+        self.status_code = status_code
+
+    @classmethod
+    def from_response(cls, response: httpx.Response, doing: str) -> Self:
+        code, message = _error_body(response)
+        return cls(f"{doing}: {message}", error_code=code, status_code=response.status_code)
+
+
+class DaprUnavailable(DaprError):
+    """The sidecar could not be reached within the timeout, or reports itself not ready."""
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str]:
+    try:
+        body = response.json()
+    except ValueError:  # not every failure comes from Dapr itself (a proxy, a crash)
+        return None, response.text[:500] or f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        code = body.get("errorCode")
+        return (None if code is None else str(code)), str(body.get("message", body))
+    return None, str(body)[:500]
+
+
+class DeliveryStatus(StrEnum):
+    """What the app answers to a delivery (Dapr pub/sub API, "Expected HTTP Response")."""
+
+    SUCCESS = "SUCCESS"
+    RETRY = "RETRY"
+    DROP = "DROP"
+
+
+def delivered_event(body: bytes) -> CloudEvent:
+    """Our CloudEvent from the body Dapr POSTs: what we published plus Dapr's attributes.
+
+    Raises ValueError when the body is not one of our events (not JSON, required attributes
+    missing, data that is not an object).
+    """
+    raw = json.loads(body)
+    if not isinstance(raw, dict):
+        raise ValueError("a structured CloudEvent is a JSON object")
+    attributes = {k: v for k, v in raw.items() if k not in _DAPR_ATTRIBUTES}
+    if "data_base64" in attributes:
+        # Dapr carries binary payloads (and raw ones it wrapped itself) base64-encoded.
+        encoded = attributes.pop("data_base64")
+        if "data" in attributes or not isinstance(encoded, str):
+            raise ValueError("data_base64 must be a string, and comes without data")
+        attributes["data"] = json.loads(base64.b64decode(encoded, validate=True))
+    return CloudEvent.model_validate(attributes)
+
+
+class DaprBus:
+    """The `Bus` over a Dapr sidecar's HTTP API; mount `router()` in the service's app."""
+
+    def __init__(
+        self,
+        *,
+        http_port: int,
+        pubsub_name: str,
+        app_route_prefix: str = "/events",
+        timeout: float = 5.0,
+    ) -> None:
+        self._base_url = f"http://127.0.0.1:{http_port}"
+        self._pubsub = pubsub_name
+        prefix = app_route_prefix.strip("/")
+        self._prefix = f"/{prefix}" if prefix else ""
+        # Bounded so a wedged sidecar fails the publish (the relay's breaker then backs off)
+        # instead of holding an outbox batch forever.
+        self._timeout = httpx.Timeout(timeout)
+        self._client: httpx.AsyncClient | None = None
+        self._stopped = False
+        self._routes: dict[tuple[str, str], Subscription] = {}
+        self._dispatcher = Dispatcher(self)
+
+    # -- Bus ------------------------------------------------------------------------------
+
+    async def start(self, subscriptions: Sequence[Subscription]) -> None:
+        """Record the subscriptions; Dapr learns them from `GET /dapr/subscribe`."""
+        routes: dict[tuple[str, str], Subscription] = {}
+        topics: set[str] = set()
+        for subscription in subscriptions:
+            for part in (subscription.group, subscription.topic):
+                if not part or "/" in part:
+                    raise ValueError(f"{part!r} cannot be a segment of a Dapr route")
+            # Dapr keeps one subscription per pub/sub and topic for an app id: a second group
+            # on the same topic would silently never receive anything.
+            if subscription.topic in topics:
+                raise ValueError(
+                    f"two subscriptions to {subscription.topic!r} in one app: Dapr delivers a "
+                    "topic to one route per app id"
+                )
+            topics.add(subscription.topic)
+            routes[(subscription.group, subscription.topic)] = subscription
+        self._routes = routes
+        self._stopped = False
+
+    async def stop(self) -> None:
+        self._routes = {}
+        self._stopped = True
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def ping(self) -> None:
+        """Raise unless the sidecar is up and its components (the broker) are ready."""
+        response = await self._send("GET", "/v1.0/healthz/outbound")
+        if not response.is_success:
+            raise DaprUnavailable.from_response(response, "the Dapr sidecar is not ready")
+
+    async def publish(self, topic: str, event: CloudEvent) -> None:
+        path = f"/v1.0/publish/{quote(self._pubsub, safe='')}/{quote(topic, safe='')}"
+        response = await self._send(
+            "POST",
+            path,
+            params={"metadata.partitionKey": event.userid},
+            content=json.dumps(event.to_json_dict()).encode(),
+            headers={"Content-Type": CLOUDEVENTS_JSON},
+        )
+        if not response.is_success:
+            raise DaprError.from_response(response, f"publishing {event.id} to {topic}")
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        if self._stopped:
+            # A delivery still running after stop() must not open a client nobody closes.
+            raise DaprUnavailable("the Dapr bus is stopped")
+        if self._client is None:
+            self._client = httpx.AsyncClient(base_url=self._base_url, timeout=self._timeout)
+        try:
+            return await self._client.request(
+                method, path, params=params, content=content, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise DaprUnavailable(
+                f"no answer from the Dapr sidecar at {self._base_url}: {exc!r}"
+            ) from exc
+
+    # -- Dapr's side of the app -----------------------------------------------------------
+
+    def router(self) -> APIRouter:
+        """`GET /dapr/subscribe` and the delivery routes, for the service's FastAPI app.
+
+        Routes are looked up per request, so the app may be built before `start()`.
+        """
+        router = APIRouter(tags=["dapr"])
+        router.add_api_route("/dapr/subscribe", self._subscribe, methods=["GET"],
+                             include_in_schema=False)
+        router.add_api_route(self._prefix + "/{group}/{topic}", self._receive, methods=["POST"],
+                             include_in_schema=False)
+        return router
+
+    def route(self, subscription: Subscription) -> str:
+        return f"{self._prefix}/{subscription.group}/{subscription.topic}"
+
+    def subscription_entries(self) -> list[dict[str, Any]]:
+        """What `GET /dapr/subscribe` answers: Dapr's programmatic subscription format."""
+        entries: list[dict[str, Any]] = []
+        for subscription in self._routes.values():
+            entry: dict[str, Any] = {
+                "pubsubname": self._pubsub,
+                "topic": subscription.topic,
+                "route": self.route(subscription),
+            }
+            # Events that fail a consumer of dlq-events must not be dead-lettered onto it again.
+            if subscription.topic != Topic.DLQ_EVENTS:
+                entry["deadLetterTopic"] = Topic.DLQ_EVENTS.value
+            entries.append(entry)
+        return entries
+
+    async def _subscribe(self) -> list[dict[str, Any]]:
+        return self.subscription_entries()
+
+    async def _receive(self, group: str, topic: str, request: Request) -> dict[str, str]:
+        subscription = self._routes.get((group, topic))
+        if subscription is None:
+            # Dapr only calls routes we listed, so this delivery raced start() or stop();
+            # RETRY keeps the event rather than losing it.
+            log.warning("delivery for %s/%s before its subscription started", group, topic)
+            return {"status": DeliveryStatus.RETRY}
+        try:
+            event = delivered_event(await request.body())
+        except ValueError as exc:
+            # No retry can fix the body: DROP makes Dapr put it on the dead-letter topic.
+            log.warning("%s dropped a malformed delivery on %s: %s", group, topic, exc)
+            return {"status": DeliveryStatus.DROP}
+        try:
+            await self._dispatcher.deliver(subscription, event)
+        except Exception:  # the DLQ publish failed: the event is safe nowhere yet
+            log.exception("%s could not settle %s; Dapr will redeliver it", group, event.id)
+            return {"status": DeliveryStatus.RETRY}
+        return {"status": DeliveryStatus.SUCCESS}

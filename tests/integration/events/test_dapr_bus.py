@@ -1,0 +1,318 @@
+"""DaprBus against a stand-in sidecar that speaks Dapr's HTTP contract.
+
+The app under test is a FastAPI app mounting `DaprBus.router()`, served by uvicorn; the
+stand-in (tests/support/dapr_standin.py) publishes through its broker and pushes deliveries to
+that app the way daprd does. Both talk real HTTP on loopback ports.
+"""
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from events.bus import PermanentFailure, Subscription
+from events.cloudevents import CloudEvent, new_event
+from events.dapr import CLOUDEVENTS_JSON, DaprBus, DaprError, DaprUnavailable, delivered_event
+from events.topics import EventType, Topic
+from tests.support.dapr_standin import DaprStandIn, LoopbackServer, Outcome
+
+PUBSUB = "pubsub-kafka"
+
+
+def task_event(user: str = "user-1", title: str = "Renew passport") -> CloudEvent:
+    return new_event(EventType.TASK_CREATED, source="/task-api", user_id=user, subject="42",
+                     data={"title": title, "priority": "high"})
+
+
+@dataclass
+class Wired:
+    bus: DaprBus
+    sidecar: DaprStandIn
+    app: httpx.AsyncClient  # straight to the app, for what only daprd would call
+
+
+@asynccontextmanager
+async def wired(subscriptions: Sequence[Subscription], *, max_retries: int = 2
+                ) -> AsyncIterator[Wired]:
+    """Sidecar up, app up with the bus's router, then the sidecar reads /dapr/subscribe."""
+    sidecar = DaprStandIn(pubsub_names=[PUBSUB], app_id="test-app", max_retries=max_retries)
+    bus: DaprBus | None = None
+    server: LoopbackServer | None = None
+    try:
+        await sidecar.start()
+        bus = DaprBus(http_port=sidecar.http_port, pubsub_name=PUBSUB, timeout=2.0)
+        await bus.start(subscriptions)
+        app = FastAPI()
+        app.include_router(bus.router())
+        server = LoopbackServer(app)
+        await server.start()
+        await sidecar.connect_app(server.port)
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            yield Wired(bus, sidecar, client)
+    finally:
+        # The sidecar first: it closes its connections to the app, which uvicorn waits for.
+        await sidecar.stop()
+        if server is not None:
+            await server.stop()
+        if bus is not None:
+            await bus.stop()
+
+
+class Recorder:
+    """A handler that fails its first `failures` calls (or always, with `poison`)."""
+
+    def __init__(self, failures: int = 0, *, poison: bool = False) -> None:
+        self.failures = failures
+        self.poison = poison
+        self.calls = 0
+        self.handled: list[CloudEvent] = []
+
+    async def __call__(self, event: CloudEvent) -> None:
+        self.calls += 1
+        if self.poison:
+            raise PermanentFailure("task 42 does not exist")
+        if self.calls <= self.failures:
+            raise ConnectionError("database restarting")
+        self.handled.append(event)
+
+
+async def test_publish_is_a_dapr_publish_request() -> None:
+    async with wired([]) as w:
+        event = task_event()
+        await w.bus.publish(Topic.TASK_EVENTS, event)
+
+        [request] = w.sidecar.publish_requests
+        assert request.path == "/v1.0/publish/pubsub-kafka/task-events"
+        assert request.query == "metadata.partitionKey=user-1"
+        assert request.metadata == {"partitionKey": "user-1"}
+        assert request.content_type == CLOUDEVENTS_JSON
+        assert request.json() == event.to_json_dict()
+        assert request.status_code == 204
+        # Passed through, not wrapped: our attributes intact, Dapr's added, keyed by user.
+        [message] = w.sidecar.broker["task-events"]
+        assert message.key == "user-1"
+        stored = message.json()
+        assert {k: stored[k] for k in event.to_json_dict()} == event.to_json_dict()
+        assert stored["pubsubname"] == PUBSUB
+        assert stored["topic"] == "task-events"
+        assert stored["traceparent"] == stored["traceid"]
+
+
+async def test_dapr_subscribe_lists_one_route_per_subscription() -> None:
+    subscriptions = [
+        Subscription(topic=Topic.TASK_EVENTS, group="audit", handler=Recorder()),
+        Subscription(topic=Topic.DLQ_EVENTS, group="audit", handler=Recorder()),
+    ]
+    async with wired(subscriptions) as w:
+        response = await w.app.get("/dapr/subscribe")
+
+        assert response.status_code == 200
+        assert response.json() == [
+            {"pubsubname": PUBSUB, "topic": "task-events", "route": "/events/audit/task-events",
+             "deadLetterTopic": "dlq-events"},
+            # A failing dlq-events consumer must not dead-letter onto dlq-events again.
+            {"pubsubname": PUBSUB, "topic": "dlq-events", "route": "/events/audit/dlq-events"},
+        ]
+        assert [(s.topic, s.route, s.dead_letter_topic) for s in w.sidecar.subscriptions] == [
+            ("task-events", "/events/audit/task-events", "dlq-events"),
+            ("dlq-events", "/events/audit/dlq-events", ""),
+        ]
+
+
+async def test_a_delivered_event_reaches_the_handler_unchanged() -> None:
+    handler = Recorder()
+    async with wired([Subscription(Topic.TASK_EVENTS, "audit", handler)]) as w:
+        event = task_event()
+        await w.bus.publish(Topic.TASK_EVENTS, event)
+        await w.sidecar.idle()
+
+        assert handler.handled == [event]  # same id, type, data; Dapr's attributes stripped
+        [delivery] = w.sidecar.deliveries
+        assert delivery.route == "/events/audit/task-events"
+        assert delivery.headers["content-type"] == CLOUDEVENTS_JSON
+        assert delivery.json()["pubsubname"] == PUBSUB
+        assert (delivery.status_code, delivery.app_status) == (200, "SUCCESS")
+
+
+async def test_a_transient_failure_is_retried_until_handled() -> None:
+    handler = Recorder(failures=2)
+    async with wired([Subscription(Topic.TASK_EVENTS, "audit", handler)]) as w:
+        event = task_event()
+        await w.bus.publish(Topic.TASK_EVENTS, event)
+        await w.sidecar.idle()
+
+        assert handler.calls == 3
+        assert handler.handled == [event]
+        assert [d.outcome for d in w.sidecar.deliveries] == [Outcome.SUCCESS]
+        assert w.sidecar.dead_letters == []
+        assert "dlq-events" not in w.sidecar.broker
+
+
+async def test_a_poison_event_goes_to_our_dlq_with_its_reason() -> None:
+    handler = Recorder(poison=True)
+    async with wired([Subscription(Topic.TASK_EVENTS, "audit", handler)]) as w:
+        event = task_event()
+        await w.bus.publish(Topic.TASK_EVENTS, event)
+        await w.sidecar.idle()
+
+        assert handler.calls == 1  # PermanentFailure: no retries
+        [dead] = w.sidecar.messages("dlq-events")
+        assert dead["id"] == event.id
+        assert dead["data"] == event.data
+        assert dead["dlqreason"] == "PermanentFailure: task 42 does not exist"
+        assert (dead["dlqconsumer"], dead["dlqtopic"]) == ("audit", "task-events")
+        assert w.sidecar.publish_requests[-1].metadata == {"partitionKey": "user-1"}
+        # Settled by us, so Dapr is told SUCCESS and dead-letters nothing itself.
+        assert [d.app_status for d in w.sidecar.deliveries] == ["SUCCESS"]
+        assert w.sidecar.dead_letters == []
+
+
+async def test_a_malformed_delivery_is_dropped_and_dead_lettered_by_dapr() -> None:
+    handler = Recorder()
+    async with wired([Subscription(Topic.TASK_EVENTS, "audit", handler)]) as w:
+        # Another producer publishes plain JSON: Dapr wraps it in an envelope of its own,
+        # which is no event of ours (no userid).
+        async with httpx.AsyncClient() as producer:
+            answer = await producer.post(
+                f"http://127.0.0.1:{w.sidecar.http_port}/v1.0/publish/{PUBSUB}/task-events",
+                json={"hello": "world"},
+            )
+        assert answer.status_code == 204
+        await w.sidecar.idle()
+
+        assert handler.calls == 0
+        assert [d.app_status for d in w.sidecar.deliveries] == ["DROP"]
+        [dead] = w.sidecar.dead_letters
+        assert dead.dead_letter_topic == "dlq-events"
+        assert w.sidecar.messages("dlq-events")[0]["data"] == {"hello": "world"}
+        # A body that is not JSON at all gets the same answer.
+        garbage = await w.app.post("/events/audit/task-events", content=b"\xff not json",
+                                   headers={"content-type": CLOUDEVENTS_JSON})
+        assert garbage.json() == {"status": "DROP"}
+
+
+async def test_a_failed_dlq_publish_asks_dapr_to_redeliver() -> None:
+    handler = Recorder(poison=True)
+    async with wired([Subscription(Topic.TASK_EVENTS, "audit", handler)], max_retries=1) as w:
+        w.sidecar.broken_topics.add("dlq-events")
+        await w.bus.publish(Topic.TASK_EVENTS, task_event())
+        await w.sidecar.idle()
+
+        assert [d.app_status for d in w.sidecar.deliveries] == ["RETRY", "RETRY"]
+        failed = [r for r in w.sidecar.publish_requests if r.topic == "dlq-events"]
+        assert [r.status_code for r in failed] == [500, 500]
+        # Dapr's own dead-letter publish fails too: the broker keeps the event unsettled.
+        [kept] = w.sidecar.undelivered
+        assert kept.message.topic == "task-events"
+
+
+async def test_one_users_events_are_delivered_in_order() -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def slow_for_alice_first(event: CloudEvent) -> None:
+        if event.data["title"] == "a1":
+            await asyncio.sleep(0.2)  # bob's events need not wait for this
+        seen.append((event.userid, event.data["title"]))
+
+    async with wired([Subscription(Topic.TASK_EVENTS, "audit", slow_for_alice_first)]) as w:
+        for user, title in [("alice", "a1"), ("bob", "b1"), ("alice", "a2"), ("bob", "b2"),
+                            ("alice", "a3")]:
+            await w.bus.publish(Topic.TASK_EVENTS, task_event(user, title))
+        await w.sidecar.idle()
+
+        assert [t for u, t in seen if u == "alice"] == ["a1", "a2", "a3"]
+        assert [t for u, t in seen if u == "bob"] == ["b1", "b2"]
+        assert seen.index(("bob", "b1")) < seen.index(("alice", "a1"))
+
+
+async def test_a_delivery_before_start_is_retried_not_lost() -> None:
+    async with wired([]) as w:
+        response = await w.app.post("/events/audit/task-events",
+                                    content=task_event().model_dump_json(),
+                                    headers={"content-type": CLOUDEVENTS_JSON})
+        assert response.json() == {"status": "RETRY"}
+
+
+async def test_an_unknown_pubsub_is_dapr_error() -> None:
+    async with wired([]) as w:
+        bus = DaprBus(http_port=w.sidecar.http_port, pubsub_name="no-such-pubsub")
+        try:
+            with pytest.raises(DaprError) as raised:
+                await bus.publish(Topic.TASK_EVENTS, task_event())
+        finally:
+            await bus.stop()
+
+        assert raised.value.error_code == "ERR_PUBSUB_NOT_FOUND"
+        assert raised.value.status_code == 404
+        assert "no-such-pubsub" in raised.value.message
+
+
+async def test_ping_reports_outbound_health() -> None:
+    async with wired([]) as w:
+        await w.bus.ping()
+        w.sidecar.outbound_ready = False
+        with pytest.raises(DaprUnavailable) as raised:
+            await w.bus.ping()
+        assert raised.value.error_code == "ERR_OUTBOUND_HEALTH_NOT_READY"
+
+
+async def test_publish_and_ping_raise_when_the_sidecar_is_down() -> None:
+    sidecar = DaprStandIn(pubsub_names=[PUBSUB])
+    await sidecar.start()
+    bus = DaprBus(http_port=sidecar.http_port, pubsub_name=PUBSUB, timeout=1.0)
+    try:
+        await bus.publish(Topic.TASK_EVENTS, task_event())  # up: accepted
+        await sidecar.stop()
+        async with asyncio.timeout(5):
+            with pytest.raises(DaprUnavailable):
+                await bus.publish(Topic.TASK_EVENTS, task_event())
+            with pytest.raises(DaprUnavailable):
+                await bus.ping()
+    finally:
+        await bus.stop()
+        await sidecar.stop()  # a no-op once stopped
+
+
+async def test_publish_gives_up_on_a_sidecar_that_never_answers() -> None:
+    # Accepts connections and reads, never answers: only the timeout ends the request.
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)
+        writer.close()
+
+    listener = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    bus = DaprBus(http_port=port, pubsub_name=PUBSUB, timeout=0.3)
+    try:
+        async with asyncio.timeout(5):
+            with pytest.raises(DaprUnavailable, match="ReadTimeout"):
+                await bus.publish(Topic.TASK_EVENTS, task_event())
+    finally:
+        await bus.stop()
+        listener.close()
+        await listener.wait_closed()
+
+
+async def test_two_groups_on_one_topic_are_refused() -> None:
+    bus = DaprBus(http_port=3500, pubsub_name=PUBSUB)  # never contacted
+    with pytest.raises(ValueError, match="one route per app id"):
+        await bus.start([Subscription(Topic.TASK_EVENTS, "audit", Recorder()),
+                         Subscription(Topic.TASK_EVENTS, "recurring", Recorder())])
+    await bus.stop()
+
+
+def test_delivered_event_tolerates_dapr_attributes_and_base64_data() -> None:
+    event = task_event()
+    body = {key: value for key, value in event.to_json_dict().items() if key != "data"}
+    body |= {"data_base64": base64.b64encode(json.dumps(event.data).encode()).decode(),
+             "pubsubname": PUBSUB, "topic": "task-events", "traceid": "00-ab-cd-01",
+             "traceparent": "00-ab-cd-01", "tracestate": ""}
+    assert delivered_event(json.dumps(body).encode()) == event
+    with pytest.raises(ValueError, match="JSON object"):
+        delivered_event(b"[1, 2]")
+

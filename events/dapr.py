@@ -18,6 +18,7 @@ Errors:
      └── DaprUnavailable the sidecar did not answer in time, or says it is not ready
 """
 
+import asyncio
 import base64
 import json
 import logging
@@ -131,33 +132,35 @@ class DaprBus:
         self._timeout = httpx.Timeout(timeout)
         self._client: httpx.AsyncClient | None = None
         self._stopped = False
-        self._routes: dict[tuple[str, str], Subscription] = {}
+        self._routes: dict[str, list[Subscription]] = {}
         self._dispatcher = Dispatcher(self)
+        self._pending: list[Subscription] = []
 
     # -- Bus ------------------------------------------------------------------------------
 
     async def start(self, subscriptions: Sequence[Subscription]) -> None:
-        """Record the subscriptions; Dapr learns them from `GET /dapr/subscribe`."""
-        routes: dict[tuple[str, str], Subscription] = {}
-        topics: set[str] = set()
-        for subscription in subscriptions:
-            for part in (subscription.group, subscription.topic):
-                if not part or "/" in part:
-                    raise ValueError(f"{part!r} cannot be a segment of a Dapr route")
-            # Dapr keeps one subscription per pub/sub and topic for an app id: a second group
-            # on the same topic would silently never receive anything.
-            if subscription.topic in topics:
+        """Record the subscriptions; Dapr learns them from `GET /dapr/subscribe`.
+
+        Dapr keeps one subscription per pub/sub and topic for an app id, so an
+        app lists one route per topic and hands each delivery to every consumer
+        group of this process that subscribed to the topic."""
+        routes: dict[str, list[Subscription]] = {}
+        for subscription in [*self._pending, *subscriptions]:
+            if not subscription.topic or "/" in subscription.topic:
+                raise ValueError(f"{subscription.topic!r} cannot be a segment of a Dapr route")
+            groups = routes.setdefault(subscription.topic, [])
+            if any(s.group == subscription.group for s in groups):
                 raise ValueError(
-                    f"two subscriptions to {subscription.topic!r} in one app: Dapr delivers a "
-                    "topic to one route per app id"
+                    f"group {subscription.group!r} subscribed twice to {subscription.topic!r}"
                 )
-            topics.add(subscription.topic)
-            routes[(subscription.group, subscription.topic)] = subscription
+            groups.append(subscription)
+        self._pending = [s for subs in routes.values() for s in subs]
         self._routes = routes
         self._stopped = False
 
     async def stop(self) -> None:
         self._routes = {}
+        self._pending = []
         self._stopped = True
         if self._client is not None:
             await self._client.aclose()
@@ -212,26 +215,28 @@ class DaprBus:
         Routes are looked up per request, so the app may be built before `start()`.
         """
         router = APIRouter(tags=["dapr"])
-        router.add_api_route("/dapr/subscribe", self._subscribe, methods=["GET"],
-                             include_in_schema=False)
-        router.add_api_route(self._prefix + "/{group}/{topic}", self._receive, methods=["POST"],
-                             include_in_schema=False)
+        router.add_api_route(
+            "/dapr/subscribe", self._subscribe, methods=["GET"], include_in_schema=False
+        )
+        router.add_api_route(
+            self._prefix + "/{topic}", self._receive, methods=["POST"], include_in_schema=False
+        )
         return router
 
-    def route(self, subscription: Subscription) -> str:
-        return f"{self._prefix}/{subscription.group}/{subscription.topic}"
+    def route(self, topic: str) -> str:
+        return f"{self._prefix}/{topic}"
 
     def subscription_entries(self) -> list[dict[str, Any]]:
         """What `GET /dapr/subscribe` answers: Dapr's programmatic subscription format."""
         entries: list[dict[str, Any]] = []
-        for subscription in self._routes.values():
+        for topic in self._routes:
             entry: dict[str, Any] = {
                 "pubsubname": self._pubsub,
-                "topic": subscription.topic,
-                "route": self.route(subscription),
+                "topic": topic,
+                "route": self.route(topic),
             }
             # Events that fail a consumer of dlq-events must not be dead-lettered onto it again.
-            if subscription.topic != Topic.DLQ_EVENTS:
+            if topic != Topic.DLQ_EVENTS:
                 entry["deadLetterTopic"] = Topic.DLQ_EVENTS.value
             entries.append(entry)
         return entries
@@ -239,22 +244,26 @@ class DaprBus:
     async def _subscribe(self) -> list[dict[str, Any]]:
         return self.subscription_entries()
 
-    async def _receive(self, group: str, topic: str, request: Request) -> dict[str, str]:
-        subscription = self._routes.get((group, topic))
-        if subscription is None:
+    async def _receive(self, topic: str, request: Request) -> dict[str, str]:
+        groups = self._routes.get(topic)
+        if not groups:
             # Dapr only calls routes we listed, so this delivery raced start() or stop();
             # RETRY keeps the event rather than losing it.
-            log.warning("delivery for %s/%s before its subscription started", group, topic)
+            log.warning("delivery on %s before its subscription started", topic)
             return {"status": DeliveryStatus.RETRY}
         try:
             event = delivered_event(await request.body())
         except ValueError as exc:
             # No retry can fix the body: DROP makes Dapr put it on the dead-letter topic.
-            log.warning("%s dropped a malformed delivery on %s: %s", group, topic, exc)
+            log.warning("dropped a malformed delivery on %s: %s", topic, exc)
             return {"status": DeliveryStatus.DROP}
-        try:
-            await self._dispatcher.deliver(subscription, event)
-        except Exception:  # the DLQ publish failed: the event is safe nowhere yet
-            log.exception("%s could not settle %s; Dapr will redeliver it", group, event.id)
+        outcomes = await asyncio.gather(
+            *(self._dispatcher.deliver(s, event) for s in groups), return_exceptions=True
+        )
+        if any(isinstance(o, BaseException) for o in outcomes):
+            # A DLQ publish failed: that group's event is safe nowhere yet. Dapr
+            # redelivers to every group; the groups that already handled it skip
+            # it (consumers are idempotent on the event id).
+            log.error("could not settle %s on %s; Dapr will redeliver it", event.id, topic)
             return {"status": DeliveryStatus.RETRY}
         return {"status": DeliveryStatus.SUCCESS}

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.cloudevents import CloudEvent
 from events.sqltypes import UTCDateTime
-from events.topics import topic_for
+from events.topics import Topic, topic_for
 
 metadata = sa.MetaData()
 
@@ -27,7 +27,7 @@ outbox_table = sa.Table(
         primary_key=True,
         autoincrement=True,
     ),
-    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("event_id", sa.String(64), nullable=False),
     sa.Column("topic", sa.String(64), nullable=False),
     sa.Column("event_type", sa.String(64), nullable=False),
     sa.Column("partition_key", sa.String(64), nullable=False),
@@ -58,7 +58,7 @@ async def write_outbox(conn: AsyncConnection, events: Sequence[CloudEvent]) -> N
         [
             {
                 "event_id": event.id,
-                "topic": topic_for(event.type).value,
+                "topic": _topic(event),
                 "event_type": event.type,
                 "partition_key": event.userid,
                 "payload": json.dumps(event.to_json_dict(), separators=(",", ":")),
@@ -67,6 +67,13 @@ async def write_outbox(conn: AsyncConnection, events: Sequence[CloudEvent]) -> N
             for event in events
         ],
     )
+
+
+def _topic(event: CloudEvent) -> str:
+    # A dead-lettered event keeps its type; the extension says where it goes.
+    if (event.model_extra or {}).get("dlqconsumer"):
+        return Topic.DLQ_EVENTS.value
+    return topic_for(event.type).value
 
 
 def row_to_outbox(row: sa.Row[tuple[object, ...]]) -> OutboxRow:

@@ -27,3 +27,12 @@ async def claim_event(conn: AsyncConnection, consumer: str, event_id: str) -> bo
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     result = await conn.execute(insert(processed_events).values(values).on_conflict_do_nothing())
     return result.rowcount == 1
+
+
+async def was_processed(conn: AsyncConnection, consumer: str, event_id: str) -> bool:
+    """Whether `consumer` already applied `event_id` (read-only check)."""
+    found = await conn.execute(
+        sa.select(processed_events.c.event_id).where(
+            processed_events.c.consumer == consumer, processed_events.c.event_id == event_id)
+    )
+    return found.first() is not None

@@ -1,6 +1,7 @@
 """The composition root: one `bootstrap()` per process builds what it needs.
 
-Nothing connects at import time; the engine connects on first use.
+Nothing connects at import time; the engine connects on first use, the bus
+and the workers when the app's lifespan calls `Container.start()`.
 """
 
 import os
@@ -15,17 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.bus import Bus, Subscription
 from events.factory import create_bus
 from events.relay import OutboxRelay
+from services.composition import Process, compose
+from services.notification.channels import SmtpTarget, parse_smtp_url
+from services.recurring.reminders import ReminderScheduler
 from services.shared.auth.keys import KeyRing, load_or_create_private_key
 from services.shared.db import create_engine
 from services.shared.settings import Settings, get_settings
 from services.tasks.domain.timeutil import is_known_zone
-from services.tasks.realtime import (
-    ConnectionHub,
-    Fanout,
-    LocalFanout,
-    RedisFanout,
-    realtime_subscription,
-)
+from services.tasks.realtime import ConnectionHub, Fanout, LocalFanout, RedisFanout
 from services.tasks.uow import UnitOfWork
 
 
@@ -43,24 +41,32 @@ class Container:
     bus: Bus
     relay: OutboxRelay
     realtime: Realtime
+    reminders: ReminderScheduler
+    smtp: SmtpTarget | None
     extra_subscriptions: list[Subscription] = field(default_factory=list)
     _started: bool = False
+    _process: Process | None = None
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine, on_commit=self.relay.notify)
 
-    def subscriptions(self) -> list[Subscription]:
-        """What this process consumes; the other services add theirs."""
-        return [realtime_subscription(self.realtime.fanout), *self.extra_subscriptions]
+    @property
+    def process(self) -> Process:
+        """The consumers, workers and routes of this process's service."""
+        if self._process is None:
+            self._process = compose(self.settings.service_name, self)
+        return self._process
 
     async def start(self) -> None:
-        """Start consuming and relaying (the app's lifespan calls this)."""
+        """Start consuming, relaying and the workers (the app's lifespan)."""
         if self._started:
             return
         self._started = True
         await self.realtime.fanout.start()
-        await self.bus.start(self.subscriptions())
+        await self.bus.start([*self.process.subscriptions, *self.extra_subscriptions])
         await self.relay.start()
+        for worker in self.process.workers:
+            await worker.start()
 
     @property
     def access_ttl(self) -> timedelta:
@@ -72,6 +78,8 @@ class Container:
 
     async def aclose(self) -> None:
         if self._started:
+            for worker in reversed(self.process.workers):
+                await worker.stop()
             await self.relay.stop()
             await self.bus.stop()
             await self.realtime.fanout.stop()
@@ -104,15 +112,18 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         dapr_http_port=settings.dapr_http_port,
         dapr_pubsub_name=settings.dapr_pubsub_name,
     )
+    relay = OutboxRelay(engine, bus, poll_interval=settings.relay_poll_seconds)
     hub = ConnectionHub()
-    fanout: Fanout = (
-        RedisFanout(hub, settings.redis_url) if settings.redis_url else LocalFanout(hub)
-    )
+    fanout: Fanout = LocalFanout(hub)
+    if settings.redis_url:
+        fanout = RedisFanout(hub, settings.redis_url)
     return Container(
         settings=settings,
         engine=engine,
         keys=KeyRing(load_or_create_private_key(key_file), settings.jwt_issuer),
         bus=bus,
-        relay=OutboxRelay(engine, bus, poll_interval=settings.relay_poll_seconds),
+        relay=relay,
         realtime=Realtime(hub, fanout),
+        reminders=ReminderScheduler(engine, lambda: UnitOfWork(engine, on_commit=relay.notify)),
+        smtp=parse_smtp_url(settings.smtp_url, settings.smtp_from) if settings.smtp_url else None,
     )

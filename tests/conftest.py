@@ -19,13 +19,24 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.app import build_app
 from services.bootstrap import Container, bootstrap
 from services.migrations.runner import upgrade
-from services.tasks.main import build_app
 
 T = TypeVar("T")
 BACKENDS = ["sqlite", "postgres"]
-TABLES = ["processed_events", "outbox", "login_links", "personal_access_tokens", "tasks", "users"]
+TABLES = [
+    "audit_logs",
+    "notification_preferences",
+    "notifications",
+    "reminder_schedule",
+    "processed_events",
+    "outbox",
+    "login_links",
+    "personal_access_tokens",
+    "tasks",
+    "users",
+]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

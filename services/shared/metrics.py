@@ -22,16 +22,19 @@ class OutboxCollector(Collector):
         pending = GaugeMetricFamily("todo_outbox_pending", "Outbox events not yet published")
         pending.add_metric([], self._lag.get("pending", 0.0))
         yield pending
-        age = GaugeMetricFamily("todo_outbox_oldest_age_seconds",
-                                "Age of the oldest unpublished outbox event")
+        age = GaugeMetricFamily(
+            "todo_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox event"
+        )
         age.add_metric([], self._lag.get("age", 0.0))
         yield age
-        published = CounterMetricFamily("todo_outbox_published",
-                                        "Events this process's relay published")
+        published = CounterMetricFamily(
+            "todo_outbox_published", "Events this process's relay published"
+        )
         published.add_metric([], float(self._relay.published_total))
         yield published
-        breaker = GaugeMetricFamily("todo_outbox_breaker_open",
-                                    "1 while the relay's circuit breaker is open")
+        breaker = GaugeMetricFamily(
+            "todo_outbox_breaker_open", "1 while the relay's circuit breaker is open"
+        )
         breaker.add_metric([], 0.0 if self._relay.breaker.allows() else 1.0)
         yield breaker
 
@@ -44,6 +47,9 @@ async def metrics(request: Request) -> Response:
     relay: OutboxRelay = request.app.state.container.relay
     current = await relay.lag()  # collectors are sync: read the lag before rendering
     registry = CollectorRegistry()
-    registry.register(OutboxCollector(
-        relay, {"pending": float(current.pending), "age": current.oldest_age_seconds}))
+    registry.register(
+        OutboxCollector(
+            relay, {"pending": float(current.pending), "age": current.oldest_age_seconds}
+        )
+    )
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

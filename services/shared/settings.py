@@ -33,7 +33,9 @@ class Settings(BaseSettings):
 
     ws_ping_seconds: float = Field(default=25.0, gt=0)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
-    service_name: str = "task-api"
+    service_name: str = "all"
+    smtp_url: str | None = None
+    smtp_from: str = "todo <todo@localhost>"
 
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False

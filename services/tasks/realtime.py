@@ -122,12 +122,26 @@ class RedisFanout:
         await self._redis.aclose()
 
 
-def realtime_subscription(fanout: Fanout) -> Subscription:
-    async def handle(event: CloudEvent) -> None:
+def realtime_subscriptions(fanout: Fanout) -> list[Subscription]:
+    async def task_changes(event: CloudEvent) -> None:
         if event.type not in PUSHED_TYPES:
             return
         await fanout.broadcast(
             event.userid, {"type": event.type, "data": event.data, "event_id": event.id}
         )
 
-    return Subscription(topic=Topic.TASK_EVENTS, group=REALTIME_GROUP, handler=handle)
+    async def notifications(event: CloudEvent) -> None:
+        # In-app notifications pop up live; other channels are not pushed.
+        if event.type != EventType.NOTIFICATION_SENT or event.data.get("channel") != "in_app":
+            return
+        message = {
+            "type": "notification",
+            "data": event.data.get("notification", {}),
+            "event_id": event.id,
+        }
+        await fanout.broadcast(event.userid, message)
+
+    return [
+        Subscription(Topic.TASK_EVENTS, REALTIME_GROUP, task_changes),
+        Subscription(Topic.NOTIFICATION_EVENTS, REALTIME_GROUP, notifications),
+    ]

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.errors import VersionMismatch
@@ -47,6 +47,8 @@ def _to_row(task: Task) -> dict[str, Any]:
         "repeat_from": task.repeat_from.value,
         "series_id": task.series_id,
         "occurrence_at": task.occurrence_at,
+        "series_start_at": task.series_start_at,
+        "sequence": task.sequence,
         "exdates": [d.isoformat() for d in task.exdates],
         "created_at": task.created_at,
         "updated_at": task.updated_at,
@@ -72,6 +74,8 @@ def _from_row(row: sa.Row[Any]) -> Task:
         repeat_from=RepeatFrom(m["repeat_from"]),
         series_id=m["series_id"],
         occurrence_at=m["occurrence_at"],
+        series_start_at=m["series_start_at"],
+        sequence=m["sequence"],
         exdates=[datetime.fromisoformat(d) for d in m["exdates"] or []],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
@@ -86,6 +90,16 @@ class TaskRepository:
 
     async def add(self, task: Task) -> None:
         await self._conn.execute(tasks.insert().values(**_to_row(task)))
+
+    async def add_if_absent(self, task: Task) -> bool:
+        """Insert unless the series already has this occurrence (unique key)."""
+        insert = postgresql.insert if self._pg else sqlite.insert
+        stmt = (
+            insert(tasks)
+            .values(**_to_row(task))
+            .on_conflict_do_nothing(index_elements=["series_id", "occurrence_at"])
+        )
+        return (await self._conn.execute(stmt)).rowcount == 1
 
     async def get(
         self, user_id: uuid.UUID, task_id: uuid.UUID, *, lock: bool = False

@@ -7,11 +7,11 @@ outbox in the same transaction.
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from events import CloudEvent, EventType, new_event
-from services.errors import NotFound, VersionMismatch
+from services.errors import Conflict, InvalidInput, NotFound, VersionMismatch
 from services.shared.auth.principal import Principal
 from services.tasks.domain.editing import apply_changes, new_task
 from services.tasks.domain.model import Task
@@ -64,6 +64,20 @@ def to_public(task: Task) -> TaskPublic:
         updated_at=in_zone(task.updated_at, tz),
         version=task.version,
     )
+
+
+def series_state(task: Task) -> dict[str, Any]:
+    """What the recurring-task service needs besides the public task."""
+    return {
+        "start_at": _iso(task.series_start_at),
+        "occurrence_at": _iso(task.occurrence_at),
+        "sequence": task.sequence,
+        "exdates": [d.isoformat() for d in task.exdates],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def _task_event(kind: EventType, task: Task, **extra: Any) -> CloudEvent:
@@ -171,7 +185,7 @@ async def complete_task(
     previous = task.version
     if task.complete(_now()):
         await uow.tasks.save(task, previous_version=previous)
-        uow.emit(_task_event(EventType.TASK_COMPLETED, task))
+        uow.emit(_task_event(EventType.TASK_COMPLETED, task, series=series_state(task)))
         await uow.commit()
     return to_public(task)
 
@@ -213,3 +227,86 @@ def preview_recurrence(
     first = localize(start, tz) if start.tzinfo is None else start.astimezone(tz)
     series = Recurrence(parse_rule(rule), tz, first)
     return OccurrencesPublic(occurrences=series.upcoming(first, min(count, MAX_OCCURRENCES)))
+
+
+async def skip_occurrence(
+    uow: TasksUoW, *, user: Principal, task_id: uuid.UUID, if_match: int | None = None
+) -> TaskPublic:
+    """Skip this occurrence of a recurring task: it becomes an EXDATE of the
+    series and the task moves to the next occurrence (reminder moved along)."""
+    task = await _load(uow, user, task_id, lock=True)
+    _check_version(task, if_match)
+    if task.recurrence_rule is None or task.occurrence_at is None:
+        raise InvalidInput("task_id", "only a recurring task has occurrences to skip")
+    tz = zone(task.timezone)
+    skipped = task.occurrence_at
+    series = Recurrence(
+        task.recurrence_rule,
+        tz,
+        task.series_start_at or skipped,
+        frozenset([*task.exdates, skipped]),
+    )
+    following = series.after(skipped)
+    if following is None:
+        raise Conflict("this is the series' last occurrence: complete or delete the task instead")
+    previous = task.version
+    offset = None if task.remind_at is None or task.due_at is None else task.due_at - task.remind_at
+    task.exdates = [*task.exdates, skipped]
+    task.occurrence_at = task.due_at = following
+    task.remind_at = None if offset is None else following - offset
+    task.sequence += 1
+    task.updated_at = _now()
+    task.version += 1
+    await uow.tasks.save(task, previous_version=previous)
+    uow.emit(
+        _task_event(
+            EventType.TASK_UPDATED,
+            task,
+            changed=["due_at", "remind_at"] if offset is not None else ["due_at"],
+        )
+    )
+    if task.remind_at is not None:
+        uow.emit(_reminder_event(task))
+    await uow.commit()
+    return to_public(task)
+
+
+async def add_occurrence(uow: TasksUoW, *, data: dict[str, Any]) -> TaskPublic | None:
+    """Insert the next occurrence the recurring-task service computed
+    (`task.occurrence.generated`). The series id and occurrence time are a
+    unique key, so a redelivered event or a second replica creates nothing
+    twice: then None is returned and nothing is emitted."""
+    previous = await uow.tasks.get(uuid.UUID(data["user_id"]), uuid.UUID(data["previous_task_id"]))
+    if previous is None:
+        return None  # the series' task was deleted meanwhile: the series ends with it
+    occurrence_at = datetime.fromisoformat(data["occurrence_at"])
+    offset = data.get("remind_offset_seconds")
+    remind_at = None if offset is None else occurrence_at - timedelta(seconds=offset)
+    now = _now()
+    task = Task(
+        id=uuid.uuid4(),
+        user_id=previous.user_id,
+        title=previous.title,
+        description=previous.description,
+        priority=previous.priority,
+        tags=list(previous.tags),
+        timezone=previous.timezone,
+        recurrence_rule=previous.recurrence_rule,
+        repeat_from=previous.repeat_from,
+        series_id=previous.series_id,
+        series_start_at=previous.series_start_at,
+        exdates=list(previous.exdates),
+        occurrence_at=occurrence_at,
+        due_at=occurrence_at,
+        remind_at=remind_at if remind_at is not None and remind_at > now else None,
+        sequence=int(data["sequence"]),
+        created_at=now,
+        updated_at=now,
+    )
+    if not await uow.tasks.add_if_absent(task):
+        return None
+    uow.emit(_task_event(EventType.TASK_CREATED, task, previous_task_id=str(previous.id)))
+    if task.remind_at is not None:
+        uow.emit(_reminder_event(task))
+    await uow.commit()
+    return to_public(task)

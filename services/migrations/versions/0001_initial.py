@@ -100,7 +100,7 @@ def upgrade() -> None:
         "outbox",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
                   autoincrement=True),
-        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("event_id", sa.String(64), nullable=False),
         sa.Column("topic", sa.String(64), nullable=False),
         sa.Column("event_type", sa.String(64), nullable=False),
         sa.Column("partition_key", sa.String(64), nullable=False),
@@ -109,6 +109,8 @@ def upgrade() -> None:
         sa.Column("sent_at", NOW_TZ, nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text(), nullable=True),
+        # A dead-lettered event keeps its id on dlq-events: unique per topic.
+        sa.UniqueConstraint("event_id", "topic", name="uq_outbox_event_topic"),
     )
     op.create_index(
         "ix_outbox_unsent", "outbox", ["id"],

@@ -31,13 +31,15 @@ _bearer = HTTPBearer(auto_error=False, description="An access token or a persona
 
 
 async def _current_user(
-    uow: UowDep,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise AuthError("send Authorization: Bearer <access token>")
-    return await accounts.authenticate(uow, container.keys, credentials.credentials)
+    # Its own short transaction: a route that reads through other connections
+    # (exports, the audit trail) must not wait on one this request holds open.
+    async with container.uow() as uow:
+        return await accounts.authenticate(uow, container.keys, credentials.credentials)
 
 
 CurrentUser = Annotated[Principal, Depends(_current_user)]

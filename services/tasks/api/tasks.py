@@ -126,6 +126,15 @@ async def reopen_task(
     return _tagged(response, task)
 
 
+@router.post("/tasks/{task_id}/skip", response_model=TaskPublic)
+async def skip_occurrence(
+    task_id: uuid.UUID, user: CurrentUser, uow: UowDep, if_match: IfMatch, response: Response
+) -> TaskPublic:
+    """Recurring tasks only: skip this occurrence and move to the next one."""
+    task = await service.skip_occurrence(uow, user=user, task_id=task_id, if_match=if_match)
+    return _tagged(response, task)
+
+
 @router.get("/tasks/{task_id}/occurrences", response_model=OccurrencesPublic)
 async def task_occurrences(
     task_id: uuid.UUID,

@@ -77,8 +77,13 @@ def apply_changes(
         _set(draft, name, value, tz)
     _check_rules(draft, task, fields, now)
     changed = [n for n in EDITABLE if getattr(draft, n) != getattr(task, n)]
-    if draft.recurrence_rule != task.recurrence_rule or creating:
-        draft.occurrence_at = draft.due_at if draft.recurrence_rule else None
+    if creating or draft.recurrence_rule != task.recurrence_rule or draft.due_at != task.due_at:
+        # A new rule or a new due time re-anchors the series at this task.
+        recurring = draft.recurrence_rule is not None
+        draft.occurrence_at = draft.due_at if recurring else None
+        draft.series_start_at = draft.due_at if recurring else None
+        draft.sequence = 1
+        draft.exdates = []
     if changed and not creating:
         draft.updated_at = now
         draft.version += 1

@@ -104,6 +104,10 @@ class Task:
     repeat_from: RepeatFrom = RepeatFrom.DUE
     exdates: list[datetime] = field(default_factory=list)
     occurrence_at: datetime | None = None
+    # The series' first occurrence (RRULE's DTSTART, so COUNT and UNTIL hold
+    # across completions) and this occurrence's number in it.
+    series_start_at: datetime | None = None
+    sequence: int = 1
     version: int = 1
 
     @property

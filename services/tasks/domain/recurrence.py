@@ -193,3 +193,45 @@ class Recurrence:
                 if len(found) == count:
                     break
         return found
+
+
+def _count(rule: str) -> int | None:
+    for part in rule.split(";"):
+        if part.startswith("COUNT="):
+            return int(part[len("COUNT=") :])
+    return None
+
+
+def next_occurrence(
+    *,
+    rule: str,
+    tz: ZoneInfo,
+    series_start: datetime,
+    occurrence_at: datetime,
+    exdates: frozenset[datetime],
+    from_completion: bool,
+    completed_at: datetime,
+    sequence: int,
+) -> datetime | None:
+    """The occurrence that follows a completed one, or None when the series
+    has ended.
+
+    By the schedule ("due"): the first occurrence of the series after both
+    the completed occurrence and the completion, so a task done late comes
+    back once, at its next time ahead, not once per missed occurrence; COUNT
+    and UNTIL count from the series' original start.
+
+    From completion ("every 3 days after I last did it"): the rule restarted
+    on the completion day at the task's time of day; COUNT counts completions.
+    """
+    if not from_completion:
+        series = Recurrence(rule, tz, series_start, exdates)
+        return series.after(max(occurrence_at, completed_at))
+    count = _count(rule)
+    if count is not None and sequence >= count:
+        return None
+    local_time = occurrence_at.astimezone(tz).time()
+    day = completed_at.astimezone(tz).date()
+    anchor = localize(datetime.combine(day, local_time), tz)
+    without_count = ";".join(p for p in rule.split(";") if not p.startswith("COUNT="))
+    return Recurrence(without_count, tz, anchor).after(anchor)

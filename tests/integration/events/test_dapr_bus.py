@@ -26,8 +26,13 @@ PUBSUB = "pubsub-kafka"
 
 
 def task_event(user: str = "user-1", title: str = "Renew passport") -> CloudEvent:
-    return new_event(EventType.TASK_CREATED, source="/task-api", user_id=user, subject="42",
-                     data={"title": title, "priority": "high"})
+    return new_event(
+        EventType.TASK_CREATED,
+        source="/task-api",
+        user_id=user,
+        subject="42",
+        data={"title": title, "priority": "high"},
+    )
 
 
 @dataclass
@@ -38,8 +43,9 @@ class Wired:
 
 
 @asynccontextmanager
-async def wired(subscriptions: Sequence[Subscription], *, max_retries: int = 2
-                ) -> AsyncIterator[Wired]:
+async def wired(
+    subscriptions: Sequence[Subscription], *, max_retries: int = 2
+) -> AsyncIterator[Wired]:
     """Sidecar up, app up with the bus's router, then the sidecar reads /dapr/subscribe."""
     sidecar = DaprStandIn(pubsub_names=[PUBSUB], app_id="test-app", max_retries=max_retries)
     bus: DaprBus | None = None
@@ -114,14 +120,18 @@ async def test_dapr_subscribe_lists_one_route_per_subscription() -> None:
 
         assert response.status_code == 200
         assert response.json() == [
-            {"pubsubname": PUBSUB, "topic": "task-events", "route": "/events/audit/task-events",
-             "deadLetterTopic": "dlq-events"},
+            {
+                "pubsubname": PUBSUB,
+                "topic": "task-events",
+                "route": "/events/task-events",
+                "deadLetterTopic": "dlq-events",
+            },
             # A failing dlq-events consumer must not dead-letter onto dlq-events again.
-            {"pubsubname": PUBSUB, "topic": "dlq-events", "route": "/events/audit/dlq-events"},
+            {"pubsubname": PUBSUB, "topic": "dlq-events", "route": "/events/dlq-events"},
         ]
         assert [(s.topic, s.route, s.dead_letter_topic) for s in w.sidecar.subscriptions] == [
-            ("task-events", "/events/audit/task-events", "dlq-events"),
-            ("dlq-events", "/events/audit/dlq-events", ""),
+            ("task-events", "/events/task-events", "dlq-events"),
+            ("dlq-events", "/events/dlq-events", ""),
         ]
 
 
@@ -134,7 +144,7 @@ async def test_a_delivered_event_reaches_the_handler_unchanged() -> None:
 
         assert handler.handled == [event]  # same id, type, data; Dapr's attributes stripped
         [delivery] = w.sidecar.deliveries
-        assert delivery.route == "/events/audit/task-events"
+        assert delivery.route == "/events/task-events"
         assert delivery.headers["content-type"] == CLOUDEVENTS_JSON
         assert delivery.json()["pubsubname"] == PUBSUB
         assert (delivery.status_code, delivery.app_status) == (200, "SUCCESS")
@@ -192,8 +202,11 @@ async def test_a_malformed_delivery_is_dropped_and_dead_lettered_by_dapr() -> No
         assert dead.dead_letter_topic == "dlq-events"
         assert w.sidecar.messages("dlq-events")[0]["data"] == {"hello": "world"}
         # A body that is not JSON at all gets the same answer.
-        garbage = await w.app.post("/events/audit/task-events", content=b"\xff not json",
-                                   headers={"content-type": CLOUDEVENTS_JSON})
+        garbage = await w.app.post(
+            "/events/task-events",
+            content=b"\xff not json",
+            headers={"content-type": CLOUDEVENTS_JSON},
+        )
         assert garbage.json() == {"status": "DROP"}
 
 
@@ -221,8 +234,13 @@ async def test_one_users_events_are_delivered_in_order() -> None:
         seen.append((event.userid, event.data["title"]))
 
     async with wired([Subscription(Topic.TASK_EVENTS, "audit", slow_for_alice_first)]) as w:
-        for user, title in [("alice", "a1"), ("bob", "b1"), ("alice", "a2"), ("bob", "b2"),
-                            ("alice", "a3")]:
+        for user, title in [
+            ("alice", "a1"),
+            ("bob", "b1"),
+            ("alice", "a2"),
+            ("bob", "b2"),
+            ("alice", "a3"),
+        ]:
             await w.bus.publish(Topic.TASK_EVENTS, task_event(user, title))
         await w.sidecar.idle()
 
@@ -233,9 +251,11 @@ async def test_one_users_events_are_delivered_in_order() -> None:
 
 async def test_a_delivery_before_start_is_retried_not_lost() -> None:
     async with wired([]) as w:
-        response = await w.app.post("/events/audit/task-events",
-                                    content=task_event().model_dump_json(),
-                                    headers={"content-type": CLOUDEVENTS_JSON})
+        response = await w.app.post(
+            "/events/task-events",
+            content=task_event().model_dump_json(),
+            headers={"content-type": CLOUDEVENTS_JSON},
+        )
         assert response.json() == {"status": "RETRY"}
 
 
@@ -298,21 +318,45 @@ async def test_publish_gives_up_on_a_sidecar_that_never_answers() -> None:
         await listener.wait_closed()
 
 
-async def test_two_groups_on_one_topic_are_refused() -> None:
+async def test_two_groups_on_one_topic_share_one_route_and_both_receive() -> None:
+    audit, recurring = Recorder(), Recorder(failures=1)
+    async with wired(
+        [
+            Subscription(Topic.TASK_EVENTS, "audit", audit),
+            Subscription(Topic.TASK_EVENTS, "recurring", recurring),
+        ]
+    ) as w:
+        assert [e["route"] for e in w.bus.subscription_entries()] == ["/events/task-events"]
+        event = task_event()
+        await w.bus.publish(Topic.TASK_EVENTS, event)
+        for _ in range(200):
+            if audit.handled and recurring.handled:
+                break
+            await asyncio.sleep(0.02)
+        assert audit.handled == [event]
+        assert recurring.handled == [event]
     bus = DaprBus(http_port=3500, pubsub_name=PUBSUB)  # never contacted
-    with pytest.raises(ValueError, match="one route per app id"):
-        await bus.start([Subscription(Topic.TASK_EVENTS, "audit", Recorder()),
-                         Subscription(Topic.TASK_EVENTS, "recurring", Recorder())])
+    with pytest.raises(ValueError, match="twice"):
+        await bus.start(
+            [
+                Subscription(Topic.TASK_EVENTS, "audit", Recorder()),
+                Subscription(Topic.TASK_EVENTS, "audit", Recorder()),
+            ]
+        )
     await bus.stop()
 
 
 def test_delivered_event_tolerates_dapr_attributes_and_base64_data() -> None:
     event = task_event()
     body = {key: value for key, value in event.to_json_dict().items() if key != "data"}
-    body |= {"data_base64": base64.b64encode(json.dumps(event.data).encode()).decode(),
-             "pubsubname": PUBSUB, "topic": "task-events", "traceid": "00-ab-cd-01",
-             "traceparent": "00-ab-cd-01", "tracestate": ""}
+    body |= {
+        "data_base64": base64.b64encode(json.dumps(event.data).encode()).decode(),
+        "pubsubname": PUBSUB,
+        "topic": "task-events",
+        "traceid": "00-ab-cd-01",
+        "traceparent": "00-ab-cd-01",
+        "tracestate": "",
+    }
     assert delivered_event(json.dumps(body).encode()) == event
     with pytest.raises(ValueError, match="JSON object"):
         delivered_event(b"[1, 2]")
-

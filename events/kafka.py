@@ -1,0 +1,393 @@
+"""The Kafka transport (EVENT_BUS=kafka): an aiokafka producer and consumer groups.
+
+Publishing: one idempotent producer (acks=all). The key is the user id, so one
+user's events land on one partition and keep their order; the value is the
+structured-mode CloudEvent JSON. `publish` waits for the broker's ack for at
+most `delivery_timeout` seconds, so an outage fails fast and the outbox relay's
+circuit breaker can open. The producer itself is kept across an outage: it
+retries what it holds until the broker is back, in order, so what the relay
+re-publishes meanwhile arrives after it as duplicates (which consumers skip),
+never ahead of it. Only a producer whose sender died is replaced.
+
+Consuming: one consumer per `Subscription.group`, offsets committed by hand,
+record by record, only after `Dispatcher.deliver` returned (the event was
+handled or is in `dlq-events`). A delivery that raised is retried from the
+same offset after a backoff; a record is never skipped. Delivery is
+at-least-once; handlers are idempotent on the event id (events/processed.py).
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import (  # type: ignore[import-untyped]
+    AIOKafkaClient,
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+)
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka.errors import (  # type: ignore[import-untyped]
+    IllegalStateError,
+    TopicAlreadyExistsError,
+    for_code,
+)
+
+from events.bus import Subscription
+from events.cloudevents import CloudEvent
+from events.runtime import Dispatcher, dead_letter_event
+from events.topics import Topic
+
+__all__ = ["TOPIC_PARTITIONS", "KafkaBus", "ensure_topics"]
+
+log = logging.getLogger(__name__)
+
+# The contract's topics and their partition counts (k8s/ and scripts/kafka.sh agree).
+TOPIC_PARTITIONS: dict[Topic, int] = {
+    Topic.TASK_EVENTS: 6,
+    Topic.REMINDER_EVENTS: 3,
+    Topic.NOTIFICATION_EVENTS: 3,
+    Topic.CHAT_EVENTS: 3,
+    Topic.AUDIT_EVENTS: 3,
+    Topic.DLQ_EVENTS: 1,
+}
+
+CONTENT_TYPE = "application/cloudevents+json"
+_HEADERS = [("content-type", CONTENT_TYPE.encode())]
+
+
+def _encode(event: CloudEvent) -> bytes:
+    return json.dumps(event.to_json_dict(), separators=(",", ":")).encode()
+
+
+def _broken(producer: Any) -> bool:
+    """True once the producer's sender task has died (e.g. OutOfOrderSequenceNumber
+    after a broker lost data): aiokafka then fails every later send."""
+    task = producer._sender.sender_task
+    return task is None or bool(task.done())
+
+
+def _retrieve_exception(future: "asyncio.Future[Any]") -> None:
+    # A delivery future nobody awaits any more (its publish gave up) must not
+    # log "exception was never retrieved" when it fails later.
+    if not future.cancelled():
+        future.exception()
+
+
+class _Backoff:
+    """Exponential with jitter, reset by a success: ~0.2 s … 5 s."""
+
+    def __init__(self, first: float = 0.2, cap: float = 5.0) -> None:
+        self._first = first
+        self._cap = cap
+        self._failures = 0
+
+    def next(self) -> float:
+        self._failures += 1
+        base: float = min(self._cap, self._first * 2 ** (self._failures - 1))
+        return base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
+
+    def reset(self) -> None:
+        self._failures = 0
+
+
+class KafkaBus:
+    """`Bus` and `BatchPublisher` over Kafka. Nothing connects before the first
+    `publish`, `start` or `ping`."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        delivery_timeout: float = 5.0,
+        max_poll_records: int = 100,
+    ) -> None:
+        self._servers = bootstrap_servers
+        self._client_id = client_id
+        self._delivery_timeout = delivery_timeout
+        self._max_poll_records = max_poll_records
+        self._producer: Any = None
+        self._producer_lock = asyncio.Lock()
+        self._consumers: list[_GroupConsumer] = []
+
+    # --- publishing ---------------------------------------------------------
+
+    async def publish(self, topic: str, event: CloudEvent) -> None:
+        _, error = await self.publish_many([(topic, event)])
+        if error is not None:
+            raise error
+
+    async def publish_many(
+        self, items: Sequence[tuple[str, CloudEvent]]
+    ) -> tuple[int, Exception | None]:
+        """Queue every item in order (the producer keeps the order within a
+        partition), then wait for the acks; report the delivered prefix."""
+        if not items:
+            return 0, None
+        try:
+            producer = await self._ready_producer()
+        except Exception as exc:  # the broker is unreachable: nothing was sent
+            return 0, exc
+        futures: list[asyncio.Future[Any]] = []
+        error: Exception | None = None
+        try:
+            async with asyncio.timeout(self._delivery_timeout):
+                try:
+                    for topic, event in items:
+                        futures.append(await producer.send(
+                            topic, _encode(event), key=event.userid.encode(), headers=_HEADERS))
+                except Exception as exc:  # e.g. an unknown topic: still await what was queued
+                    error = exc
+                if futures:
+                    await asyncio.wait(futures, return_when=asyncio.FIRST_EXCEPTION)
+        except TimeoutError:
+            error = error or TimeoutError(
+                f"Kafka at {self._servers} did not acknowledge within {self._delivery_timeout} s")
+        delivered = 0
+        for future in futures:
+            if not future.done() or future.exception() is not None:
+                break
+            delivered += 1
+        if delivered < len(items):
+            failed = futures[delivered] if delivered < len(futures) else None
+            if error is None and failed is not None and failed.done():
+                cause = failed.exception()
+                error = cause if isinstance(cause, Exception) else None
+            error = error or RuntimeError("Kafka delivery failed")
+            for future in futures:
+                future.add_done_callback(_retrieve_exception)
+        return delivered, error
+
+    async def _ready_producer(self) -> Any:
+        async with self._producer_lock:
+            if self._producer is not None and _broken(self._producer):
+                broken, self._producer = self._producer, None
+                log.warning("the Kafka producer failed for good; starting a new one")
+                await self._close_producer(broken)
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._servers,
+                    client_id=f"{self._client_id}-producer",
+                    enable_idempotence=True,
+                    acks="all",
+                    request_timeout_ms=int(self._delivery_timeout * 1000),
+                )
+                try:
+                    # start() waits for a producer id with no limit of its own.
+                    async with asyncio.timeout(self._delivery_timeout):
+                        await producer.start()
+                except BaseException as exc:
+                    await self._close_producer(producer)
+                    if isinstance(exc, TimeoutError):
+                        raise TimeoutError(f"Kafka at {self._servers} did not answer within "
+                                           f"{self._delivery_timeout} s") from exc
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def _close_producer(self, producer: Any) -> None:
+        try:
+            async with asyncio.timeout(self._delivery_timeout):
+                await producer.stop()  # delivers what it holds, if the broker answers
+        except Exception as exc:
+            # The broker is away: what the producer still holds is dropped (its
+            # publish calls have already failed, so the outbox still has it).
+            # aiokafka's own flush task of stop() stays pending until the loop ends.
+            log.warning("closing the Kafka producer failed (%r); dropping what it holds", exc)
+            with contextlib.suppress(Exception):
+                await producer._sender.close()
+            await producer.client.close()
+
+    # --- consuming ----------------------------------------------------------
+
+    async def start(self, subscriptions: Sequence[Subscription]) -> None:
+        by_group: dict[str, list[Subscription]] = defaultdict(list)
+        for subscription in subscriptions:
+            by_group[subscription.group].append(subscription)
+        for group, members in by_group.items():
+            consumer = _GroupConsumer(self, group, members)
+            consumer.start()
+            self._consumers.append(consumer)
+
+    async def stop(self) -> None:
+        consumers, self._consumers = self._consumers, []
+        await asyncio.gather(*(c.stop() for c in consumers))
+        async with self._producer_lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            await self._close_producer(producer)
+
+    async def ping(self) -> None:
+        client = AIOKafkaClient(
+            bootstrap_servers=self._servers,
+            client_id=f"{self._client_id}-ping",
+            request_timeout_ms=2000,
+        )
+        try:
+            await client.bootstrap()  # raises KafkaConnectionError when no broker answers
+        finally:
+            await client.close()
+
+    def _consumer_config(self, group: str) -> dict[str, Any]:
+        return {
+            "bootstrap_servers": self._servers,
+            "client_id": f"{self._client_id}-{group}",
+            "group_id": group,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "max_poll_records": self._max_poll_records,
+        }
+
+
+class _GroupConsumer:
+    """One consumer group: fetches, delivers record by record, commits."""
+
+    def __init__(self, bus: KafkaBus, group: str, subscriptions: list[Subscription]) -> None:
+        self._bus = bus
+        self._group = group
+        self._dispatcher = Dispatcher(bus)
+        self._by_topic: dict[str, list[Subscription]] = defaultdict(list)
+        for subscription in subscriptions:
+            self._by_topic[subscription.topic].append(subscription)
+        self._backoff = _Backoff()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"kafka-consumer-{self._group}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        consumer = await self._connect()
+        try:
+            while True:
+                try:
+                    batch = await consumer.getmany(timeout_ms=1000)
+                    for tp, records in batch.items():
+                        await self._process(consumer, tp, records)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # broker down, rebalance: the loop must survive
+                    delay = self._backoff.next()
+                    log.warning("consumer group %s: fetch failed, retrying in %.1f s",
+                                self._group, delay, exc_info=True)
+                    await asyncio.sleep(delay)
+        finally:
+            await consumer.stop()
+
+    async def _connect(self) -> Any:
+        """A started consumer; a broker that is down at start-up only delays it."""
+        while True:
+            consumer = AIOKafkaConsumer(
+                *self._by_topic, **self._bus._consumer_config(self._group))
+            try:
+                await consumer.start()
+                self._backoff.reset()
+                return consumer
+            except BaseException as exc:
+                await consumer.stop()
+                if not isinstance(exc, Exception):
+                    raise
+                delay = self._backoff.next()
+                log.warning("consumer group %s: cannot connect (%s), retrying in %.1f s",
+                            self._group, exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _process(self, consumer: Any, tp: Any, records: list[Any]) -> None:
+        for record in records:
+            if tp not in consumer.assignment():
+                return  # revoked by a rebalance: its new owner starts from the commit
+            try:
+                await self._deliver(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Not acknowledged (e.g. the DLQ publish failed): fetch it again.
+                with contextlib.suppress(IllegalStateError):
+                    consumer.seek(tp, record.offset)
+                delay = self._backoff.next()
+                log.warning("consumer group %s: %s@%d not delivered, retrying in %.1f s",
+                            self._group, tp, record.offset, delay, exc_info=True)
+                await asyncio.sleep(delay)
+                return
+            self._backoff.reset()
+            try:
+                await consumer.commit({tp: record.offset + 1})
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The next commit covers this offset; a redelivery after a crash
+                # is absorbed by the idempotent handler.
+                log.warning("consumer group %s: commit of %s@%d failed: %s",
+                            self._group, tp, record.offset, exc)
+
+    async def _deliver(self, record: Any) -> None:
+        try:
+            if record.value is None:
+                raise ValueError("no value (tombstone)")
+            event = CloudEvent.model_validate_json(record.value)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            await self._dead_letter_unparseable(record, exc)
+            return
+        for subscription in self._by_topic[record.topic]:
+            await self._dispatcher.deliver(subscription, event)
+
+    async def _dead_letter_unparseable(self, record: Any, error: Exception) -> None:
+        """A poison message: no retry can help. It goes to `dlq-events` as a
+        CloudEvent carrying the raw value, its id stable across redeliveries."""
+        raw = record.value or b""
+        key = record.key.decode("utf-8", "replace") if record.key else ""
+        where = f"{record.topic}/{record.partition}/{record.offset}"
+        event = CloudEvent(
+            id=f"kafka:{where}",
+            source=f"/kafka/{record.topic}",
+            type="dlq.unparseable",
+            userid=key,
+            data={"raw": raw.decode("utf-8", "replace")[:100_000], "partition": record.partition,
+                  "offset": record.offset},
+        )
+        reason = f"unparseable CloudEvent at {where}: {type(error).__name__}: {error}"
+        await self._bus.publish(
+            Topic.DLQ_EVENTS,
+            dead_letter_event(event, consumer=self._group, topic=record.topic, reason=reason),
+        )
+        log.error("consumer group %s dead-lettered %s", self._group, reason[:300])
+
+
+async def ensure_topics(
+    bootstrap_servers: str, *, replication_factor: int = 1, request_timeout: float = 30.0
+) -> list[str]:
+    """Create the contract's topics that are missing; return the ones created.
+    Existing topics are left as they are."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="todo-ensure-topics",
+        request_timeout_ms=int(request_timeout * 1000))
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(str(topic), partitions, replication_factor)
+            for topic, partitions in TOPIC_PARTITIONS.items() if topic not in existing
+        ]
+        if not missing:
+            return []
+        response = await admin.create_topics(missing, timeout_ms=int(request_timeout * 1000))
+        created = []
+        for name, code, *_ in response.topic_errors:
+            if not code:
+                created.append(str(name))
+            elif for_code(code) is not TopicAlreadyExistsError:  # that one: a concurrent create
+                raise for_code(code)(f"creating topic {name} failed")
+        return created
+    finally:
+        await admin.close()

@@ -1,0 +1,65 @@
+"""The FastAPI app of a process: health, metrics, the Dapr subscription
+endpoints when EVENT_BUS=dapr, and the routes of the service(s) it runs."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+
+from services.bootstrap import Container, bootstrap
+from services.composition import SERVICE_NAMES
+from services.shared import metrics
+from services.shared.http import create_app
+from services.tasks.api import health
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+TITLES = {
+    "all": "todo-app",
+    "task-api": "todo-app task API",
+    "recurring-task": "todo-app recurring-task service",
+    "notification": "todo-app notification service",
+    "audit": "todo-app audit service",
+}
+
+
+def build_app(container: Container | None = None, *, service: str | None = None) -> FastAPI:
+    """The app of `service` (default: the container's, else SERVICE_NAME).
+
+    Without a container, one is bootstrapped on start-up from the environment.
+    The lifespan starts consuming, relaying and the workers, and closes the
+    container on shutdown."""
+    if container is None:
+        container = bootstrap(service_name=service) if service else bootstrap()
+    name = service or container.settings.service_name
+    if name not in SERVICE_NAMES:
+        raise ValueError(f"unknown service {name!r}")
+    running = container
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await running.start()
+        try:
+            yield
+        finally:
+            await running.aclose()
+
+    app = create_app(title=TITLES[name], lifespan=lifespan)
+    app.state.container = container
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    router = getattr(container.bus, "router", None)
+    if router is not None:  # Dapr pushes deliveries to the app over HTTP
+        app.include_router(router())
+    for part in container.process.routers:
+        app.include_router(part)
+    if name in ("all", "task-api"):
+        _web(app)
+    return app
+
+
+def _web(app: FastAPI) -> None:
+    @app.get("/login", include_in_schema=False)
+    async def login_page() -> FileResponse:
+        return FileResponse(WEB_DIR / "login.html", media_type="text/html")

@@ -1,0 +1,3 @@
+"""The audit service: every event of every topic, kept append-only."""
+
+__all__: list[str] = []

@@ -1,0 +1,99 @@
+"""Which parts each process runs: `todo serve --service NAME`.
+
+`all` is the embedded single process: every consumer, worker and route.
+"""
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from fastapi import APIRouter
+
+from events.bus import Subscription
+
+if TYPE_CHECKING:
+    from services.bootstrap import Container
+
+SERVICE_NAMES = ("all", "task-api", "recurring-task", "notification", "audit")
+
+
+class Worker(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Process:
+    subscriptions: list[Subscription] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
+    routers: list[APIRouter] = field(default_factory=list)
+
+
+def compose(service: str, container: "Container") -> Process:
+    if service not in SERVICE_NAMES:
+        raise ValueError(f"unknown service {service!r}: one of {', '.join(SERVICE_NAMES)}")
+    wanted = SERVICE_NAMES[1:] if service == "all" else (service,)
+    process = Process()
+    for name in wanted:
+        _PARTS[name](container, process)
+    return process
+
+
+def _task_api(container: "Container", process: Process) -> None:
+    from services.tasks.api import auth, tasks, ws
+    from services.tasks.consumers import occurrence_subscription
+    from services.tasks.realtime import realtime_subscriptions
+
+    process.subscriptions += [
+        *realtime_subscriptions(container.realtime.fanout),
+        occurrence_subscription(container.uow),
+    ]
+    process.routers += [auth.router, tasks.router, ws.router]
+
+
+def _recurring(container: "Container", process: Process) -> None:
+    from events.topics import Topic
+    from services.recurring.occurrences import OccurrenceHandler
+    from services.recurring.reminders import ScheduleHandler
+
+    scheduler = container.reminders
+    process.subscriptions += [
+        Subscription(
+            Topic.TASK_EVENTS, "recurring-task-occurrences", OccurrenceHandler(container.uow)
+        ),
+        Subscription(
+            Topic.TASK_EVENTS,
+            "recurring-task-reminders",
+            ScheduleHandler(container.uow, scheduler.notify),
+        ),
+    ]
+    process.workers.append(scheduler)
+
+
+def _notification(container: "Container", process: Process) -> None:
+    from events.topics import Topic
+    from services.notification.api import router
+    from services.notification.delivery import ReminderDelivery
+
+    process.subscriptions.append(
+        Subscription(
+            Topic.REMINDER_EVENTS, "notification", ReminderDelivery(container.uow, container.smtp)
+        )
+    )
+    process.routers.append(router)
+
+
+def _audit(container: "Container", process: Process) -> None:
+    from services.audit.api import router
+    from services.audit.trail import AuditRecorder
+
+    process.subscriptions += AuditRecorder(container.engine).subscriptions()
+    process.routers.append(router)
+
+
+_PARTS = {
+    "task-api": _task_api,
+    "recurring-task": _recurring,
+    "notification": _notification,
+    "audit": _audit,
+}

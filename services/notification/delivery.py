@@ -1,0 +1,138 @@
+"""reminder.triggered → each enabled channel, once; a failing channel is
+recorded and dead-lettered on its own."""
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from events import CloudEvent, EventType, new_event
+from events.bus import PermanentFailure
+from events.processed import claim_event, was_processed
+from events.runtime import dead_letter_event
+from events.topics import Topic
+from services.notification.channels import (
+    DeliveryError,
+    SmtpTarget,
+    post_webhook,
+    send_email,
+)
+from services.notification.inbox import Preferences, add_notification, get_preferences
+
+log = logging.getLogger(__name__)
+SOURCE = "/notification-service"
+CONSUMER = "notification"
+
+
+def _body(data: dict[str, Any]) -> str:
+    due = data.get("due_at")
+    if not due:
+        return f"Reminder: {data['title']}"
+    local = datetime.fromisoformat(due)
+    return f"Reminder: {data['title']} — due {local:%a %d %b %H:%M} ({data['timezone']})"
+
+
+class ReminderDelivery:
+    def __init__(self, uow_factory: Any, smtp: SmtpTarget | None) -> None:
+        self._uow = uow_factory
+        self._smtp = smtp
+
+    async def __call__(self, event: CloudEvent) -> None:
+        if event.type != EventType.REMINDER_TRIGGERED:
+            return
+        try:
+            user_id = uuid.UUID(event.userid)
+            task_id = uuid.UUID(event.data["task_id"])
+            title, body = str(event.data["title"]), _body(event.data)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise PermanentFailure(f"malformed reminder.triggered: {exc}") from exc
+        async with self._uow() as uow:
+            prefs = await get_preferences(uow.connection, user_id)
+        if prefs.in_app:
+            await self._in_app(event, user_id, task_id, title, body)
+        if prefs.email and prefs.email_address and self._smtp is not None:
+            target, address = self._smtp, prefs.email_address
+            await self._external(
+                event, "email", lambda: send_email(target, to=address, subject=title, body=body)
+            )
+        if prefs.webhook_url:
+            url, secret = prefs.webhook_url, prefs.webhook_secret
+            payload = {
+                "event_id": event.id,
+                "type": "reminder",
+                "task_id": str(task_id),
+                "title": title,
+                "body": body,
+                "due_at": event.data.get("due_at"),
+            }
+            await self._external(event, "webhook", lambda: post_webhook(url, secret, payload))
+
+    async def _in_app(
+        self, event: CloudEvent, user_id: uuid.UUID, task_id: uuid.UUID, title: str, body: str
+    ) -> None:
+        async with self._uow() as uow:
+            if not await claim_event(uow.connection, f"{CONSUMER}:in_app", event.id):
+                return
+            note = await add_notification(
+                uow.connection,
+                user_id=user_id,
+                kind="reminder",
+                task_id=task_id,
+                title=title,
+                body=body,
+                source_event_id=event.id,
+            )
+            uow.emit(
+                self._outcome(
+                    event,
+                    EventType.NOTIFICATION_SENT,
+                    "in_app",
+                    notification=note.model_dump(mode="json"),
+                )
+            )
+            await uow.commit()
+
+    async def _external(self, event: CloudEvent, channel: str, send: Any) -> None:
+        consumer = f"{CONSUMER}:{channel}"
+        async with self._uow() as uow:
+            if await was_processed(uow.connection, consumer, event.id):
+                return
+        error: str | None = None
+        try:
+            await send()
+        except DeliveryError as exc:
+            error = str(exc)
+            log.warning("%s delivery of %s failed: %s", channel, event.id, error)
+        async with self._uow() as uow:
+            if not await claim_event(uow.connection, consumer, event.id):
+                return
+            if error is None:
+                uow.emit(self._outcome(event, EventType.NOTIFICATION_SENT, channel))
+            else:
+                uow.emit(
+                    self._outcome(event, EventType.NOTIFICATION_FAILED, channel, reason=error),
+                    dead_letter_event(
+                        event, consumer=consumer, topic=Topic.REMINDER_EVENTS, reason=error
+                    ),
+                )
+            await uow.commit()
+
+    def _outcome(
+        self, event: CloudEvent, kind: EventType, channel: str, **extra: Any
+    ) -> CloudEvent:
+        return new_event(
+            kind,
+            source=SOURCE,
+            user_id=event.userid,
+            subject=event.subject,
+            data={
+                "channel": channel,
+                "reminder_event_id": event.id,
+                "task_id": event.data.get("task_id"),
+                "title": event.data.get("title"),
+                **extra,
+            },
+        )
+
+
+__all__ = ["Preferences", "ReminderDelivery"]

@@ -1,0 +1,33 @@
+"""Tables the notification service alone writes."""
+
+import sqlalchemy as sa
+
+from events.sqltypes import UTCDateTime
+
+metadata = sa.MetaData()
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("user_id", sa.Uuid(), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("task_id", sa.Uuid(), nullable=True),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("source_event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("read_at", UTCDateTime(), nullable=True),
+)
+
+preferences = sa.Table(
+    "notification_preferences",
+    metadata,
+    sa.Column("user_id", sa.Uuid(), primary_key=True),
+    sa.Column("in_app", sa.Boolean(), nullable=False),
+    sa.Column("email", sa.Boolean(), nullable=False),
+    sa.Column("email_address", sa.String(320), nullable=True),
+    sa.Column("webhook_url", sa.String(2000), nullable=True),
+    sa.Column("webhook_secret", sa.String(200), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -1,0 +1,245 @@
+"""The reminder schedule: fed by task events, fired exactly once.
+
+The table is this service's own copy of what to remind and when. The
+scheduler sleeps until the next reminder is due (or until a handler in this
+process schedules a nearer one), claims due rows with a conditional UPDATE in
+the same transaction that writes `reminder.triggered` to the outbox, so a
+reminder fires once even with several replicas and across crashes.
+"""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events import CloudEvent, EventType, new_event
+from events.bus import PermanentFailure
+from events.processed import claim_event
+from events.sqltypes import UTCDateTime
+from services.tasks.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+SOURCE = "/recurring-task-service"
+CONSUMER = "recurring-task-reminders"
+
+metadata = sa.MetaData()
+schedule = sa.Table(
+    "reminder_schedule",
+    metadata,
+    sa.Column("task_id", sa.Uuid(), primary_key=True),
+    sa.Column("user_id", sa.Uuid(), nullable=False),
+    sa.Column("remind_at", UTCDateTime(), nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("due_at", UTCDateTime(), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("task_version", sa.Integer(), nullable=False),
+    sa.Column("fired_at", UTCDateTime(), nullable=True),
+)
+UowFactory = Callable[[], UnitOfWork]
+
+
+def _when(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+class ScheduleHandler:
+    """Keeps the schedule in step with `task-events`; a newer task version
+    always wins over an older one delivered late."""
+
+    def __init__(self, uow_factory: UowFactory, on_change: Callable[[], None]) -> None:
+        self._uow = uow_factory
+        self._on_change = on_change
+
+    async def __call__(self, event: CloudEvent) -> None:
+        if not event.type.startswith("task.") or "task" not in event.data:
+            return
+        try:
+            task = event.data["task"]
+            task_id, version = uuid.UUID(task["id"]), int(task["version"])
+            remind_at = _when(task.get("remind_at"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PermanentFailure(f"malformed {event.type}: {exc}") from exc
+        async with self._uow() as uow:
+            if not await claim_event(uow.connection, CONSUMER, event.id):
+                return
+            conn = uow.connection
+            wanted = (
+                event.type != EventType.TASK_DELETED
+                and task.get("status") == "active"
+                and remind_at is not None
+            )
+            if event.type == EventType.TASK_DELETED:
+                await conn.execute(schedule.delete().where(schedule.c.task_id == task_id))
+            elif not wanted:
+                await conn.execute(
+                    schedule.delete().where(
+                        schedule.c.task_id == task_id, schedule.c.task_version < version
+                    )
+                )
+            else:
+                await self._upsert(conn, event, task, task_id, version, remind_at)
+            await uow.commit()
+        self._on_change()
+
+    async def _upsert(
+        self,
+        conn: Any,
+        event: CloudEvent,
+        task: dict[str, Any],
+        task_id: uuid.UUID,
+        version: int,
+        remind_at: datetime | None,
+    ) -> None:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(schedule).values(
+            task_id=task_id,
+            user_id=uuid.UUID(event.userid),
+            remind_at=remind_at,
+            title=task["title"],
+            due_at=_when(task.get("due_at")),
+            timezone=task["timezone"],
+            task_version=version,
+            fired_at=None,
+        )
+        moved = schedule.c.remind_at != stmt.excluded.remind_at
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["task_id"],
+                set_={
+                    "remind_at": stmt.excluded.remind_at,
+                    "title": stmt.excluded.title,
+                    "due_at": stmt.excluded.due_at,
+                    "timezone": stmt.excluded.timezone,
+                    "task_version": stmt.excluded.task_version,
+                    # A moved reminder fires again; an unchanged one stays fired.
+                    "fired_at": sa.case((moved, None), else_=schedule.c.fired_at),
+                },
+                where=schedule.c.task_version < stmt.excluded.task_version,
+            )
+        )
+
+
+class ReminderScheduler:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        uow_factory: UowFactory,
+        *,
+        max_sleep: float = 5.0,
+        batch_size: int = 200,
+    ) -> None:
+        self._engine = engine
+        self._uow = uow_factory
+        self.max_sleep = max_sleep
+        self.batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.fired_total = 0
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="reminder-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                while await self.fire_due() == self.batch_size:
+                    pass
+                wait = await self.seconds_to_next()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database went away: try again shortly
+                log.exception("reminder pass failed")
+                wait = 1.0
+            # Another replica may schedule a nearer reminder without waking us:
+            # never sleep longer than max_sleep.
+            timeout = self.max_sleep if wait is None else min(wait, self.max_sleep)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.001))
+
+    async def seconds_to_next(self) -> float | None:
+        async with self._engine.connect() as conn:
+            nearest = (
+                await conn.execute(
+                    sa.select(sa.func.min(schedule.c.remind_at)).where(
+                        schedule.c.fired_at.is_(None)
+                    )
+                )
+            ).scalar_one()
+        if nearest is None:
+            return None
+        if isinstance(nearest, str):
+            nearest = datetime.fromisoformat(nearest)
+        if nearest.tzinfo is None:
+            nearest = nearest.replace(tzinfo=UTC)
+        return max(0.0, float((nearest - datetime.now(UTC)).total_seconds()))
+
+    async def fire_due(self) -> int:
+        """Claim and fire every due reminder; return how many fired."""
+        now = datetime.now(UTC)
+        async with self._uow() as uow:
+            conn = uow.connection
+            query = (
+                sa.select(schedule)
+                .where(schedule.c.fired_at.is_(None), schedule.c.remind_at <= now)
+                .order_by(schedule.c.remind_at)
+                .limit(self.batch_size)
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            due = (await conn.execute(query)).all()
+            fired = 0
+            for row in due:
+                claimed = await conn.execute(
+                    schedule.update()
+                    .where(
+                        schedule.c.task_id == row.task_id,
+                        schedule.c.fired_at.is_(None),
+                        schedule.c.remind_at == row.remind_at,
+                    )
+                    .values(fired_at=now)
+                )
+                if claimed.rowcount == 1:
+                    uow.emit(_triggered(row, now))
+                    fired += 1
+            await uow.commit()
+        self.fired_total += fired
+        return fired
+
+
+def _triggered(row: Any, fired_at: datetime) -> CloudEvent:
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(row.timezone)
+    return new_event(
+        EventType.REMINDER_TRIGGERED,
+        source=SOURCE,
+        user_id=row.user_id,
+        subject=row.task_id,
+        data={
+            "task_id": str(row.task_id),
+            "title": row.title,
+            "remind_at": row.remind_at.astimezone(tz).isoformat(),
+            "due_at": None if row.due_at is None else row.due_at.astimezone(tz).isoformat(),
+            "timezone": row.timezone,
+            "fired_at": fired_at.isoformat(),
+        },
+    )

@@ -15,13 +15,16 @@ def create_bus(
     kafka_bootstrap_servers: str = "127.0.0.1:9092",
     dapr_http_port: int = 3500,
     dapr_pubsub_name: str = "pubsub-kafka",
+    kafka_group_prefix: str = "",
 ) -> Bus:
     if kind == "memory":
         return MemoryBus()
     if kind == "kafka":
         from events.kafka import KafkaBus
 
-        kafka: Bus = KafkaBus(kafka_bootstrap_servers, client_id=client_id)
+        kafka: Bus = KafkaBus(
+            kafka_bootstrap_servers, client_id=client_id, group_prefix=kafka_group_prefix
+        )
         return kafka
     if kind == "dapr":
         from events.dapr import DaprBus

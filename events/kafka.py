@@ -46,7 +46,7 @@ __all__ = ["TOPIC_PARTITIONS", "KafkaBus", "ensure_topics"]
 
 log = logging.getLogger(__name__)
 
-# The contract's topics and their partition counts (k8s/ and scripts/kafka.sh agree).
+# The topics of CONTRACT §4 and their partition counts (scripts/kafka.sh makes the same).
 TOPIC_PARTITIONS: dict[Topic, int] = {
     Topic.TASK_EVENTS: 6,
     Topic.REMINDER_EVENTS: 3,
@@ -69,6 +69,15 @@ def _broken(producer: Any) -> bool:
     after a broker lost data): aiokafka then fails every later send."""
     task = producer._sender.sender_task
     return task is None or bool(task.done())
+
+
+def _first_error(futures: Sequence["asyncio.Future[Any]"]) -> Exception:
+    for future in futures:
+        if future.done() and not future.cancelled():
+            error = future.exception()
+            if isinstance(error, Exception):
+                return error
+    return RuntimeError("Kafka delivery failed")
 
 
 def _retrieve_exception(future: "asyncio.Future[Any]") -> None:
@@ -106,8 +115,11 @@ class KafkaBus:
         client_id: str,
         delivery_timeout: float = 5.0,
         max_poll_records: int = 100,
+        group_prefix: str = "",
     ) -> None:
         self._servers = bootstrap_servers
+        # Lets two deployments (or test runs) share a broker without sharing offsets.
+        self.group_prefix = group_prefix
         self._client_id = client_id
         self._delivery_timeout = delivery_timeout
         self._max_poll_records = max_poll_records
@@ -150,15 +162,11 @@ class KafkaBus:
                 f"Kafka at {self._servers} did not acknowledge within {self._delivery_timeout} s")
         delivered = 0
         for future in futures:
-            if not future.done() or future.exception() is not None:
+            if not future.done() or future.cancelled() or future.exception() is not None:
                 break
             delivered += 1
         if delivered < len(items):
-            failed = futures[delivered] if delivered < len(futures) else None
-            if error is None and failed is not None and failed.done():
-                cause = failed.exception()
-                error = cause if isinstance(cause, Exception) else None
-            error = error or RuntimeError("Kafka delivery failed")
+            error = error or _first_error(futures)
             for future in futures:
                 future.add_done_callback(_retrieve_exception)
         return delivered, error
@@ -237,7 +245,7 @@ class KafkaBus:
         return {
             "bootstrap_servers": self._servers,
             "client_id": f"{self._client_id}-{group}",
-            "group_id": group,
+            "group_id": self.group_prefix + group,
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "max_poll_records": self._max_poll_records,

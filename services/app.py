@@ -2,12 +2,13 @@
 endpoints when EVENT_BUS=dapr, and the routes of the service(s) it runs."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
+from mcp_server.http import mcp_lifespan, mount_mcp
 from services.bootstrap import Container, bootstrap
 from services.composition import SERVICE_NAMES
 from services.shared import metrics
@@ -36,12 +37,17 @@ def build_app(container: Container | None = None, *, service: str | None = None)
     if name not in SERVICE_NAMES:
         raise ValueError(f"unknown service {name!r}")
     running = container
+    serves_mcp = name in ("all", "task-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await running.start()
         try:
-            yield
+            mcp: AbstractAsyncContextManager[object] = (
+                mcp_lifespan(app) if serves_mcp else nullcontext()
+            )
+            async with mcp:
+                yield
         finally:
             await running.aclose()
 
@@ -54,8 +60,9 @@ def build_app(container: Container | None = None, *, service: str | None = None)
         app.include_router(router())
     for part in container.process.routers:
         app.include_router(part)
-    if name in ("all", "task-api"):
+    if serves_mcp:
         _web(app)
+        mount_mcp(app)
     return app
 
 

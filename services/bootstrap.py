@@ -111,6 +111,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
         dapr_http_port=settings.dapr_http_port,
         dapr_pubsub_name=settings.dapr_pubsub_name,
+        kafka_group_prefix=settings.kafka_group_prefix,
     )
     relay = OutboxRelay(engine, bus, poll_interval=settings.relay_poll_seconds)
     hub = ConnectionHub()

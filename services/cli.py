@@ -73,6 +73,15 @@ def serve(
     uvicorn.run(build_app(service=service.value), host=host, port=port, log_level="info")
 
 
+@app.command("mcp")
+def mcp_stdio() -> None:
+    """MCP server on stdio (for Claude Desktop): acts as the user of
+    TODO_API_TOKEN, or the local user."""
+    from mcp_server.stdio import run_stdio
+
+    run_stdio()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply migrations to DATABASE_URL."""

@@ -8,7 +8,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,11 +66,28 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if not url:
+def postgres_url() -> Iterator[str]:
+    """A database of this test run's own on the test server, dropped at the
+    end: runs side by side (and benchmarks) never see each other's rows."""
+    server_url = os.environ.get("TEST_POSTGRES_URL")
+    if not server_url:
         pytest.skip("TEST_POSTGRES_URL is not set: `make test` starts PostgreSQL")
-    return url
+    name = f"todo_run_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.make_url(server_url).set(database="postgres")
+    run_blocking(lambda: _autocommit(admin, f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        run_blocking(lambda: _autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _autocommit(url: sa.URL, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
 
 
 def run_blocking(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -91,7 +108,6 @@ async def _sql(url: str, *statements: str) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_migrated(postgres_url: str) -> str:
-    run_blocking(lambda: _sql(postgres_url, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public"))
     upgrade(postgres_url)
     return postgres_url
 

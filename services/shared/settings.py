@@ -14,6 +14,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./todo.db"
     event_bus: Literal["memory", "kafka", "dapr"] = "memory"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_group_prefix: str = ""
     dapr_http_port: int = 3500
     dapr_pubsub_name: str = "pubsub-kafka"
     redis_url: str | None = None

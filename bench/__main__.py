@@ -1,0 +1,93 @@
+"""`python -m bench [--only create|search] [--quick]`: run, report, save JSON."""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import create_throughput, search_latency
+from bench.common import Stopwatch, server_dsn, server_version
+from bench.report import render
+
+RESULTS = Path(__file__).resolve().parent / "results"
+Runner = Callable[[bool, Callable[[str], None]], Coroutine[Any, Any, dict[str, Any]]]
+
+
+async def _create(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    cfg = create_throughput.QUICK if quick else create_throughput.FULL
+    return await create_throughput.run(cfg, log)
+
+
+async def _search(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    cfg = search_latency.QUICK if quick else search_latency.FULL
+    return await search_latency.run(cfg, log)
+
+
+BENCHMARKS: dict[str, Runner] = {"create": _create, "search": _search}
+
+
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],  # noqa: S607 - git from PATH
+            capture_output=True, text=True, check=True, cwd=RESULTS.parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+async def _main(names: list[str], quick: bool) -> dict[str, Any]:
+    server_dsn()  # fail early without the test servers' environment
+    watch = Stopwatch()
+
+    def log(message: str) -> None:
+        print(f"[{watch.elapsed:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "environment": {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "postgres": await server_version(),
+            "commit": _commit(),
+            "load_average_at_start": os.getloadavg(),
+        },
+        "benchmarks": {},
+    }
+    for name in names:
+        log(f"benchmark {name}{' (quick)' if quick else ''}")
+        bench_watch = Stopwatch()
+        results["benchmarks"][name] = await BENCHMARKS[name](quick, log)
+        results["benchmarks"][name]["seconds"] = round(bench_watch.elapsed, 1)
+    results["environment"]["load_average_at_end"] = os.getloadavg()
+    results["seconds"] = round(watch.elapsed, 1)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", choices=sorted(BENCHMARKS), help="run one benchmark")
+    parser.add_argument("--quick", action="store_true", help="small smoke run (< 1 min)")
+    args = parser.parse_args()
+    names = [args.only] if args.only else list(BENCHMARKS)
+    results = asyncio.run(_main(names, args.quick))
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{stamp}{'-quick' if args.quick else ''}.json"
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(render(results))
+    print(f"results written to {path.relative_to(RESULTS.parent.parent)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Benchmark 1: task creation throughput, POST /api/tasks against the floor.
+
+The floor is the same durable work done with raw asyncpg at the same
+concurrency: per task one transaction inserting the task row and its outbox
+event (the event built as the service builds it). The floor writes to a
+database of its own, so the API's outbox relay never publishes its rows.
+Rounds alternate floor and API so drift of a noisy machine hits both; each
+side reports its median round. After the API's last create, the time its
+relay needs to publish what is still pending is measured too.
+"""
+
+import asyncio
+import itertools
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.common import (
+    Database,
+    Summary,
+    database,
+    ratio,
+    recreate_database,
+    summarize,
+    writable_columns,
+)
+from bench.create_floor import TIMEZONE, Bodies, RawSide, raw_user
+from bench.server import ApiServer, cpu_seconds
+
+API_DATABASE = "todo_bench_write"
+RAW_DATABASE = "todo_bench_write_raw"
+DRAIN_TIMEOUT = 60.0
+PASSWORD = "bench password 1"
+TARGET = 1 / 3
+
+
+@dataclass(frozen=True, slots=True)
+class CreateConfig:
+    tasks: int
+    warmup: int
+    concurrency: int
+    rounds: int
+
+
+FULL = CreateConfig(tasks=3000, warmup=300, concurrency=16, rounds=3)
+QUICK = CreateConfig(tasks=300, warmup=50, concurrency=16, rounds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    side: str
+    tasks: int
+    seconds: float
+    latency: Summary
+    server_cpu_s: float | None
+    client_cpu_s: float
+
+    @property
+    def per_second(self) -> float:
+        return self.tasks / self.seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "side": self.side,
+            "tasks": self.tasks,
+            "seconds": round(self.seconds, 3),
+            "per_second": round(self.per_second, 1),
+            "latency": self.latency.as_dict(),
+            "server_cpu_s": self.server_cpu_s,
+            "client_cpu_s": round(self.client_cpu_s, 3),
+        }
+
+
+async def _drive(
+    count: int, concurrency: int, one: Callable[[], Awaitable[None]]
+) -> tuple[float, list[float]]:
+    """Run `one` `count` times, `concurrency` at a time; wall time and latencies."""
+    counter = itertools.count()
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while next(counter) < count:
+            start = time.perf_counter()
+            await one()
+            latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - start, latencies
+
+
+class ApiSide:
+    def __init__(self, server: ApiServer, token: str, concurrency: int) -> None:
+        self._server = server
+        self._bodies = Bodies(1)
+        self._client = httpx.AsyncClient(
+            base_url=server.base_url,
+            headers={"authorization": f"Bearer {token}"},
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            timeout=60.0,
+        )
+        self.failures: list[str] = []
+
+    async def one(self) -> None:
+        response = await self._client.post("/api/tasks", json=self._bodies.next())
+        if response.status_code != 201:
+            self.failures.append(f"{response.status_code} {response.text[:200]}")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+async def _measure(
+    side: str, cfg: CreateConfig, one: Callable[[], Awaitable[None]], server_pid: int | None
+) -> Round:
+    server_cpu = cpu_seconds(server_pid) if server_pid else 0.0
+    client_cpu = time.process_time()
+    seconds, latencies = await _drive(cfg.tasks, cfg.concurrency, one)
+    return Round(
+        side=side,
+        tasks=cfg.tasks,
+        seconds=seconds,
+        latency=summarize(latencies),
+        server_cpu_s=round(cpu_seconds(server_pid) - server_cpu, 3) if server_pid else None,
+        client_cpu_s=time.process_time() - client_cpu,
+    )
+
+
+async def _counts(db: Database) -> dict[str, int]:
+    conn = await asyncpg.connect(db.dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM tasks) AS tasks, (SELECT count(*) FROM outbox) AS outbox"
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return {"tasks": row["tasks"], "outbox": row["outbox"]}
+
+
+async def _drain_seconds(db: Database) -> float | None:
+    """How long until the API's relay has published every outbox row (None: not in time)."""
+    conn = await asyncpg.connect(db.dsn)
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < DRAIN_TIMEOUT:
+            if not await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):
+                return time.perf_counter() - start
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.close()
+    return None
+
+
+async def run(cfg: CreateConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    api_db, raw_db = database(API_DATABASE), database(RAW_DATABASE)
+    await recreate_database(api_db)
+    await recreate_database(raw_db)
+    rounds: list[Round] = []
+    drains: list[float | None] = []
+    async with ApiServer(api_db) as server:
+        await server.register("api@bench.example.com", PASSWORD, TIMEZONE)
+        token = await server.login("api@bench.example.com", PASSWORD)
+        api = ApiSide(server, token, cfg.concurrency)
+        pool = await asyncpg.create_pool(
+            raw_db.dsn, min_size=cfg.concurrency, max_size=cfg.concurrency
+        )
+        assert pool is not None
+        try:
+            async with pool.acquire() as conn:
+                columns = await writable_columns(conn, "tasks")
+            raw = RawSide(pool, await raw_user(raw_db), columns)
+            log(f"warm-up: {cfg.warmup} tasks each side")
+            await _drive(cfg.warmup, cfg.concurrency, raw.one)
+            await _drive(cfg.warmup, cfg.concurrency, api.one)
+            await _drain_seconds(api_db)
+            for n in range(cfg.rounds):
+                for side, one, pid in (("raw", raw.one, None), ("api", api.one, server.pid)):
+                    result = await _measure(side, cfg, one, pid)
+                    rounds.append(result)
+                    if side == "api":
+                        drains.append(await _drain_seconds(api_db))
+                    log(f"round {n + 1} {side}: {result.per_second:,.0f} tasks/s")
+            memory = server.memory()
+        finally:
+            await api.aclose()
+            await pool.close()
+    if api.failures:
+        raise RuntimeError(f"{len(api.failures)} creates failed, e.g. {api.failures[0]}")
+    expected = cfg.warmup + cfg.tasks * cfg.rounds
+    for db in (api_db, raw_db):
+        counts = await _counts(db)
+        if counts != {"tasks": expected, "outbox": expected}:
+            raise RuntimeError(f"{db.name}: expected {expected} tasks and events, found {counts}")
+    return _result(cfg, rounds, memory, drains)
+
+
+def _result(
+    cfg: CreateConfig, rounds: list[Round], memory: dict[str, Any], drains: list[float | None]
+) -> dict[str, Any]:
+    def median(side: str) -> float:
+        return statistics.median(r.per_second for r in rounds if r.side == side)
+
+    api, raw = median("api"), median("raw")
+    api_rounds = [r for r in rounds if r.side == "api"]
+    return {
+        "config": asdict(cfg),
+        "api_tasks_per_s": round(api, 1),
+        "raw_rows_per_s": round(raw, 1),
+        "ratio_api_over_raw": round(ratio(api, raw), 3),
+        "target_ratio": round(TARGET, 3),
+        "meets_target": ratio(api, raw) >= TARGET,
+        "server_cpu_ms_per_task": round(
+            1000 * sum(r.server_cpu_s or 0 for r in api_rounds) / sum(r.tasks for r in api_rounds),
+            2,
+        ),
+        "client_cpu_ms_per_api_task": round(
+            1000 * sum(r.client_cpu_s for r in api_rounds) / sum(r.tasks for r in api_rounds), 2
+        ),
+        "relay_drain_s_after_round": [None if d is None else round(d, 3) for d in drains],
+        "server_memory": memory,
+        "rounds": [r.as_dict() for r in rounds],
+    }

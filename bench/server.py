@@ -1,0 +1,170 @@
+"""The real task API as a subprocess (`todo serve --service task-api`), with
+its memory and CPU watched from /proc while it runs."""
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from bench.common import Database, free_port
+
+TODO = Path(sys.executable).parent / "todo"
+START_TIMEOUT = 60.0
+SAMPLE_EVERY = 0.1
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _status_kib(pid: int, field: str) -> int | None:
+    """A `VmRSS`-style field of /proc/<pid>/status, in KiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+class ApiServer:
+    """`async with ApiServer(db) as api:` starts the API and waits for /readyz."""
+
+    def __init__(self, db: Database, *, extra_env: dict[str, str] | None = None) -> None:
+        self.db = db
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._extra_env = extra_env or {}
+        self._tmp = tempfile.TemporaryDirectory(prefix="todo-bench-")
+        self.log_path = Path(self._tmp.name) / "server.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sampler: asyncio.Task[None] | None = None
+        self.peak_rss_kib = 0
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None, "the server is not running"
+        return self._proc.pid
+
+    async def __aenter__(self) -> Self:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.db.url,
+            "LOCAL_USER": "false",
+            "DATA_DIR": self._tmp.name,
+            **self._extra_env,
+        }
+        with self.log_path.open("wb") as log:
+            self._proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own command; returns at once
+                [str(TODO), "serve", "--service", "task-api", "--port", str(self.port)],
+                cwd=self._tmp.name,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            await self._wait_ready()
+        except BaseException:
+            await self._stop()
+            raise
+        self._sampler = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stop()
+
+    async def _wait_ready(self) -> None:
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
+            while True:
+                assert self._proc is not None
+                if self._proc.poll() is not None:
+                    raise RuntimeError(f"the API exited at start-up:\n{self.log_tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get("/readyz")).status_code == 200:
+                        return
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError(f"the API was not ready in time:\n{self.log_tail()}")
+                await asyncio.sleep(0.1)
+
+    async def _sample(self) -> None:
+        while True:
+            rss = _status_kib(self.pid, "VmRSS")
+            if rss is not None:
+                self.peak_rss_kib = max(self.peak_rss_kib, rss)
+            await asyncio.sleep(SAMPLE_EVERY)
+
+    def memory(self) -> dict[str, Any]:
+        """Peak RSS seen by sampling, and the kernel's own high-water mark."""
+        return {
+            "peak_rss_sampled_mib": round(self.peak_rss_kib / 1024, 1),
+            "peak_rss_hwm_mib": round((_status_kib(self.pid, "VmHWM") or 0) / 1024, 1),
+            "rss_now_mib": round((_status_kib(self.pid, "VmRSS") or 0) / 1024, 1),
+        }
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    async def _stop(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            for _ in range(100):
+                if proc.poll() is not None:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                proc.kill()
+                proc.wait()
+        self._tmp.cleanup()
+
+    # Accounts, through the API itself.
+
+    async def register(self, email: str, password: str, timezone: str) -> str:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30.0) as client:
+            response = await client.post(
+                "/api/auth/register",
+                json={"email": email, "password": password, "timezone": timezone},
+            )
+        if response.status_code != 201:
+            raise RuntimeError(f"register failed: {response.status_code} {response.text}")
+        user_id: str = response.json()["id"]
+        return user_id
+
+    async def login(self, email: str, password: str) -> str:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30.0) as client:
+            response = await client.post(
+                "/api/auth/login", json={"email": email, "password": password}
+            )
+        if response.status_code != 200:
+            raise RuntimeError(f"login failed: {response.status_code} {response.text}")
+        token: str = response.json()["access_token"]
+        return token

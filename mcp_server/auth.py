@@ -1,0 +1,74 @@
+"""Who is calling over HTTP: the bearer credential, verified per request.
+
+The SDK's bearer middleware asks a `TokenVerifier` about every request and
+keeps the answer in a context variable the tool call runs under; the answer
+here is the product's own `accounts.authenticate` (an access token JWT or a
+personal access token), with the user carried in the `AccessToken`. Its
+subject also binds a session to its user: the SDK answers "session not
+found" to anyone else presenting that session id.
+"""
+
+import uuid
+from typing import Any
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import AccessToken
+
+from services.bootstrap import Container
+from services.errors import AuthError
+from services.shared.auth import accounts
+from services.shared.auth.principal import Principal
+
+CLIENT_ID = "todo-app"
+
+
+def access_token(token: str, user: Principal, issuer: str) -> AccessToken:
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "email": user.email,
+        "display_name": user.display_name,
+        "timezone": user.timezone,
+        "is_local": user.is_local,
+    }
+    return AccessToken(
+        token=token, client_id=CLIENT_ID, scopes=[], subject=str(user.user_id), claims=claims
+    )
+
+
+def principal(token: AccessToken) -> Principal:
+    claims = token.claims or {}
+    if token.subject is None or "timezone" not in claims:
+        raise AuthError("the connection's token does not name a user")
+    return Principal(
+        user_id=uuid.UUID(token.subject),
+        email=str(claims["email"]),
+        display_name=claims["display_name"],
+        timezone=str(claims["timezone"]),
+        is_local=bool(claims["is_local"]),
+    )
+
+
+def connection_principal() -> Principal:
+    """The user of the request being served (set by the bearer middleware)."""
+    token = get_access_token()
+    if token is None:
+        raise AuthError("send Authorization: Bearer <access token or personal access token>")
+    return principal(token)
+
+
+class AccountTokenVerifier:
+    """The SDK's `TokenVerifier`, answered by the accounts service layer."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        try:
+            async with self._container.uow() as uow:
+                user = await accounts.authenticate(uow, self._container.keys, token)
+        except AuthError:
+            return None
+        return access_token(token, user, self._container.settings.jwt_issuer)
+
+
+__all__ = ["AccountTokenVerifier", "access_token", "connection_principal", "principal"]

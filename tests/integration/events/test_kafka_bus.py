@@ -1,0 +1,332 @@
+"""KafkaBus against the real broker: keys and per-user order, manual commits,
+the DLQ, and a broker crash in the middle of publishing.
+
+The tests use `audit-events`: the contract reserves it and no service consumes
+it, so what they publish disturbs no other consumer. Each test has its own
+consumer group (see `new_group`) and its own event source to filter on.
+"""
+
+import asyncio
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaConnectionError, KafkaError  # type: ignore[import-untyped]
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from events.bus import PermanentFailure, Subscription
+from events.cloudevents import CloudEvent, new_event
+from events.kafka import TOPIC_PARTITIONS, KafkaBus, ensure_topics
+from events.processed import claim_event, processed_events
+from events.topics import EventType, Topic
+from tests.integration.events.conftest import (
+    MakeBus,
+    NewGroup,
+    TopicTail,
+    eventually,
+    topic_partitions,
+)
+
+TOPIC = Topic.AUDIT_EVENTS
+SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
+
+OpenTail = Callable[[str], Awaitable[TopicTail]]
+
+
+def make_event(source: str, user: str, seq: int, **data: Any) -> CloudEvent:
+    return new_event(EventType.TASK_UPDATED, source=source, user_id=user, subject=None,
+                     data={"seq": seq, **data})
+
+
+def a_source() -> str:
+    return f"/tests/kafka-bus/{uuid.uuid4().hex[:12]}"
+
+
+class Received:
+    """A handler that keeps the events of one test's source, in arrival order."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.events: list[CloudEvent] = []
+
+    async def __call__(self, event: CloudEvent) -> None:
+        if event.source == self.source:
+            self.events.append(event)
+
+    @property
+    def ids(self) -> list[str]:
+        return [e.id for e in self.events]
+
+
+async def test_an_event_reaches_its_subscriber_keyed_and_in_order_per_user(
+    make_kafka_bus: MakeBus, new_group: NewGroup, open_tail: OpenTail
+) -> None:
+    source = a_source()
+    tail = await open_tail(TOPIC)
+    received = Received(source)
+    bus = make_kafka_bus()
+    await bus.start([Subscription(TOPIC, await new_group(TOPIC), received)])
+
+    first = make_event(source, str(uuid.uuid4()), 0, title="Renew the passport")
+    await bus.publish(TOPIC, first)
+    await eventually(lambda: len(received.events) == 1)
+    assert received.events[0].to_json_dict() == first.to_json_dict()
+
+    users = [str(uuid.uuid4()) for _ in range(5)]
+    batch = [(str(TOPIC), make_event(source, users[i % 5], i // 5)) for i in range(200)]
+    assert await bus.publish_many(batch) == (200, None)
+    await eventually(lambda: len(received.events) == 201)
+    for user in users:
+        assert [e.data["seq"] for e in received.events if e.userid == user] == list(range(40))
+
+    # On the wire: key = user id, structured-mode CloudEvent JSON, one partition per user.
+    records = await tail.read(lambda rs: len(ours(rs, source)) == 201)
+    partitions: dict[str, set[int]] = defaultdict(set)
+    for record in ours(records, source):
+        value = json.loads(record.value)
+        assert record.key == value["userid"].encode()
+        assert dict(record.headers)["content-type"] == b"application/cloudevents+json"
+        assert value["specversion"] == "1.0"
+        partitions[value["userid"]].add(record.partition)
+    assert set(partitions) == set(users) | {first.userid}
+    assert all(len(p) == 1 for p in partitions.values())
+
+
+async def test_ensure_topics_is_idempotent_and_matches_the_contract(kafka_servers: str) -> None:
+    assert await ensure_topics(kafka_servers) == []  # all there already: nothing created
+    for topic, partitions in TOPIC_PARTITIONS.items():
+        assert len(await topic_partitions(kafka_servers, topic)) == partitions
+
+
+def ours(records: list[Any], source: str) -> list[Any]:
+    return [r for r in records if r.value and source.encode() in r.value]
+
+
+@pytest.fixture
+async def effects_db(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'effects.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: processed_events.create(c))
+        await conn.run_sync(lambda c: EFFECTS.create(c))
+    yield engine
+    await engine.dispose()
+
+
+EFFECTS = sa.Table(
+    "effects", sa.MetaData(), sa.Column("event_id", sa.String(64), nullable=False)
+)
+
+
+async def apply_once(engine: AsyncEngine, event: CloudEvent) -> bool:
+    """The effect and the claim of the event id in one transaction."""
+    async with engine.begin() as conn:
+        if not await claim_event(conn, "kafka-bus-test", event.id):
+            return False
+        await conn.execute(EFFECTS.insert().values(event_id=event.id))
+    return True
+
+
+async def test_a_consumer_stopped_mid_batch_loses_nothing_and_applies_each_event_once(
+    make_kafka_bus: MakeBus, new_group: NewGroup, effects_db: AsyncEngine
+) -> None:
+    source, group, n = a_source(), await new_group(TOPIC), 120
+    users = [str(uuid.uuid4()) for _ in range(4)]
+    events = [make_event(source, users[i % 4], i // 4) for i in range(n)]
+    handled_a: list[str] = []
+    handled_b: list[str] = []
+    skipped_b: list[str] = []
+    crashed = asyncio.Event()
+
+    async def first_consumer(event: CloudEvent) -> None:
+        if event.source != source:
+            return
+        handled_a.append(event.id)
+        await apply_once(effects_db, event)
+        if len(handled_a) == 40:
+            crashed.set()
+            await asyncio.Event().wait()  # stuck after the effect, before the ack
+
+    async def second_consumer(event: CloudEvent) -> None:
+        if event.source != source:
+            return
+        handled_b.append(event.id)
+        if not await apply_once(effects_db, event):
+            skipped_b.append(event.id)
+
+    producer = make_kafka_bus()
+    assert await producer.publish_many([(str(TOPIC), e) for e in events]) == (n, None)
+    bus_a = make_kafka_bus()
+    await bus_a.start([Subscription(TOPIC, group, first_consumer)])
+    await asyncio.wait_for(crashed.wait(), timeout=20)
+    await bus_a.stop()  # cancels the consumer in the middle of its batch
+
+    bus_b = make_kafka_bus()
+    await bus_b.start([Subscription(TOPIC, group, second_consumer)])
+    all_ids = {e.id for e in events}
+    await eventually(lambda: set(handled_a) | set(handled_b) >= all_ids)
+
+    async with effects_db.connect() as conn:
+        applied = (await conn.execute(sa.select(EFFECTS.c.event_id))).scalars().all()
+    assert len(applied) == n
+    assert set(applied) == all_ids
+    # Only the record that was never acknowledged comes again; the idempotent
+    # handler recognises it. Everything acknowledged before stays done.
+    stuck = handled_a[-1]
+    assert skipped_b == [stuck]
+    assert set(handled_b) == all_ids - set(handled_a[:-1])
+
+
+async def test_poison_events_go_to_the_dlq_and_the_partition_keeps_flowing(
+    make_kafka_bus: MakeBus, new_group: NewGroup, open_tail: OpenTail, kafka_servers: str
+) -> None:
+    source, group, user = a_source(), await new_group(TOPIC), str(uuid.uuid4())
+    dlq = await open_tail(Topic.DLQ_EVENTS)
+    topic_tail = await open_tail(TOPIC)
+    received = Received(source)
+    attempts: list[str] = []
+
+    async def picky(event: CloudEvent) -> None:
+        if event.source == source and event.data.get("poison"):
+            attempts.append(event.id)
+            raise PermanentFailure("refers to a task that never existed")
+        await received(event)
+
+    bus = make_kafka_bus()
+    await bus.start([Subscription(TOPIC, group, picky)])
+    refused = make_event(source, user, 0, poison=True)
+    after = make_event(source, user, 1)
+    await bus.publish(TOPIC, refused)
+    raw = AIOKafkaProducer(bootstrap_servers=kafka_servers)
+    await raw.start()
+    try:  # not a CloudEvent at all, on the same partition (same key)
+        await raw.send_and_wait(str(TOPIC), f"{{not json {source}".encode(), key=user.encode())
+    finally:
+        await raw.stop()
+    await bus.publish(TOPIC, after)
+
+    await eventually(lambda: received.ids == [after.id])
+    assert attempts == [refused.id]  # a permanent failure is not retried
+
+    dead = [json.loads(r.value) for r in await dlq.read(lambda rs: len(ours(rs, source)) == 2)]
+    dead = [d for d in dead if source in json.dumps(d)]
+    by_type = {d["type"]: d for d in dead}
+    assert by_type["task.updated"]["id"] == refused.id
+    assert by_type["task.updated"]["data"] == refused.data
+    assert by_type["task.updated"]["dlqreason"].startswith("PermanentFailure: refers to")
+    assert by_type["dlq.unparseable"]["data"]["raw"] == f"{{not json {source}"
+    assert "unparseable CloudEvent" in by_type["dlq.unparseable"]["dlqreason"]
+    assert {d["dlqconsumer"] for d in dead} == {group}
+    assert {d["dlqtopic"] for d in dead} == {str(TOPIC)}
+    on_topic = await topic_tail.read(lambda rs: len(ours(rs, source)) == 3)
+    assert len({r.partition for r in ours(on_topic, source)}) == 1
+
+
+class UnreachableDlqBus(KafkaBus):
+    """Its first `failures` publishes to `dlq-events` fail, as in an outage."""
+
+    def __init__(self, servers: str, *, failures: int) -> None:
+        super().__init__(servers, client_id=f"test-{uuid.uuid4().hex[:8]}")
+        self.failures = failures
+
+    async def publish(self, topic: str, event: CloudEvent) -> None:
+        if topic == Topic.DLQ_EVENTS and self.failures > 0:
+            self.failures -= 1
+            raise KafkaConnectionError("dlq-events unreachable")
+        await super().publish(topic, event)
+
+
+async def test_an_unacknowledged_delivery_is_retried_from_its_offset_never_skipped(
+    new_group: NewGroup, open_tail: OpenTail, kafka_servers: str
+) -> None:
+    source, group, user = a_source(), await new_group(TOPIC), str(uuid.uuid4())
+    dlq = await open_tail(Topic.DLQ_EVENTS)
+    seen: list[int] = []
+
+    async def handler(event: CloudEvent) -> None:
+        if event.source != source:
+            return
+        seen.append(event.data["seq"])
+        if event.data.get("poison"):
+            raise PermanentFailure("cannot apply")
+
+    bus = UnreachableDlqBus(kafka_servers, failures=2)
+    try:
+        await bus.start([Subscription(TOPIC, group, handler)])
+        await bus.publish(TOPIC, make_event(source, user, 0, poison=True))
+        await bus.publish(TOPIC, make_event(source, user, 1))
+        await eventually(lambda: 1 in seen)
+    finally:
+        await bus.stop()
+    # Delivered again until its dead-lettering succeeded; only then the next one.
+    assert seen == [0, 0, 0, 1]
+    dead = await dlq.read(lambda rs: len(ours(rs, source)) == 1)
+    assert [json.loads(r.value)["data"]["seq"] for r in ours(dead, source)] == [0]
+
+
+async def kafka_script(command: str) -> int:
+    process = await asyncio.create_subprocess_exec(
+        str(SCRIPTS / "kafka.sh"), command,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    return await process.wait()
+
+
+async def test_a_broker_crash_fails_publishing_fast_and_both_sides_recover(
+    make_kafka_bus: MakeBus, new_group: NewGroup
+) -> None:
+    source, user, n = a_source(), str(uuid.uuid4()), 40
+    received = Received(source)
+    bus = make_kafka_bus(delivery_timeout=3.0)
+    await bus.start([Subscription(TOPIC, await new_group(TOPIC), received)])
+    acked: list[CloudEvent] = []
+    failures: list[BaseException] = []
+    failed = asyncio.Event()
+
+    async def relay_like() -> None:
+        """Publishes seq 0..n-1 in order, retrying the failed one like the relay."""
+        seq = 0
+        while seq < n:
+            event = make_event(source, user, seq)
+            guard = asyncio.timeout(10)  # the bus must give up well before this
+            try:
+                async with guard:
+                    await bus.publish(TOPIC, event)
+            except (KafkaError, TimeoutError, OSError) as exc:
+                assert not guard.expired(), "publish hung while the broker was down"
+                failures.append(exc)
+                failed.set()
+                await asyncio.sleep(0.2)
+                continue
+            acked.append(event)
+            seq += 1
+            await asyncio.sleep(0.02)
+
+    publishing = asyncio.create_task(relay_like())
+    try:
+        try:
+            await eventually(lambda: len(acked) >= 10)
+            assert await kafka_script("kill") == 0
+            await asyncio.wait_for(failed.wait(), timeout=15)
+            with pytest.raises((KafkaError, OSError)):
+                await bus.ping()
+            assert not publishing.done()
+        finally:  # never leave the broker down for the tests that follow
+            if await kafka_script("status") != 0:
+                assert await kafka_script("start") == 0
+        await asyncio.wait_for(publishing, timeout=60)
+    finally:
+        publishing.cancel()
+        await asyncio.gather(publishing, return_exceptions=True)
+
+    # Everything acknowledged arrives, each user's order intact; the consumer
+    # came back by itself.
+    await eventually(lambda: {e.id for e in acked} <= set(received.ids), timeout=60)
+    first_seen = list(dict.fromkeys(e.data["seq"] for e in received.events))
+    assert first_seen == list(range(n))
+    assert failures
+    await bus.ping()

@@ -64,7 +64,7 @@ class AccountTokenVerifier:
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
-            async with self._container.uow() as uow:
+            async with self._container.reading() as uow:
                 user = await accounts.authenticate(uow, self._container.keys, token)
         except AuthError:
             return None

@@ -20,7 +20,7 @@ from services.composition import Process, compose
 from services.notification.channels import SmtpTarget, parse_smtp_url
 from services.recurring.reminders import ReminderScheduler
 from services.shared.auth.keys import KeyRing, load_or_create_private_key
-from services.shared.db import create_engine
+from services.shared.db import create_engine, reader
 from services.shared.settings import Settings, get_settings
 from services.tasks.domain.timeutil import is_known_zone
 from services.tasks.realtime import ConnectionHub, Fanout, LocalFanout, RedisFanout
@@ -49,6 +49,10 @@ class Container:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine, on_commit=self.relay.notify)
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work for reads only: autocommit, nothing to commit."""
+        return UnitOfWork(reader(self.engine))
 
     @property
     def process(self) -> Process:

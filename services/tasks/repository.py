@@ -224,21 +224,20 @@ class TaskRepository:
         if query.sort_by is None and rank is not None:
             return [rank, *tie]
         sort_by = query.sort_by or "created_at"
+        if sort_by == "created_at":
+            direction = sa.asc if query.sort_order == "asc" else sa.desc
+            return [direction(tasks.c.created_at), direction(tasks.c.id)]
         column: sa.ColumnElement[Any] = {
-            "created_at": tasks.c.created_at,
             "updated_at": tasks.c.updated_at,
             "due_at": tasks.c.due_at,
-            "priority": tasks.c.priority_rank,
+            # "none" counts as no priority, so it sorts with the missing values.
+            "priority": sa.func.nullif(tasks.c.priority_rank, 0),
             "title": sa.func.lower(tasks.c.title),
         }[sort_by]
-        # Tasks without the sorted value come last in either direction.
-        missing: list[sa.ColumnElement[Any]] = []
-        if sort_by == "due_at":
-            missing = [sa.case((tasks.c.due_at.is_(None), 1), else_=0)]
-        elif sort_by == "priority":
-            missing = [sa.case((tasks.c.priority_rank == 0, 1), else_=0)]
+        # Tasks without the sorted value come last in either direction; written
+        # as NULLS LAST so the (user_id, due_at) index serves the common case.
         ordered = column.asc() if query.sort_order == "asc" else column.desc()
-        return [*missing, ordered, *tie]
+        return [ordered.nulls_last(), *tie]
 
 
 def _bound(value: datetime | date, tz: ZoneInfo, *, start: bool) -> datetime:

@@ -31,11 +31,12 @@ class UnitOfWork:
 
     async def __aenter__(self) -> Self:
         self._conn = await self._engine.connect()
-        try:
-            self._tx = await self._conn.begin()
-        except BaseException:
-            await self._conn.close()
-            raise
+        if self._engine.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            try:
+                self._tx = await self._conn.begin()
+            except BaseException:
+                await self._conn.close()
+                raise
         self.tasks = TaskRepository(self._conn)
         self.accounts = AccountStore(self._conn)
         return self

@@ -13,7 +13,7 @@ from services.shared.auth.principal import Principal
 from services.tasks.uow import UnitOfWork
 
 
-def _container(request: Request) -> Container:
+async def _container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -38,7 +38,7 @@ async def _current_user(
         raise AuthError("send Authorization: Bearer <access token>")
     # Its own short transaction: a route that reads through other connections
     # (exports, the audit trail) must not wait on one this request holds open.
-    async with container.uow() as uow:
+    async with container.reading() as uow:
         return await accounts.authenticate(uow, container.keys, credentials.credentials)
 
 

@@ -15,7 +15,7 @@ router = APIRouter()
 async def live(socket: WebSocket, token: str = Query(default="", max_length=4096)) -> None:
     container = socket.app.state.container
     try:
-        async with container.uow() as uow:
+        async with container.reading() as uow:
             user = await accounts.authenticate(uow, container.keys, token)
     except AuthError:
         # Closing before accept answers the handshake with 403.

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SERVICES := scripts/test-services.sh
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench services services-stop clean
+.PHONY: run test lint typecheck pytest bench services services-stop clean tools deploy-check minikube
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,15 @@ bench: $(VENV)/.installed-dev services
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+## tools: helm, kubeconform, actionlint (built from the Go module proxy) and shellcheck, cached in ~/.cache/todo-app/bin
+tools:
+	scripts/tools.sh
+
+## deploy-check: chart, manifests, workflows and scripts, offline (also part of `make test`)
+deploy-check: $(VENV)/.installed-dev
+	$(BIN)/pytest tests/deploy
+
+## minikube: the whole system on Minikube (Dapr, Strimzi Kafka, the chart), helm test, the URL
+minikube:
+	scripts/minikube-up.sh

@@ -3,6 +3,7 @@
 import asyncio
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -147,6 +148,41 @@ def parse(
     except ValueError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
+
+
+class ExportFormatName(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+
+
+@app.command("export")
+def export(
+    format: Annotated[
+        ExportFormatName, typer.Option(help="json: all your data; csv: your tasks")
+    ] = ExportFormatName.JSON,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout)")
+    ] = None,
+    email: Annotated[str | None, typer.Option(help="Account; default: the local user")] = None,
+) -> None:
+    """Export your data: tasks, notifications and audit trail (JSON), or tasks as CSV."""
+    from services.portability.cli import export_command
+
+    export_command(format=format.value, output=output, email=email)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="Our JSON export, a CSV or an iCalendar file")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would be created; change nothing")
+    ] = False,
+    email: Annotated[str | None, typer.Option(help="Account; default: the local user")] = None,
+) -> None:
+    """Import tasks: all of the file, or nothing and a report of every problem."""
+    from services.portability.cli import import_command
+
+    import_command(file, dry_run=dry_run, email=email)
 
 
 def main() -> None:

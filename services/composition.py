@@ -48,7 +48,9 @@ def _task_api(container: "Container", process: Process) -> None:
         *realtime_subscriptions(container.realtime.fanout),
         occurrence_subscription(container.uow),
     ]
-    process.routers += [auth.router, tasks.router, ws.router]
+    from services.portability.api import router as portability
+
+    process.routers += [auth.router, tasks.router, ws.router, portability]
 
 
 def _recurring(container: "Container", process: Process) -> None:

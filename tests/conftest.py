@@ -26,6 +26,7 @@ from services.migrations.runner import upgrade
 T = TypeVar("T")
 BACKENDS = ["sqlite", "postgres"]
 TABLES = [
+    "calendar_feeds",
     "audit_logs",
     "notification_preferences",
     "notifications",

@@ -80,12 +80,12 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _task_event(kind: EventType, task: Task, **extra: Any) -> CloudEvent:
+def task_event(kind: EventType, task: Task, **extra: Any) -> CloudEvent:
     data = {"task": to_public(task).model_dump(mode="json"), **extra}
     return new_event(kind, source=SOURCE, user_id=task.user_id, subject=task.id, data=data)
 
 
-def _reminder_event(task: Task) -> CloudEvent:
+def reminder_event(task: Task) -> CloudEvent:
     tz = zone(task.timezone)
     return new_event(
         EventType.REMINDER_SCHEDULED,
@@ -121,9 +121,9 @@ async def create_task(uow: TasksUoW, *, user: Principal, data: TaskCreate) -> Ta
         fields.pop("timezone", None)
     task = new_task(user_id=user.user_id, fields=fields, default_timezone=user.timezone, now=_now())
     await uow.tasks.add(task)
-    uow.emit(_task_event(EventType.TASK_CREATED, task))
+    uow.emit(task_event(EventType.TASK_CREATED, task))
     if task.remind_at is not None:
-        uow.emit(_reminder_event(task))
+        uow.emit(reminder_event(task))
     await uow.commit()
     return to_public(task)
 
@@ -158,9 +158,9 @@ async def update_task(
     if not changed:
         return to_public(task)
     await uow.tasks.save(task, previous_version=previous)
-    uow.emit(_task_event(EventType.TASK_UPDATED, task, changed=changed))
+    uow.emit(task_event(EventType.TASK_UPDATED, task, changed=changed))
     if "remind_at" in changed and task.remind_at is not None:
-        uow.emit(_reminder_event(task))
+        uow.emit(reminder_event(task))
     await uow.commit()
     return to_public(task)
 
@@ -171,7 +171,7 @@ async def delete_task(
     task = await _load(uow, user, task_id, lock=True)
     _check_version(task, if_match)
     await uow.tasks.delete(task)
-    uow.emit(_task_event(EventType.TASK_DELETED, task))
+    uow.emit(task_event(EventType.TASK_DELETED, task))
     await uow.commit()
 
 
@@ -185,7 +185,7 @@ async def complete_task(
     previous = task.version
     if task.complete(_now()):
         await uow.tasks.save(task, previous_version=previous)
-        uow.emit(_task_event(EventType.TASK_COMPLETED, task, series=series_state(task)))
+        uow.emit(task_event(EventType.TASK_COMPLETED, task, series=series_state(task)))
         await uow.commit()
     return to_public(task)
 
@@ -198,7 +198,7 @@ async def reopen_task(
     previous = task.version
     if task.reopen(_now()):
         await uow.tasks.save(task, previous_version=previous)
-        uow.emit(_task_event(EventType.TASK_UPDATED, task, changed=["status", "completed_at"]))
+        uow.emit(task_event(EventType.TASK_UPDATED, task, changed=["status", "completed_at"]))
         await uow.commit()
     return to_public(task)
 
@@ -211,9 +211,8 @@ async def task_occurrences(
     if task.recurrence_rule is None or task.due_at is None:
         return OccurrencesPublic(occurrences=[])
     tz = zone(task.timezone)
-    series = Recurrence(
-        task.recurrence_rule, tz, task.occurrence_at or task.due_at, frozenset(task.exdates)
-    )
+    start = task.series_start_at or task.occurrence_at or task.due_at
+    series = Recurrence(task.recurrence_rule, tz, start, frozenset(task.exdates))
     upcoming = series.upcoming(task.due_at, min(count, MAX_OCCURRENCES))
     return OccurrencesPublic(occurrences=upcoming)
 
@@ -259,14 +258,14 @@ async def skip_occurrence(
     task.version += 1
     await uow.tasks.save(task, previous_version=previous)
     uow.emit(
-        _task_event(
+        task_event(
             EventType.TASK_UPDATED,
             task,
             changed=["due_at", "remind_at"] if offset is not None else ["due_at"],
         )
     )
     if task.remind_at is not None:
-        uow.emit(_reminder_event(task))
+        uow.emit(reminder_event(task))
     await uow.commit()
     return to_public(task)
 
@@ -305,8 +304,8 @@ async def add_occurrence(uow: TasksUoW, *, data: dict[str, Any]) -> TaskPublic |
     )
     if not await uow.tasks.add_if_absent(task):
         return None
-    uow.emit(_task_event(EventType.TASK_CREATED, task, previous_task_id=str(previous.id)))
+    uow.emit(task_event(EventType.TASK_CREATED, task, previous_task_id=str(previous.id)))
     if task.remind_at is not None:
-        uow.emit(_reminder_event(task))
+        uow.emit(reminder_event(task))
     await uow.commit()
     return to_public(task)

@@ -8,7 +8,7 @@ the report lists every record that cannot be imported.
 import asyncio
 from datetime import UTC, datetime
 
-from events import CloudEvent, EventType, new_event
+from events import CloudEvent, EventType
 from services.portability.errors import ImportRefused
 from services.portability.importing.plan import plan_import
 from services.portability.importing.sources import read_file
@@ -16,8 +16,7 @@ from services.portability.reading import PortabilityUoW, all_tasks
 from services.portability.schemas import ImportFormat, ImportItem, ImportReport
 from services.shared.auth.principal import Principal
 from services.tasks.domain.model import Status, Task
-from services.tasks.domain.timeutil import zone
-from services.tasks.service import SOURCE, to_public
+from services.tasks.service import reminder_event, task_event
 
 
 async def import_file(
@@ -76,35 +75,9 @@ def _as_planned(item: ImportItem, only_planned: bool) -> ImportItem:
 def created_events(task: Task) -> list[CloudEvent]:
     """What creating a task emits anywhere: `task.created`, and
     `reminder.scheduled` when it has a reminder to keep."""
-    found = [
-        new_event(
-            EventType.TASK_CREATED,
-            source=SOURCE,
-            user_id=task.user_id,
-            subject=task.id,
-            data={"task": to_public(task).model_dump(mode="json"), "imported": True},
-        )
-    ]
+    found = [task_event(EventType.TASK_CREATED, task, imported=True)]
     if task.remind_at is not None and task.status is Status.ACTIVE:
-        tz = zone(task.timezone)
-        found.append(
-            new_event(
-                EventType.REMINDER_SCHEDULED,
-                source=SOURCE,
-                user_id=task.user_id,
-                subject=task.id,
-                data={
-                    "task_id": str(task.id),
-                    "series_id": str(task.series_id),
-                    "title": task.title,
-                    "remind_at": task.remind_at.astimezone(tz).isoformat(),
-                    "due_at": None
-                    if task.due_at is None
-                    else task.due_at.astimezone(tz).isoformat(),
-                    "timezone": task.timezone,
-                },
-            )
-        )
+        found.append(reminder_event(task))
     return found
 
 

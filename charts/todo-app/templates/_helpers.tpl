@@ -1,0 +1,177 @@
+{{/* Names ------------------------------------------------------------------- */}}
+
+{{- define "todo-app.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "todo-app.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "todo-app.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The name of one service's Deployment and Service: <fullname>-<service>. */}}
+{{- define "todo-app.serviceName" -}}
+{{- printf "%s-%s" (include "todo-app.fullname" .root) .service | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "todo-app.secretName" -}}
+{{- default (printf "%s-secrets" (include "todo-app.fullname" .)) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{- define "todo-app.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "todo-app.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "todo-app.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* Labels ------------------------------------------------------------------ */}}
+
+{{- define "todo-app.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "todo-app.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "todo-app.labels" -}}
+helm.sh/chart: {{ include "todo-app.chart" . }}
+{{ include "todo-app.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: todo-app
+{{- end }}
+
+{{/* Labels of one component (a service, the migrations job, the test pod). */}}
+{{- define "todo-app.componentSelectorLabels" -}}
+{{ include "todo-app.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "todo-app.componentLabels" -}}
+{{ include "todo-app.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Bundled PostgreSQL and Redis (subcharts): names of their Service and Secret. */}}
+{{- define "todo-app.postgresqlHost" -}}
+{{- printf "%s-postgresql" .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "todo-app.redisHost" -}}
+{{- printf "%s-redis" .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Environment of every service container and the migrations job. */}}
+{{- define "todo-app.databaseEnv" -}}
+{{- if .Values.postgresql.enabled }}
+- name: POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "todo-app.postgresqlHost" . }}
+      key: password
+- name: DATABASE_URL
+  value: {{ printf "postgresql+asyncpg://%s:$(POSTGRES_PASSWORD)@%s:5432/%s" .Values.postgresql.auth.username (include "todo-app.postgresqlHost" .) .Values.postgresql.auth.database | quote }}
+{{- else }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "todo-app.secretName" . }}
+      key: database-url
+{{- end }}
+{{- end }}
+
+{{- define "todo-app.redisEnv" -}}
+{{- if .Values.redis.enabled }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "todo-app.redisHost" . }}
+      key: password
+- name: REDIS_URL
+  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s:6379/0" (include "todo-app.redisHost" .) | quote }}
+{{- else }}
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "todo-app.secretName" . }}
+      key: redis-url
+      optional: true
+{{- end }}
+{{- end }}
+
+{{/* Pod security and shared volumes ------------------------------------------ */}}
+
+{{- define "todo-app.podSecurityContext" -}}
+{{ toYaml .Values.podSecurityContext }}
+{{- end }}
+
+{{- define "todo-app.containerSecurityContext" -}}
+{{ toYaml .Values.securityContext }}
+{{- end }}
+
+{{/* Egress rules shared by the NetworkPolicies. ------------------------------- */}}
+
+{{- define "todo-app.egressDns" -}}
+- to:
+    - namespaceSelector: {}
+      podSelector:
+        matchLabels:
+          k8s-app: kube-dns
+  ports:
+    - {protocol: UDP, port: 53}
+    - {protocol: TCP, port: 53}
+{{- end }}
+
+{{- define "todo-app.egressDatabase" -}}
+{{- if .Values.postgresql.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          app.kubernetes.io/name: postgresql
+          app.kubernetes.io/instance: {{ .Release.Name }}
+  ports:
+    - {protocol: TCP, port: 5432}
+{{- else if .Values.externalDatabase.cidrs }}
+- to:
+  {{- range .Values.externalDatabase.cidrs }}
+    - ipBlock: {cidr: {{ . | quote }}}
+  {{- end }}
+  ports:
+    - {protocol: TCP, port: {{ .Values.externalDatabase.port }}}
+{{- end }}
+{{- end }}
+
+{{- define "todo-app.egressRedis" -}}
+{{- if .Values.redis.enabled }}
+- to:
+    - podSelector:
+        matchLabels:
+          app.kubernetes.io/name: redis
+          app.kubernetes.io/instance: {{ .Release.Name }}
+  ports:
+    - {protocol: TCP, port: 6379}
+{{- else if .Values.externalRedis.cidrs }}
+- to:
+  {{- range .Values.externalRedis.cidrs }}
+    - ipBlock: {cidr: {{ . | quote }}}
+  {{- end }}
+  ports:
+    - {protocol: TCP, port: {{ .Values.externalRedis.port }}}
+{{- end }}
+{{- end }}

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The command-line tools the deployment checks use, built from source through
+# the Go module proxy (helm, kubeconform, actionlint) or installed from Debian
+# (shellcheck), and cached outside the repository so a second run builds nothing.
+#
+#   scripts/tools.sh            build what is missing, print the bin dir
+#   scripts/tools.sh --check    exit 0 when every tool is there at its version, 3 otherwise
+#   scripts/tools.sh --print    print the bin dir only (builds nothing)
+#
+# Use: PATH="$(scripts/tools.sh):$PATH"
+#
+# Environment:
+#   TODO_TOOLS_CACHE      cache dir ($XDG_CACHE_HOME or ~/.cache, then todo-app); the
+#                         tools land in $TODO_TOOLS_CACHE/bin
+#   HELM_VERSION          helm.sh/helm/v3 version (v3.22.0)
+#   KUBECONFORM_VERSION   github.com/yannh/kubeconform version (v0.7.0)
+#   ACTIONLINT_VERSION    github.com/rhysd/actionlint version (v1.7.12)
+#   GO                    the go command (go on PATH, else /usr/local/go/bin/go)
+#
+# Everything goes to stderr except the bin dir, which is the only line on stdout.
+set -euo pipefail
+
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+KUBECONFORM_VERSION="${KUBECONFORM_VERSION:-v0.7.0}"
+ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.12}"
+
+CACHE="${TODO_TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/todo-app}"
+BIN="$CACHE/bin"
+BUILDS="$CACHE/tools"
+
+log() { printf 'tools: %s\n' "$*" >&2; }
+die() { printf 'tools: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# name|module package path|version
+go_tools() {
+  printf '%s\n' \
+    "helm|helm.sh/helm/v3/cmd/helm|$HELM_VERSION" \
+    "kubeconform|github.com/yannh/kubeconform/cmd/kubeconform|$KUBECONFORM_VERSION" \
+    "actionlint|github.com/rhysd/actionlint/cmd/actionlint|$ACTIONLINT_VERSION"
+}
+
+find_go() {
+  if [[ -n "${GO:-}" ]]; then
+    command -v "$GO" >/dev/null || die "GO=$GO is not a command"
+    printf '%s\n' "$GO"
+  elif command -v go >/dev/null; then
+    command -v go
+  elif [[ -x /usr/local/go/bin/go ]]; then
+    printf '%s\n' /usr/local/go/bin/go
+  else
+    die "no Go toolchain (go on PATH or /usr/local/go/bin/go): helm, kubeconform and actionlint are built from the Go module proxy; install Go 1.24 or newer"
+  fi
+}
+
+# Bumped when the way a tool is built changes, so a cached build is redone.
+RECIPE=2
+
+build_dir() { printf '%s/%s@%s-r%s\n' "$BUILDS" "$1" "$2" "$RECIPE"; }
+
+# What helm's own release build stamps into the binary: its version, and the
+# Kubernetes version of its client libraries as the default for `helm
+# template` and `helm lint` (without it, a source build assumes v1.20).
+helm_ldflags() {
+  local version="$1" go="$2" gomod client_go major minor
+  gomod="$("$go" mod download -json "helm.sh/helm/v3@$version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
+  [[ -f "$gomod" ]] || die "could not download helm.sh/helm/v3@$version's go.mod"
+  client_go="$(awk '$1 == "k8s.io/client-go" { print $2; exit }' "$gomod")"
+  [[ "$client_go" =~ ^v0\.([0-9]+)\. ]] || die "no k8s.io/client-go version in $gomod"
+  major=1
+  minor="${BASH_REMATCH[1]}"
+  local x="-X helm.sh/helm/v3"
+  printf '%s' "-s -w $x/internal/version.version=$version" \
+    " $x/pkg/chartutil.k8sVersionMajor=$major $x/pkg/chartutil.k8sVersionMinor=$minor" \
+    " $x/pkg/lint/rules.k8sVersionMajor=$major $x/pkg/lint/rules.k8sVersionMinor=$minor"
+}
+
+# One build dir per tool, version and recipe: changing a version builds the
+# new one next to the old, and the symlink in $BIN moves over.
+build_go_tool() {
+  local name="$1" pkg="$2" version="$3" go="$4"
+  local dir
+  dir="$(build_dir "$name" "$version")"
+  if [[ ! -x "$dir/$name" ]]; then
+    log "building $name $version from the Go module proxy (go install $pkg@$version)"
+    local started=$SECONDS tmp ldflags="-s -w"
+    [[ "$name" != helm ]] || ldflags="$(helm_ldflags "$version" "$go")"
+    mkdir -p "$BUILDS"
+    tmp="$(mktemp -d "$BUILDS/.$name.XXXXXX")"
+    # CGO off: static binaries that need no C toolchain; -trimpath: reproducible.
+    if ! GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" \
+      "$go" install -ldflags "$ldflags" "$pkg@$version" >&2; then
+      rm -rf "$tmp"
+      die "go install $pkg@$version failed (see above)"
+    fi
+    [[ -x "$tmp/$name" ]] || { rm -rf "$tmp"; die "go install $pkg@$version left no $name binary"; }
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+    log "built $name $version in $((SECONDS - started))s"
+  fi
+  mkdir -p "$BIN"
+  ln -sfn "$dir/$name" "$BIN/$name"
+}
+
+# The system's shellcheck: on PATH, not counting our own link to it (PATH may include $BIN).
+system_shellcheck() {
+  local dir
+  local -a dirs
+  IFS=: read -r -a dirs <<<"$PATH"
+  for dir in "${dirs[@]}"; do
+    [[ -n "$dir" && "$dir" != "$BIN" && -x "$dir/shellcheck" ]] || continue
+    printf '%s\n' "$dir/shellcheck"
+    return 0
+  done
+  return 1
+}
+
+ensure_shellcheck() {
+  local found
+  if found="$(system_shellcheck)"; then
+    ln -sfn "$found" "$BIN/shellcheck"
+    return
+  fi
+  [[ "$(id -u)" == 0 ]] || die "shellcheck is missing: apt-get install shellcheck (as root)"
+  command -v apt-get >/dev/null || die "shellcheck is missing and there is no apt-get here"
+  log "installing shellcheck from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null || die "apt-get update failed"
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends shellcheck >/dev/null \
+    || die "apt-get install shellcheck failed"
+  found="$(system_shellcheck)" || die "apt-get installed shellcheck, but it is not on PATH"
+  ln -sfn "$found" "$BIN/shellcheck"
+}
+
+check() {
+  local name pkg version missing=0
+  while IFS='|' read -r name pkg version; do
+    if [[ ! -x "$(build_dir "$name" "$version")/$name" || ! -e "$BIN/$name" ]]; then
+      log "missing: $name $version"
+      missing=1
+    fi
+  done < <(go_tools)
+  if [[ ! -e "$BIN/shellcheck" ]] && ! command -v shellcheck >/dev/null; then
+    log "missing: shellcheck"
+    missing=1
+  fi
+  return "$missing"
+}
+
+main() {
+  case "${1:-}" in
+    --print) printf '%s\n' "$BIN"; return ;;
+    --check) if check; then return 0; else exit 3; fi ;;
+    "") ;;
+    *) die "unknown argument $1 (use --check or --print)" ;;
+  esac
+  mkdir -p "$BIN"
+  local name pkg version go=""
+  while IFS='|' read -r name pkg version; do
+    if [[ ! -x "$(build_dir "$name" "$version")/$name" ]]; then
+      [[ -n "$go" ]] || go="$(find_go)"
+    fi
+    build_go_tool "$name" "$pkg" "$version" "$go"
+  done < <(go_tools)
+  ensure_shellcheck
+  printf '%s\n' "$BIN"
+}
+
+main "$@"

@@ -1,0 +1,450 @@
+"""What the rendered chart must say: Dapr app ids and ports, subscriptions that route every
+topic to the services that consume it, no root, resources and probes, network policies."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from events.dapr import DaprBus
+from events.topics import Topic
+from services.bootstrap import bootstrap
+from tests.deploy.support import (
+    APP_IDS,
+    K8S,
+    KUBE_VERSIONS,
+    RELEASE,
+    VALUES_FILES,
+    load_documents,
+    of_kind,
+    pod_specs,
+    render_chart,
+)
+
+# CONTRACT §4, "consumed by" (operators read dlq-events too, through the audit trail).
+CONTRACT_CONSUMERS = {
+    Topic.TASK_EVENTS: {"recurring-task", "audit", "task-api"},
+    Topic.REMINDER_EVENTS: {"notification", "audit"},
+    Topic.NOTIFICATION_EVENTS: {"audit", "task-api"},
+    Topic.CHAT_EVENTS: {"audit"},
+    Topic.AUDIT_EVENTS: set(),
+    Topic.DLQ_EVENTS: {"audit"},
+}
+
+# (pubsubname, topic, route, deadLetterTopic) -> the app ids that subscribe so.
+Routing = dict[tuple[str, str, str, str | None], set[str]]
+
+
+def name_of(service: str) -> str:
+    return f"{RELEASE}-{service}"
+
+
+@pytest.fixture(scope="module")
+def docs(helm: str) -> tuple[dict[str, Any], ...]:
+    return render_chart(helm, "values.yaml", KUBE_VERSIONS[-1])
+
+
+@pytest.fixture(scope="module", params=VALUES_FILES)
+def any_docs(helm: str, request: pytest.FixtureRequest) -> tuple[dict[str, Any], ...]:
+    return render_chart(helm, request.param, KUBE_VERSIONS[-1])
+
+
+@pytest.fixture(scope="module")
+def production(helm: str) -> tuple[dict[str, Any], ...]:
+    return render_chart(helm, "values-production.yaml", KUBE_VERSIONS[-1])
+
+
+def deployment(docs: tuple[dict[str, Any], ...], service: str) -> dict[str, Any]:
+    found = [d for d in of_kind(docs, "Deployment") if d["metadata"]["name"] == name_of(service)]
+    assert len(found) == 1, f"no Deployment {name_of(service)}"
+    return found[0]
+
+
+# --- the services -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", APP_IDS)
+def test_each_service_runs_its_own_process_with_its_dapr_app_id(
+    any_docs: tuple[dict[str, Any], ...], service: str
+) -> None:
+    pod = deployment(any_docs, service)["spec"]["template"]
+    annotations = pod["metadata"]["annotations"]
+    (container,) = pod["spec"]["containers"]
+    port = next(p["containerPort"] for p in container["ports"] if p["name"] == "http")
+    command = [*container.get("command", []), *container["args"]]
+
+    assert annotations["dapr.io/enabled"] == "true"
+    assert annotations["dapr.io/app-id"] == APP_IDS[service]
+    assert annotations["dapr.io/app-port"] == str(port)
+    assert command[:4] == ["todo", "serve", "--service", service]
+    assert command[command.index("--port") + 1] == str(port)
+    env = {e["name"]: e for e in container["env"]}
+    assert env["EVENT_BUS"]["value"] == "dapr"
+    assert env["DAPR_PUBSUB_NAME"]["value"] == "pubsub-kafka"
+    assert "DATABASE_URL" in env
+    assert env["JWT_PRIVATE_KEY_FILE"]["value"].startswith("/var/run/secrets/")
+
+
+def test_dapr_annotations_name_the_configuration_and_the_health_check(
+    any_docs: tuple[dict[str, Any], ...],
+) -> None:
+    (configuration,) = of_kind(any_docs, "Configuration")
+    for service in APP_IDS:
+        annotations = deployment(any_docs, service)["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["dapr.io/config"] == configuration["metadata"]["name"]
+        assert annotations["dapr.io/log-level"] in {"debug", "info", "warn", "error"}
+        assert annotations["dapr.io/enable-app-health-check"] == "true"
+        assert annotations["dapr.io/app-health-check-path"] == "/healthz"
+        for key in ("cpu-request", "memory-request", "cpu-limit", "memory-limit"):
+            assert annotations[f"dapr.io/sidecar-{key}"]
+    assert "tracing" in configuration["spec"]
+
+
+def test_dapr_components_of_the_contract(any_docs: tuple[dict[str, Any], ...]) -> None:
+    components = {c["metadata"]["name"]: c for c in of_kind(any_docs, "Component")}
+    assert {n: c["spec"]["type"] for n, c in components.items()} == {
+        "pubsub-kafka": "pubsub.kafka",
+        "statestore-redis": "state.redis",
+        "secrets-kubernetes": "secretstores.kubernetes",
+    }
+    assert set(components["pubsub-kafka"]["scopes"]) == set(APP_IDS.values())
+    assert components["statestore-redis"]["scopes"] == ["task-api"]
+    meta = {m["name"]: m.get("value") for m in components["statestore-redis"]["spec"]["metadata"]}
+    assert int(meta["ttlInSeconds"]) > 0
+
+
+def test_resiliency_retries_deliveries_before_the_dead_letter_topic(
+    any_docs: tuple[dict[str, Any], ...],
+) -> None:
+    (resiliency,) = of_kind(any_docs, "Resiliency")
+    inbound = resiliency["spec"]["targets"]["components"]["pubsub-kafka"]["inbound"]
+    retry = resiliency["spec"]["policies"]["retries"][inbound["retry"]]
+    assert retry["maxRetries"] > 0
+    assert set(resiliency["scopes"]) == set(APP_IDS.values())
+
+
+# --- subscriptions ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def app_subscriptions(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Routing:
+    """What each service itself serves on GET /dapr/subscribe, from services/composition.py."""
+    routing: Routing = {}
+    db = tmp_path_factory.mktemp("routing") / "routing.db"
+    for service, app_id in APP_IDS.items():
+        container = bootstrap(
+            service_name=service,
+            event_bus="dapr",
+            database_url=f"sqlite+aiosqlite:///{db}",
+            jwt_private_key_file=key_file,
+            redis_url=None,
+        )
+        bus = container.bus
+        assert isinstance(bus, DaprBus)
+        try:
+            await bus.start(container.process.subscriptions)
+            for entry in bus.subscription_entries():
+                key = (
+                    entry["pubsubname"],
+                    entry["topic"],
+                    entry["route"],
+                    entry.get("deadLetterTopic"),
+                )
+                routing.setdefault(key, set()).add(app_id)
+        finally:
+            await bus.stop()
+            await container.engine.dispose()
+    return routing
+
+
+def declared_routing(subscriptions: list[dict[str, Any]]) -> Routing:
+    routing: Routing = {}
+    for sub in subscriptions:
+        assert sub["apiVersion"] == "dapr.io/v2alpha1"
+        spec = sub["spec"]
+        assert set(spec["routes"]) == {"default"}, "one route per topic and app"
+        key = (
+            spec["pubsubname"],
+            spec["topic"],
+            spec["routes"]["default"],
+            spec.get("deadLetterTopic"),
+        )
+        assert key not in routing, f"two subscriptions for {key}"
+        routing[key] = set(sub["scopes"])
+    return routing
+
+
+def test_the_services_consume_what_the_contract_says(app_subscriptions: Routing) -> None:
+    by_topic: dict[str, set[str]] = {topic: set() for topic in CONTRACT_CONSUMERS}
+    service_of = {app_id: service for service, app_id in APP_IDS.items()}
+    for (_, topic, _, _), apps in app_subscriptions.items():
+        by_topic[topic] |= {service_of[a] for a in apps}
+    assert by_topic == {str(t): s for t, s in CONTRACT_CONSUMERS.items()}
+
+
+def test_chart_subscriptions_route_every_topic_to_its_consumers(
+    any_docs: tuple[dict[str, Any], ...], app_subscriptions: Routing
+) -> None:
+    assert declared_routing(of_kind(any_docs, "Subscription")) == app_subscriptions
+
+
+def test_plain_dapr_subscriptions_route_every_topic_to_its_consumers(
+    app_subscriptions: Routing,
+) -> None:
+    files = sorted((K8S / "dapr" / "subscriptions").glob("*.yaml"))
+    subscriptions = [d for f in files for d in load_documents(f.read_text())]
+    assert declared_routing(subscriptions) == app_subscriptions
+
+
+def test_declarative_subscriptions_turn_off_the_programmatic_ones(
+    any_docs: tuple[dict[str, Any], ...],
+) -> None:
+    for service in APP_IDS:
+        annotations = deployment(any_docs, service)["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["dapr.io/disable-init-endpoints"] == "subscribe"
+
+
+# --- pods: no root, resources, probes -------------------------------------------------------
+
+
+def test_no_container_runs_as_root(any_docs: tuple[dict[str, Any], ...]) -> None:
+    for where, spec in pod_specs(any_docs):
+        pod = spec.get("securityContext", {})
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            ctx = {**pod, **container.get("securityContext", {})}
+            label = f"{where} container {container['name']}"
+            assert ctx.get("runAsNonRoot") is True, f"{label}: runAsNonRoot"
+            assert ctx.get("runAsUser", 0) != 0, f"{label}: runs as uid 0"
+            assert ctx.get("allowPrivilegeEscalation") is False, f"{label}: privilege escalation"
+            assert "ALL" in ctx.get("capabilities", {}).get("drop", []), f"{label}: capabilities"
+            assert not ctx.get("privileged", False), f"{label}: privileged"
+
+
+def test_every_container_has_requests_and_limits(any_docs: tuple[dict[str, Any], ...]) -> None:
+    for where, spec in pod_specs(any_docs):
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            resources = container.get("resources", {})
+            for part in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources.get(part, {})), (
+                    f"{where} container {container['name']}: {part}"
+                )
+
+
+def test_every_long_running_container_has_probes(any_docs: tuple[dict[str, Any], ...]) -> None:
+    # Jobs and the `helm test` pod run to completion: probes do not apply to them.
+    for where, spec in pod_specs(any_docs):
+        if where.split("/")[0] not in ("Deployment", "StatefulSet"):
+            continue
+        for container in spec["containers"]:
+            assert "livenessProbe" in container, f"{where}: no liveness probe"
+            assert "readinessProbe" in container, f"{where}: no readiness probe"
+
+
+@pytest.mark.parametrize("service", APP_IDS)
+def test_services_probe_health_and_readiness(
+    docs: tuple[dict[str, Any], ...], service: str
+) -> None:
+    (container,) = deployment(docs, service)["spec"]["template"]["spec"]["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+# --- network policies -------------------------------------------------------------------
+
+
+def selects(policy: dict[str, Any], labels: dict[str, str]) -> bool:
+    selector = policy["spec"]["podSelector"]
+    assert not selector.get("matchExpressions"), "keep NetworkPolicy selectors to matchLabels"
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def test_everything_is_denied_by_default(any_docs: tuple[dict[str, Any], ...]) -> None:
+    policies = of_kind(any_docs, "NetworkPolicy")
+    deny = [p for p in policies if p["metadata"]["name"].endswith("-default-deny")]
+    assert len(deny) == 1
+    assert set(deny[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert not deny[0]["spec"].get("ingress")
+    assert not deny[0]["spec"].get("egress")
+    for where, _ in pod_specs(any_docs):
+        doc = next(d for d in any_docs if f"{d['kind']}/{d['metadata']['name']}" == where)
+        labels = (doc["spec"].get("template") or doc)["metadata"]["labels"]
+        assert selects(deny[0], labels), f"{where} escapes the default deny"
+
+
+def test_every_pod_has_its_own_network_policy(any_docs: tuple[dict[str, Any], ...]) -> None:
+    policies = [
+        p
+        for p in of_kind(any_docs, "NetworkPolicy")
+        if not p["metadata"]["name"].endswith("-default-deny")
+    ]
+    for where, _ in pod_specs(any_docs):
+        doc = next(d for d in any_docs if f"{d['kind']}/{d['metadata']['name']}" == where)
+        labels = (doc["spec"].get("template") or doc)["metadata"]["labels"]
+        mine = [p for p in policies if selects(p, labels)]
+        assert mine, f"no NetworkPolicy selects {where}"
+        for policy in mine:
+            assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+
+
+@pytest.mark.parametrize("service", APP_IDS)
+def test_service_policies_allow_only_what_the_service_needs(
+    any_docs: tuple[dict[str, Any], ...], service: str
+) -> None:
+    (policy,) = [
+        p for p in of_kind(any_docs, "NetworkPolicy") if p["metadata"]["name"] == name_of(service)
+    ]
+    labels = deployment(any_docs, service)["spec"]["template"]["metadata"]["labels"]
+    assert selects(policy, labels)
+    egress_ports = {
+        port["port"] for rule in policy["spec"]["egress"] for port in rule.get("ports", [])
+    }
+    assert {53, 9092, 50001} <= egress_ports  # DNS, Kafka (through the sidecar), Dapr sentry
+    ingress_ports = {
+        port["port"] for rule in policy["spec"]["ingress"] for port in rule.get("ports", [])
+    }
+    assert ingress_ports <= {8000, 9090}
+    open_to_all = [rule for rule in policy["spec"]["ingress"] if not rule.get("from")]
+    assert not open_to_all, "an ingress rule without `from` admits everyone"
+    internet_ports = {
+        port["port"]
+        for rule in policy["spec"]["egress"]
+        if any(
+            peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" and peer["ipBlock"].get("except")
+            for peer in rule.get("to", [])
+        )
+        for port in rule["ports"]
+    }
+    # Only the services that talk to the outside world may, and only on their ports:
+    # task-api the model API (HTTPS), notification SMTP and webhooks.
+    assert internet_ports == {
+        "task-api": {443},
+        "notification": {443, 80, 587, 465, 25},
+    }.get(service, set())
+
+
+# --- task-api scaling, ingress, migrations, tests, monitoring ------------------------------
+
+
+def test_task_api_has_an_hpa_and_a_pdb_in_production(
+    production: tuple[dict[str, Any], ...],
+) -> None:
+    (hpa,) = of_kind(production, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": name_of("task-api"),
+    }
+    assert hpa["spec"]["minReplicas"] >= 2
+    (pdb,) = of_kind(production, "PodDisruptionBudget")
+    labels = deployment(production, "task-api")["spec"]["template"]["metadata"]["labels"]
+    assert all(labels.get(k) == v for k, v in pdb["spec"]["selector"]["matchLabels"].items())
+    assert "replicas" not in deployment(production, "task-api")["spec"], "the HPA owns replicas"
+
+
+def test_ingress_routes_each_api_to_the_service_that_serves_it(
+    any_docs: tuple[dict[str, Any], ...],
+) -> None:
+    from services.audit.api import router as audit_router
+    from services.notification.api import router as notification_router
+
+    (ingress,) = of_kind(any_docs, "Ingress")
+    (rule,) = ingress["spec"]["rules"]
+    routes = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+    assert routes == {
+        audit_router.prefix: name_of("audit"),
+        notification_router.prefix: name_of("notification"),
+        "/": name_of("task-api"),
+    }
+    assert [p["path"] for p in rule["http"]["paths"]][-1] == "/", "the catch-all comes last"
+
+
+def test_migrations_run_as_a_hook_before_install_and_upgrade(
+    production: tuple[dict[str, Any], ...], docs: tuple[dict[str, Any], ...]
+) -> None:
+    (job,) = of_kind(production, "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["todo", "db", "upgrade"]
+    assert "dapr.io/enabled" not in job["spec"]["template"]["metadata"].get("annotations", {})
+    # The bundled database exists only once the release's resources do.
+    (job,) = of_kind(docs, "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+
+
+def test_secrets_come_from_the_chart_or_an_existing_secret(
+    docs: tuple[dict[str, Any], ...], production: tuple[dict[str, Any], ...]
+) -> None:
+    (own,) = [s for s in of_kind(docs, "Secret") if s["metadata"]["name"] == f"{RELEASE}-secrets"]
+    assert "jwt-private.pem" in own["data"]
+    assert own["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert not [
+        s for s in of_kind(production, "Secret") if s["metadata"]["name"] == "todo-app-secrets"
+    ]
+    volumes = deployment(production, "task-api")["spec"]["template"]["spec"]["volumes"]
+    jwt = next(v for v in volumes if v["name"] == "jwt")
+    assert jwt["secret"]["secretName"] == "todo-app-secrets"
+
+
+def test_helm_test_calls_readyz_of_every_service(any_docs: tuple[dict[str, Any], ...]) -> None:
+    (pod,) = of_kind(any_docs, "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    args = pod["spec"]["containers"][0]["command"]
+    for service in APP_IDS:
+        assert f"http://{name_of(service)}:8000/readyz" in args
+
+
+def test_alerts_cover_errors_outbox_lag_consumer_lag_and_dead_letters(
+    production: tuple[dict[str, Any], ...],
+) -> None:
+    (rule,) = of_kind(production, "PrometheusRule")
+    alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert "todo_outbox_oldest_age_seconds" in alerts["TodoOutboxLag"]["expr"]
+    assert "kafka_consumergroup_lag" in alerts["TodoConsumerLag"]["expr"]
+    assert 'topic="dlq-events"' in alerts["TodoDeadLetterGrowing"]["expr"]
+    assert "5.." in alerts["TodoHighErrorRate"]["expr"]
+    for alert in alerts.values():
+        assert alert["labels"]["severity"] in {"warning", "critical"}
+        assert alert["annotations"]["runbook_url"].split("#")[0].endswith("docs/runbook.md")
+    (monitor,) = of_kind(production, "ServiceMonitor")
+    assert {e["port"] for e in monitor["spec"]["endpoints"]} == {"http", "dapr-metrics"}
+
+
+def test_runbook_has_the_sections_alerts_link_to(production: tuple[dict[str, Any], ...]) -> None:
+    import re
+
+    runbook = (K8S.parent / "docs" / "runbook.md").read_text()
+    anchors = set()
+    for heading in re.findall(r"^## (.+)$", runbook, flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        anchors.add(slug)
+    (rule,) = of_kind(production, "PrometheusRule")
+    for group in rule["spec"]["groups"]:
+        for alert in group["rules"]:
+            anchor = alert["annotations"]["runbook_url"].split("#", 1)[1]
+            assert anchor in anchors, f"{alert['alert']} links to a missing section #{anchor}"
+
+
+def test_grafana_dashboards_are_configmaps_of_valid_json(
+    production: tuple[dict[str, Any], ...],
+) -> None:
+    import json
+
+    dashboards = [
+        c
+        for c in of_kind(production, "ConfigMap")
+        if c["metadata"]["labels"].get("grafana_dashboard")
+    ]
+    titles = set()
+    for config_map in dashboards:
+        ((_, text),) = config_map["data"].items()
+        dashboard = json.loads(text)
+        titles.add(dashboard["title"])
+        assert dashboard["panels"]
+    assert titles == {
+        "todo-app / API performance",
+        "todo-app / Kafka",
+        "todo-app / Service health",
+        "todo-app / Business",
+    }

@@ -25,10 +25,13 @@ class EventType(StrEnum):
     CHAT_MESSAGE_RECEIVED = "chat.message.received"
     CHAT_TOOL_CALLED = "chat.tool.called"
     CHAT_MESSAGE_ANSWERED = "chat.message.answered"
+    # An account was deleted: every service forgets that user's data.
+    USER_DELETED = "user.deleted"
 
 
 _TOPIC_BY_PREFIX = {
     "task.": Topic.TASK_EVENTS,
+    "user.": Topic.TASK_EVENTS,
     "reminder.": Topic.REMINDER_EVENTS,
     "notification.": Topic.NOTIFICATION_EVENTS,
     "chat.": Topic.CHAT_EVENTS,

@@ -75,13 +75,14 @@ def _recurring(container: "Container", process: Process) -> None:
 def _notification(container: "Container", process: Process) -> None:
     from events.topics import Topic
     from services.notification.api import router
-    from services.notification.delivery import ReminderDelivery
+    from services.notification.delivery import AccountCleanup, ReminderDelivery
 
-    process.subscriptions.append(
+    process.subscriptions += [
         Subscription(
             Topic.REMINDER_EVENTS, "notification", ReminderDelivery(container.uow, container.smtp)
-        )
-    )
+        ),
+        Subscription(Topic.TASK_EVENTS, "notification", AccountCleanup(container.uow)),
+    ]
     process.routers.append(router)
 
 

@@ -71,6 +71,9 @@ class AuditPage(BaseModel):
     pages: int
 
 
+REDACTED: dict[str, Any] = {"redacted": "account deleted"}
+
+
 class AuditRecorder:
     """One row per (event, topic); a redelivery inserts nothing (the unique
     key is the idempotency record, in the same statement as the effect)."""
@@ -87,7 +90,18 @@ class AuditRecorder:
 
         return handle
 
+    async def _redact(self, actor: str) -> None:
+        """Account deletion keeps what an operator must keep: which event
+        happened when, to which resource id, from which service; the content
+        (titles, descriptions, messages) is erased."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                audit_logs.update().where(audit_logs.c.actor_id == actor).values(metadata=REDACTED)
+            )
+
     async def record(self, topic: str, event: CloudEvent) -> None:
+        if event.type == "user.deleted":
+            await self._redact(event.userid)
         prefix = event.type.split(".", 1)[0]
         resource_type = "dlq" if topic == Topic.DLQ_EVENTS else _RESOURCE.get(prefix, prefix)
         values = {

@@ -17,7 +17,12 @@ from services.notification.channels import (
     post_webhook,
     send_email,
 )
-from services.notification.inbox import Preferences, add_notification, get_preferences
+from services.notification.inbox import (
+    Preferences,
+    add_notification,
+    forget_user,
+    get_preferences,
+)
 
 log = logging.getLogger(__name__)
 SOURCE = "/notification-service"
@@ -135,4 +140,18 @@ class ReminderDelivery:
         )
 
 
-__all__ = ["Preferences", "ReminderDelivery"]
+class AccountCleanup:
+    """`user.deleted` → the user's inbox and preferences are removed."""
+
+    def __init__(self, uow_factory: Any) -> None:
+        self._uow = uow_factory
+
+    async def __call__(self, event: CloudEvent) -> None:
+        if event.type != EventType.USER_DELETED:
+            return
+        async with self._uow() as uow:
+            await forget_user(uow.connection, uuid.UUID(event.userid))
+            await uow.commit()
+
+
+__all__ = ["AccountCleanup", "Preferences", "ReminderDelivery"]

@@ -166,3 +166,9 @@ async def set_preferences(conn: AsyncConnection, user_id: uuid.UUID, prefs: Pref
     )
     if updated.rowcount == 0:
         await conn.execute(preferences.insert().values(user_id=user_id, **values))
+
+
+async def forget_user(conn: AsyncConnection, user_id: uuid.UUID) -> None:
+    """Account deletion: the inbox and the channel preferences go."""
+    await conn.execute(notifications.delete().where(notifications.c.user_id == user_id))
+    await conn.execute(preferences.delete().where(preferences.c.user_id == user_id))

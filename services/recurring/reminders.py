@@ -58,6 +58,9 @@ class ScheduleHandler:
         self._on_change = on_change
 
     async def __call__(self, event: CloudEvent) -> None:
+        if event.type == EventType.USER_DELETED:
+            await self._forget(event)
+            return
         if not event.type.startswith("task.") or "task" not in event.data:
             return
         try:
@@ -87,6 +90,13 @@ class ScheduleHandler:
                 await self._upsert(conn, event, task, task_id, version, remind_at)
             await uow.commit()
         self._on_change()
+
+    async def _forget(self, event: CloudEvent) -> None:
+        async with self._uow() as uow:
+            await uow.connection.execute(
+                schedule.delete().where(schedule.c.user_id == uuid.UUID(event.userid))
+            )
+            await uow.commit()
 
     async def _upsert(
         self,

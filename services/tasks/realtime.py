@@ -49,10 +49,15 @@ class ConnectionHub:
         return len(self._sockets.get(user_id, ()))
 
     async def send(self, user_id: str, message: dict[str, Any]) -> None:
+        closing = bool(message.pop("close", False))
         for socket in list(self._sockets.get(user_id, ())):
             try:
                 await socket.send_json(message)
+                if closing:  # the account is gone, and so is its live feed
+                    await socket.close(code=4401, reason="account deleted")
             except Exception:  # a closed socket is dropped, the others still get it
+                self.remove(user_id, socket)
+            if closing:
                 self.remove(user_id, socket)
 
 
@@ -124,6 +129,10 @@ class RedisFanout:
 
 def realtime_subscriptions(fanout: Fanout) -> list[Subscription]:
     async def task_changes(event: CloudEvent) -> None:
+        if event.type == EventType.USER_DELETED:
+            closing = {"type": "account.deleted", "data": {}, "event_id": event.id, "close": True}
+            await fanout.broadcast(event.userid, closing)
+            return
         if event.type not in PUSHED_TYPES:
             return
         await fanout.broadcast(

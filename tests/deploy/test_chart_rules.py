@@ -21,9 +21,10 @@ from tests.deploy.support import (
     render_chart,
 )
 
-# CONTRACT §4, "consumed by" (operators read dlq-events too, through the audit trail).
+# CONTRACT §4, "consumed by" (operators read dlq-events too, through the audit trail),
+# plus notification on task-events for `user.deleted` (account deletion).
 CONTRACT_CONSUMERS = {
-    Topic.TASK_EVENTS: {"recurring-task", "audit", "task-api"},
+    Topic.TASK_EVENTS: {"recurring-task", "audit", "task-api", "notification"},
     Topic.REMINDER_EVENTS: {"notification", "audit"},
     Topic.NOTIFICATION_EVENTS: {"audit", "task-api"},
     Topic.CHAT_EVENTS: {"audit"},

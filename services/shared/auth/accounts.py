@@ -4,8 +4,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from events import EventType, new_event
 from services.errors import AuthError, Conflict, InvalidInput, NotFound
 from services.shared.auth.keys import KeyRing
 from services.shared.auth.passwords import hash_password, verify_password
@@ -143,3 +144,20 @@ async def redeem_login_link(
         raise AuthError("this login link is unknown, used or expired: start `make run` again")
     await uow.commit()
     return IssuedToken(keys.issue(user.user_id, ttl), int(ttl.total_seconds()))
+
+
+async def delete_account(uow: AccountsUoW, *, user: Principal, emit: Any) -> None:
+    """Delete the account and everything task-api keeps of it, in one
+    transaction with the `user.deleted` event the other services act on."""
+    if not await uow.accounts.delete_user(user.user_id):
+        raise NotFound("no such account")
+    emit(
+        new_event(
+            EventType.USER_DELETED,
+            source="/task-api",
+            user_id=user.user_id,
+            subject=user.user_id,
+            data={"user_id": str(user.user_id)},
+        )
+    )
+    await uow.commit()

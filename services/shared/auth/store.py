@@ -74,6 +74,12 @@ class AccountStore:
         ).first()
         return None if row is None else _principal(row)
 
+    async def delete_user(self, user_id: uuid.UUID) -> bool:
+        """Removes the user; tasks, tokens, links and feed secrets go with it
+        (ON DELETE CASCADE)."""
+        result = await self._conn.execute(users.delete().where(users.c.id == user_id))
+        return result.rowcount == 1
+
     async def add_access_token(
         self, *, user_id: uuid.UUID, name: str, secret: str, now: datetime
     ) -> uuid.UUID:

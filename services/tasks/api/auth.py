@@ -106,6 +106,14 @@ async def create_token(
     )
 
 
+@router.delete("/api/auth/me", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(user: CurrentUser, uow: UowDep) -> Response:
+    """Delete your account: tasks, tokens, notifications, conversations and
+    feed secrets; the audit trail keeps only redacted entries (see README)."""
+    await accounts.delete_account(uow, user=user, emit=uow.emit)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.delete("/api/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_token(token_id: uuid.UUID, user: CurrentUser, uow: UowDep) -> Response:
     await accounts.revoke_personal_token(uow, user_id=user.user_id, token_id=token_id)

@@ -1,0 +1,107 @@
+"""Deleting an account removes the user's data from every service."""
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import sqlalchemy as sa
+import websockets
+
+from services.audit.trail import audit_logs
+from services.bootstrap import Container
+from services.notification.tables import notifications
+from services.recurring.reminders import schedule
+from services.shared.tables import tasks
+from tests.conftest import LiveServer
+from tests.integration.events.test_event_flow import eventually, register
+
+
+async def count(container: Container, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+    async with container.engine.connect() as conn:
+        return int(
+            (
+                await conn.execute(sa.select(sa.func.count()).select_from(table).where(*where))
+            ).scalar_one()
+        )
+
+
+async def test_deleting_an_account_leaves_nothing_behind(live: LiveServer) -> None:
+    container = live.container
+    async with httpx.AsyncClient(base_url=live.url) as client:
+        token, me = await register(client, live.url)
+        _, other = await register(client, live.url)
+        kept = (await client.post("/api/tasks", headers=other, json={"title": "bob's"})).json()
+        soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+        await client.post(
+            "/api/tasks", headers=me, json={"title": "Secret plan", "remind_at": soon}
+        )
+        later = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+        await client.post(
+            "/api/tasks",
+            headers=me,
+            json={
+                "title": "Later",
+                "remind_at": later,
+                "recurrence_rule": "FREQ=DAILY",
+                "due_at": later,
+            },
+        )
+        pat = (await client.post("/api/auth/tokens", headers=me, json={"name": "cli"})).json()
+        feed = (await client.post("/api/calendar/token", headers=me)).json()
+        for _ in range(200):
+            if (await client.get("/api/notifications", headers=me)).json()["total"]:
+                break
+            await asyncio.sleep(0.05)
+        user_id = me["X-User"]
+        user_uuid = uuid.UUID(user_id)
+        async with websockets.connect(f"{live.ws_url}?token={token}") as socket:
+            await eventually(lambda: container.realtime.hub.count(user_id) == 1)
+            assert (await client.delete("/api/auth/me", headers=me)).status_code == 204
+            closing = None
+            while closing is None or closing["type"] == "ping":
+                closing = json.loads(await asyncio.wait_for(socket.recv(), 5))
+            assert closing["type"] == "account.deleted"
+            await asyncio.wait_for(socket.wait_closed(), 5)
+
+        for credential in (me["Authorization"], f"Bearer {pat['token']}"):
+            response = await client.get("/api/tasks", headers={"Authorization": credential})
+            assert response.status_code == 401
+        feed_token = feed["url"].split("token=", 1)[1]
+        gone = await client.get("/api/calendar.ics", params={"token": feed_token})
+        assert gone.status_code == 404
+        with_old = await client.get("/api/auth/me", headers=me)
+        assert with_old.status_code == 401
+
+        async def cleaned() -> bool:
+            return (
+                await count(container, schedule, schedule.c.user_id == user_uuid) == 0
+                and await count(container, notifications, notifications.c.user_id == user_uuid) == 0
+            )
+
+        for _ in range(200):
+            if await cleaned():
+                break
+            await asyncio.sleep(0.05)
+        assert await cleaned()
+        assert await count(container, tasks, tasks.c.user_id == user_uuid) == 0
+        async with container.engine.connect() as conn:
+            trail = (
+                await conn.execute(
+                    sa.select(audit_logs.c.event_type, audit_logs.c.metadata).where(
+                        audit_logs.c.actor_id == user_id
+                    )
+                )
+            ).all()
+        assert trail, "the audit trail keeps what an operator must keep"
+        assert all("Secret plan" not in json.dumps(m) for _, m in trail)
+        # The other user is untouched; the address can be used again, afresh.
+        assert (await client.get(f"/api/tasks/{kept['id']}", headers=other)).status_code == 200
+        email = (await client.get("/api/auth/me", headers=other)).json()["email"]
+        assert email
+        again = await client.post(
+            "/api/auth/register",
+            json={"email": f"again-{user_id[:6]}@example.com", "password": "pw-12345678"},
+        )
+        assert again.status_code == 201

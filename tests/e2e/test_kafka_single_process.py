@@ -29,8 +29,7 @@ async def system(kafka_container: Container) -> AsyncIterator[LiveServer]:
         yield server
 
 
-async def get(client: httpx.AsyncClient, url: str, headers: dict[str, str],
-              **params: Any) -> Any:
+async def get(client: httpx.AsyncClient, url: str, headers: dict[str, str], **params: Any) -> Any:
     response = await client.get(url, headers=headers, params=params)
     assert response.status_code == 200, response.text
     return response.json()
@@ -39,12 +38,24 @@ async def get(client: httpx.AsyncClient, url: str, headers: dict[str, str],
 async def test_recurring_completion_reminder_and_audit_over_kafka(system: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=system.url, timeout=30) as client:
         _, me = await register(client, system.url)
-        series = (await client.post("/api/tasks", headers=me, json={
-            "title": "Standup", "due_at": "2030-03-08T09:00:00",
-            "timezone": "America/New_York", "recurrence_rule": "FREQ=DAILY"})).json()
+        series = (
+            await client.post(
+                "/api/tasks",
+                headers=me,
+                json={
+                    "title": "Standup",
+                    "due_at": "2030-03-08T09:00:00",
+                    "timezone": "America/New_York",
+                    "recurrence_rule": "FREQ=DAILY",
+                },
+            )
+        ).json()
         remind_at = datetime.now(UTC) + timedelta(seconds=4)
-        await client.post("/api/tasks", headers=me, json={
-            "title": "Call the bank", "remind_at": remind_at.isoformat()})
+        await client.post(
+            "/api/tasks",
+            headers=me,
+            json={"title": "Call the bank", "remind_at": remind_at.isoformat()},
+        )
         await client.post(f"/api/tasks/{series['id']}/complete", headers=me)
 
         async def active_standups() -> list[Any]:
@@ -62,13 +73,17 @@ async def test_recurring_completion_reminder_and_audit_over_kafka(system: LiveSe
                 break
             await asyncio.sleep(0.05)
         assert datetime.now(UTC) >= remind_at
-        assert (await get(client, "/api/notifications", me))["items"][0]["title"] == \
-            "Call the bank"
+        assert (await get(client, "/api/notifications", me))["items"][0]["title"] == "Call the bank"
         for _ in range(600):
             trail = await get(client, "/api/audit", me, limit=100)
             types = {e["event_type"] for e in trail["items"]}
-            if {"task.created", "task.completed", "task.occurrence.generated",
-                    "reminder.triggered", "notification.sent"} <= types:
+            if {
+                "task.created",
+                "task.completed",
+                "task.occurrence.generated",
+                "reminder.triggered",
+                "notification.sent",
+            } <= types:
                 break
             await asyncio.sleep(0.05)
         else:
@@ -85,8 +100,12 @@ class Recorder:
 
 
 def kafka_sh(command: str) -> None:
-    subprocess.run(["bash", str(KAFKA_SH), command], check=True, capture_output=True,  # noqa: S603,S607
-                   timeout=180)
+    subprocess.run(
+        ["bash", str(KAFKA_SH), command],
+        check=True,
+        capture_output=True,  # noqa: S603,S607
+        timeout=180,
+    )
 
 
 @pytest.mark.timeout(400)
@@ -95,23 +114,28 @@ async def test_a_broker_crash_delays_delivery_and_loses_nothing(
 ) -> None:
     recorder = Recorder()
     kafka_container.extra_subscriptions.append(
-        Subscription(Topic.TASK_EVENTS, "e2e-recorder", recorder))
+        Subscription(Topic.TASK_EVENTS, "e2e-recorder", recorder)
+    )
     from tests.e2e.conftest import start_groups_at_the_end
 
-    await start_groups_at_the_end(kafka_container.settings.kafka_bootstrap_servers,
-                                  kafka_container.settings.kafka_group_prefix,
-                                  kafka_container.extra_subscriptions)
+    await start_groups_at_the_end(
+        kafka_container.settings.kafka_bootstrap_servers,
+        kafka_container.settings.kafka_group_prefix,
+        kafka_container.extra_subscriptions,
+    )
     relay = kafka_container.relay
     async for server in serve_app(kafka_container):
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             users = [(await register(client, server.url))[1] for _ in range(3)]
 
             async def edits(headers: dict[str, str], rounds: int) -> None:
-                task = (await client.post("/api/tasks", headers=headers,
-                                          json={"title": "v0"})).json()
+                task = (
+                    await client.post("/api/tasks", headers=headers, json={"title": "v0"})
+                ).json()
                 for n in range(1, rounds):
-                    response = await client.patch(f"/api/tasks/{task['id']}", headers=headers,
-                                                  json={"title": f"v{n}"})
+                    response = await client.patch(
+                        f"/api/tasks/{task['id']}", headers=headers, json={"title": f"v{n}"}
+                    )
                     assert response.status_code == 200, response.text  # the API keeps answering
                     await asyncio.sleep(0.05)
 
@@ -122,13 +146,11 @@ async def test_a_broker_crash_delays_delivery_and_loses_nothing(
                 await asyncio.gather(*(edits(h, 12) for h in users))
                 lag = await relay.lag()
                 assert lag.pending > 0  # the outbox grows while the broker is down
-                await eventually(lambda: relay.breaker.state is not BreakerState.CLOSED,
-                                 timeout=60)
+                await eventually(lambda: relay.breaker.state is not BreakerState.CLOSED, timeout=60)
             finally:
                 kafka_sh("start")
             await eventually(lambda: relay.breaker.state is BreakerState.CLOSED, timeout=120)
-            await eventually(lambda: len({e.id for e in recorder.events}) == 15 + 36,
-                             timeout=120)
+            await eventually(lambda: len({e.id for e in recorder.events}) == 15 + 36, timeout=120)
             assert (await relay.lag()).pending == 0
             counts = await audited(kafka_container, 51)
     # Per user, the first delivery of each event comes in commit order.
@@ -152,10 +174,15 @@ async def audited(container: Container, expected: int) -> list[Any]:
     group, its own pace) has caught up or a minute has passed."""
     for _ in range(600):
         async with container.engine.connect() as conn:
-            counts = list((await conn.execute(
-                sa.select(audit_logs.c.event_id, sa.func.count())
-                .where(audit_logs.c.topic == "task-events").group_by(audit_logs.c.event_id)
-            )).all())
+            counts = list(
+                (
+                    await conn.execute(
+                        sa.select(audit_logs.c.event_id, sa.func.count())
+                        .where(audit_logs.c.topic == "task-events")
+                        .group_by(audit_logs.c.event_id)
+                    )
+                ).all()
+            )
         if len(counts) >= expected:
             break
         await asyncio.sleep(0.1)

@@ -1,0 +1,316 @@
+"""The four services as separate processes (`todo serve --service …`) on the
+real Kafka broker and PostgreSQL, each restarted mid-stream with SIGKILL."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.audit.trail import audit_logs
+from services.bootstrap import bootstrap
+from tests.e2e.conftest import start_groups_at_the_end
+from tests.integration.test_acceptance import Inbox
+
+TODO = str(Path(sys.executable).parent / "todo")
+SERVICES = ("task-api", "recurring-task", "notification", "audit")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    env: dict[str, str]
+    ports: dict[str, int]
+    logs: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start(self, service: str) -> None:
+        with (self.logs / f"{service}.log").open("ab") as log:  # the child keeps its own copy
+            self.procs[service] = subprocess.Popen(  # noqa: S603 - our own command
+                [TODO, "serve", "--service", service, "--port", str(self.ports[service])],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self, service: str) -> None:
+        proc = self.procs.pop(service)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    async def ready(self, service: str, timeout: float = 60) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with httpx.AsyncClient() as client:
+            while True:
+                proc = self.procs[service]
+                if proc.poll() is not None:
+                    raise AssertionError(f"{service} exited: {self.tail(service)}")
+                try:
+                    if (await client.get(f"{self.url(service)}/readyz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"{service} not ready: {self.tail(service)}")
+                await asyncio.sleep(0.2)
+
+    def tail(self, service: str) -> str:
+        return (self.logs / f"{service}.log").read_text()[-3000:]
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def cluster(
+    fresh_postgres: str, kafka: str, key_file: Path, tmp_path: Path, smtp_server: tuple[Inbox, int]
+) -> AsyncIterator[Cluster]:
+    prefix = f"e2e4-{uuid.uuid4().hex[:8]}-"
+    probe = bootstrap(
+        database_url=fresh_postgres,
+        event_bus="kafka",
+        kafka_group_prefix=prefix,
+        jwt_private_key_file=key_file,
+        data_dir=tmp_path,
+    )
+    await start_groups_at_the_end(kafka, prefix, probe.process.subscriptions)
+    await probe.aclose()
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_postgres,
+        "EVENT_BUS": "kafka",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "KAFKA_GROUP_PREFIX": prefix,
+        "JWT_PRIVATE_KEY_FILE": str(key_file),
+        "DATA_DIR": str(tmp_path),
+        "LOCAL_USER": "false",
+        "RELAY_POLL_SECONDS": "0.2",
+        "DEFAULT_TIMEZONE": "UTC",
+        "SMTP_URL": f"smtp://127.0.0.1:{smtp_server[1]}",
+    }
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    running = Cluster(env, {s: free_port() for s in SERVICES}, logs)
+    try:
+        for service in SERVICES:
+            running.start(service)
+        for service in SERVICES:
+            await running.ready(service)
+        yield running
+    finally:
+        running.stop_all()
+
+
+async def poll(check: Any, timeout: float = 60) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.timeout(420)
+async def test_four_services_over_kafka_survive_restarts(
+    cluster: Cluster, smtp_server: tuple[Inbox, int], fresh_postgres: str
+) -> None:
+    inbox, _ = smtp_server
+    api, notes_url, audit_url = (
+        cluster.url("task-api"),
+        cluster.url("notification"),
+        cluster.url("audit"),
+    )
+    async with httpx.AsyncClient(timeout=30) as client:
+        email = f"four-{uuid.uuid4().hex[:6]}@example.com"
+        await client.post(
+            f"{api}/api/auth/register", json={"email": email, "password": "pw-12345678"}
+        )
+        token = (
+            await client.post(
+                f"{api}/api/auth/login", json={"email": email, "password": "pw-12345678"}
+            )
+        ).json()["access_token"]
+        me = {"Authorization": f"Bearer {token}"}
+        await client.put(
+            f"{notes_url}/api/notifications/preferences",
+            headers=me,
+            json={"in_app": True, "email": True, "email_address": email},
+        )
+
+        async def active(q: str) -> list[Any]:
+            page = (
+                await client.get(
+                    f"{api}/api/tasks",
+                    headers=me,
+                    params={"status": "active", "q": q, "limit": 100},
+                )
+            ).json()
+            return list(page["items"])
+
+        async def notes() -> list[Any]:
+            page = (
+                await client.get(
+                    f"{notes_url}/api/notifications", headers=me, params={"limit": 100}
+                )
+            ).json()
+            return list(page["items"])
+
+        # The acceptance path across processes.
+        first = (
+            await client.post(
+                f"{api}/api/tasks",
+                headers=me,
+                json={
+                    "title": "Standup",
+                    "due_at": "2030-03-08T09:00:00",
+                    "timezone": "America/New_York",
+                    "recurrence_rule": "FREQ=DAILY",
+                },
+            )
+        ).json()
+        await client.post(f"{api}/api/tasks/{first['id']}/complete", headers=me)
+        [nxt] = await poll(lambda: active("standup"))
+        assert nxt["due_at"] == "2030-03-09T09:00:00-05:00"
+        remind_at = datetime.now(UTC) + timedelta(seconds=3)
+        await client.post(
+            f"{api}/api/tasks",
+            headers=me,
+            json={"title": "Call the bank", "remind_at": remind_at.isoformat()},
+        )
+        await poll(notes)
+        assert datetime.now(UTC) >= remind_at
+        await poll(lambda: asyncio.sleep(0, result=len(inbox.messages) == 1))
+
+        # recurring-task killed while tasks are completed and reminders come due.
+        cluster.kill("recurring-task")
+        series = [
+            (
+                await client.post(
+                    f"{api}/api/tasks",
+                    headers=me,
+                    json={
+                        "title": f"Series {n}",
+                        "due_at": "2030-05-01T08:00:00",
+                        "recurrence_rule": "FREQ=WEEKLY",
+                    },
+                )
+            ).json()
+            for n in range(3)
+        ]
+        for task in series:
+            await client.post(f"{api}/api/tasks/{task['id']}/complete", headers=me)
+        due = datetime.now(UTC) + timedelta(seconds=2)
+        for n in range(3):
+            await client.post(
+                f"{api}/api/tasks",
+                headers=me,
+                json={"title": f"Ping {n}", "remind_at": due.isoformat()},
+            )
+        await asyncio.sleep(3)
+        cluster.start("recurring-task")
+        await cluster.ready("recurring-task")
+        for n in range(3):
+            found = await poll(lambda n=n: active(f"series {n}"))
+            assert len(found) == 1
+        await poll(lambda: _count(notes, 4))
+
+        # notification killed while reminders come due, then restarted.
+        cluster.kill("notification")
+        due = datetime.now(UTC) + timedelta(seconds=2)
+        for n in range(2):
+            await client.post(
+                f"{api}/api/tasks",
+                headers=me,
+                json={"title": f"Late {n}", "remind_at": due.isoformat()},
+            )
+        await asyncio.sleep(3)
+        cluster.start("notification")
+        await cluster.ready("notification")
+        await poll(lambda: _count(notes, 6))
+
+        # audit killed and restarted: every event still recorded exactly once.
+        cluster.kill("audit")
+        await client.patch(f"{api}/api/tasks/{first['id']}", headers=me, json={"priority": "low"})
+        cluster.start("audit")
+        await cluster.ready("audit")
+        trail = await poll(lambda: _audit_has(client, audit_url, me, first["id"]))
+        assert trail
+
+        await asyncio.sleep(2)  # anything doubled would have arrived by now
+        for n in range(3):
+            assert len(await active(f"series {n}")) == 1
+        titles = sorted(n["title"] for n in await notes())
+        assert titles == sorted(["Call the bank", "Ping 0", "Ping 1", "Ping 2", "Late 0", "Late 1"])
+        assert len(inbox.messages) == 6
+    engine = create_async_engine(fresh_postgres)
+    try:
+        async with engine.connect() as conn:
+            doubled = (
+                await conn.execute(
+                    sa.select(audit_logs.c.event_id)
+                    .group_by(audit_logs.c.event_id, audit_logs.c.topic)
+                    .having(sa.func.count() > 1)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert doubled == []
+
+
+async def _count(notes: Any, expected: int) -> bool:
+    found = await notes()
+    assert len(found) <= expected, [n["title"] for n in found]
+    return len(found) == expected
+
+
+async def _audit_has(client: httpx.AsyncClient, url: str, me: dict[str, str], task_id: str) -> bool:
+    page = (
+        await client.get(
+            f"{url}/api/audit", headers=me, params={"resource_id": task_id, "limit": 100}
+        )
+    ).json()
+    types = [e["event_type"] for e in page["items"]]
+    return types.count("task.updated") == 1 and "task.completed" in types

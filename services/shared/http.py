@@ -2,13 +2,14 @@
 (RFC 9457): every failure a client can cause is a 4xx that says what to fix."""
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.errors import (
@@ -19,6 +20,7 @@ from services.errors import (
     NotFound,
     VersionMismatch,
 )
+from services.shared.middleware import Hardening, HttpMetrics
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -107,8 +109,11 @@ def create_app(*, title: str, lifespan: Lifespan | None = None) -> FastAPI:
     app.add_exception_handler(DomainError, _on_domain)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    app.add_middleware(
+        Hardening,
+        metrics=HttpMetrics(registry),
+        large_body_paths={"/api/import": 6 << 20},
+    )
     return app
-
-
-async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
-    yield

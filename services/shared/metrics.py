@@ -52,4 +52,5 @@ async def metrics(request: Request) -> Response:
             relay, {"pending": float(current.pending), "age": current.oldest_age_seconds}
         )
     )
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    http = generate_latest(request.app.state.metrics_registry)
+    return Response(generate_latest(registry) + http, media_type=CONTENT_TYPE_LATEST)

@@ -21,6 +21,7 @@ from services.notification.channels import SmtpTarget, parse_smtp_url
 from services.recurring.reminders import ReminderScheduler
 from services.shared.auth.keys import KeyRing, load_or_create_private_key
 from services.shared.db import create_engine, reader
+from services.shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from services.shared.settings import Settings, get_settings
 from services.tasks.domain.timeutil import is_known_zone
 from services.tasks.realtime import ConnectionHub, Fanout, LocalFanout, RedisFanout
@@ -43,6 +44,7 @@ class Container:
     realtime: Realtime
     reminders: ReminderScheduler
     smtp: SmtpTarget | None
+    limiter: RateLimiter
     extra_subscriptions: list[Subscription] = field(default_factory=list)
     _started: bool = False
     _process: Process | None = None
@@ -88,6 +90,7 @@ class Container:
             await self.bus.stop()
             await self.realtime.fanout.stop()
             self._started = False
+        await self.limiter.aclose()
         await self.engine.dispose()
 
 
@@ -131,4 +134,5 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         realtime=Realtime(hub, fanout),
         reminders=ReminderScheduler(engine, lambda: UnitOfWork(engine, on_commit=relay.notify)),
         smtp=parse_smtp_url(settings.smtp_url, settings.smtp_from) if settings.smtp_url else None,
+        limiter=RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter(),
     )

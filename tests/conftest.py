@@ -23,6 +23,10 @@ from services.app import build_app
 from services.bootstrap import Container, bootstrap
 from services.migrations.runner import upgrade
 
+# Tests register many accounts from one address; the limits have tests of their own.
+os.environ.setdefault("RATE_LIMIT_AUTH_PER_MINUTE", "100000")
+os.environ.setdefault("RATE_LIMIT_PER_USER_PER_SECOND", "100000")
+
 T = TypeVar("T")
 BACKENDS = ["sqlite", "postgres"]
 TABLES = [

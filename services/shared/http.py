@@ -21,6 +21,7 @@ from services.errors import (
     VersionMismatch,
 )
 from services.shared.middleware import Hardening, HttpMetrics
+from services.shared.ratelimit import TooManyRequests
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ async def _on_domain(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidInput):
         errors = [{"field": p.field, "message": p.message} for p in exc.problems]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        status, headers = 429, {"Retry-After": str(exc.retry_after)}
     return problem(status, exc.title, exc.detail, errors=errors, headers=headers)
 
 

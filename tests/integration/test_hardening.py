@@ -38,3 +38,49 @@ async def test_http_metrics_by_route(client: httpx.AsyncClient, alice: User) -> 
     assert 'todo_http_requests_total{method="POST",route="/api/tasks",status="201"}' in text
     assert 'route="/api/tasks/{task_id}",status="404"' in text
     assert "todo_http_request_duration_seconds_bucket" in text
+
+
+async def test_rate_limits_answer_429_with_retry_after(container: object) -> None:
+    from services.app import build_app
+    from services.bootstrap import Container
+
+    assert isinstance(container, Container)
+    container.settings = container.settings.model_copy(
+        update={"rate_limit_auth_per_minute": 3, "rate_limit_per_user_per_second": 5}
+    )
+    transport = httpx.ASGITransport(app=build_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        body = {"email": "limit@example.com", "password": "pw-12345678"}
+        assert (await client.post("/api/auth/register", json=body)).status_code == 201
+        token = (await client.post("/api/auth/login", json=body)).json()["access_token"]
+        await client.post("/api/auth/login", json={**body, "password": "wrong-guess"})
+        refused = await client.post("/api/auth/login", json=body)
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.headers["content-type"] == "application/problem+json"
+        headers = {"Authorization": f"Bearer {token}"}
+        statuses = [(await client.get("/api/tasks", headers=headers)).status_code for _ in range(8)]
+        assert statuses[:5] == [200] * 5
+        assert 429 in statuses[5:]
+
+
+async def test_replicas_share_the_redis_counters() -> None:
+    import os
+    import uuid
+
+    import pytest
+
+    from services.shared.ratelimit import RedisRateLimiter
+
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set: `make test` starts Redis")
+    first, second = RedisRateLimiter(url), RedisRateLimiter(url)
+    key = f"test:{uuid.uuid4().hex}"
+    try:
+        results = [await (first if n % 2 else second).hit(key, 4, 60) for n in range(6)]
+    finally:
+        await first.aclose()
+        await second.aclose()
+    assert results[:4] == [None] * 4
+    assert all(wait is not None and 0 < wait <= 60 for wait in results[4:])

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, EmailStr, Field
 
 from services.shared.auth import accounts
-from services.tasks.api.deps import ContainerDep, CurrentUser, UowDep
+from services.tasks.api.deps import AuthAttempt, ContainerDep, CurrentUser, UowDep
 
 router = APIRouter(tags=["auth"])
 
@@ -55,7 +55,12 @@ class PersonalTokenPublic(BaseModel):
     created_at: datetime
 
 
-@router.post("/api/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
+@router.post(
+    "/api/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPublic,
+    dependencies=[AuthAttempt],
+)
 async def register(body: RegisterRequest, uow: UowDep, container: ContainerDep) -> UserPublic:
     user = await accounts.register(
         uow,
@@ -69,7 +74,7 @@ async def register(body: RegisterRequest, uow: UowDep, container: ContainerDep) 
     )
 
 
-@router.post("/api/auth/login", response_model=TokenResponse)
+@router.post("/api/auth/login", response_model=TokenResponse, dependencies=[AuthAttempt])
 async def login(body: LoginRequest, uow: UowDep, container: ContainerDep) -> TokenResponse:
     issued = await accounts.login(
         uow, container.keys, email=body.email, password=body.password, ttl=container.access_ttl
@@ -77,7 +82,7 @@ async def login(body: LoginRequest, uow: UowDep, container: ContainerDep) -> Tok
     return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
-@router.post("/api/auth/link", response_model=TokenResponse)
+@router.post("/api/auth/link", response_model=TokenResponse, dependencies=[AuthAttempt])
 async def redeem_link(body: LinkRequest, uow: UowDep, container: ContainerDep) -> TokenResponse:
     """Exchange the one-time login link that `todo serve` prints for an access token."""
     issued = await accounts.redeem_login_link(

@@ -10,6 +10,7 @@ from services.bootstrap import Container
 from services.errors import AuthError, InvalidInput
 from services.shared.auth import accounts
 from services.shared.auth.principal import Principal
+from services.shared.ratelimit import enforce
 from services.tasks.uow import UnitOfWork
 
 
@@ -39,7 +40,14 @@ async def _current_user(
     # Its own short transaction: a route that reads through other connections
     # (exports, the audit trail) must not wait on one this request holds open.
     async with container.reading() as uow:
-        return await accounts.authenticate(uow, container.keys, credentials.credentials)
+        user = await accounts.authenticate(uow, container.keys, credentials.credentials)
+    await enforce(
+        container.limiter,
+        f"user:{user.user_id}",
+        container.settings.rate_limit_per_user_per_second,
+        1.0,
+    )
+    return user
 
 
 CurrentUser = Annotated[Principal, Depends(_current_user)]
@@ -59,3 +67,15 @@ def _if_match(
 
 
 IfMatch = Annotated[int | None, Depends(_if_match)]
+
+
+async def _auth_attempts(request: Request, container: ContainerDep) -> None:
+    """Sign-in and registration: a few per minute per client address, so
+    passwords cannot be guessed at speed."""
+    client = request.client.host if request.client else "unknown"
+    await enforce(
+        container.limiter, f"auth:{client}", container.settings.rate_limit_auth_per_minute, 60.0
+    )
+
+
+AuthAttempt = Depends(_auth_attempts)

@@ -1,0 +1,73 @@
+"""Rate limits: per user on every authenticated request, stricter per client
+address on sign-in and registration. Fixed windows; shared through Redis when
+REDIS_URL is set, so every replica counts the same requests."""
+
+import time
+from collections import OrderedDict
+from typing import Protocol
+
+from services.errors import DomainError
+
+
+class TooManyRequests(DomainError):
+    title = "Too many requests"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"slow down: try again in {max(1, round(retry_after))} s")
+        self.retry_after = max(1, round(retry_after))
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: int, window: float) -> float | None:
+        """Count one request; the seconds to wait when over `limit`, else None."""
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryRateLimiter:
+    """One process's counters; the oldest keys are dropped beyond `max_keys`."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._windows: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._max_keys = max_keys
+
+    async def hit(self, key: str, limit: int, window: float) -> float | None:
+        now = time.monotonic()
+        start, count = self._windows.pop(key, (now, 0))
+        if now - start >= window:
+            start, count = now, 0
+        count += 1
+        self._windows[key] = (start, count)
+        if len(self._windows) > self._max_keys:
+            self._windows.popitem(last=False)
+        return None if count <= limit else window - (now - start)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class RedisRateLimiter:
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url)
+
+    async def hit(self, key: str, limit: int, window: float) -> float | None:
+        slot = int(time.time() // window)
+        name = f"todo:rl:{key}:{slot}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, int(window) + 1)
+            count, _ = await pipe.execute()
+        if int(count) <= limit:
+            return None
+        return window - (time.time() % window)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+async def enforce(limiter: RateLimiter, key: str, limit: int, window: float) -> None:
+    wait = await limiter.hit(key, limit, window)
+    if wait is not None:
+        raise TooManyRequests(wait)

@@ -58,6 +58,7 @@ def serve(
     import uvicorn
 
     from services.app import build_app
+    from services.shared.logs import configure
 
     settings = get_settings()
     if settings.is_sqlite:
@@ -71,7 +72,8 @@ def serve(
             fg="green",
             err=True,
         )
-    uvicorn.run(build_app(service=service.value), host=host, port=port, log_level="info")
+    log_config = configure(settings.log_format, settings.log_level)
+    uvicorn.run(build_app(service=service.value), host=host, port=port, log_config=log_config)
 
 
 @app.command("mcp")

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     rate_limit_per_user_per_second: int = Field(default=100, ge=1)
     rate_limit_auth_per_minute: int = Field(default=20, ge=1)
 
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
 

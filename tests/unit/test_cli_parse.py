@@ -78,3 +78,16 @@ def test_parse_rejects_a_bad_zone_and_bad_now() -> None:
     assert result.exit_code == 2
     assert "ISO 8601" in result.output
     assert runner.invoke(app, ["parse"]).exit_code != 0
+
+
+def test_json_logs_carry_extras_and_hide_secrets() -> None:
+    import logging
+
+    from services.shared.logs import JsonFormatter
+
+    record = logging.makeLogRecord({"name": "todo", "levelname": "WARNING", "msg": "hello %s",
+                                    "args": ("world",), "event_id": "e-1", "token": "todo_pat_x"})
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "hello world"
+    assert line["event_id"] == "e-1"
+    assert line["token"] == "[redacted]"

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
+from assistant.api import assistant_lifespan
 from mcp_server.http import mcp_lifespan, mount_mcp
 from services.bootstrap import Container, bootstrap
 from services.composition import SERVICE_NAMES
@@ -46,7 +47,10 @@ def build_app(container: Container | None = None, *, service: str | None = None)
             mcp: AbstractAsyncContextManager[object] = (
                 mcp_lifespan(app) if serves_mcp else nullcontext()
             )
-            async with mcp:
+            chat: AbstractAsyncContextManager[object] = (
+                assistant_lifespan(app) if serves_mcp else nullcontext()
+            )
+            async with mcp, chat:
                 yield
         finally:
             await running.aclose()

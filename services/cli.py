@@ -76,6 +76,14 @@ def serve(
     uvicorn.run(build_app(service=service.value), host=host, port=port, log_config=log_config)
 
 
+@app.command("chat")
+def chat() -> None:
+    """Chat with the assistant in the terminal, as the user of TODO_API_TOKEN or the local user."""
+    from assistant.terminal import run_chat
+
+    run_chat()
+
+
 @app.command("mcp")
 def mcp_stdio() -> None:
     """MCP server on stdio (for Claude Desktop): acts as the user of

@@ -48,9 +48,10 @@ def _task_api(container: "Container", process: Process) -> None:
         *realtime_subscriptions(container.realtime.fanout),
         occurrence_subscription(container.uow),
     ]
+    from assistant.api import router as chat
     from services.portability.api import router as portability
 
-    process.routers += [auth.router, tasks.router, ws.router, portability]
+    process.routers += [auth.router, tasks.router, ws.router, portability, chat]
 
 
 def _recurring(container: "Container", process: Process) -> None:

@@ -30,6 +30,8 @@ os.environ.setdefault("RATE_LIMIT_PER_USER_PER_SECOND", "100000")
 T = TypeVar("T")
 BACKENDS = ["sqlite", "postgres"]
 TABLES = [
+    "conversation_messages",
+    "conversations",
     "calendar_feeds",
     "audit_logs",
     "notification_preferences",

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +40,20 @@ class Settings(BaseSettings):
 
     rate_limit_per_user_per_second: int = Field(default=100, ge=1)
     rate_limit_auth_per_minute: int = Field(default=20, ge=1)
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    mcp_url: str | None = None
+    langfuse_public_key: str | None = None
+    langfuse_secret_key: SecretStr | None = None
+    langfuse_host: str | None = None
+    chat_max_tool_steps: int = Field(default=6, ge=1, le=20)
+    chat_history_tokens: int = Field(default=6000, ge=500)
+    chat_model_timeout_seconds: float = Field(default=30.0, gt=0)
+    chat_model_retries: int = Field(default=1, ge=0, le=5)
+    chat_state_ttl_seconds: int = Field(default=900, ge=10)
+    chat_max_message_chars: int = Field(default=4000, ge=1)
 
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"

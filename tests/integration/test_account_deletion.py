@@ -9,6 +9,7 @@ import httpx
 import sqlalchemy as sa
 import websockets
 
+from assistant.conversations.tables import conversations
 from services.audit.trail import audit_logs
 from services.bootstrap import Container
 from services.notification.tables import notifications
@@ -49,6 +50,8 @@ async def test_deleting_an_account_leaves_nothing_behind(live: LiveServer) -> No
             },
         )
         pat = (await client.post("/api/auth/tokens", headers=me, json={"name": "cli"})).json()
+        chat = await client.post("/api/chat", headers=me, json={"message": "show my tasks"})
+        assert chat.status_code == 200
         feed = (await client.post("/api/calendar/token", headers=me)).json()
         for _ in range(200):
             if (await client.get("/api/notifications", headers=me)).json()["total"]:
@@ -86,6 +89,7 @@ async def test_deleting_an_account_leaves_nothing_behind(live: LiveServer) -> No
             await asyncio.sleep(0.05)
         assert await cleaned()
         assert await count(container, tasks, tasks.c.user_id == user_uuid) == 0
+        assert await count(container, conversations, conversations.c.user_id == user_uuid) == 0
         async with container.engine.connect() as conn:
             trail = (
                 await conn.execute(

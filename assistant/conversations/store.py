@@ -1,0 +1,193 @@
+"""Reading and writing conversations on a unit of work's connection.
+
+Every read names the user: a conversation id of another user is simply not
+found, the same answer as an id that never existed.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistant.conversations.tables import conversation_messages, conversations
+from assistant.messages import Message, ToolCall
+
+MAX_TITLE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    title: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def _conversation(row: sa.Row[tuple[object, ...]]) -> Conversation:
+    m = row._mapping
+    return Conversation(
+        id=m["id"],
+        user_id=m["user_id"],
+        title=m["title"],
+        message_count=m["message_count"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _message(row: sa.Row[tuple[object, ...]]) -> Message:
+    m = row._mapping
+    return Message(
+        id=m["id"],
+        role=m["role"],
+        content=m["content"],
+        tool_calls=tuple(ToolCall.from_json(c) for c in m["tool_calls"] or ()),
+        tool_call_id=m["tool_call_id"],
+        created_at=m["created_at"],
+    )
+
+
+def title_from(text: str) -> str:
+    words = " ".join(text.split())
+    return words if len(words) <= 80 else words[:79].rstrip() + "…"
+
+
+async def get(
+    conn: AsyncConnection, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> Conversation | None:
+    row = (
+        await conn.execute(
+            sa.select(conversations).where(
+                conversations.c.id == conversation_id, conversations.c.user_id == user_id
+            )
+        )
+    ).first()
+    return None if row is None else _conversation(row)
+
+
+async def recent_messages(
+    conn: AsyncConnection, user_id: uuid.UUID, conversation_id: uuid.UUID, limit: int
+) -> list[Message] | None:
+    """The last `limit` messages, oldest first; None when the conversation is not the user's.
+
+    One query: the ownership check is the join, not a round trip of its own.
+    """
+    rows = (
+        await conn.execute(
+            sa.select(conversation_messages)
+            .join(conversations, conversations.c.id == conversation_messages.c.conversation_id)
+            .where(
+                conversation_messages.c.conversation_id == conversation_id,
+                conversations.c.user_id == user_id,
+            )
+            .order_by(conversation_messages.c.position.desc())
+            .limit(limit)
+        )
+    ).all()
+    if not rows and await get(conn, user_id, conversation_id) is None:
+        return None
+    return [_message(row) for row in reversed(rows)]
+
+
+async def append(
+    conn: AsyncConnection,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    title: str,
+    messages: Sequence[Message],
+    now: datetime,
+) -> None:
+    """Add `messages` at the end, creating the conversation on its first turn.
+
+    The positions come from an atomic increment of the conversation's count,
+    so two turns of one conversation at the same time never share a position.
+    """
+    bumped = (
+        await conn.execute(
+            conversations.update()
+            .where(conversations.c.id == conversation_id, conversations.c.user_id == user_id)
+            .values(message_count=conversations.c.message_count + len(messages), updated_at=now)
+            .returning(conversations.c.message_count)
+        )
+    ).scalar_one_or_none()
+    if bumped is None:
+        await conn.execute(
+            conversations.insert().values(
+                id=conversation_id,
+                user_id=user_id,
+                title=title_from(title)[:MAX_TITLE] or "Conversation",
+                message_count=len(messages),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        bumped = len(messages)
+    first = bumped - len(messages) + 1
+    if messages:
+        await conn.execute(
+            conversation_messages.insert(),
+            [
+                {
+                    "id": message.id,
+                    "conversation_id": conversation_id,
+                    "position": first + offset,
+                    "role": message.role,
+                    "content": message.content,
+                    "tool_calls": [c.to_json() for c in message.tool_calls] or None,
+                    "tool_call_id": message.tool_call_id,
+                    "created_at": message.created_at,
+                }
+                for offset, message in enumerate(messages)
+            ],
+        )
+
+
+async def list_conversations(
+    conn: AsyncConnection, user_id: uuid.UUID, *, page: int, limit: int
+) -> tuple[list[Conversation], int]:
+    mine = conversations.c.user_id == user_id
+    total = (
+        await conn.execute(sa.select(sa.func.count()).select_from(conversations).where(mine))
+    ).scalar_one()
+    rows = (
+        await conn.execute(
+            sa.select(conversations)
+            .where(mine)
+            .order_by(conversations.c.updated_at.desc(), conversations.c.id)
+            .offset((page - 1) * limit)
+            .limit(limit)
+        )
+    ).all()
+    return [_conversation(row) for row in rows], total
+
+
+async def list_messages(
+    conn: AsyncConnection, conversation: Conversation, *, page: int, limit: int
+) -> list[Message]:
+    rows = (
+        await conn.execute(
+            sa.select(conversation_messages)
+            .where(conversation_messages.c.conversation_id == conversation.id)
+            .order_by(conversation_messages.c.position)
+            .offset((page - 1) * limit)
+            .limit(limit)
+        )
+    ).all()
+    return [_message(row) for row in rows]
+
+
+__all__ = [
+    "Conversation",
+    "append",
+    "get",
+    "list_conversations",
+    "list_messages",
+    "recent_messages",
+    "title_from",
+]

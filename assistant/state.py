@@ -1,0 +1,111 @@
+"""Short-lived conversation state: what waits for the user's yes, what "the
+second one" refers to, and which task an unfinished request still needs.
+
+It lives beside the conversation, not in it: it expires (a "yes" tomorrow
+must not delete what was proposed today) and it is never sent to a model.
+Stores: `MemoryStateStore` in one process, `DaprStateStore`
+(`assistant.dapr_state`) across replicas when EVENT_BUS=dapr.
+"""
+
+import time
+import uuid
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+
+class HeldCall(BaseModel):
+    name: str
+    arguments: dict[str, Any]
+
+
+class Pending(BaseModel):
+    """Tool calls that wait for the user's yes."""
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    summary: str
+    calls: list[HeldCall]
+
+
+class ListedTask(BaseModel):
+    id: str
+    title: str
+
+
+class Choice(BaseModel):
+    """An offline request that names a task ambiguously: done once the user picks one."""
+
+    intent: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConversationState(BaseModel):
+    user_id: str
+    pending: Pending | None = None
+    listing: list[ListedTask] = Field(default_factory=list)
+    choice: Choice | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.pending is None and not self.listing and self.choice is None
+
+
+class StateStore(Protocol):
+    async def load(self, key: str) -> ConversationState | None: ...
+
+    async def save(self, key: str, state: ConversationState) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def state_key(conversation_id: uuid.UUID) -> str:
+    return f"chat-{conversation_id}"
+
+
+class MemoryStateStore:
+    """A dict with expiry: one process's conversations (the embedded setup)."""
+
+    def __init__(self, ttl_seconds: float, *, max_entries: int = 10_000) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, str]] = {}
+
+    async def load(self, key: str) -> ConversationState | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, raw = entry
+        if expires <= time.monotonic():
+            del self._entries[key]
+            return None
+        return ConversationState.model_validate_json(raw)
+
+    async def save(self, key: str, state: ConversationState) -> None:
+        now = time.monotonic()
+        if len(self._entries) >= self._max:
+            # Drop what expired, then the oldest: memory stays bounded.
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            while len(self._entries) >= self._max:
+                self._entries.pop(next(iter(self._entries)))
+        self._entries.pop(key, None)
+        self._entries[key] = (now + self._ttl, state.model_dump_json())
+
+    async def delete(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    async def aclose(self) -> None:
+        self._entries.clear()
+
+
+__all__ = [
+    "Choice",
+    "ConversationState",
+    "HeldCall",
+    "ListedTask",
+    "MemoryStateStore",
+    "Pending",
+    "StateStore",
+    "state_key",
+]

@@ -1,0 +1,152 @@
+"""One chat turn's working state, shared by the model's loop and the offline assistant.
+
+A turn collects what it will persist (`transcript`, `calls`) and runs tools
+through `call_tool`, which traces each call; the chat service writes it all
+in one transaction when the turn ends.
+"""
+
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any, Protocol
+
+from assistant import stream
+from assistant.config import AssistantSettings
+from assistant.messages import Message, ToolCall, assistant, tool_result
+from assistant.state import ConversationState, Pending
+from assistant.stream import ChatEvent
+from assistant.tools import ToolInfo, ToolOutcome, ToolSession
+from assistant.tracing import TurnTrace
+from services.shared.auth.principal import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One tool call as `chat.tool.called` reports it."""
+
+    call_id: str
+    name: str
+    arguments: Any
+    ok: bool
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+def new_call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+@dataclass
+class Turn:
+    user: Principal
+    conversation_id: uuid.UUID
+    text: str
+    now: datetime
+    history: list[Message]
+    tools: ToolSession
+    state: ConversationState
+    trace: TurnTrace
+    settings: AssistantSettings
+    transcript: list[Message] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
+    answer: Message | None = None
+    confirming: bool = False
+
+    @cached_property
+    def tool_map(self) -> dict[str, ToolInfo]:
+        return {tool.name: tool for tool in self.tools.tools}
+
+    async def call_tool(
+        self, call_id: str, name: str, arguments: dict[str, Any], *, confirmed: bool = False
+    ) -> ToolOutcome:
+        span = self.trace.tool(name=name, arguments=arguments)
+        outcome = await self.tools.call(name, arguments)
+        span.end(output=outcome.result, error=None if outcome.ok else outcome.text)
+        self.calls.append(CallRecord(call_id, name, arguments, outcome.ok, confirmed))
+        return outcome
+
+    async def lookup(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        """A read the assistant makes for itself (a title for a question): traced only."""
+        span = self.trace.tool(name=name, arguments=arguments)
+        outcome = await self.tools.call(name, arguments)
+        span.end(output=outcome.result, error=None if outcome.ok else outcome.text)
+        return outcome
+
+    def finish(self, text: str) -> Message:
+        message = assistant(text)
+        self.transcript.append(message)
+        self.answer = message
+        return message
+
+
+async def execute(
+    turn: Turn, calls: Sequence[PlannedCall], outcomes: list[ToolOutcome], *, confirmed: bool
+) -> AsyncIterator[ChatEvent]:
+    """Run `calls` as one tool-calling step: events out, transcript and outcomes in."""
+    turn.transcript.append(
+        Message(
+            role="assistant",
+            tool_calls=tuple(
+                ToolCall(c.id, c.name, json.dumps(c.arguments, ensure_ascii=False)) for c in calls
+            ),
+        )
+    )
+    for call in calls:
+        yield stream.tool_call(call.id, call.name, call.arguments)
+        outcome = await turn.call_tool(call.id, call.name, call.arguments, confirmed=confirmed)
+        yield stream.tool_result(call.id, outcome.ok, outcome.result)
+        turn.transcript.append(tool_result(call.id, outcome.text))
+        outcomes.append(outcome)
+
+
+_CHUNK = re.compile(r"\S+\s*|\s+")
+
+
+async def say(turn: Turn, text: str) -> AsyncIterator[ChatEvent]:
+    """Stream a prepared answer as `token` events, a few words at a time."""
+    words = _CHUNK.findall(text)
+    for start in range(0, len(words), 4):
+        yield stream.token("".join(words[start : start + 4]))
+    turn.finish(text)
+
+
+async def ask_to_confirm(turn: Turn, pending: Pending) -> AsyncIterator[ChatEvent]:
+    turn.state.pending = pending
+    turn.confirming = True
+    yield stream.confirm(pending.id, pending.summary)
+    turn.finish(pending.summary)
+
+
+class Agent(Protocol):
+    """What answers a turn: the model's loop, or the offline assistant."""
+
+    mode: str
+    uses_history: bool  # whether a turn needs the earlier messages (the offline one does not)
+
+    def respond(self, turn: Turn) -> AsyncIterator[ChatEvent]: ...
+
+    def confirmed(
+        self, turn: Turn, pending: Pending, outcomes: list[ToolOutcome]
+    ) -> AsyncIterator[ChatEvent]: ...
+
+
+__all__ = [
+    "Agent",
+    "CallRecord",
+    "PlannedCall",
+    "Turn",
+    "ask_to_confirm",
+    "execute",
+    "new_call_id",
+    "say",
+]

@@ -1,0 +1,297 @@
+"""Benchmark: the offline parser's throughput, and what the assistant adds to a turn.
+
+1. Parser: `parse_utterance` over the dev corpus (or built-in sentences when
+   the corpus is not beside the repository), in a loop on one core, for a
+   fixed time. Target: >= 5,000 utterances/s.
+2. Turn overhead, on a PostgreSQL database of its own: the same tool work
+   ("add a task") three ways, interleaved, after a warm-up:
+   - bare: `add_task` through an open in-process MCP session (what any client pays);
+   - model turn: `POST /api/chat`'s turn (without HTTP) with a model stand-in that
+     answers at once: model call -> add_task -> model call -> answer, history
+     loaded, messages and chat events saved;
+   - offline turn: the same request read by the offline parser.
+   Conversations last 10 turns. The model's round trip (SDK + loopback HTTP to
+   the stand-in) is measured on its own and subtracted, since a real model's
+   latency dwarfs it; so is the conversation's storage (reading the history,
+   saving the messages and chat events in one transaction), timed inside the
+   turn and reported beside. What is left is the loop's own work. Target: it
+   adds <= 20% to the bare tool calls. Medians throughout: the machine is shared.
+"""
+
+import json
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.chat import Assistant
+from assistant.config import AssistantSettings
+from assistant.parsing import parse_utterance
+from assistant.stream import ChatEvent
+from assistant.tools import InProcessTools
+from bench.common import database, ratio, recreate_database, summarize
+from services.bootstrap import bootstrap
+from services.shared.auth import accounts
+from services.shared.auth.principal import Principal
+from tests.support.openai_standin import OpenAIStandIn, call, text, tools
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "nl-corpus" / "dev.jsonl"
+PARSER_TARGET = 5_000.0
+OVERHEAD_TARGET = 0.20
+# Turns per conversation: the history a model turn loads and sends grows to
+# about 4 * SESSION_TURNS messages, as in a chat session, not without bound.
+SESSION_TURNS = 10
+FALLBACK = [
+    ("buy milk tomorrow at 5pm #errands p1", "2026-11-28T10:00:00", "America/New_York"),
+    ("remind me to call mom every sunday at 6pm", "2026-11-28T10:00:00", "Europe/Berlin"),
+    ("what's due this week?", "2026-11-28T10:00:00", "Asia/Tokyo"),
+    ("complete the dentist task", "2026-11-28T10:00:00", "UTC"),
+    ("move the report to friday, high priority", "2026-11-28T10:00:00", "America/Chicago"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantBenchConfig:
+    database: str
+    parse_seconds: float
+    turns: int
+    warmup: int
+
+
+FULL = AssistantBenchConfig("todo_bench_assistant", parse_seconds=5.0, turns=200, warmup=20)
+QUICK = AssistantBenchConfig("todo_bench_assistant_q", parse_seconds=1.0, turns=30, warmup=5)
+
+
+def _utterances() -> list[tuple[str, datetime, str]]:
+    if CORPUS.exists():
+        rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
+        return [(r["text"], datetime.fromisoformat(r["now"]), r["tz"]) for r in rows]
+    return [(t, datetime.fromisoformat(n), tz) for t, n, tz in FALLBACK]
+
+
+def parser_throughput(seconds: float) -> dict[str, Any]:
+    items = _utterances()
+    for text_, now, tz in items:  # warm the caches the parser keeps
+        parse_utterance(text_, now, tz)
+    done = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline:
+        for text_, now, tz in items:
+            parse_utterance(text_, now, tz)
+        done += len(items)
+    elapsed = time.perf_counter() - started
+    per_second = done / elapsed
+    return {
+        "utterances": done,
+        "distinct": len(items),
+        "source": "corpus" if CORPUS.exists() else "built-in",
+        "seconds": round(elapsed, 2),
+        "per_second": round(per_second),
+        "target_per_second": PARSER_TARGET,
+        "meets_target": per_second >= PARSER_TARGET,
+    }
+
+
+async def _ignore(event: ChatEvent) -> None:
+    return None
+
+
+def _settings(**values: Any) -> AssistantSettings:
+    base: dict[str, Any] = {
+        "openai_api_key": None,
+        "openai_base_url": None,
+        "mcp_url": None,
+        "langfuse_public_key": None,
+        "langfuse_secret_key": None,
+        "langfuse_host": None,
+        "chat_model_retries": 0,
+    }
+    return AssistantSettings(_env_file=None, **{**base, **values})  # type: ignore[call-arg]
+
+
+async def _timed(work: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    await work()
+    return time.perf_counter() - started
+
+
+async def turn_overhead(cfg: AssistantBenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    db = database(cfg.database)
+    await recreate_database(db)
+    scratch = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
+    container = bootstrap(database_url=db.url, data_dir=scratch, local_user=False)
+    standin = OpenAIStandIn()
+    await standin.start()
+    model = Assistant.for_container(
+        container, _settings(openai_api_key="sk-bench", openai_base_url=standin.base_url)
+    )
+    offline = Assistant.for_container(container, _settings())
+    await model.start()
+    await offline.start()
+    samples: dict[str, list[float]] = {
+        name: []
+        for name in (
+            "bare",
+            "model_turn",
+            "offline_turn",
+            "model_round_trip",
+            "model_storage",
+            "offline_storage",
+        )
+    }
+    storage: dict[str, float] = {"model": 0.0, "offline": 0.0}
+    for name, part in (("model", model), ("offline", offline)):
+        persist = part.persist
+
+        async def timed_persist(*args: Any, _persist: Any = persist, _name: str = name) -> None:
+            started = time.perf_counter()
+            await _persist(*args)
+            storage[_name] += time.perf_counter() - started
+
+        part.persist = timed_persist  # type: ignore[method-assign]
+    try:
+        async with container.uow() as uow:
+            user: Principal = await accounts.ensure_local_user(
+                uow, email="bench@assistant.example.com", timezone="Europe/Berlin"
+            )
+        tools_source = model.tools
+        assert isinstance(tools_source, InProcessTools)
+        conversations: dict[str, uuid.UUID | None] = {"model": None, "offline": None}
+
+        async def model_turn() -> None:
+            standin.script(tools(call("add_task", {"title": "Bench task"})), text("Added."))
+            storage["model"] = 0.0
+            started = time.perf_counter()
+            turn = await model.open_turn(
+                user, "add bench task", conversation_id=conversations["model"]
+            )
+            storage["model"] += time.perf_counter() - started  # the history read
+            conversations["model"] = turn.conversation_id
+            await turn.run(_ignore)
+
+        async def offline_turn() -> None:
+            storage["offline"] = 0.0
+            started = time.perf_counter()
+            turn = await offline.open_turn(
+                user, "buy bench supplies", conversation_id=conversations["offline"]
+            )
+            storage["offline"] += time.perf_counter() - started
+            conversations["offline"] = turn.conversation_id
+            await turn.run(_ignore)
+
+        client = model.agent._client  # type: ignore[attr-defined]
+
+        async def round_trip() -> None:
+            standin.script(text("Added."))
+            chunks = await client.chat.completions.create(
+                model="bench",
+                messages=[{"role": "user", "content": "hi"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            async for _ in chunks:
+                pass
+
+        async with tools_source.connect(user, None) as session:
+
+            async def bare() -> None:
+                outcome = await session.call("add_task", {"title": "Bench task"})
+                assert outcome.ok, outcome.text
+
+            for number in range(cfg.warmup + cfg.turns):
+                measured = number >= cfg.warmup
+                if number % SESSION_TURNS == 0:  # a chat session: history grows, then resets
+                    conversations.update(model=None, offline=None)
+                for name, work in (
+                    ("bare", bare),
+                    ("model_turn", model_turn),
+                    ("offline_turn", offline_turn),
+                    ("model_round_trip", round_trip),
+                ):
+                    seconds = await _timed(work)
+                    if measured:
+                        samples[name].append(seconds)
+                        if name in ("model_turn", "offline_turn"):
+                            kind = name.removesuffix("_turn")
+                            samples[f"{kind}_storage"].append(storage[kind])
+                if measured and (number - cfg.warmup + 1) % 50 == 0:
+                    log(f"  {number - cfg.warmup + 1} turns of each")
+        assert standin.unused == 0, "the model turns did not use their scripted answers"
+    finally:
+        await model.aclose()
+        await offline.aclose()
+        await standin.stop()
+        await container.aclose()
+    stats = {name: summarize(values) for name, values in samples.items()}
+    # Medians: the machine is shared, and a few slow outliers say nothing about the loop.
+    bare_ms = stats["bare"].p50
+    model_own = stats["model_turn"].p50 - bare_ms - 2 * stats["model_round_trip"].p50
+    offline_own = stats["offline_turn"].p50 - bare_ms
+    model_loop = model_own - stats["model_storage"].p50
+    offline_loop = offline_own - stats["offline_storage"].p50
+    return {
+        "latency": {name: s.as_dict() for name, s in stats.items()},
+        "model_turn_over_bare": round(ratio(stats["model_turn"].p50, bare_ms), 2),
+        "offline_turn_over_bare": round(ratio(stats["offline_turn"].p50, bare_ms), 2),
+        "model_turn_own_ms": round(model_own, 2),
+        "offline_turn_own_ms": round(offline_own, 2),
+        "model_loop_ms": round(model_loop, 2),
+        "offline_loop_ms": round(offline_loop, 2),
+        "added_by_model_turn": round(ratio(model_own, bare_ms), 3),
+        "added_by_offline_turn": round(ratio(offline_own, bare_ms), 3),
+        "added_by_model_loop": round(ratio(model_loop, bare_ms), 3),
+        "added_by_offline_loop": round(ratio(offline_loop, bare_ms), 3),
+        "target_added": OVERHEAD_TARGET,
+        "meets_target": ratio(model_loop, bare_ms) <= OVERHEAD_TARGET,
+    }
+
+
+async def run(cfg: AssistantBenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    log(f"  parser throughput for {cfg.parse_seconds:.0f} s on one core")
+    parser = parser_throughput(cfg.parse_seconds)
+    log(f"  {parser['per_second']:,} utterances/s; turns: {cfg.turns} of each after {cfg.warmup}")
+    return {"config": asdict(cfg), "parser": parser, "turns": await turn_overhead(cfg, log)}
+
+
+def render(result: dict[str, Any]) -> list[str]:
+    parser, turns = result["parser"], result["turns"]
+    lat = turns["latency"]
+    verdict = "met" if parser["meets_target"] else "NOT met"
+    lines = [
+        f"Assistant: parser {parser['per_second']:,} utterances/s on one core "
+        f"({parser['distinct']} {parser['source']} utterances; target >= "
+        f"{parser['target_per_second']:,.0f}: {verdict})",
+        f"  {'per turn':<34}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}",
+    ]
+    labels = {
+        "bare": "bare add_task (in-process MCP)",
+        "model_turn": "model turn (zero-latency model)",
+        "offline_turn": "offline turn",
+        "model_round_trip": "one model round trip (SDK+HTTP)",
+        "model_storage": "  of a model turn: history+saving",
+        "offline_storage": "  of an offline turn: saving",
+    }
+    for name, label in labels.items():
+        s = lat[name]
+        lines.append(f"  {label:<34}{s['p50_ms']:>9.2f}{s['p95_ms']:>9.2f}{s['mean_ms']:>9.2f}")
+    verdict = "met" if turns["meets_target"] else "NOT met"
+    lines += [
+        f"  model turn / bare = {turns['model_turn_over_bare']:.2f}; offline turn / bare = "
+        f"{turns['offline_turn_over_bare']:.2f} (medians, as everything below)",
+        f"  the model loop itself: {turns['model_loop_ms']:.2f} ms = "
+        f"+{turns['added_by_model_loop']:.0%} over the bare calls (target <= "
+        f"{turns['target_added']:.0%}: {verdict}); offline: {turns['offline_loop_ms']:.2f} ms"
+        f" = +{turns['added_by_offline_loop']:.0%}",
+        f"  with the conversation's storage: model +{turns['added_by_model_turn']:.0%} "
+        f"({turns['model_turn_own_ms']:.2f} ms), offline +{turns['added_by_offline_turn']:.0%} "
+        f"({turns['offline_turn_own_ms']:.2f} ms); model round trips excluded throughout",
+    ]
+    return lines
+
+
+__all__ = ["FULL", "QUICK", "AssistantBenchConfig", "parser_throughput", "render", "run"]

@@ -73,7 +73,7 @@ class LoopbackServer:
 
     async def start(self) -> None:
         # Binding first gives us the port before serving, with no window for another process.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(

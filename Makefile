@@ -34,8 +34,16 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev services
-	eval "$$($(SERVICES) env)" && $(BIN)/pytest $(PYTEST_ARGS)
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+## Debian's Chromium for the browser tests (Playwright drives it; no browser download)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
+pytest: $(VENV)/.installed-dev services $(CHROMIUM)
+	eval "$$($(SERVICES) env)" && TODO_SCREENSHOTS=$(CURDIR)/build/screenshots CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 
 ## services: start the PostgreSQL and Redis servers the tests use (idempotent)
 services:

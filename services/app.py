@@ -7,6 +7,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.types import Scope
 
 from assistant.api import assistant_lifespan
 from mcp_server.http import mcp_lifespan, mount_mcp
@@ -70,7 +73,25 @@ def build_app(container: Container | None = None, *, service: str | None = None)
     return app
 
 
+class _WebFiles(StaticFiles):
+    """web/ as /static; revalidated on every load, so an upgrade shows at once."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def _web(app: FastAPI) -> None:
+    # HEAD too: the login page asks whether the page is served before going there.
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    async def index_page() -> FileResponse:
+        return FileResponse(
+            WEB_DIR / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"}
+        )
+
+    app.mount("/static", _WebFiles(directory=WEB_DIR), name="static")
+
     @app.get("/login", include_in_schema=False)
     async def login_page() -> FileResponse:
         return FileResponse(WEB_DIR / "login.html", media_type="text/html")

@@ -112,6 +112,11 @@ async def web(tmp_path: Path, sqlite_template: Path, key_file: Path) -> AsyncIte
     app = WebApp(f"sqlite+aiosqlite:///{path}", key_file, tmp_path)
     await app.start()
     try:
+        async with httpx.AsyncClient(base_url=app.url) as client:
+            index = await client.get("/")
+            script = await client.get("/static/js/app.js")
+        assert index.status_code == 200, "the app does not serve web/index.html at /"
+        assert script.status_code == 200, "the app does not serve web/ at /static"
         yield app
     finally:
         await app.stop()
@@ -162,12 +167,17 @@ async def account(web: WebApp) -> AsyncIterator[Account]:
 
 
 @pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
+def chromium() -> str:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (make test does)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium: str) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
         )
         try:
             yield launched
@@ -252,8 +262,10 @@ async def open_page(
     """A new window signed in as `account` through a one-time login link,
     showing the page with its live feed connected."""
 
-    async def open_one(**options: Any) -> Page:
+    async def open_one(init_script: str | None = None, **options: Any) -> Page:
         context = await new_context(**options)
+        if init_script:
+            await context.add_init_script(init_script)
         page = page_errors.watch(await context.new_page())
         await page.goto(await login_link(web, account))
         await page.wait_for_url(f"{web.url}/")

@@ -27,13 +27,14 @@ async def test_complete_edit_and_delete_inline(page: Page, account: Account) -> 
     await expect(item.locator(".tag")).to_have_text("#health")
 
     await item.get_by_role("checkbox").click()
-    await expect(page.locator("#done-list").locator(".task-title", has_text="Book dentist")).to_be_visible()
+    await expect(page.locator("#done-list .task-title")).to_have_text(["Book dentist"])
     assert (await account.task(task["id"]))["status"] == "completed"  # type: ignore[index]
     await page.locator("#done-list").get_by_role("checkbox").click()
-    await expect(page.locator("#task-list").locator(".task-title", has_text="Book dentist")).to_be_visible()
+    await expect(page.locator("#task-list .task-title")).to_have_text(["Book dentist"])
     assert (await account.task(task["id"]))["status"] == "active"  # type: ignore[index]
 
-    await row(page, "Book dentist").get_by_role("button", name="Edit “Book dentist” details").click()
+    edit = row(page, "Book dentist").get_by_role("button", name="Edit “Book dentist” details")
+    await edit.click()
     dialog = page.locator("dialog[open]")
     await expect(dialog.get_by_label("Title")).to_be_focused()
     await dialog.get_by_label("Title").fill("Book the dentist")

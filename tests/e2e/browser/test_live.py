@@ -85,7 +85,8 @@ async def test_after_a_server_restart_both_windows_reconnect_and_catch_up(
 
     for page in (first, second):
         await expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=20_000)
-        await expect(page.locator("#task-list .task-title", has_text="Added while down")).to_be_visible()
+        caught_up = page.locator("#task-list .task-title", has_text="Added while down")
+        await expect(caught_up).to_be_visible()
     # And the feed works again after the reconnect.
     await account.add(title="After the restart")
     for page in (first, second):

@@ -11,7 +11,7 @@ from tests.e2e.browser.conftest import USER_ZONE, Account, row
 START = "2031-03-27T09:00"
 PRESETS = {
     "daily": ("Daily", "FREQ=DAILY"),
-    "weekdays": ("Every weekday (Mon–Fri)", "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"),
+    "weekdays": ("Every weekday (Mon\N{EN DASH}Fri)", "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"),
     "weekly": ("Weekly on Thursday", "FREQ=WEEKLY;BYDAY=TH"),
     "monthly-day": ("Monthly on the 27th", "FREQ=MONTHLY;BYMONTHDAY=27"),
     "monthly-nth": ("Monthly on the fourth Thursday", "FREQ=MONTHLY;BYDAY=4TH"),
@@ -62,7 +62,7 @@ async def test_the_preview_matches_the_api_for_every_preset(
         "datetime", "2031-03-30T09:00:00+02:00")
 
     await repeats.select_option("weekly")
-    await dialog.get_by_text("Monday", exact=True).click()  # the day toggle's name
+    await dialog.get_by_title("Monday").click()
     await dialog.get_by_label("Every", exact=True).fill("2")
     await expect(preview.locator(".rule-text")).to_have_text("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH")
     await shows(preview, await api_preview(account, "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH"))
@@ -87,7 +87,7 @@ async def test_saving_makes_a_recurring_task_and_skip_moves_it(
 ) -> None:
     dialog = await open_new_task(page, "Team retro")
     await dialog.get_by_label("Repeats", exact=True).select_option("weekly")
-    await dialog.get_by_text("Monday", exact=True).click()
+    await dialog.get_by_title("Monday").click()
     await dialog.get_by_text("when I complete it").click()
     await dialog.get_by_role("button", name="Add task").click()
     await expect(dialog).to_be_hidden()
@@ -101,9 +101,9 @@ async def test_saving_makes_a_recurring_task_and_skip_moves_it(
 
     # Opening it again shows the same choices.
     await item.locator(".task-title").click()
-    await expect(page.locator("dialog[open]").get_by_label("Repeats", exact=True)).to_have_value("weekly")
-    await expect(page.locator("dialog[open]").locator(".rule-text")).to_have_text(
-        "FREQ=WEEKLY;BYDAY=MO,TH")
+    reopened = page.locator("dialog[open]")
+    await expect(reopened.get_by_label("Repeats", exact=True)).to_have_value("weekly")
+    await expect(reopened.locator(".rule-text")).to_have_text("FREQ=WEEKLY;BYDAY=MO,TH")
     await page.keyboard.press("Escape")
 
     await item.get_by_role("button", name="Skip this occurrence of “Team retro”").click()

@@ -69,7 +69,7 @@ async def test_the_login_link_opens_the_page_signed_in(
     await expect(other.locator("#status")).to_have_class("error")
 
 
-async def test_an_expired_session_returns_to_the_sign_in_screen(
+async def test_an_expired_token_returns_to_the_sign_in_screen(
     web: WebApp, new_context: NewContext, page_errors: PageErrors
 ) -> None:
     context = await new_context()

@@ -1,0 +1,80 @@
+// The REST client: bearer token from localStorage, problem+json errors as ApiError.
+
+const TOKEN_KEY = "todo.token";
+
+export const credentials = {
+  get token() {
+    try { return localStorage.getItem(TOKEN_KEY); } catch { return null; }
+  },
+  save(token) { localStorage.setItem(TOKEN_KEY, token); },
+  clear() { localStorage.removeItem(TOKEN_KEY); },
+};
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const detail = (body && (body.detail || body.title)) || `request failed (${status})`;
+    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    this.status = status;
+    this.body = body;
+    this.fields = Object.fromEntries(
+      ((body && body.errors) || []).map((e) => [e.field, e.message]),
+    );
+  }
+}
+
+/** Fired on window when the server no longer accepts the token. */
+export const UNAUTHORIZED = "todo:unauthorized";
+
+export function authHeaders(extra = {}) {
+  const token = credentials.token;
+  return token ? { Authorization: `Bearer ${token}`, ...extra } : { ...extra };
+}
+
+export async function api(path, { method = "GET", body, ifMatch, signal, auth = true } = {}) {
+  const headers = auth ? authHeaders({ Accept: "application/json" }) : { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (ifMatch !== undefined && ifMatch !== null) headers["If-Match"] = `"${ifMatch}"`;
+  let response;
+  try {
+    response = await fetch(path, {
+      method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError(0, { detail: "The server cannot be reached. Check your connection." });
+  }
+  if (response.status === 204) return null;
+  const type = response.headers.get("Content-Type") || "";
+  const data = type.includes("json") ? await response.json().catch(() => null) : null;
+  if (!response.ok) {
+    if (response.status === 401 && auth) window.dispatchEvent(new CustomEvent(UNAUTHORIZED));
+    throw new ApiError(response.status, data);
+  }
+  return data;
+}
+
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === "") continue;
+    search.set(key, Array.isArray(value) ? value.join(",") : String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+export const tasksApi = {
+  list: (params, signal) => api(`/api/tasks${query(params)}`, { signal }),
+  get: (id) => api(`/api/tasks/${id}`),
+  create: (fields) => api("/api/tasks", { method: "POST", body: fields }),
+  update: (id, fields, version) =>
+    api(`/api/tasks/${id}`, { method: "PATCH", body: fields, ifMatch: version }),
+  remove: (id, version) => api(`/api/tasks/${id}`, { method: "DELETE", ifMatch: version }),
+  complete: (id, version) => api(`/api/tasks/${id}/complete`, { method: "POST", ifMatch: version }),
+  reopen: (id, version) => api(`/api/tasks/${id}/reopen`, { method: "POST", ifMatch: version }),
+  skip: (id, version) => api(`/api/tasks/${id}/skip`, { method: "POST", ifMatch: version }),
+  preview: (rule, start, timezone, count = 5, signal) =>
+    api("/api/recurrence/preview", {
+      method: "POST", body: { rule, start, timezone, count }, signal,
+    }),
+};

@@ -1,0 +1,169 @@
+// Dates as people say them, in the user's own zone ("tomorrow 17:00",
+// "overdue 2 days"), and the wall-clock <-> instant conversions the editor needs.
+
+const formatters = new Map();
+
+function formatter(zone, options, locale) {
+  const key = `${locale || ""}|${zone}|${JSON.stringify(options)}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale, { timeZone: zone, ...options });
+    formatters.set(key, f);
+  }
+  return f;
+}
+
+export function isKnownZone(zone) {
+  try {
+    formatter(zone, { hour: "2-digit" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function browserZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+/** The wall-clock fields of an instant in `zone`. */
+export function zonedParts(date, zone) {
+  const f = formatter(zone, {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", second: "2-digit", hourCycle: "h23", weekday: "short",
+  }, "en-US");
+  const out = {};
+  for (const part of f.formatToParts(date)) out[part.type] = part.value;
+  const weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  return {
+    year: Number(out.year), month: Number(out.month), day: Number(out.day),
+    hour: Number(out.hour) % 24, minute: Number(out.minute), second: Number(out.second),
+    weekday: weekdays.indexOf(out.weekday),
+  };
+}
+
+/** Days since the epoch of a calendar date (for whole-day differences). */
+export function dayIndex(p) {
+  return Math.floor(Date.UTC(p.year, p.month - 1, p.day) / 86_400_000);
+}
+
+function offsetMs(date, zone) {
+  const p = zonedParts(date, zone);
+  const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+  return asUtc - (date.getTime() - date.getMilliseconds());
+}
+
+/** The instant of a wall-clock time in `zone` (the earlier one when it occurs twice). */
+export function wallToInstant(p, zone) {
+  const guess = Date.UTC(p.year, p.month - 1, p.day, p.hour || 0, p.minute || 0, p.second || 0);
+  const first = guess - offsetMs(new Date(guess), zone);
+  const second = guess - offsetMs(new Date(first), zone);
+  return new Date(Math.min(first, second));
+}
+
+const pad = (n, w = 2) => String(n).padStart(w, "0");
+
+/** "YYYY-MM-DDTHH:MM" for <input type="datetime-local">, wall-clock in `zone`. */
+export function toLocalInput(value, zone) {
+  if (!value) return "";
+  const p = zonedParts(new Date(value), zone);
+  return `${p.year}-${pad(p.month)}-${pad(p.day)}T${pad(p.hour)}:${pad(p.minute)}`;
+}
+
+export function parseLocalInput(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(value || "");
+  if (!m) return null;
+  return {
+    year: Number(m[1]), month: Number(m[2]), day: Number(m[3]),
+    hour: Number(m[4] || 0), minute: Number(m[5] || 0), second: Number(m[6] || 0),
+  };
+}
+
+/** A local input value moved by whole minutes (in wall-clock terms of `zone`). */
+export function localInputToInstant(value, zone) {
+  const p = parseLocalInput(value);
+  return p ? wallToInstant(p, zone) : null;
+}
+
+export function instantToLocalInput(date, zone) {
+  return toLocalInput(date.toISOString(), zone);
+}
+
+function timeOfDay(date, zone) {
+  return formatter(zone, { hour: "2-digit", minute: "2-digit" }).format(date);
+}
+
+function dateWords(date, zone, now) {
+  const sameYear = zonedParts(date, zone).year === zonedParts(now, zone).year;
+  const opts = sameYear
+    ? { day: "numeric", month: "short" }
+    : { day: "numeric", month: "short", year: "numeric" };
+  return formatter(zone, opts).format(date);
+}
+
+function plural(n, unit) {
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * How a due time reads on the board: {text, tone} with tone one of
+ * "overdue", "today", "soon", "later", "done".
+ * A time of 23:59 is a due date without a time of day, so no time is shown.
+ */
+export function describeDue(value, zone, { now = new Date(), completed = false } = {}) {
+  if (!value) return null;
+  const date = new Date(value);
+  const p = zonedParts(date, zone);
+  const days = dayIndex(p) - dayIndex(zonedParts(now, zone));
+  const dateOnly = p.hour === 23 && p.minute === 59;
+  const clock = dateOnly ? "" : ` ${timeOfDay(date, zone)}`;
+  if (!completed && date < now) {
+    const minutes = Math.floor((now - date) / 60_000);
+    if (days <= -1) return { text: `overdue ${plural(-days, "day")}`, tone: "overdue" };
+    if (minutes < 1) return { text: "due now", tone: "overdue" };
+    if (minutes < 60) return { text: `overdue ${minutes} min`, tone: "overdue" };
+    return { text: `overdue ${Math.floor(minutes / 60)} h`, tone: "overdue" };
+  }
+  const tone = completed ? "done" : days === 0 ? "today" : days === 1 ? "soon" : "later";
+  if (days === 0) return { text: `today${clock}`, tone };
+  if (days === 1) return { text: `tomorrow${clock}`, tone };
+  if (days === -1) return { text: `yesterday${clock}`, tone };
+  if (days > 1 && days < 7) {
+    const weekday = formatter(zone, { weekday: "short" }).format(date);
+    return { text: `${weekday}${clock}`, tone };
+  }
+  return { text: `${dateWords(date, zone, now)}${clock}`, tone };
+}
+
+/** A reminder reads like a due time, without the "overdue". */
+export function describeWhen(value, zone, now = new Date()) {
+  const out = describeDue(value, zone, { now, completed: true });
+  return out ? out.text : "";
+}
+
+/** The full, unambiguous time for tooltips and screen readers. */
+export function fullDateTime(value, zone) {
+  if (!value) return "";
+  return formatter(zone, {
+    weekday: "long", day: "numeric", month: "long", year: "numeric",
+    hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+  }).format(new Date(value));
+}
+
+/** "Tue 4 Mar 2025, 09:00" for occurrence previews. */
+export function occurrenceText(value, zone) {
+  return formatter(zone, {
+    weekday: "short", day: "numeric", month: "short", year: "numeric",
+    hour: "2-digit", minute: "2-digit",
+  }).format(new Date(value));
+}
+
+export function relativeAgo(value, now = new Date()) {
+  const seconds = Math.round((now - new Date(value)) / 1000);
+  if (seconds < 45) return "just now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  return `${plural(Math.round(hours / 24), "day")} ago`;
+}

@@ -1,4 +1,4 @@
-"""`python -m bench [--only create|search] [--quick]`: run, report, save JSON."""
+"""`python -m bench [--only NAME] [--quick]`: run, report, save JSON."""
 
 import argparse
 import asyncio
@@ -12,7 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import create_throughput, search_latency
+from bench import (
+    assistant_bench,
+    create_throughput,
+    events_latency,
+    mcp_bench,
+    occurrence_latency,
+    relay_throughput,
+    reminder_delay,
+    search_latency,
+)
 from bench.common import Stopwatch, server_dsn, server_version
 from bench.report import render
 
@@ -30,7 +39,21 @@ async def _search(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     return await search_latency.run(cfg, log)
 
 
-BENCHMARKS: dict[str, Runner] = {"create": _create, "search": _search}
+async def _assistant(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    cfg = assistant_bench.QUICK if quick else assistant_bench.FULL
+    return await assistant_bench.run(cfg, log)
+
+
+BENCHMARKS: dict[str, Runner] = {
+    "create": _create,
+    "search": _search,
+    "events": events_latency.runner,
+    "relay": relay_throughput.runner,
+    "reminders": reminder_delay.runner,
+    "occurrences": occurrence_latency.runner,
+    "assistant": _assistant,
+    "mcp": mcp_bench.runner,
+}
 
 
 def _commit() -> str | None:

@@ -1,0 +1,271 @@
+"""Relay: outbox relay throughput on PostgreSQL, against its floors.
+
+The outbox of a database of its own is filled with N committed `task.created`
+events (built by the service's own `task_event`, spread over U users, in
+commit order) by COPY; then one `OutboxRelay` with bootstrap's settings
+(batch 200, poll 1 s) publishes until it has delivered all N:
+
+- to the memory bus with a no-op subscriber;
+- to Kafka through `KafkaBus` (the producer warmed up first).
+
+The floors, in the same rounds on the same rows and broker:
+
+- the database work alone: raw asyncpg claiming batches of 200 with the
+  relay's own query (FOR UPDATE SKIP LOCKED, advisory lock per user) and
+  marking them sent;
+- the broker alone: a raw aiokafka producer with KafkaBus's settings sending
+  the same keys and payload bytes in batches of 200, awaiting each batch;
+- both one after the other (1 / (1/db + 1/producer)), what a relay that
+  claims, publishes and marks in sequence could reach at best.
+
+Events go to a topic of the run's own with task-events' partition count, so
+no consumer of the shared broker sees them. Rounds alternate the sides.
+"""
+
+import asyncio
+import contextlib
+import json
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from bench.common import Database, Stopwatch, database, ratio, recreate_database
+from bench.create_floor import Bodies
+from bench.kafka_floor import BenchTopic, kafka_servers, producer_seconds
+from bench.report_events import render_relay
+from bench.system import created_event
+from events.bus import Subscription
+from events.cloudevents import CloudEvent
+from events.memory import MemoryBus
+from events.relay import OutboxRelay
+from events.topics import Topic
+from services.shared.db import create_engine
+
+DATABASE = "todo_bench_relay"
+BATCH = 200  # OutboxRelay's default batch size
+DRAIN_LIMIT = 300.0
+CLAIM_SQL = (
+    "SELECT id, topic, payload FROM outbox "
+    "WHERE sent_at IS NULL AND pg_try_advisory_xact_lock(hashtext(partition_key)) "
+    "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+)
+MARK_SQL = "UPDATE outbox SET sent_at = $2 WHERE id = ANY($1::bigint[])"
+RELAY_MEMORY = "relay -> memory bus"
+RELAY_KAFKA = "relay -> Kafka"
+FLOOR_DB = "raw asyncpg claim + mark"
+FLOOR_PRODUCER = "raw aiokafka producer"
+
+
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    events: int
+    users: int
+    rounds: int
+
+
+FULL = RelayConfig(events=20_000, users=100, rounds=3)
+QUICK = RelayConfig(events=5_000, users=50, rounds=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    event_id: str
+    event_type: str
+    partition_key: str
+    payload: str
+    created_at: datetime
+
+
+def _rows(cfg: RelayConfig) -> list[Row]:
+    """N task.created events as the service writes them, users interleaved."""
+    rng = random.Random(5)
+    bodies = Bodies(3)
+    users = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(cfg.users)]
+    rows = []
+    for _ in range(cfg.events):
+        event = created_event(rng.choice(users), bodies.next(), "Europe/Berlin")
+        # The payload exactly as events.outbox.write_outbox stores it.
+        payload = json.dumps(event.to_json_dict(), separators=(",", ":"))
+        rows.append(Row(event.id, event.type, event.userid, payload, event.time))
+    return rows
+
+
+async def _fill(db: Database, rows: list[Row], topic: str) -> None:
+    """A fresh outbox holding `rows`, unsent, in commit order."""
+    conn = await asyncpg.connect(db.dsn)
+    try:
+        await conn.execute("TRUNCATE outbox RESTART IDENTITY")
+        await conn.copy_records_to_table(
+            "outbox",
+            columns=["event_id", "topic", "event_type", "partition_key", "payload", "created_at"],
+            records=[(r.event_id, topic, r.event_type, r.partition_key, r.payload, r.created_at)
+                     for r in rows],
+        )
+        await conn.execute("VACUUM (ANALYZE) outbox")
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    side: str
+    events: int
+    seconds: float
+    cpu_s: float
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "side": self.side,
+            "events": self.events,
+            "seconds": round(self.seconds, 3),
+            "per_second": round(self.per_second, 1),
+            "cpu_us_per_event": round(self.cpu_s / self.events * 1e6, 1),
+        }
+
+
+async def _noop(event: CloudEvent) -> None:
+    return None
+
+
+async def _relay(side: str, db: Database, bus: Any, n: int) -> Run:
+    engine = create_engine(db.url)
+    relay = OutboxRelay(engine, bus)
+    try:
+        cpu, start = time.process_time(), time.perf_counter()
+        await relay.start()
+        async with asyncio.timeout(DRAIN_LIMIT):
+            while relay.published_total < n:
+                done = relay.published_total
+                await asyncio.sleep(0.002 if done else 0.005)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        await relay.stop()
+        await engine.dispose()
+    return Run(side, n, seconds, cpu)
+
+
+async def _relay_memory(db: Database, topic: str, n: int) -> Run:
+    bus = MemoryBus()
+    await bus.start([Subscription(topic, "bench-noop", _noop)])
+    return await _relay(RELAY_MEMORY, db, bus, n)
+
+
+async def _relay_kafka(db: Database, servers: str, topic: str, warm: Row, n: int) -> Run:
+    from events.kafka import KafkaBus
+
+    bus = KafkaBus(servers, client_id="todo-bench-relay")
+    try:
+        await bus.publish(topic, CloudEvent.model_validate_json(warm.payload))  # connect
+        return await _relay(RELAY_KAFKA, db, bus, n)
+    finally:
+        await bus.stop()
+
+
+async def _floor_db(db: Database, n: int) -> Run:
+    conn = await asyncpg.connect(db.dsn)
+    try:
+        cpu, start = time.process_time(), time.perf_counter()
+        done = 0
+        while True:
+            async with conn.transaction():
+                rows = await conn.fetch(CLAIM_SQL, BATCH)
+                if rows:
+                    await conn.execute(MARK_SQL, [r["id"] for r in rows], datetime.now(UTC))
+            if not rows:
+                break
+            done += len(rows)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        await conn.close()
+    if done != n:
+        raise RuntimeError(f"the floor claimed {done} rows of {n}")
+    return Run(FLOOR_DB, n, seconds, cpu)
+
+
+async def _floor_producer(servers: str, topic: str, rows: list[Row]) -> Run:
+    items = [(r.partition_key.encode(), r.payload.encode()) for r in rows]
+    cpu = time.process_time()
+    seconds = await producer_seconds(servers, topic, items, BATCH)
+    return Run(FLOOR_PRODUCER, len(rows), seconds, time.process_time() - cpu)
+
+
+def _median(runs: list[Run], side: str) -> float | None:
+    rates = [r.per_second for r in runs if r.side == side]
+    return statistics.median(rates) if rates else None
+
+
+async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    kafka, skipped = await kafka_servers()
+    db = database(DATABASE)
+    await recreate_database(db)
+    watch = Stopwatch()
+    rows = _rows(cfg)
+    sizes = [len(r.payload) for r in rows]
+    log(f"  built {len(rows):,} events ({watch.elapsed:.1f} s)")
+    runs: list[Run] = []
+    async with contextlib.AsyncExitStack() as stack:
+        topic = str(Topic.TASK_EVENTS)
+        if kafka is not None:
+            topic = await stack.enter_async_context(BenchTopic(kafka, "relay"))
+        else:
+            log(f"  Kafka sides skipped: {skipped}")
+        sides = [RELAY_MEMORY, FLOOR_DB]
+        if kafka is not None:
+            sides += [RELAY_KAFKA, FLOOR_PRODUCER]
+        for round_no in range(cfg.rounds):
+            shift = round_no % len(sides)
+            for side in sides[shift:] + sides[:shift]:
+                if side != FLOOR_PRODUCER:
+                    await _fill(db, rows, topic)
+                if side == RELAY_MEMORY:
+                    result = await _relay_memory(db, topic, len(rows))
+                elif side == FLOOR_DB:
+                    result = await _floor_db(db, len(rows))
+                elif side == RELAY_KAFKA:
+                    assert kafka is not None
+                    result = await _relay_kafka(db, kafka, topic, rows[0], len(rows))
+                else:
+                    assert kafka is not None
+                    result = await _floor_producer(kafka, topic, rows)
+                runs.append(result)
+                log(f"  round {round_no + 1}: {side}: {result.per_second:,.0f} events/s"
+                    f" ({watch.elapsed:.0f} s)")
+    memory, db_floor = _median(runs, RELAY_MEMORY), _median(runs, FLOOR_DB)
+    relay_kafka, producer = _median(runs, RELAY_KAFKA), _median(runs, FLOOR_PRODUCER)
+    out: dict[str, Any] = {
+        "config": asdict(cfg) | {"batch_size": BATCH},
+        "payload_bytes": {"min": min(sizes), "median": statistics.median(sizes),
+                          "max": max(sizes)},
+        "runs": [r.as_dict() for r in runs],
+        "median_per_second": {RELAY_MEMORY: memory, FLOOR_DB: db_floor,
+                              RELAY_KAFKA: relay_kafka, FLOOR_PRODUCER: producer},
+    }
+    assert memory is not None
+    assert db_floor is not None
+    out["ratio_memory_over_db_floor"] = round(ratio(memory, db_floor), 3)
+    if relay_kafka is not None and producer is not None:
+        sequential = 1 / (1 / db_floor + 1 / producer)
+        out["sequential_floor_per_second"] = round(sequential, 1)
+        out["ratio_kafka_over_producer"] = round(ratio(relay_kafka, producer), 3)
+        out["ratio_kafka_over_sequential_floor"] = round(ratio(relay_kafka, sequential), 3)
+    else:
+        out["kafka_skipped"] = skipped
+    return out
+
+
+async def runner(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    result = await run(QUICK if quick else FULL, log)
+    for line in render_relay(result):
+        log(line)
+    return result

@@ -14,6 +14,13 @@ record by record, only after `Dispatcher.deliver` returned (the event was
 handled or is in `dlq-events`). A delivery that raised is retried from the
 same offset after a backoff; a record is never skipped. Delivery is
 at-least-once; handlers are idempotent on the event id (events/processed.py).
+
+Deployments sharing a broker: `group_prefix` names the deployment. Every record
+carries it in the `todo-deployment` header and a consumer skips (and commits
+past) records of another deployment. Offsets alone do not separate them: the
+topics are shared, so without this one deployment's recurring-task service
+would schedule and fire another's reminders into the shared `reminder-events`,
+and that deployment would deliver each of them twice.
 """
 
 import asyncio
@@ -57,7 +64,15 @@ TOPIC_PARTITIONS: dict[Topic, int] = {
 }
 
 CONTENT_TYPE = "application/cloudevents+json"
-_HEADERS = [("content-type", CONTENT_TYPE.encode())]
+DEPLOYMENT_HEADER = "todo-deployment"
+
+
+def _deployment(record: Any) -> str:
+    """The deployment that published `record`; "" when it carries none."""
+    for key, value in record.headers or ():
+        if key == DEPLOYMENT_HEADER:
+            return bytes(value or b"").decode("utf-8", "replace")
+    return ""
 
 
 def _encode(event: CloudEvent) -> bytes:
@@ -126,6 +141,10 @@ class KafkaBus:
         self._producer: Any = None
         self._producer_lock = asyncio.Lock()
         self._consumers: list[_GroupConsumer] = []
+        self._headers = [
+            ("content-type", CONTENT_TYPE.encode()),
+            (DEPLOYMENT_HEADER, group_prefix.encode()),
+        ]
 
     # --- publishing ---------------------------------------------------------
 
@@ -152,7 +171,8 @@ class KafkaBus:
                 try:
                     for topic, event in items:
                         futures.append(await producer.send(
-                            topic, _encode(event), key=event.userid.encode(), headers=_HEADERS))
+                            topic, _encode(event), key=event.userid.encode(),
+                            headers=self._headers))
                 except Exception as exc:  # e.g. an unknown topic: still await what was queued
                     error = exc
                 if futures:
@@ -316,7 +336,9 @@ class _GroupConsumer:
             if tp not in consumer.assignment():
                 return  # revoked by a rebalance: its new owner starts from the commit
             try:
-                await self._deliver(record)
+                if _deployment(record) == self._bus.group_prefix:
+                    await self._deliver(record)
+                # else: another deployment's record: not ours to handle, committed past
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -285,6 +285,21 @@ async def test_four_services_over_kafka_survive_restarts(
         titles = sorted(n["title"] for n in await notes())
         assert titles == sorted(["Call the bank", "Ping 0", "Ping 1", "Ping 2", "Late 0", "Late 1"])
         assert len(inbox.messages) == 6
+
+        # Account deletion reaches every service.
+        user_id = (await client.get(f"{api}/api/auth/me", headers=me)).json()["id"]
+        assert (await client.delete(f"{api}/api/auth/me", headers=me)).status_code == 204
+        for url in (api, notes_url, audit_url):
+            probe = await client.get(
+                f"{url}/api/audit"
+                if url == audit_url
+                else f"{url}/api/notifications"
+                if url == notes_url
+                else f"{url}/api/tasks",
+                headers=me,
+            )
+            assert probe.status_code == 401, url
+        await poll(lambda: _forgotten(fresh_postgres, user_id))
     engine = create_async_engine(fresh_postgres)
     try:
         async with engine.connect() as conn:
@@ -314,3 +329,38 @@ async def _audit_has(client: httpx.AsyncClient, url: str, me: dict[str, str], ta
     ).json()
     types = [e["event_type"] for e in page["items"]]
     return types.count("task.updated") == 1 and "task.completed" in types
+
+
+async def _forgotten(url: str, user_id: str) -> bool:
+    """Nothing of the user is left but the redacted audit trail."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            left = 0
+            for table in (
+                "tasks",
+                "notifications",
+                "notification_preferences",
+                "reminder_schedule",
+                "personal_access_tokens",
+                "conversations",
+            ):
+                left += int(
+                    (
+                        await conn.execute(
+                            sa.text(f"SELECT count(*) FROM {table} WHERE user_id = :u"),
+                            {"u": uuid.UUID(user_id)},
+                        )
+                    ).scalar_one()
+                )
+            kept = (
+                await conn.execute(
+                    sa.select(audit_logs.c.event_type, audit_logs.c.metadata).where(
+                        audit_logs.c.actor_id == user_id
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    redacted = all(m == {"redacted": "account deleted"} for t, m in kept if t != "user.deleted")
+    return left == 0 and bool(kept) and redacted

@@ -13,7 +13,6 @@ events are never published by two relays at once.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from events.breaker import CircuitBreaker
 from events.bus import Publisher
 from events.cloudevents import CloudEvent
 from events.outbox import outbox_table
+from events.wakeable import WakeableLoop
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,11 @@ class Lag:
     oldest_age_seconds: float
 
 
-class OutboxRelay:
+class OutboxRelay(WakeableLoop):
+    """`notify()` is called after a commit that wrote outbox rows."""
+
+    task_name = "outbox-relay"
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -82,31 +86,15 @@ class OutboxRelay:
         breaker: CircuitBreaker | None = None,
         retention: timedelta = timedelta(days=1),
     ) -> None:
+        super().__init__()
         self._engine = engine
         self._publisher = publisher
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.breaker = breaker or CircuitBreaker()
         self.retention = retention
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._last_purge = 0.0
         self.published_total = 0
-
-    def notify(self) -> None:
-        """Called after a commit that wrote outbox rows."""
-        self._wake.set()
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         while True:
@@ -124,10 +112,6 @@ class OutboxRelay:
             await self._maybe_purge()
             if published < self.batch_size or not self.breaker.allows():
                 await self._sleep(self.poll_interval)
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.01))
 
     async def run_once(self) -> int:
         """Publish one batch; return how many events were delivered."""

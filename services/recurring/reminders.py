@@ -8,7 +8,6 @@ reminder fires once even with several replicas and across crashes.
 """
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from events import CloudEvent, EventType, new_event
 from events.bus import PermanentFailure
 from events.processed import claim_event
 from events.sqltypes import UTCDateTime
+from events.wakeable import WakeableLoop
 from services.tasks.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,9 @@ class ScheduleHandler:
         )
 
 
-class ReminderScheduler:
+class ReminderScheduler(WakeableLoop):
+    task_name = "reminder-scheduler"
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -145,27 +147,12 @@ class ReminderScheduler:
         max_sleep: float = 5.0,
         batch_size: int = 200,
     ) -> None:
+        super().__init__()
         self._engine = engine
         self._uow = uow_factory
         self.max_sleep = max_sleep
         self.batch_size = batch_size
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.fired_total = 0
-
-    def notify(self) -> None:
-        self._wake.set()
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="reminder-scheduler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         while True:
@@ -182,8 +169,7 @@ class ReminderScheduler:
             # Another replica may schedule a nearer reminder without waking us:
             # never sleep longer than max_sleep.
             timeout = self.max_sleep if wait is None else min(wait, self.max_sleep)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.001))
+            await self._sleep(timeout)
 
     async def seconds_to_next(self) -> float | None:
         async with self._engine.connect() as conn:

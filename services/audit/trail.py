@@ -117,6 +117,18 @@ class AuditRecorder:
             "metadata": {**event.data, **({"dlq": event.model_extra} if event.model_extra else {})},
         }
         async with self._engine.begin() as conn:
+            # Topics are consumed independently: an event of a deleted account
+            # can arrive after its user.deleted, and must be kept redacted too.
+            deleted = await conn.execute(
+                sa.select(audit_logs.c.id)
+                .where(
+                    audit_logs.c.actor_id == event.userid,
+                    audit_logs.c.event_type == "user.deleted",
+                )
+                .limit(1)
+            )
+            if event.type != "user.deleted" and deleted.first() is not None:
+                values["metadata"] = REDACTED
             insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             await conn.execute(
                 insert(audit_logs)

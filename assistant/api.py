@@ -72,7 +72,10 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 @router.post(
     "/chat",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "chat events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "chat events"},
+        404: {"description": "No such conversation"},
+    },
 )
 async def chat(
     body: ChatRequest, user: CurrentUser, assistant: AssistantDep, credentials: Credentials

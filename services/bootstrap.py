@@ -19,7 +19,13 @@ from events.relay import OutboxRelay
 from services.composition import Process, compose
 from services.notification.channels import SmtpTarget, parse_smtp_url
 from services.recurring.reminders import ReminderScheduler
-from services.shared.auth.keys import KeyRing, load_or_create_private_key
+from services.shared.auth.keys import KeyRing, parse_key_files
+from services.shared.auth.throttle import (
+    LoginThrottle,
+    MemoryFailureStore,
+    RedisFailureStore,
+    ThrottlePolicy,
+)
 from services.shared.db import create_engine, reader
 from services.shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from services.shared.settings import Settings, get_settings
@@ -45,6 +51,7 @@ class Container:
     reminders: ReminderScheduler
     smtp: SmtpTarget | None
     limiter: RateLimiter
+    throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(MemoryFailureStore()))
     extra_subscriptions: list[Subscription] = field(default_factory=list)
     _started: bool = False
     _process: Process | None = None
@@ -91,6 +98,7 @@ class Container:
             await self.realtime.fanout.stop()
             self._started = False
         await self.limiter.aclose()
+        await self.throttle.aclose()
         await self.engine.dispose()
 
 
@@ -128,11 +136,22 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
     return Container(
         settings=settings,
         engine=engine,
-        keys=KeyRing(load_or_create_private_key(key_file), settings.jwt_issuer),
+        keys=KeyRing.load(
+            key_file, settings.jwt_issuer, parse_key_files(settings.jwt_previous_key_files)
+        ),
         bus=bus,
         relay=relay,
         realtime=Realtime(hub, fanout),
         reminders=ReminderScheduler(engine, lambda: UnitOfWork(engine, on_commit=relay.notify)),
         smtp=parse_smtp_url(settings.smtp_url, settings.smtp_from) if settings.smtp_url else None,
         limiter=RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter(),
+        throttle=LoginThrottle(
+            RedisFailureStore(settings.redis_url) if settings.redis_url else MemoryFailureStore(),
+            ThrottlePolicy(
+                account_failures=settings.login_lockout_account_failures,
+                address_failures=settings.login_lockout_address_failures,
+                lock_seconds=settings.login_lockout_seconds,
+                max_lock_seconds=settings.login_lockout_max_seconds,
+            ),
+        ),
     )

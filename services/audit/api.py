@@ -51,7 +51,16 @@ async def audit_trail(
     )
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The trail as a file: JSON lines or CSV",
+            "content": {"application/json": {}, "text/csv": {}},
+        }
+    },
+)
 async def export_trail(
     user: CurrentUser,
     container: ContainerDep,

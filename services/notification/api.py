@@ -17,10 +17,22 @@ class PreferencesBody(BaseModel):
     in_app: bool = True
     email: bool = False
     email_address: EmailStr | None = None
-    webhook_url: Annotated[str | None, Field(max_length=2000)] = None
+    webhook_url: Annotated[
+        str | None,
+        Field(
+            max_length=2000,
+            pattern=r"^(https?://[^\s\x00-\x1f\x7f]+)?$",
+            description="An http(s) URL the reminders are POSTed to; empty: none",
+        ),
+    ] = None
     webhook_secret: Annotated[
         str | None,
-        Field(min_length=16, max_length=200, description="Signs each webhook (HMAC-SHA256)"),
+        Field(
+            min_length=16,
+            max_length=200,
+            pattern=r"^[^\x00-\x1f\x7f]*$",
+            description="Signs each webhook (HMAC-SHA256)",
+        ),
     ] = None
 
 

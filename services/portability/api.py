@@ -52,7 +52,11 @@ def _feed_url(request: Request, container: Container) -> str:
     return str(request.url_for(FEED))
 
 
-@router.delete("/api/calendar/token", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/api/calendar/token",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"description": "There is no feed secret to revoke"}},
+)
 async def revoke_feed_token(user: CurrentUser, uow: UowDep) -> Response:
     await feed.revoke_feed_token(uow, user=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -69,7 +73,11 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     "/api/calendar.ics",
     name=FEED,
     response_class=Response,
-    responses={200: {"content": {"text/calendar": {}}}, 304: {"description": "Unchanged"}},
+    responses={
+        200: {"content": {"text/calendar": {}}},
+        304: {"description": "Unchanged"},
+        404: {"description": "No feed for this secret"},
+    },
 )
 async def calendar_feed(
     token: Annotated[str, Query(min_length=1, max_length=4096, description="The feed secret")],

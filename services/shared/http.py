@@ -2,14 +2,16 @@
 (RFC 9457): every failure a client can cause is a 4xx that says what to fix."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.errors import (
@@ -98,6 +100,15 @@ async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_database_refusal(request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot store (PostgreSQL refuses NUL characters in
+    text) is the client's input problem, not a server error."""
+    assert isinstance(exc, DBAPIError)
+    if "0x00" in str(exc.orig) or "CharacterNotInRepertoire" in type(exc.orig).__name__:
+        return problem(422, "Invalid input", "text must not contain NUL (\\u0000) characters")
+    return await _on_unexpected(request, exc)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Internal error", "something went wrong on our side; it was logged")
@@ -105,15 +116,114 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem: what went wrong and what to fix.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "type": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+}
+_PROBLEM_TITLES = {
+    400: "Malformed request",
+    401: "Missing, expired or invalid credentials",
+    404: "Not found (or not yours)",
+    409: "Conflict",
+    412: "The resource changed since the version in If-Match",
+    413: "Request body too large",
+    422: "Invalid input",
+    429: "Too many requests (see Retry-After)",
+}
+_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
-def create_app(*, title: str, lifespan: Lifespan | None = None) -> FastAPI:
+
+def _problem_codes(operation: dict[str, Any]) -> set[int]:
+    """The error answers an operation can give, from what it takes."""
+    params = operation.get("parameters", [])
+    codes: set[int] = set()
+    if operation.get("security"):
+        codes |= {401, 429}
+    if any(p.get("in") == "path" for p in params):
+        codes.add(404)
+    if params or "requestBody" in operation:
+        codes.add(422)
+    if "requestBody" in operation:
+        codes |= {400, 413}
+    return codes
+
+
+def document_problems(app: FastAPI) -> None:
+    """Declare the problem+json answers in the OpenAPI document: FastAPI's
+    default 422 (application/json, its own shape) is replaced, and the errors
+    every operation can give (401, 404, 413, 429, ...) are listed, so clients
+    and schema-driven tests see what is really sent."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        problem_body = {"content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for item in schema.get("paths", {}).values():
+            for method, operation in item.items():
+                if method not in _METHODS:
+                    continue
+                responses = operation.setdefault("responses", {})
+                declared = {int(c) for c in responses if c.isdigit() and int(c) >= 400}
+                for code in sorted(_problem_codes(operation) | declared):
+                    entry = responses.setdefault(str(code), {})
+                    entry.setdefault("description", _PROBLEM_TITLES.get(code, "Problem"))
+                    entry.update(problem_body)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(
+    *, title: str, lifespan: Lifespan | None = None, cors_origins: Sequence[str] = ()
+) -> FastAPI:
+    """A service app with problem+json errors, security headers, a body limit
+    and HTTP metrics; CORS only for `cors_origins` (none: no CORS headers)."""
     app = FastAPI(title=title, lifespan=lifespan, version="0.1.0")
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(DomainError, _on_domain)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(DBAPIError, _on_database_refusal)
     app.add_exception_handler(Exception, _on_unexpected)
+    document_problems(app)
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
+    if cors_origins:
+        # Bearer tokens, not cookies: no credentials mode, so a listed origin
+        # still cannot ride on a browser's ambient session.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+            expose_headers=["Location", "Retry-After", "ETag"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    # Added last, so outermost: preflight answers get the security headers too.
     app.add_middleware(
         Hardening,
         metrics=HttpMetrics(registry),

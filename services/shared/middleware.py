@@ -61,7 +61,7 @@ class Hardening:
         limit = self.large_body_paths.get(scope["path"], self.max_body)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit)
+            await _too_large(send, limit, _security_headers(scope))
             return
         started = time.perf_counter()
         status = 500
@@ -86,7 +86,7 @@ class Hardening:
             await self.app(scope, limited_receive, send_with_headers)
         except _BodyTooLarge:
             status = 413
-            await _too_large(send, limit)
+            await _too_large(send, limit, _security_headers(scope))
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope.get("method", "GET")
@@ -112,7 +112,7 @@ def _security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-async def _too_large(send: Send, limit: int) -> None:
+async def _too_large(send: Send, limit: int, extra: list[tuple[bytes, bytes]]) -> None:
     body = (
         b'{"type":"about:blank","title":"Payload too large","status":413,'
         b'"detail":"the request body is larger than ' + str(limit).encode() + b' bytes"}'
@@ -124,6 +124,7 @@ async def _too_large(send: Send, limit: int) -> None:
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
+                *extra,
             ],
         }
     )

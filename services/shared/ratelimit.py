@@ -1,6 +1,7 @@
 """Rate limits: per user on every authenticated request, stricter per client
-address on sign-in and registration. Fixed windows; shared through Redis when
-REDIS_URL is set, so every replica counts the same requests."""
+address on sign-in and registration. Fixed windows that start at a key's
+first request; shared through Redis when REDIS_URL is set, so every replica
+counts the same requests."""
 
 import time
 from collections import OrderedDict
@@ -53,15 +54,17 @@ class RedisRateLimiter:
         self._redis = redis.Redis.from_url(url)
 
     async def hit(self, key: str, limit: int, window: float) -> float | None:
-        slot = int(time.time() // window)
-        name = f"todo:rl:{key}:{slot}"
+        # The window starts at the key's first request (as in memory), not on
+        # a wall-clock boundary: no double burst across a boundary.
+        name = f"todo:rl:{key}"
         async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(name, 0, px=max(1, int(window * 1000)), nx=True)
             pipe.incr(name)
-            pipe.expire(name, int(window) + 1)
-            count, _ = await pipe.execute()
+            pipe.pttl(name)
+            _, count, left_ms = await pipe.execute()
         if int(count) <= limit:
             return None
-        return window - (time.time() % window)
+        return max(int(left_ms), 1) / 1000
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./.todo")
     jwt_private_key_file: Path | None = None
+    # Key rotation: earlier signing keys (PEM files, comma-separated) whose
+    # tokens still verify until they expire; the JWKS lists them too.
+    jwt_previous_key_files: str = ""
     jwt_issuer: str = "todo-app"
     access_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     login_link_ttl_seconds: int = Field(default=15 * 60, ge=30)
@@ -40,6 +43,16 @@ class Settings(BaseSettings):
 
     rate_limit_per_user_per_second: int = Field(default=100, ge=1)
     rate_limit_auth_per_minute: int = Field(default=20, ge=1)
+    # Password guessing: after this many consecutive failed logins of one
+    # account (or from one address) further attempts wait, twice as long
+    # after every further failure, up to the maximum.
+    login_lockout_account_failures: int = Field(default=5, ge=1)
+    login_lockout_address_failures: int = Field(default=20, ge=1)
+    login_lockout_seconds: float = Field(default=30.0, gt=0)
+    login_lockout_max_seconds: float = Field(default=900.0, gt=0)
+    # Browser origins allowed to call the API cross-origin (comma-separated);
+    # empty: no CORS headers at all, so only the app's own page can.
+    cors_origins: str = ""
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
@@ -64,6 +77,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def local_user_enabled(self) -> bool:

@@ -9,9 +9,10 @@ from typing import Any, Protocol
 from events import EventType, new_event
 from services.errors import AuthError, Conflict, InvalidInput, NotFound
 from services.shared.auth.keys import KeyRing
-from services.shared.auth.passwords import hash_password, verify_password
+from services.shared.auth.passwords import hash_password, needs_rehash, verify_password
 from services.shared.auth.principal import Principal
 from services.shared.auth.store import AccountStore
+from services.shared.auth.throttle import LoginThrottle
 from services.tasks.domain.timeutil import zone
 
 PAT_PREFIX = "todo_pat_"
@@ -38,6 +39,7 @@ class PersonalToken:
     name: str
     token: str
     created_at: datetime
+    expires_at: datetime | None = None
 
 
 def normalise_email(email: str) -> str:
@@ -65,21 +67,45 @@ async def register(
 
 
 async def login(
-    uow: AccountsUoW, keys: KeyRing, *, email: str, password: str, ttl: timedelta
+    uow: AccountsUoW,
+    keys: KeyRing,
+    *,
+    email: str,
+    password: str,
+    ttl: timedelta,
+    throttle: LoginThrottle | None = None,
+    address: str = "unknown",
 ) -> IssuedToken:
-    found = await uow.accounts.user_by_email(normalise_email(email))
+    """An access token for the right email and password.
+
+    An unknown email costs the same argon2 verification as a wrong password
+    and gets the same answer. With a throttle, a locked account or address is
+    refused (LoginLocked, 429) before the password is looked at."""
+    email = normalise_email(email)
+    if throttle is not None:
+        await throttle.check(email, address)
+    found = await uow.accounts.user_by_email(email)
     ok = await verify_password(found[1] if found else None, password)
     if found is None or not ok:
+        if throttle is not None:
+            await throttle.failed(email, address)
         raise AuthError("wrong email or password")
-    return IssuedToken(keys.issue(found[0].user_id, ttl), int(ttl.total_seconds()))
+    if throttle is not None:
+        await throttle.succeeded(email, address)
+    user, stored = found
+    if stored is not None and needs_rehash(stored):
+        # The cost parameters were raised since this hash was made.
+        await uow.accounts.set_password_hash(user.user_id, await hash_password(password))
+        await uow.commit()
+    return IssuedToken(keys.issue(user.user_id, ttl), int(ttl.total_seconds()))
 
 
 async def authenticate(uow: AccountsUoW, keys: KeyRing, bearer: str) -> Principal:
     """The user behind an `Authorization: Bearer` credential (JWT or PAT)."""
     if bearer.startswith(PAT_PREFIX):
-        user = await uow.accounts.user_by_access_token(bearer)
+        user = await uow.accounts.user_by_access_token(bearer, datetime.now(UTC))
         if user is None:
-            raise AuthError("the personal access token is unknown or revoked")
+            raise AuthError("the personal access token is unknown or revoked, or has expired")
         return user
     user = await uow.accounts.user_by_id(keys.verify(bearer))
     if user is None:
@@ -88,18 +114,22 @@ async def authenticate(uow: AccountsUoW, keys: KeyRing, bearer: str) -> Principa
 
 
 async def create_personal_token(
-    uow: AccountsUoW, *, user_id: uuid.UUID, name: str
+    uow: AccountsUoW, *, user_id: uuid.UUID, name: str, expires_in: timedelta | None = None
 ) -> PersonalToken:
+    """A new personal access token; without `expires_in` it works until revoked."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise InvalidInput("name", "must be 1 to 100 characters")
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise InvalidInput("expires_in_days", "must be at least 1")
     secret = PAT_PREFIX + secrets.token_urlsafe(32)
     now = datetime.now(UTC)
+    expires_at = now + expires_in if expires_in is not None else None
     token_id = await uow.accounts.add_access_token(
-        user_id=user_id, name=name, secret=secret, now=now
+        user_id=user_id, name=name, secret=secret, now=now, expires_at=expires_at
     )
     await uow.commit()
-    return PersonalToken(token_id, name, secret, now)
+    return PersonalToken(token_id, name, secret, now, expires_at)
 
 
 async def revoke_personal_token(

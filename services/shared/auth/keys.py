@@ -1,10 +1,23 @@
-"""RS256 signing keys: loaded from a PEM file or generated on first start."""
+"""RS256 signing keys, with rotation.
+
+The key ring holds one signing key (the newest) and any number of previous
+keys. Tokens are signed with the newest key and carry its `kid`; a token is
+verified with the key its `kid` names, so tokens signed before a rotation keep
+working until they expire. The JWKS lists every key of the ring. A token whose
+`kid` is not in the ring, or that is not RS256, is refused.
+
+Rotation for an operator: generate a new private key, point
+`JWT_PRIVATE_KEY_FILE` at it, add the old file to `JWT_PREVIOUS_KEY_FILES`
+(comma-separated; private or public PEM files), restart. Once the access token
+lifetime has passed, drop the old file from the list.
+"""
 
 import base64
 import hashlib
 import os
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,11 +29,20 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from services.errors import AuthError
 
 AUDIENCE = "todo-app"
+ALGORITHM = "RS256"
 
 
 def _b64(n: int) -> str:
     raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def key_id(public_key: rsa.RSAPublicKey) -> str:
+    """A stable `kid`: a digest of the public key, the same on every replica."""
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()[:12]).decode().rstrip("=")
 
 
 def load_or_create_private_key(path: Path) -> rsa.RSAPrivateKey:
@@ -43,34 +65,79 @@ def load_or_create_private_key(path: Path) -> rsa.RSAPrivateKey:
     return key
 
 
+def load_public_key(path: Path) -> rsa.RSAPublicKey:
+    """The public half of a previous key: its PEM may hold the private key
+    (the file the operator just rotated away from) or only the public key."""
+    data = path.read_bytes()
+    loaded: object
+    if b"PRIVATE KEY" in data:
+        loaded = serialization.load_pem_private_key(data, password=None).public_key()
+    else:
+        loaded = serialization.load_pem_public_key(data)
+    if not isinstance(loaded, rsa.RSAPublicKey):
+        raise ValueError(f"{path} does not hold an RSA key")
+    return loaded
+
+
+def parse_key_files(value: str | None) -> list[Path]:
+    """`JWT_PREVIOUS_KEY_FILES`: paths separated by commas (or the OS path separator)."""
+    if not value:
+        return []
+    parts = value.replace(os.pathsep, ",").split(",")
+    return [Path(p.strip()) for p in parts if p.strip()]
+
+
 @dataclass(frozen=True)
 class KeyRing:
-    """The signing key, and the public keys tokens are verified with."""
+    """The signing key, and every public key tokens are verified with."""
 
     private_key: rsa.RSAPrivateKey
     issuer: str
+    previous: tuple[rsa.RSAPublicKey, ...] = ()
+    _by_kid: Mapping[str, rsa.RSAPublicKey] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        current = self.private_key.public_key()
+        ring = {key_id(k): k for k in self.previous}
+        ring[key_id(current)] = current
+        object.__setattr__(self, "_by_kid", ring)
+
+    @classmethod
+    def load(
+        cls, private_key_file: Path, issuer: str, previous_files: Iterable[Path] = ()
+    ) -> "KeyRing":
+        return cls(
+            load_or_create_private_key(private_key_file),
+            issuer,
+            tuple(load_public_key(p) for p in previous_files),
+        )
 
     @property
     def kid(self) -> str:
-        der = self.private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return base64.urlsafe_b64encode(hashlib.sha256(der).digest()[:12]).decode().rstrip("=")
+        """The `kid` of the signing key."""
+        return key_id(self.private_key.public_key())
+
+    @property
+    def kids(self) -> list[str]:
+        return list(self._by_kid)
 
     def jwks(self) -> dict[str, Any]:
-        numbers = self.private_key.public_key().public_numbers()
-        return {
-            "keys": [
+        keys = []
+        for kid, public in self._by_kid.items():
+            numbers = public.public_numbers()
+            keys.append(
                 {
                     "kty": "RSA",
                     "use": "sig",
-                    "alg": "RS256",
-                    "kid": self.kid,
+                    "alg": ALGORITHM,
+                    "kid": kid,
                     "n": _b64(numbers.n),
                     "e": _b64(numbers.e),
                 }
-            ]
-        }
+            )
+        # The signing key first: clients that take the first key get the right one.
+        keys.sort(key=lambda k: k["kid"] != self.kid)
+        return {"keys": keys}
 
     def issue(self, user_id: uuid.UUID, ttl: timedelta) -> str:
         now = datetime.now(UTC)
@@ -83,18 +150,23 @@ class KeyRing:
             "exp": now + ttl,
             "jti": uuid.uuid4().hex,
         }
-        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
+        return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
 
     def verify(self, token: str) -> uuid.UUID:
         """The user id of a valid access token, or AuthError."""
         try:
             header = jwt.get_unverified_header(token)
-            if header.get("kid") != self.kid:
+            # Only RS256 is accepted: "none" and HMAC with the public key as the
+            # secret (algorithm confusion) are refused before any key is used.
+            if header.get("alg") != ALGORITHM:
+                raise AuthError("the access token is not valid")
+            public = self._by_kid.get(str(header.get("kid")))
+            if public is None:
                 raise AuthError("the access token was signed by an unknown key: log in again")
             claims = jwt.decode(
                 token,
-                self.private_key.public_key(),
-                algorithms=["RS256"],
+                public,
+                algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 issuer=self.issuer,
                 options={"require": ["exp", "sub", "iat"]},

@@ -1,6 +1,7 @@
 """Account rows: users, personal access tokens, login links."""
 
 import hashlib
+import hmac
 import uuid
 from datetime import datetime
 from typing import Any
@@ -64,6 +65,11 @@ class AccountStore:
         row = (await self._conn.execute(sa.select(users).where(users.c.email == email))).first()
         return None if row is None else (_principal(row), row._mapping["password_hash"])
 
+    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
+        await self._conn.execute(
+            users.update().where(users.c.id == user_id).values(password_hash=password_hash)
+        )
+
     async def user_by_id(self, user_id: uuid.UUID) -> Principal | None:
         row = (await self._conn.execute(sa.select(users).where(users.c.id == user_id))).first()
         return None if row is None else _principal(row)
@@ -81,7 +87,13 @@ class AccountStore:
         return result.rowcount == 1
 
     async def add_access_token(
-        self, *, user_id: uuid.UUID, name: str, secret: str, now: datetime
+        self,
+        *,
+        user_id: uuid.UUID,
+        name: str,
+        secret: str,
+        now: datetime,
+        expires_at: datetime | None = None,
     ) -> uuid.UUID:
         token_id = uuid.uuid4()
         await self._conn.execute(
@@ -91,22 +103,29 @@ class AccountStore:
                 name=name,
                 token_hash=digest(secret),
                 created_at=now,
+                expires_at=expires_at,
             )
         )
         return token_id
 
-    async def user_by_access_token(self, secret: str) -> Principal | None:
+    async def user_by_access_token(self, secret: str, now: datetime) -> Principal | None:
+        """The owner of a token that is neither revoked nor expired."""
+        wanted = digest(secret)
         row = (
             await self._conn.execute(
-                sa.select(users)
+                sa.select(users, access_tokens.c.token_hash)
                 .join(access_tokens, access_tokens.c.user_id == users.c.id)
                 .where(
-                    access_tokens.c.token_hash == digest(secret),
+                    access_tokens.c.token_hash == wanted,
                     access_tokens.c.revoked_at.is_(None),
+                    sa.or_(access_tokens.c.expires_at.is_(None), access_tokens.c.expires_at > now),
                 )
             )
         ).first()
-        return None if row is None else _principal(row)
+        # The index finds the row by digest; the final check is constant-time.
+        if row is None or not hmac.compare_digest(row._mapping["token_hash"], wanted):
+            return None
+        return _principal(row)
 
     async def revoke_access_token(
         self, *, user_id: uuid.UUID, token_id: uuid.UUID, now: datetime

@@ -1,10 +1,10 @@
 """/api/auth, the JWKS, and the one-time login link."""
 
 import uuid
-from datetime import datetime
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, EmailStr, Field
 
 from services.shared.auth import accounts
@@ -46,6 +46,9 @@ class UserPublic(BaseModel):
 
 class PersonalTokenCreate(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
+    expires_in_days: Annotated[
+        int | None, Field(ge=1, le=3650, description="Days until it stops working; none: never")
+    ] = None
 
 
 class PersonalTokenPublic(BaseModel):
@@ -53,6 +56,16 @@ class PersonalTokenPublic(BaseModel):
     name: str
     token: str
     created_at: datetime
+    expires_at: datetime | None = None
+
+
+_THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many attempts from this address (see Retry-After)"}
+}
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    **_THROTTLED,
+    401: {"description": "Wrong email or password, or an unusable login link"},
+}
 
 
 @router.post(
@@ -60,6 +73,7 @@ class PersonalTokenPublic(BaseModel):
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
     dependencies=[AuthAttempt],
+    responses={**_THROTTLED, 409: {"description": "The email has an account already"}},
 )
 async def register(body: RegisterRequest, uow: UowDep, container: ContainerDep) -> UserPublic:
     user = await accounts.register(
@@ -74,15 +88,33 @@ async def register(body: RegisterRequest, uow: UowDep, container: ContainerDep) 
     )
 
 
-@router.post("/api/auth/login", response_model=TokenResponse, dependencies=[AuthAttempt])
-async def login(body: LoginRequest, uow: UowDep, container: ContainerDep) -> TokenResponse:
+@router.post(
+    "/api/auth/login",
+    response_model=TokenResponse,
+    dependencies=[AuthAttempt],
+    responses={
+        **_REFUSED,
+        429: {"description": "Too many attempts, or too many failed logins (see Retry-After)"},
+    },
+)
+async def login(
+    body: LoginRequest, request: Request, uow: UowDep, container: ContainerDep
+) -> TokenResponse:
     issued = await accounts.login(
-        uow, container.keys, email=body.email, password=body.password, ttl=container.access_ttl
+        uow,
+        container.keys,
+        email=body.email,
+        password=body.password,
+        ttl=container.access_ttl,
+        throttle=container.throttle,
+        address=request.client.host if request.client else "unknown",
     )
     return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
-@router.post("/api/auth/link", response_model=TokenResponse, dependencies=[AuthAttempt])
+@router.post(
+    "/api/auth/link", response_model=TokenResponse, dependencies=[AuthAttempt], responses=_REFUSED
+)
 async def redeem_link(body: LinkRequest, uow: UowDep, container: ContainerDep) -> TokenResponse:
     """Exchange the one-time login link that `todo serve` prints for an access token."""
     issued = await accounts.redeem_login_link(
@@ -105,9 +137,18 @@ async def create_token(
     body: PersonalTokenCreate, user: CurrentUser, uow: UowDep
 ) -> PersonalTokenPublic:
     """A personal access token for MCP clients and scripts; shown only once."""
-    token = await accounts.create_personal_token(uow, user_id=user.user_id, name=body.name)
+    token = await accounts.create_personal_token(
+        uow,
+        user_id=user.user_id,
+        name=body.name,
+        expires_in=timedelta(days=body.expires_in_days) if body.expires_in_days else None,
+    )
     return PersonalTokenPublic(
-        id=token.id, name=token.name, token=token.token, created_at=token.created_at
+        id=token.id,
+        name=token.name,
+        token=token.token,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
     )
 
 

@@ -35,6 +35,7 @@ from assistant.tracing import Tracer, create_tracer
 from assistant.turn import Agent, CallRecord, PlannedCall, Turn, execute, new_call_id, say
 from services.errors import InvalidInput, NotFound
 from services.shared.auth.principal import Principal
+from services.shared.metrics import CHAT_TURNS
 from services.tasks.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -282,6 +283,7 @@ class ChatTurn:
 
     async def _answer(self, turn: Turn) -> AsyncIterator[ChatEvent]:
         agent = self.assistant.agent
+        CHAT_TURNS.labels(mode=agent.mode).inc()
         pending = turn.state.pending
         if pending is not None:
             # The user's next message decides; anything but a yes drops the proposal.

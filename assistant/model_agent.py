@@ -29,6 +29,7 @@ from assistant.state import HeldCall, Pending
 from assistant.stream import ChatEvent
 from assistant.tools import ToolOutcome
 from assistant.turn import Turn, ask_to_confirm, say
+from services.shared.metrics import CHAT_MODEL_TOKENS
 
 HELD_RESULT = "Not done yet: waiting for the user's yes or no."
 OUT_OF_STEPS = (
@@ -154,6 +155,8 @@ class ModelAgent:
                 generation.end(error=exc.detail)
                 raise
             generation.end(output=reply.output(), usage_details=reply.usage or None)
+            CHAT_MODEL_TOKENS.labels(kind="prompt").inc(reply.usage.get("input", 0))
+            CHAT_MODEL_TOKENS.labels(kind="completion").inc(reply.usage.get("output", 0))
             if not reply.calls:
                 turn.finish(reply.text)
                 return

@@ -11,6 +11,7 @@ import logging
 from typing import Any, Protocol
 
 import anyio
+from opentelemetry import context as otel_context
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,10 @@ class LangfuseTracer:
     def turn(self, *, user_id: str, conversation_id: str, input: str) -> TurnTrace:
         from langfuse import propagate_attributes
 
+        # The turn is a trace of its own in Langfuse: started in an empty
+        # context, so the service's request span (another provider, another
+        # backend) does not become a parent Langfuse never sees.
+        token = otel_context.attach(otel_context.Context())
         try:
             # Entered and left right here: the turn is an async generator, and a
             # context kept open across its yields would leak into the caller.
@@ -127,6 +132,8 @@ class LangfuseTracer:
         except Exception:
             log.warning("could not start a Langfuse trace", exc_info=True)
             root = None
+        finally:
+            otel_context.detach(token)
         return _LangfuseTurn(root)
 
     async def flush(self) -> None:

@@ -22,6 +22,7 @@ from assistant.stream import ChatEvent
 from assistant.tools import ToolInfo, ToolOutcome, ToolSession
 from assistant.tracing import TurnTrace
 from services.shared.auth.principal import Principal
+from services.shared.metrics import CHAT_TOOL_CALLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class Turn:
         span = self.trace.tool(name=name, arguments=arguments)
         outcome = await self.tools.call(name, arguments)
         span.end(output=outcome.result, error=None if outcome.ok else outcome.text)
+        CHAT_TOOL_CALLS.labels(tool=name, outcome="ok" if outcome.ok else "error").inc()
         self.calls.append(CallRecord(call_id, name, arguments, outcome.ok, confirmed))
         return outcome
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.cloudevents import CloudEvent
 from events.sqltypes import UTCDateTime
 from events.topics import Topic, topic_for
+from events.tracing import with_trace
 
 metadata = sa.MetaData()
 
@@ -53,6 +54,8 @@ async def write_outbox(conn: AsyncConnection, events: Sequence[CloudEvent]) -> N
     """Insert events in the caller's open transaction, in the order given."""
     if not events:
         return
+    # The trace of the request or handler making the change travels on.
+    events = [with_trace(event) for event in events]
     await conn.execute(
         outbox_table.insert(),
         [

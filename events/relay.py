@@ -27,6 +27,7 @@ from events.breaker import CircuitBreaker
 from events.bus import Publisher
 from events.cloudevents import CloudEvent
 from events.outbox import outbox_table
+from events.tracing import end_publish_span, publish_span
 from events.wakeable import WakeableLoop
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,22 @@ class BatchPublisher(Protocol):
 
 
 async def publish_in_order(
+    publisher: Publisher, items: Sequence[tuple[str, CloudEvent]]
+) -> tuple[int, Exception | None]:
+    """Publish each event inside a producer span continuing the trace it
+    carries; the event goes out carrying that span."""
+    spans, traced = [], []
+    for topic, event in items:
+        span, carried = publish_span(event, topic)
+        spans.append(span)
+        traced.append((topic, carried))
+    delivered, error = await _publish_in_order(publisher, traced)
+    for index, span in enumerate(spans):
+        end_publish_span(span, error if index == delivered else None)
+    return delivered, error
+
+
+async def _publish_in_order(
     publisher: Publisher, items: Sequence[tuple[str, CloudEvent]]
 ) -> tuple[int, Exception | None]:
     many = getattr(publisher, "publish_many", None)

@@ -17,6 +17,7 @@ from services.bootstrap import Container, bootstrap
 from services.composition import SERVICE_NAMES
 from services.shared import metrics
 from services.shared.http import create_app
+from services.shared.tracing import setup_tracing
 from services.tasks.api import health
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -41,6 +42,7 @@ def build_app(container: Container | None = None, *, service: str | None = None)
     if name not in SERVICE_NAMES:
         raise ValueError(f"unknown service {name!r}")
     running = container
+    setup_tracing(container.settings.service_name if name == "all" else name)
     serves_mcp = name in ("all", "task-api")
 
     @asynccontextmanager
@@ -58,7 +60,9 @@ def build_app(container: Container | None = None, *, service: str | None = None)
         finally:
             await running.aclose()
 
-    app = create_app(title=TITLES[name], lifespan=lifespan)
+    app = create_app(
+        title=TITLES[name], lifespan=lifespan, cors_origins=container.settings.cors_origin_list
+    )
     app.state.container = container
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -23,6 +23,7 @@ from services.notification.inbox import (
     forget_user,
     get_preferences,
 )
+from services.shared.metrics import NOTIFICATIONS
 
 log = logging.getLogger(__name__)
 SOURCE = "/notification-service"
@@ -96,6 +97,7 @@ class ReminderDelivery:
                 )
             )
             await uow.commit()
+        NOTIFICATIONS.labels(channel="in_app", outcome="delivered").inc()
 
     async def _external(self, event: CloudEvent, channel: str, send: Any) -> None:
         consumer = f"{CONSUMER}:{channel}"
@@ -121,6 +123,8 @@ class ReminderDelivery:
                     ),
                 )
             await uow.commit()
+        outcome = "delivered" if error is None else "failed"
+        NOTIFICATIONS.labels(channel=channel, outcome=outcome).inc()
 
     def _outcome(
         self, event: CloudEvent, kind: EventType, channel: str, **extra: Any

@@ -23,6 +23,7 @@ from events.bus import PermanentFailure
 from events.processed import claim_event
 from events.sqltypes import UTCDateTime
 from events.wakeable import WakeableLoop
+from services.shared.metrics import REMINDER_DELAY, REMINDERS_FIRED
 from services.tasks.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,7 @@ class ReminderScheduler(WakeableLoop):
                 query = query.with_for_update(skip_locked=True)
             due = (await conn.execute(query)).all()
             fired = 0
+            delays: list[float] = []
             for row in due:
                 claimed = await conn.execute(
                     schedule.update()
@@ -216,9 +218,18 @@ class ReminderScheduler(WakeableLoop):
                 if claimed.rowcount == 1:
                     uow.emit(_triggered(row, now))
                     fired += 1
+                    delays.append((now - _utc(row.remind_at)).total_seconds())
             await uow.commit()
         self.fired_total += fired
+        REMINDERS_FIRED.inc(fired)
+        for delay in delays:
+            REMINDER_DELAY.observe(max(0.0, delay))
         return fired
+
+
+def _utc(instant: datetime) -> datetime:
+    # SQLite hands timestamps back naive; they are stored as UTC.
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
 
 
 def _triggered(row: Any, fired_at: datetime) -> CloudEvent:

@@ -6,6 +6,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
+
+from events.tracing import handling_event_id
+
 # Record attributes that are the logging machinery's, not the caller's extras.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 # Field names that must never reach a log line, whatever a caller passes.
@@ -20,6 +24,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            entry["trace_id"] = format(context.trace_id, "032x")
+            entry["span_id"] = format(context.span_id, "016x")
+        event_id = handling_event_id.get()
+        if event_id is not None:
+            entry["event_id"] = event_id
         for name, value in record.__dict__.items():
             if name in _STANDARD or name.startswith("_"):
                 continue

@@ -3,11 +3,52 @@
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from events.relay import OutboxRelay
+from events.runtime import EVENT_METRICS
+
+# Product metrics: defined once per process (tests build many apps in one),
+# rendered by every app's /metrics so each family is listed from startup.
+PRODUCT_METRICS = CollectorRegistry()
+TASKS_CREATED = Counter("todo_tasks_created", "Tasks created", registry=PRODUCT_METRICS)
+TASKS_COMPLETED = Counter("todo_tasks_completed", "Tasks completed", registry=PRODUCT_METRICS)
+REMINDERS_FIRED = Counter("todo_reminders_fired", "Reminders fired", registry=PRODUCT_METRICS)
+REMINDER_DELAY = Histogram(
+    "todo_reminder_delay_seconds",
+    "How late a reminder fired: fire time minus its due time",
+    registry=PRODUCT_METRICS,
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+NOTIFICATIONS = Counter(
+    "todo_notifications",
+    "Notification deliveries by channel and outcome (delivered|failed)",
+    ["channel", "outcome"],
+    registry=PRODUCT_METRICS,
+)
+CHAT_TURNS = Counter(
+    "todo_chat_turns", "Chat turns by mode (model|offline)", ["mode"], registry=PRODUCT_METRICS
+)
+CHAT_TOOL_CALLS = Counter(
+    "todo_chat_tool_calls",
+    "Tool calls made in chat turns by tool and outcome (ok|error)",
+    ["tool", "outcome"],
+    registry=PRODUCT_METRICS,
+)
+CHAT_MODEL_TOKENS = Counter(
+    "todo_chat_model_tokens",
+    "Model tokens used by chat turns, by kind (prompt|completion)",
+    ["kind"],
+    registry=PRODUCT_METRICS,
+)
 
 
 class OutboxCollector(Collector):
@@ -52,5 +93,8 @@ async def metrics(request: Request) -> Response:
             relay, {"pending": float(current.pending), "age": current.oldest_age_seconds}
         )
     )
-    http = generate_latest(request.app.state.metrics_registry)
-    return Response(generate_latest(registry) + http, media_type=CONTENT_TYPE_LATEST)
+    body = b"".join(
+        generate_latest(r)
+        for r in (registry, EVENT_METRICS, PRODUCT_METRICS, request.app.state.metrics_registry)
+    )
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from events import CloudEvent, EventType, new_event
 from services.errors import Conflict, InvalidInput, NotFound, VersionMismatch
 from services.shared.auth.principal import Principal
+from services.shared.metrics import TASKS_COMPLETED, TASKS_CREATED
 from services.tasks.domain.editing import apply_changes, new_task
 from services.tasks.domain.model import Task
 from services.tasks.domain.recurrence import Recurrence, parse_rule
@@ -125,6 +126,7 @@ async def create_task(uow: TasksUoW, *, user: Principal, data: TaskCreate) -> Ta
     if task.remind_at is not None:
         uow.emit(reminder_event(task))
     await uow.commit()
+    TASKS_CREATED.inc()
     return to_public(task)
 
 
@@ -187,6 +189,7 @@ async def complete_task(
         await uow.tasks.save(task, previous_version=previous)
         uow.emit(task_event(EventType.TASK_COMPLETED, task, series=series_state(task)))
         await uow.commit()
+        TASKS_COMPLETED.inc()
     return to_public(task)
 
 

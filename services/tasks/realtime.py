@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from typing import Any, Protocol
 
 from fastapi import WebSocket
@@ -29,11 +29,45 @@ PUSHED_TYPES = {
 REALTIME_GROUP = "task-api-realtime"
 
 
+# Event ids remembered per connected user, to drop redeliveries.
+_SEEN_EVENTS = 2048
+
+
+class _Sent:
+    """What a user's sockets were sent: recent event ids and, per task, the
+    newest version. The bus delivers at least once and a consumer-group
+    rebalance can replay a stretch of a partition; a replayed change is
+    dropped here instead of reaching the page twice or after a newer one."""
+
+    def __init__(self) -> None:
+        self.events: OrderedDict[str, None] = OrderedDict()
+        self.versions: dict[str, int] = {}
+
+    def is_new(self, message: dict[str, Any]) -> bool:
+        event_id = message.get("event_id")
+        if isinstance(event_id, str):
+            if event_id in self.events:
+                return False
+            self.events[event_id] = None
+            if len(self.events) > _SEEN_EVENTS:
+                self.events.popitem(last=False)
+        data = message.get("data")
+        task = data.get("task") if isinstance(data, dict) else None
+        if isinstance(task, dict):
+            task_id, version = task.get("id"), task.get("version")
+            if isinstance(task_id, str) and isinstance(version, int):
+                if version < self.versions.get(task_id, 0):
+                    return False  # older than what the page already has
+                self.versions[task_id] = version
+        return True
+
+
 class ConnectionHub:
     """The WebSockets open on this replica, by user."""
 
     def __init__(self) -> None:
         self._sockets: dict[str, set[WebSocket]] = defaultdict(set)
+        self._sent: dict[str, _Sent] = {}
 
     def add(self, user_id: str, socket: WebSocket) -> None:
         self._sockets[user_id].add(socket)
@@ -42,6 +76,7 @@ class ConnectionHub:
         self._sockets[user_id].discard(socket)
         if not self._sockets[user_id]:
             del self._sockets[user_id]
+            self._sent.pop(user_id, None)
 
     def count(self, user_id: str | None = None) -> int:
         if user_id is None:
@@ -50,6 +85,10 @@ class ConnectionHub:
 
     async def send(self, user_id: str, message: dict[str, Any]) -> None:
         closing = bool(message.pop("close", False))
+        if user_id not in self._sockets:
+            return
+        if not self._sent.setdefault(user_id, _Sent()).is_new(message):
+            return
         for socket in list(self._sockets.get(user_id, ())):
             try:
                 await socket.send_json(message)

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SERVICES := scripts/test-services.sh
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench services services-stop clean tools deploy-check minikube
+.PHONY: run test lint typecheck pytest bench bench-faults services services-stop clean tools daprd deploy-check minikube
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,8 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
-pytest: $(VENV)/.installed-dev services $(CHROMIUM)
-	eval "$$($(SERVICES) env)" && TODO_SCREENSHOTS=$(CURDIR)/build/screenshots CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
+pytest: $(VENV)/.installed-dev services $(CHROMIUM) daprd
+	eval "$$($(SERVICES) env)" && DAPRD="$$(scripts/dapr.sh --print)" TODO_SCREENSHOTS=$(CURDIR)/build/screenshots CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 
 ## services: start the PostgreSQL and Redis servers the tests use (idempotent)
 services:
@@ -56,12 +56,23 @@ services-stop:
 bench: $(VENV)/.installed-dev services
 	eval "$$($(SERVICES) env)" && $(BIN)/python -m bench
 
+## bench-faults: load + fault campaign on a stack of its own (minutes; not part of `make test`)
+##   FAULTS_USERS (50), FAULTS_DURATION seconds (300), FAULTS=on|off
+bench-faults: $(VENV)/.installed-dev
+	FAULTS_USERS=$${FAULTS_USERS:-50} FAULTS_DURATION=$${FAULTS_DURATION:-300} FAULTS=$${FAULTS:-on} \
+		$(BIN)/python -m bench.faults
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
 ## tools: helm, kubeconform, actionlint (built from the Go module proxy) and shellcheck, cached in ~/.cache/todo-app/bin
 tools:
 	scripts/tools.sh
+
+## daprd: the Dapr sidecar, built from the Go module proxy (scripts/dapr.sh), cached in ~/.cache/todo-app/dapr;
+##   a cold build takes minutes, later runs build nothing
+daprd:
+	scripts/dapr.sh >/dev/null
 
 ## deploy-check: chart, manifests, workflows and scripts, offline (also part of `make test`)
 deploy-check: $(VENV)/.installed-dev

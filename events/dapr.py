@@ -179,7 +179,7 @@ class DaprBus:
             path,
             params={"metadata.partitionKey": event.userid},
             content=json.dumps(event.to_json_dict()).encode(),
-            headers={"Content-Type": CLOUDEVENTS_JSON},
+            headers=_publish_headers(event),
         )
         if not response.is_success:
             raise DaprError.from_response(response, f"publishing {event.id} to {topic}")
@@ -267,3 +267,19 @@ class DaprBus:
             log.error("could not settle %s on %s; Dapr will redeliver it", event.id, topic)
             return {"status": DeliveryStatus.RETRY}
         return {"status": DeliveryStatus.SUCCESS}
+
+
+def _publish_headers(event: CloudEvent) -> dict[str, str]:
+    """The publish request's headers; the event's trace context rides along.
+
+    The sidecar continues the trace named by the `traceparent` header, not the one in
+    the body, so an event carrying the `traceparent` (and `tracestate`) extension sends
+    them as headers too and its delivery stays in the publisher's trace.
+    """
+    headers = {"Content-Type": CLOUDEVENTS_JSON}
+    extensions = event.model_extra or {}
+    for name in ("traceparent", "tracestate"):
+        value = extensions.get(name)
+        if isinstance(value, str) and value:
+            headers[name] = value
+    return headers

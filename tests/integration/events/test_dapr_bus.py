@@ -360,3 +360,15 @@ def test_delivered_event_tolerates_dapr_attributes_and_base64_data() -> None:
     assert delivered_event(json.dumps(body).encode()) == event
     with pytest.raises(ValueError, match="JSON object"):
         delivered_event(b"[1, 2]")
+
+
+async def test_publish_continues_the_events_trace_through_the_sidecar() -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    parent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    async with wired([]) as w:
+        event = task_event().model_copy(update={"traceparent": parent})
+        await w.bus.publish(Topic.TASK_EVENTS, event)
+
+        [message] = w.sidecar.broker["task-events"]
+        # daprd starts a child span of the header's trace and writes it into the envelope.
+        assert message.json()["traceparent"].split("-")[1] == trace_id

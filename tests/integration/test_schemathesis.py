@@ -33,6 +33,15 @@ from services.app import build_app
 from services.bootstrap import bootstrap
 from tests.conftest import BACKENDS, TABLES, _sql, run_blocking
 
+# The app under test runs on a thread of this process, and its background
+# loops (relay, scheduler, retry jitter) use the `random` module; hypothesis
+# sees the global random state move while it draws a case and warns as if a
+# strategy had used it. Nothing in the strategies does.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies"
+    ":hypothesis.errors.HypothesisDeprecationWarning"
+)
+
 EXAMPLES = 25
 CHECKS = [
     not_a_server_error,

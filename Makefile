@@ -65,7 +65,8 @@ bench-faults: $(VENV)/.installed-dev
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
-## tools: helm, kubeconform, actionlint (built from the Go module proxy) and shellcheck, cached in ~/.cache/todo-app/bin
+## tools: helm, kubeconform, actionlint, promtool, otelcol-todo (built from the Go module proxy) and shellcheck,
+##   cached in ~/.cache/todo-app/bin
 tools:
 	scripts/tools.sh
 

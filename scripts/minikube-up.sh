@@ -5,14 +5,22 @@
 # Every step is idempotent: run it again after a change to redeploy.
 #
 #   scripts/minikube-up.sh            bring everything up (or update it)
-#   scripts/minikube-up.sh down       uninstall the release (keeps the cluster, Dapr and Kafka)
+#   scripts/minikube-up.sh --with-observability
+#                                     also the observability stack in namespace monitoring:
+#                                     kube-prometheus-stack (Prometheus, Alertmanager, Grafana),
+#                                     Loki with Grafana Alloy, Tempo, the OpenTelemetry Collector
+#                                     (their own charts, our values in charts/observability/values/),
+#                                     and charts/observability (collector pipeline, scrape
+#                                     configs, alerts, dashboards); the services send traces to it
+#   scripts/minikube-up.sh down       uninstall the release (keeps the cluster, Dapr and Kafka;
+#                                     with --with-observability also the observability releases)
 #   scripts/minikube-up.sh delete     delete the whole Minikube profile
 #   scripts/minikube-up.sh status     what is running
 #
 # Environment:
 #   MINIKUBE_PROFILE     profile name (todo-app)
 #   MINIKUBE_CPUS        CPUs for a new cluster (4)
-#   MINIKUBE_MEMORY      memory for a new cluster, MiB (8192)
+#   MINIKUBE_MEMORY      memory for a new cluster, MiB (8192; 12288 with --with-observability)
 #   MINIKUBE_CNI         CNI for a new cluster; calico enforces NetworkPolicies (calico)
 #   KUBERNETES_VERSION   Kubernetes version for a new cluster (minikube's default)
 #   NAMESPACE            the app's namespace (todo)
@@ -22,6 +30,12 @@
 #   STRIMZI_VERSION      Strimzi operator Helm chart version (1.2.0)
 #   HELM_EXTRA_ARGS      more arguments for `helm upgrade --install` (e.g. "-f my-values.yaml")
 #   WAIT_TIMEOUT         how long to wait for each part to be ready (10m)
+#   WITH_OBSERVABILITY   1: same as --with-observability
+#   OBSERVABILITY_NAMESPACE  namespace of the observability stack (monitoring)
+#   KUBE_PROMETHEUS_STACK_VERSION, LOKI_VERSION, ALLOY_VERSION, TEMPO_VERSION,
+#   OTEL_COLLECTOR_CHART_VERSION
+#                        versions of the community charts (default: the ones
+#                        charts/observability/Chart.yaml names in its annotations)
 #
 # Needs minikube, kubectl and helm on PATH (helm also comes from scripts/tools.sh).
 set -euo pipefail
@@ -31,7 +45,7 @@ REPO="$(cd "$SCRIPT_DIR/.." && pwd)"
 
 PROFILE="${MINIKUBE_PROFILE:-todo-app}"
 CPUS="${MINIKUBE_CPUS:-4}"
-MEMORY="${MINIKUBE_MEMORY:-8192}"
+WITH_OBSERVABILITY="${WITH_OBSERVABILITY:-0}"
 CNI="${MINIKUBE_CNI:-calico}"
 NAMESPACE="${NAMESPACE:-todo}"
 RELEASE="${RELEASE:-todo-app}"
@@ -41,6 +55,9 @@ DAPR_VERSION="${DAPR_VERSION:-1.17.0}"
 STRIMZI_VERSION="${STRIMZI_VERSION:-1.2.0}"
 WAIT_TIMEOUT="${WAIT_TIMEOUT:-10m}"
 CHART="$REPO/charts/todo-app"
+OBS_CHART="$REPO/charts/observability"
+OBS_VALUES="$OBS_CHART/values"
+OBS_NAMESPACE="${OBSERVABILITY_NAMESPACE:-monitoring}"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 note() { printf '    %s\n' "$*" >&2; }
@@ -80,6 +97,12 @@ find_helm() {
 
 kube() { kubectl --context "$PROFILE" "$@"; }
 
+# The version of a community chart that charts/observability/Chart.yaml names
+# (annotation todo-app/<name>-version).
+obs_chart_version() {
+  awk -v key="todo-app/$1-version:" '$1 == key { gsub(/"/, "", $2); print $2; exit }' "$OBS_CHART/Chart.yaml"
+}
+
 # --- steps --------------------------------------------------------------------------
 
 start_cluster() {
@@ -101,7 +124,14 @@ start_cluster() {
 helm_repos() {
   helm repo add dapr https://dapr.github.io/helm-charts --force-update >/dev/null
   helm repo add strimzi https://strimzi.io/charts/ --force-update >/dev/null
-  helm repo update dapr strimzi >/dev/null
+  local repos=(dapr strimzi)
+  if [[ "$WITH_OBSERVABILITY" == 1 ]]; then
+    helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update >/dev/null
+    helm repo add grafana https://grafana.github.io/helm-charts --force-update >/dev/null
+    helm repo add open-telemetry https://open-telemetry.github.io/opentelemetry-helm-charts --force-update >/dev/null
+    repos+=(prometheus-community grafana open-telemetry)
+  fi
+  helm repo update "${repos[@]}" >/dev/null
 }
 
 install_dapr() {
@@ -130,6 +160,35 @@ install_kafka() {
   note "topics: $(kube -n kafka get kafkatopics --no-headers -o custom-columns=N:.metadata.name | tr '\n' ' ')"
 }
 
+# One community chart of the observability stack, with our Minikube values.
+install_upstream() {
+  local release="$1" chart="$2" version="$3" values="$4"
+  note "$release: $chart $version"
+  helm --kube-context "$PROFILE" upgrade --install "$release" "$chart" \
+    --version "$version" --namespace "$OBS_NAMESPACE" --create-namespace \
+    -f "$OBS_VALUES/$values" --wait --timeout "$WAIT_TIMEOUT" >/dev/null \
+    || die "installing $release failed (kubectl -n $OBS_NAMESPACE get pods; helm -n $OBS_NAMESPACE status $release)"
+}
+
+install_observability() {
+  log "Observability stack in namespace $OBS_NAMESPACE"
+  # The Prometheus operator first: its CRDs (ServiceMonitor, PodMonitor,
+  # PrometheusRule) are what charts/observability renders.
+  install_upstream kube-prometheus-stack prometheus-community/kube-prometheus-stack \
+    "${KUBE_PROMETHEUS_STACK_VERSION:-$(obs_chart_version kube-prometheus-stack)}" kube-prometheus-stack.minikube.yaml
+  install_upstream loki grafana/loki "${LOKI_VERSION:-$(obs_chart_version loki)}" loki.minikube.yaml
+  install_upstream alloy grafana/alloy "${ALLOY_VERSION:-$(obs_chart_version alloy)}" alloy.minikube.yaml
+  install_upstream tempo grafana/tempo "${TEMPO_VERSION:-$(obs_chart_version tempo)}" tempo.minikube.yaml
+  # Ours before the collector: the collector mounts its pipeline ConfigMap.
+  note "todo-app-observability: charts/observability (pipeline, scrape configs, alerts, dashboards)"
+  helm --kube-context "$PROFILE" upgrade --install todo-app-observability "$OBS_CHART" \
+    --namespace "$OBS_NAMESPACE" --set app.namespace="$NAMESPACE" --set app.release="$RELEASE" \
+    --wait --timeout "$WAIT_TIMEOUT" >/dev/null \
+    || die "installing charts/observability failed (helm -n $OBS_NAMESPACE status todo-app-observability)"
+  install_upstream otel-collector open-telemetry/opentelemetry-collector \
+    "${OTEL_COLLECTOR_CHART_VERSION:-$(obs_chart_version opentelemetry-collector)}" opentelemetry-collector.minikube.yaml
+}
+
 build_image() {
   log "Building the image $IMAGE_REPOSITORY:$IMAGE_TAG inside Minikube"
   # Built by Minikube's own container runtime: no local Docker engine needed.
@@ -141,8 +200,16 @@ deploy() {
   log "helm upgrade --install $RELEASE (namespace $NAMESPACE)"
   # PostgreSQL and Redis come with the chart (postgresql.enabled, redis.enabled in values.yaml).
   local extra=()
+  if [[ "$WITH_OBSERVABILITY" == 1 ]]; then
+    # Traces of the services (OTLP/HTTP) and of their sidecars (OTLP/gRPC) to the collector.
+    extra+=(--set "observability.otlpEndpoint=http://otel-collector.$OBS_NAMESPACE.svc:4318"
+      --set "observability.collectorNamespace=$OBS_NAMESPACE"
+      --set "dapr.tracing.otlpEndpoint=otel-collector.$OBS_NAMESPACE.svc:4317")
+  fi
   if [[ -n "${HELM_EXTRA_ARGS:-}" ]]; then
-    read -r -a extra <<<"$HELM_EXTRA_ARGS"
+    local more=()
+    read -r -a more <<<"$HELM_EXTRA_ARGS"
+    extra+=("${more[@]}")
   fi
   helm --kube-context "$PROFILE" upgrade --install "$RELEASE" "$CHART" \
     --namespace "$NAMESPACE" --create-namespace \
@@ -174,6 +241,11 @@ print_url() {
   note "       (Docker driver on macOS/Windows: run 'minikube -p $PROFILE tunnel' and use 127.0.0.1 instead)"
   note "try:   curl -H 'Host: $host' http://$ip/readyz"
   note "API:   http://$host/docs   Kafka UI: kubectl apply -f k8s/kafka/kafka-ui.yaml"
+  if [[ "$WITH_OBSERVABILITY" == 1 ]]; then
+    note "Grafana: kubectl --context $PROFILE -n $OBS_NAMESPACE port-forward svc/kube-prometheus-stack-grafana 3000:80"
+    note "         http://127.0.0.1:3000 (admin / todo-app): folder todo-app; Explore for Loki logs and Tempo traces"
+    note "Prometheus: kubectl --context $PROFILE -n $OBS_NAMESPACE port-forward svc/kube-prometheus-stack-prometheus 9090"
+  fi
 }
 
 up() {
@@ -184,6 +256,7 @@ up() {
   helm_repos
   install_dapr
   install_kafka
+  [[ "$WITH_OBSERVABILITY" != 1 ]] || install_observability
   build_image
   deploy
   run_tests
@@ -201,6 +274,15 @@ down() {
     note "no release $RELEASE in $NAMESPACE"
   fi
   note "kept: the JWT key and database Secrets (helm hooks); 'kubectl delete namespace $NAMESPACE' removes them"
+  if [[ "$WITH_OBSERVABILITY" == 1 ]]; then
+    local release
+    for release in otel-collector todo-app-observability tempo alloy loki kube-prometheus-stack; do
+      if helm --kube-context "$PROFILE" status "$release" -n "$OBS_NAMESPACE" >/dev/null 2>&1; then
+        helm --kube-context "$PROFILE" uninstall "$release" -n "$OBS_NAMESPACE" --wait
+      fi
+    done
+    note "kept: the Prometheus operator's CRDs (kubectl get crd | grep monitoring.coreos.com)"
+  fi
 }
 
 status() {
@@ -209,9 +291,23 @@ status() {
   kube get pods -n dapr-system 2>/dev/null || true
   kube get kafka,kafkatopics -n kafka 2>/dev/null || true
   kube get pods,svc,ingress -n "$NAMESPACE" 2>/dev/null || true
+  kube get pods -n "$OBS_NAMESPACE" 2>/dev/null || true
 }
 
 main() {
+  local args=() arg
+  for arg in "$@"; do
+    case "$arg" in
+      --with-observability) WITH_OBSERVABILITY=1 ;;
+      *) args+=("$arg") ;;
+    esac
+  done
+  set -- "${args[@]}"
+  if [[ "$WITH_OBSERVABILITY" == 1 ]]; then
+    MEMORY="${MINIKUBE_MEMORY:-12288}"
+  else
+    MEMORY="${MINIKUBE_MEMORY:-8192}"
+  fi
   case "${1:-up}" in
     up) up ;;
     down) down ;;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The command-line tools the deployment checks use, built from source through
-# the Go module proxy (helm, kubeconform, actionlint) or installed from Debian
-# (shellcheck), and cached outside the repository so a second run builds nothing.
+# the Go module proxy (helm, kubeconform, actionlint, promtool, and otelcol-todo:
+# an OpenTelemetry Collector of core components from the module in
+# scripts/otelcol/) or installed from Debian (shellcheck), and cached outside the
+# repository so a second run builds nothing.
 #
 #   scripts/tools.sh            build what is missing, print the bin dir
 #   scripts/tools.sh --check    exit 0 when every tool is there at its version, 3 otherwise
@@ -15,6 +17,8 @@
 #   HELM_VERSION          helm.sh/helm/v3 version (v3.22.0)
 #   KUBECONFORM_VERSION   github.com/yannh/kubeconform version (v0.7.0)
 #   ACTIONLINT_VERSION    github.com/rhysd/actionlint version (v1.7.12)
+#   PROMTOOL_VERSION      github.com/prometheus/prometheus version (v0.316.0: Prometheus 3.16.0)
+#   (otelcol-todo's collector release is the one pinned in scripts/otelcol/go.mod)
 #   GO                    the go command (go on PATH, else /usr/local/go/bin/go)
 #
 # Everything goes to stderr except the bin dir, which is the only line on stdout.
@@ -23,6 +27,7 @@ set -euo pipefail
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 KUBECONFORM_VERSION="${KUBECONFORM_VERSION:-v0.7.0}"
 ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.12}"
+PROMTOOL_VERSION="${PROMTOOL_VERSION:-v0.316.0}"
 
 CACHE="${TODO_TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/todo-app}"
 BIN="$CACHE/bin"
@@ -36,8 +41,12 @@ go_tools() {
   printf '%s\n' \
     "helm|helm.sh/helm/v3/cmd/helm|$HELM_VERSION" \
     "kubeconform|github.com/yannh/kubeconform/cmd/kubeconform|$KUBECONFORM_VERSION" \
-    "actionlint|github.com/rhysd/actionlint/cmd/actionlint|$ACTIONLINT_VERSION"
+    "actionlint|github.com/rhysd/actionlint/cmd/actionlint|$ACTIONLINT_VERSION" \
+    "promtool|github.com/prometheus/prometheus/cmd/promtool|$PROMTOOL_VERSION"
 }
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OTELCOL_MODULE="$HERE/otelcol"
 
 find_go() {
   if [[ -n "${GO:-}" ]]; then
@@ -48,7 +57,7 @@ find_go() {
   elif [[ -x /usr/local/go/bin/go ]]; then
     printf '%s\n' /usr/local/go/bin/go
   else
-    die "no Go toolchain (go on PATH or /usr/local/go/bin/go): helm, kubeconform and actionlint are built from the Go module proxy; install Go 1.24 or newer"
+    die "no Go toolchain (go on PATH or /usr/local/go/bin/go): helm, kubeconform, actionlint, promtool and otelcol-todo are built from the Go module proxy; install Go 1.26 or newer"
   fi
 }
 
@@ -74,6 +83,19 @@ helm_ldflags() {
     " $x/pkg/lint/rules.k8sVersionMajor=$major $x/pkg/lint/rules.k8sVersionMinor=$minor"
 }
 
+# Prometheus's module versions v0.3MM.P are its releases 3.MM.P: stamp the
+# release so `promtool --version` names it.
+promtool_ldflags() {
+  local version="$1" release
+  if [[ "$version" =~ ^v0\.3([0-9][0-9])\.([0-9]+)$ ]]; then
+    release="3.$((10#${BASH_REMATCH[1]})).${BASH_REMATCH[2]}"
+  else
+    release="${version#v}"
+  fi
+  printf '%s' "-s -w -X github.com/prometheus/common/version.Version=$release" \
+    " -X github.com/prometheus/common/version.Branch=release"
+}
+
 # One build dir per tool, version and recipe: changing a version builds the
 # new one next to the old, and the symlink in $BIN moves over.
 build_go_tool() {
@@ -84,6 +106,7 @@ build_go_tool() {
     log "building $name $version from the Go module proxy (go install $pkg@$version)"
     local started=$SECONDS tmp ldflags="-s -w"
     [[ "$name" != helm ]] || ldflags="$(helm_ldflags "$version" "$go")"
+    [[ "$name" != promtool ]] || ldflags="$(promtool_ldflags "$version")"
     mkdir -p "$BUILDS"
     tmp="$(mktemp -d "$BUILDS/.$name.XXXXXX")"
     # CGO off: static binaries that need no C toolchain; -trimpath: reproducible.
@@ -99,6 +122,42 @@ build_go_tool() {
   fi
   mkdir -p "$BIN"
   ln -sfn "$dir/$name" "$BIN/$name"
+}
+
+# otelcol-todo: scripts/otelcol/ is a module of ours (main.go, components.go)
+# that pins every collector module at one release. Its build dir is named after
+# that release and a hash of the module's files, so a change to the components
+# builds a new binary.
+otelcol_release() { awk '$1 == "go.opentelemetry.io/collector/otelcol" { print $2; exit }' "$OTELCOL_MODULE/go.mod"; }
+
+otelcol_dir() {
+  local release digest
+  release="$(otelcol_release)"
+  [[ -n "$release" ]] || die "scripts/otelcol/go.mod does not require go.opentelemetry.io/collector/otelcol"
+  digest="$(cat "$OTELCOL_MODULE"/go.mod "$OTELCOL_MODULE"/go.sum "$OTELCOL_MODULE"/*.go | sha256sum | cut -c1-12)"
+  printf '%s/otelcol-todo@%s-%s-r%s\n' "$BUILDS" "$release" "$digest" "$RECIPE"
+}
+
+build_otelcol() {
+  local go="$1" dir
+  dir="$(otelcol_dir)"
+  if [[ ! -x "$dir/otelcol-todo" ]]; then
+    local started=$SECONDS tmp release
+    release="$(otelcol_release)"
+    log "building otelcol-todo (collector $release, core components) from the Go module proxy"
+    mkdir -p "$BUILDS"
+    tmp="$(mktemp -d "$BUILDS/.otelcol-todo.XXXXXX")"
+    if ! (cd "$OTELCOL_MODULE" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath" \
+      "$go" build -ldflags "-s -w -X main.version=${release#v}" -o "$tmp/otelcol-todo" . >&2); then
+      rm -rf "$tmp"
+      die "building otelcol-todo in scripts/otelcol failed (see above)"
+    fi
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+    log "built otelcol-todo $release in $((SECONDS - started))s"
+  fi
+  mkdir -p "$BIN"
+  ln -sfn "$dir/otelcol-todo" "$BIN/otelcol-todo"
 }
 
 # The system's shellcheck: on PATH, not counting our own link to it (PATH may include $BIN).
@@ -139,6 +198,10 @@ check() {
       missing=1
     fi
   done < <(go_tools)
+  if [[ ! -x "$(otelcol_dir)/otelcol-todo" || ! -e "$BIN/otelcol-todo" ]]; then
+    log "missing: otelcol-todo"
+    missing=1
+  fi
   if [[ ! -e "$BIN/shellcheck" ]] && ! command -v shellcheck >/dev/null; then
     log "missing: shellcheck"
     missing=1
@@ -161,6 +224,10 @@ main() {
     fi
     build_go_tool "$name" "$pkg" "$version" "$go"
   done < <(go_tools)
+  if [[ ! -x "$(otelcol_dir)/otelcol-todo" ]]; then
+    [[ -n "$go" ]] || go="$(find_go)"
+  fi
+  build_otelcol "$go"
   ensure_shellcheck
   printf '%s\n' "$BIN"
 }

@@ -7,7 +7,10 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    GCCollector,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -19,6 +22,12 @@ from events.runtime import EVENT_METRICS
 # Product metrics: defined once per process (tests build many apps in one),
 # rendered by every app's /metrics so each family is listed from startup.
 PRODUCT_METRICS = CollectorRegistry()
+# The process itself (CPU, resident memory, open fds, GC, Python version): what
+# the service-health dashboard and the resource alerts read.
+PROCESS_METRICS = CollectorRegistry()
+ProcessCollector(registry=PROCESS_METRICS)
+PlatformCollector(registry=PROCESS_METRICS)
+GCCollector(registry=PROCESS_METRICS)
 TASKS_CREATED = Counter("todo_tasks_created", "Tasks created", registry=PRODUCT_METRICS)
 TASKS_COMPLETED = Counter("todo_tasks_completed", "Tasks completed", registry=PRODUCT_METRICS)
 REMINDERS_FIRED = Counter("todo_reminders_fired", "Reminders fired", registry=PRODUCT_METRICS)
@@ -95,6 +104,12 @@ async def metrics(request: Request) -> Response:
     )
     body = b"".join(
         generate_latest(r)
-        for r in (registry, EVENT_METRICS, PRODUCT_METRICS, request.app.state.metrics_registry)
+        for r in (
+            registry,
+            EVENT_METRICS,
+            PRODUCT_METRICS,
+            PROCESS_METRICS,
+            request.app.state.metrics_registry,
+        )
     )
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,10 +1,11 @@
 """What the deployment tests share: the tools, rendering the chart, offline schemas.
 
-The tools (helm, kubeconform, actionlint, shellcheck) come from `scripts/tools.sh`, which
-builds them from the Go module proxy when they are missing and caches them outside the
-repository. Kubernetes' own schemas come from the `kubernetes-validate` package; the CRD
-schemas of Dapr, Strimzi and the Prometheus operator are kept in `schemas/` (see
-`schemas/update.py`). Nothing is fetched while validating.
+The tools (helm, kubeconform, actionlint, promtool, the otelcol-todo collector and
+shellcheck) come from `scripts/tools.sh`, which builds them from the Go module proxy when
+they are missing and caches them outside the repository. Kubernetes' own schemas come
+from the `kubernetes-validate` package; the CRD schemas of Dapr, Strimzi and the
+Prometheus operator are kept in `schemas/` (see `schemas/update.py`). Nothing is fetched
+while validating.
 """
 
 import functools
@@ -21,19 +22,23 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "todo-app"
+OBS_CHART = REPO / "charts" / "observability"
 K8S = REPO / "k8s"
 CRD_SCHEMAS = Path(__file__).resolve().parent / "schemas"
 TOOLS_SCRIPT = REPO / "scripts" / "tools.sh"
 
 VALUES_FILES = ["values.yaml", "values-staging.yaml", "values-production.yaml"]
+OBS_VALUES_FILES = ["values.yaml", "values-production.yaml"]
+OBS_NAMESPACE = "monitoring"
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and a current one.
 KUBE_VERSIONS = ["1.29.0", "1.35.0"]
 RELEASE = "todo-app"
 NAMESPACE = "todo"
 
-# A cold build compiles helm from source (about 4 minutes on 2 cores, see tools.sh).
-TOOLS_TIMEOUT_SECONDS = 1500
-TOOL_NAMES = ("helm", "kubeconform", "actionlint", "shellcheck")
+# A cold build compiles helm (about 4 minutes on 2 cores), promtool (about 8) and the
+# collector (under 2) from source, see tools.sh.
+TOOLS_TIMEOUT_SECONDS = 2400
+TOOL_NAMES = ("helm", "kubeconform", "actionlint", "promtool", "otelcol-todo", "shellcheck")
 
 # The four services: `todo serve --service <name>` and their Dapr app ids (CONTRACT §4).
 APP_IDS = {
@@ -122,6 +127,32 @@ def render_chart(
     done = run_command(args, timeout=120)
     if done.returncode != 0:
         raise ToolError(f"helm template -f {values_file} failed:\n{done.stderr}")
+    return tuple(load_documents(done.stdout))
+
+
+@functools.cache
+def render_observability(
+    helm: str, values_file: str, kube_version: str = KUBE_VERSIONS[-1], *extra: str
+) -> tuple[dict[str, Any], ...]:
+    """`helm template` of charts/observability with one values file."""
+    args = [
+        helm,
+        "template",
+        "todo-app-observability",
+        str(OBS_CHART),
+        "--namespace",
+        OBS_NAMESPACE,
+        "--kube-version",
+        kube_version,
+        "-f",
+        str(OBS_CHART / values_file),
+        *extra,
+    ]
+    done = run_command(args, timeout=120)
+    if done.returncode != 0:
+        raise ToolError(
+            f"helm template charts/observability -f {values_file} failed:\n{done.stderr}"
+        )
     return tuple(load_documents(done.stdout))
 
 

@@ -396,56 +396,43 @@ def test_helm_test_calls_readyz_of_every_service(any_docs: tuple[dict[str, Any],
         assert f"http://{name_of(service)}:8000/readyz" in args
 
 
-def test_alerts_cover_errors_outbox_lag_consumer_lag_and_dead_letters(
+def test_services_send_traces_to_the_collector_when_the_stack_is_there(
+    docs: tuple[dict[str, Any], ...], production: tuple[dict[str, Any], ...]
+) -> None:
+    """observability.otlpEndpoint becomes OTEL_EXPORTER_OTLP_ENDPOINT on every service,
+    and the egress policy lets the app and its sidecar reach the collector."""
+    for service in APP_IDS:
+        (plain,) = deployment(docs, service)["spec"]["template"]["spec"]["containers"]
+        assert not [e for e in plain["env"] if e["name"].startswith("OTEL_")]
+        (container,) = deployment(production, service)["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.monitoring.svc:4318"
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+        (policy,) = [
+            p
+            for p in of_kind(production, "NetworkPolicy")
+            if p["metadata"]["name"] == name_of(service)
+        ]
+        to_collector = [
+            rule
+            for rule in policy["spec"]["egress"]
+            if any(
+                peer.get("namespaceSelector", {}).get("matchLabels", {})
+                == {"kubernetes.io/metadata.name": "monitoring"}
+                for peer in rule.get("to", [])
+            )
+        ]
+        assert {p["port"] for rule in to_collector for p in rule["ports"]} == {4317, 4318}
+    (configuration,) = of_kind(production, "Configuration")
+    assert configuration["spec"]["tracing"]["otel"]["endpointAddress"] == (
+        "otel-collector.monitoring.svc:4317"
+    )
+
+
+def test_the_chart_leaves_monitoring_to_the_observability_chart(
     production: tuple[dict[str, Any], ...],
 ) -> None:
-    (rule,) = of_kind(production, "PrometheusRule")
-    alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
-    assert "todo_outbox_oldest_age_seconds" in alerts["TodoOutboxLag"]["expr"]
-    assert "kafka_consumergroup_lag" in alerts["TodoConsumerLag"]["expr"]
-    assert 'topic="dlq-events"' in alerts["TodoDeadLetterGrowing"]["expr"]
-    assert "5.." in alerts["TodoHighErrorRate"]["expr"]
-    for alert in alerts.values():
-        assert alert["labels"]["severity"] in {"warning", "critical"}
-        assert alert["annotations"]["runbook_url"].split("#")[0].endswith("docs/runbook.md")
-    (monitor,) = of_kind(production, "ServiceMonitor")
-    assert {e["port"] for e in monitor["spec"]["endpoints"]} == {"http", "dapr-metrics"}
-
-
-def test_runbook_has_the_sections_alerts_link_to(production: tuple[dict[str, Any], ...]) -> None:
-    import re
-
-    runbook = (K8S.parent / "docs" / "runbook.md").read_text()
-    anchors = set()
-    for heading in re.findall(r"^## (.+)$", runbook, flags=re.M):
-        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
-        anchors.add(slug)
-    (rule,) = of_kind(production, "PrometheusRule")
-    for group in rule["spec"]["groups"]:
-        for alert in group["rules"]:
-            anchor = alert["annotations"]["runbook_url"].split("#", 1)[1]
-            assert anchor in anchors, f"{alert['alert']} links to a missing section #{anchor}"
-
-
-def test_grafana_dashboards_are_configmaps_of_valid_json(
-    production: tuple[dict[str, Any], ...],
-) -> None:
-    import json
-
-    dashboards = [
-        c
-        for c in of_kind(production, "ConfigMap")
-        if c["metadata"]["labels"].get("grafana_dashboard")
-    ]
-    titles = set()
-    for config_map in dashboards:
-        ((_, text),) = config_map["data"].items()
-        dashboard = json.loads(text)
-        titles.add(dashboard["title"])
-        assert dashboard["panels"]
-    assert titles == {
-        "todo-app / API performance",
-        "todo-app / Kafka",
-        "todo-app / Service health",
-        "todo-app / Business",
-    }
+    kinds = {d["kind"] for d in production}
+    assert not kinds & {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+    assert not (K8S.parent / "charts" / "todo-app" / "dashboards").exists()
+    assert not (K8S.parent / "charts" / "todo-app" / "templates" / "monitoring").exists()

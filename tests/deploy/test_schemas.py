@@ -15,6 +15,7 @@ import yaml
 from tests.deploy.support import (
     CRD_SCHEMAS,
     KUBE_VERSIONS,
+    OBS_VALUES_FILES,
     VALUES_FILES,
     Tools,
     k8s_manifest_files,
@@ -22,6 +23,7 @@ from tests.deploy.support import (
     kubeconform_args,
     load_documents,
     render_chart,
+    render_observability,
     write_standalone_kube_schemas,
 )
 
@@ -35,6 +37,7 @@ CRD_KINDS = {
     ("kafka.strimzi.io/v1", "KafkaNodePool"),
     ("kafka.strimzi.io/v1", "KafkaTopic"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PodMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 
@@ -71,19 +74,30 @@ def test_rendered_chart_validates(
     kubeconform(tools, docs, kube_version, tmp_path)
 
 
-def test_chart_with_monitoring_validates(tools: Tools, tmp_path: Path) -> None:
-    """The ServiceMonitor, PrometheusRule and dashboards, on in the default values too."""
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+@pytest.mark.parametrize("values_file", OBS_VALUES_FILES)
+def test_observability_chart_validates(
+    tools: Tools, values_file: str, kube_version: str, tmp_path: Path
+) -> None:
+    """The collector pipeline, ServiceMonitor, PodMonitor, PrometheusRule and dashboards."""
+    docs = list(render_observability(tools.path("helm"), values_file, kube_version))
+    assert {"ServiceMonitor", "PodMonitor", "PrometheusRule", "ConfigMap"} <= {
+        d["kind"] for d in docs
+    }
+    kubeconform(tools, docs, kube_version, tmp_path)
+
+
+def test_chart_with_autoscaling_validates(tools: Tools, tmp_path: Path) -> None:
     docs = list(
         render_chart(
             tools.path("helm"),
             "values.yaml",
             KUBE_VERSIONS[-1],
             "--set",
-            "monitoring.serviceMonitor.enabled=true,monitoring.prometheusRule.enabled=true,"
-            "monitoring.dashboards.enabled=true,autoscaling.enabled=true",
+            "autoscaling.enabled=true,observability.otlpEndpoint=http://otel-collector.monitoring.svc:4318",
         )
     )
-    assert {"ServiceMonitor", "PrometheusRule", "ConfigMap"} <= {d["kind"] for d in docs}
+    assert "HorizontalPodAutoscaler" in {d["kind"] for d in docs}
     kubeconform(tools, docs, KUBE_VERSIONS[-1], tmp_path)
 
 

@@ -37,6 +37,8 @@ outbox_table = sa.Table(
     sa.Column("sent_at", UTCDateTime(), nullable=True),
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Index("ix_outbox_event_id", "event_id"),
+    sa.Index("ix_outbox_partition_key_id", "partition_key", "id"),
 )
 
 
@@ -89,3 +91,45 @@ def row_to_outbox(row: sa.Row[tuple[object, ...]]) -> OutboxRow:
         created_at=m["created_at"],
         sent_at=m["sent_at"],
     )
+
+
+async def read_after(
+    conn: AsyncConnection,
+    *,
+    partition_key: str,
+    topic: Topic,
+    after_event_id: str,
+    limit: int,
+) -> list[CloudEvent] | None:
+    """The events of one partition key on `topic` written after the event
+    `after_event_id`, in commit order, at most `limit` of them.
+
+    None when that event is not in the outbox (unknown, of another key, or
+    already pruned) or more than `limit` follow it: the reader has to catch up
+    some other way. Rows are read whether or not the relay has sent them yet.
+    """
+    start = (
+        await conn.execute(
+            sa.select(outbox_table.c.id).where(
+                outbox_table.c.event_id == after_event_id,
+                outbox_table.c.partition_key == partition_key,
+            )
+        )
+    ).scalar_one_or_none()
+    if start is None:
+        return None
+    rows = (
+        await conn.execute(
+            sa.select(outbox_table.c.payload)
+            .where(
+                outbox_table.c.partition_key == partition_key,
+                outbox_table.c.topic == topic.value,
+                outbox_table.c.id > start,
+            )
+            .order_by(outbox_table.c.id)
+            .limit(limit + 1)
+        )
+    ).scalars().all()
+    if len(rows) > limit:
+        return None
+    return [CloudEvent.model_validate_json(str(payload)) for payload in rows]

@@ -34,10 +34,11 @@ _SEEN_EVENTS = 2048
 
 
 class _Sent:
-    """What a user's sockets were sent: recent event ids and, per task, the
-    newest version. The bus delivers at least once and a consumer-group
-    rebalance can replay a stretch of a partition; a replayed change is
-    dropped here instead of reaching the page twice or after a newer one."""
+    """What one socket was sent: recent event ids and, per task, the newest
+    version. The bus delivers at least once, a consumer-group rebalance can
+    replay a stretch of a partition, and a resumed socket gets both the replay
+    and the live feed; a change seen before is dropped here instead of reaching
+    the page twice or after a newer one."""
 
     def __init__(self) -> None:
         self.events: OrderedDict[str, None] = OrderedDict()
@@ -62,42 +63,86 @@ class _Sent:
         return True
 
 
+class _Socket:
+    """One open socket: what it was sent and, while it catches up on what it
+    missed, the live messages held back until the catch-up is written."""
+
+    def __init__(self, held: bool) -> None:
+        self.sent = _Sent()
+        self.held: list[dict[str, Any]] | None = [] if held else None
+
+
+def change_message(event: CloudEvent) -> dict[str, Any]:
+    """What a socket receives for a task change (live or replayed)."""
+    return {"type": event.type, "data": event.data, "event_id": event.id}
+
+
 class ConnectionHub:
     """The WebSockets open on this replica, by user."""
 
     def __init__(self) -> None:
-        self._sockets: dict[str, set[WebSocket]] = defaultdict(set)
-        self._sent: dict[str, _Sent] = {}
+        self._sockets: dict[str, dict[WebSocket, _Socket]] = defaultdict(dict)
 
-    def add(self, user_id: str, socket: WebSocket) -> None:
-        self._sockets[user_id].add(socket)
+    def add(self, user_id: str, socket: WebSocket, *, hold: bool = False) -> None:
+        """Register a socket; with `hold`, live messages wait for `release`."""
+        self._sockets[user_id][socket] = _Socket(held=hold)
 
     def remove(self, user_id: str, socket: WebSocket) -> None:
-        self._sockets[user_id].discard(socket)
-        if not self._sockets[user_id]:
+        sockets = self._sockets.get(user_id)
+        if sockets is None:
+            return
+        sockets.pop(socket, None)
+        if not sockets:
             del self._sockets[user_id]
-            self._sent.pop(user_id, None)
 
     def count(self, user_id: str | None = None) -> int:
         if user_id is None:
             return sum(len(s) for s in self._sockets.values())
         return len(self._sockets.get(user_id, ()))
 
+    async def replay(self, user_id: str, socket: WebSocket, events: list[CloudEvent]) -> None:
+        """Write what a resuming socket missed, ahead of the held live feed."""
+        state = self._sockets.get(user_id, {}).get(socket)
+        if state is None:
+            return
+        for event in events:
+            if event.type in PUSHED_TYPES:
+                await self._write(user_id, socket, state, change_message(event))
+
+    async def release(self, user_id: str, socket: WebSocket) -> None:
+        """Deliver the live messages held during the catch-up, then go live."""
+        state = self._sockets.get(user_id, {}).get(socket)
+        while state is not None and state.held:
+            message = state.held.pop(0)
+            if not await self._write(user_id, socket, state, message):
+                return
+        if state is not None:
+            state.held = None
+
     async def send(self, user_id: str, message: dict[str, Any]) -> None:
+        for socket, state in list(self._sockets.get(user_id, {}).items()):
+            if state.held is not None:
+                state.held.append(dict(message))
+                continue
+            await self._write(user_id, socket, state, dict(message))
+
+    async def _write(
+        self, user_id: str, socket: WebSocket, state: _Socket, message: dict[str, Any]
+    ) -> bool:
         closing = bool(message.pop("close", False))
-        if user_id not in self._sockets:
-            return
-        if not self._sent.setdefault(user_id, _Sent()).is_new(message):
-            return
-        for socket in list(self._sockets.get(user_id, ())):
-            try:
-                await socket.send_json(message)
-                if closing:  # the account is gone, and so is its live feed
-                    await socket.close(code=4401, reason="account deleted")
-            except Exception:  # a closed socket is dropped, the others still get it
-                self.remove(user_id, socket)
-            if closing:
-                self.remove(user_id, socket)
+        if not state.sent.is_new(message):
+            return True
+        try:
+            await socket.send_json(message)
+            if closing:  # the account is gone, and so is its live feed
+                await socket.close(code=4401, reason="account deleted")
+        except Exception:  # a closed socket is dropped, the others still get it
+            self.remove(user_id, socket)
+            return False
+        if closing:
+            self.remove(user_id, socket)
+            return False
+        return True
 
 
 class Fanout(Protocol):
@@ -174,9 +219,7 @@ def realtime_subscriptions(fanout: Fanout) -> list[Subscription]:
             return
         if event.type not in PUSHED_TYPES:
             return
-        await fanout.broadcast(
-            event.userid, {"type": event.type, "data": event.data, "event_id": event.id}
-        )
+        await fanout.broadcast(event.userid, change_message(event))
 
     async def notifications(event: CloudEvent) -> None:
         # In-app notifications pop up live; other channels are not pushed.

@@ -18,6 +18,7 @@ export class LiveFeed extends EventTarget {
     this.watchdog = 0;
     this.stopped = true;
     this.seen = new Set();
+    this.lastChange = "";  // event_id of the last task change: where a reconnect resumes
     this.state = "connecting";
     this.onVisible = () => {
       if (document.visibilityState === "visible") this.reconnectSoon();
@@ -37,6 +38,7 @@ export class LiveFeed extends EventTarget {
 
   stop() {
     this.stopped = true;
+    this.lastChange = "";
     clearTimeout(this.timer);
     clearTimeout(this.watchdog);
     window.removeEventListener("online", this.onOnline);
@@ -61,7 +63,10 @@ export class LiveFeed extends EventTarget {
     const token = credentials.token;
     if (!token) return;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const url = `${scheme}//${location.host}/ws?token=${encodeURIComponent(token)}`;
+    // Resume after the last task change received: the server sends what was
+    // missed first (or {"type": "resync"}, and the board refetches on open anyway).
+    const since = this.lastChange ? `&since=${encodeURIComponent(this.lastChange)}` : "";
+    const url = `${scheme}//${location.host}/ws?token=${encodeURIComponent(token)}${since}`;
     let opened = false;
     let socket;
     try {
@@ -110,6 +115,7 @@ export class LiveFeed extends EventTarget {
       if (this.seen.has(id)) return;
       this.seen.add(id);
       if (this.seen.size > MAX_SEEN) this.seen.delete(this.seen.values().next().value);
+      if (typeof message.type === "string" && message.type.startsWith("task.")) this.lastChange = id;
     }
     this.dispatchEvent(new CustomEvent("message", { detail: message }));
   }

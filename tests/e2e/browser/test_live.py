@@ -67,6 +67,8 @@ async def test_after_a_server_restart_both_windows_reconnect_and_catch_up(
     web: WebApp, open_page: OpenPage, account: Account
 ) -> None:
     first, second = await open_page(), await open_page()
+    sockets: list[str] = []
+    first.on("websocket", lambda socket: sockets.append(socket.url))
     await account.add(title="Before the restart")
     for page in (first, second):
         await expect(row(page, "Before the restart")).to_be_visible()
@@ -87,6 +89,9 @@ async def test_after_a_server_restart_both_windows_reconnect_and_catch_up(
         await expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=20_000)
         caught_up = page.locator("#task-list .task-title", has_text="Added while down")
         await expect(caught_up).to_be_visible()
+    # The reconnect resumed after the last change the page had received.
+    assert sockets, "the page never reconnected"
+    assert re.search(r"[?&]since=[0-9a-f-]{36}(&|$)", sockets[-1]), sockets[-1]
     # And the feed works again after the reconnect.
     await account.add(title="After the restart")
     for page in (first, second):

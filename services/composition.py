@@ -80,7 +80,13 @@ def _notification(container: "Container", process: Process) -> None:
 
     process.subscriptions += [
         Subscription(
-            Topic.REMINDER_EVENTS, "notification", ReminderDelivery(container.uow, container.smtp)
+            Topic.REMINDER_EVENTS,
+            "notification",
+            ReminderDelivery(
+                container.uow,
+                container.smtp,
+                allow_private_webhooks=container.settings.webhook_allow_private,
+            ),
         ),
         Subscription(Topic.TASK_EVENTS, "notification", AccountCleanup(container.uow)),
     ]

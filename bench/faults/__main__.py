@@ -20,7 +20,7 @@ import httpx
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.faults import collect
-from bench.faults.checker import Observations, check_all
+from bench.faults.checker import Observations, check_all, received
 from bench.faults.faults import Injector
 from bench.faults.load import Api, Record, User
 from bench.faults.report import markdown, svg, write
@@ -103,8 +103,12 @@ async def campaign(users: int, duration: float, faults: bool) -> int:
             "recurring series completed": len(series_ids),
             "reminders due during the run": len(due),
             "reminder deliveries captured": len(obs.deliveries),
+            "resends the receivers dropped by idempotency key": len(obs.deliveries)
+            - len(received(obs.deliveries)),
             "WebSocket sessions (incl. reconnections)": len(record.sessions),
             "WebSocket change messages": len(record.ws_messages),
+            "WebSocket resyncs (could not resume)": record.resyncs,
+            "WebSocket duplicates dropped by event id": record.ws_duplicates,
             "HTTP responses": len(record.responses),
             "5xx responses": sum(r.status >= 500 for r in record.responses),
             "connection retries": record.retries,

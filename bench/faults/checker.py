@@ -77,8 +77,14 @@ class Reminder:
 
 @dataclass(frozen=True)
 class Delivery:
+    """One delivery a channel's receiver got. `key` is the idempotency key it
+    carried (the webhook's X-Todo-Event-Id, the mail's Message-ID): delivery
+    to an outside system is at least once, and a receiver drops a resend with
+    a key it has seen. None: every copy counts."""
+
     channel: str
     task_id: str
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,19 @@ def check_recurring(acks: Iterable[Ack], series: Iterable[SeriesTask]) -> list[s
     return problems
 
 
+def received(deliveries: Iterable[Delivery]) -> list[Delivery]:
+    """What the receivers kept: a resend with a key seen before is dropped."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for d in deliveries:
+        if d.key is not None:
+            if (d.channel, d.key) in seen:
+                continue
+            seen.add((d.channel, d.key))
+        kept.append(d)
+    return kept
+
+
 def check_reminders(
     reminders: Iterable[Reminder],
     audit: Iterable[AuditRow],
@@ -193,7 +212,7 @@ def check_reminders(
     """Every reminder due before the end fired exactly once and reached each
     channel exactly once."""
     fired = Counter(r.resource_id for r in audit if r.event_type == "reminder.triggered")
-    delivered = Counter((d.channel, d.task_id) for d in deliveries)
+    delivered = Counter((d.channel, d.task_id) for d in received(deliveries))
     problems = []
     for reminder in reminders:
         n = fired.get(reminder.task_id, 0)
@@ -214,8 +233,11 @@ def check_websockets(
     messages: Iterable[WsMessage],
     settle: float = 1.0,
 ) -> list[str]:
-    """Every listener received every change of its user made while it was
-    connected (after it settled), each once, in version order per task."""
+    """Every listener received every change of its user made while one of its
+    connections was open (after it settled), each once, in version order per
+    task. A listener reconnects after a drop and resumes where it stopped
+    (`/ws?since=`): a change made just before a drop may arrive on the next
+    connection, and counts there."""
     by_listener: dict[str, list[WsMessage]] = defaultdict(list)
     for message in messages:
         by_listener[message.listener].append(message)
@@ -225,8 +247,7 @@ def check_websockets(
             acks_by_user[ack.user_id].append(ack)
     problems = []
     for session in sessions:
-        received = sorted(by_listener.get(session.listener, []), key=lambda m: m.at)
-        got = {(m.task_id, m.version) for m in received}
+        got = {(m.task_id, m.version) for m in by_listener.get(session.listener, [])}
         end = session.disconnected_at if session.disconnected_at is not None else float("inf")
         for ack in acks_by_user.get(session.user_id, []):
             if (
@@ -237,13 +258,14 @@ def check_websockets(
                     f"listener {session.listener} missed {ack.event_type} "
                     f"of task {ack.task_id} v{ack.version}"
                 )
+    for listener, stream in sorted(by_listener.items()):
         last: dict[str, int] = {}
-        for m in received:
+        for m in sorted(stream, key=lambda m: m.at):
             before = last.get(m.task_id)
             if before is not None and m.version <= before:
                 word = "twice" if m.version == before else "out of order"
                 problems.append(
-                    f"listener {session.listener} got task {m.task_id} v{m.version} {word} "
+                    f"listener {listener} got task {m.task_id} v{m.version} {word} "
                     f"(after v{before})"
                 )
             last[m.task_id] = max(m.version, before or 0)

@@ -62,13 +62,14 @@ async def deliveries(engine: AsyncEngine, sink: Sink, titles: dict[str, str]) ->
             sa.text("SELECT task_id FROM notifications WHERE task_id IS NOT NULL")
         )
         found += [Delivery("in_app", str(r[0])) for r in rows]
-    for text in sink.emails:
+    for text, message_id in sink.emails:
         subject = text.split("\n", 1)[0]
         if subject in titles:
-            found.append(Delivery("email", titles[subject]))
+            found.append(Delivery("email", titles[subject], message_id))
     for payload in sink.webhooks:
         if payload.get("task_id"):
-            found.append(Delivery("webhook", str(payload["task_id"])))
+            key = payload.get("event_id")
+            found.append(Delivery("webhook", str(payload["task_id"]), key and str(key)))
     return found
 
 

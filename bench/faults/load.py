@@ -52,6 +52,8 @@ class Record:
     ws_messages: list[WsMessage] = field(default_factory=list)
     retries: int = 0
     gave_up: int = 0
+    resyncs: int = 0
+    ws_duplicates: int = 0
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -108,6 +110,8 @@ class User:
         self.email = f"load-{uuid.uuid4().hex[:10]}@example.com"
         self.token = ""
         self.user_id = ""
+        self.last_event_id = ""  # the live feed resumes after it
+        self.seen_events: set[str] = set()
         self.active: dict[str, dict[str, Any]] = {}
         self.rng = random.Random(n)
 
@@ -257,15 +261,17 @@ class User:
 
     async def listen(self, urls: list[str], stop: asyncio.Event) -> None:
         """One WebSocket listener, reconnecting (to the other replica first)
-        when its connection drops."""
+        when its connection drops and resuming after the last change it got
+        (`since`), as the page does."""
         turn = self.n
+        listener = f"u{self.n}"
         while not stop.is_set():
             turn += 1
             base = urls[turn % len(urls)].replace("http://", "ws://")
-            listener = f"u{self.n}-c{turn}"
+            since = f"&since={self.last_event_id}" if self.last_event_id else ""
             try:
                 async with websockets.connect(
-                    f"{base}/ws?token={self.token}", open_timeout=5
+                    f"{base}/ws?token={self.token}{since}", open_timeout=5
                 ) as ws:
                     connected = self.record.now()
                     try:
@@ -291,9 +297,17 @@ class User:
 
     def on_message(self, listener: str, raw: str | bytes) -> None:
         message = json.loads(raw)
+        if message.get("type") == "resync":  # the feed could not resume: changes were lost
+            self.record.resyncs += 1
         data = message.get("data") or {}
         data = data.get("task", data)  # task events carry the task under "task"
         if message.get("type") in CHANGE_TYPES and "id" in data and "version" in data:
+            event_id = str(message.get("event_id") or "")
+            if event_id in self.seen_events:  # at least once: dropped by id, as the page does
+                self.record.ws_duplicates += 1
+                return
+            self.seen_events.add(event_id)
+            self.last_event_id = event_id or self.last_event_id
             self.record.ws_messages.append(
                 WsMessage(
                     listener,

@@ -50,7 +50,7 @@ class Sink:
     """SMTP and webhook receivers: what each reminder channel delivered."""
 
     def __init__(self) -> None:
-        self.emails: list[str] = []  # subject + body text
+        self.emails: list[tuple[str, str | None]] = []  # (subject + body text, Message-ID)
         self.webhooks: list[dict[str, Any]] = []
         self._server: asyncio.Server | None = None
         self._smtp: Any = None
@@ -64,7 +64,8 @@ class Sink:
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
                 parts.append(payload.decode("utf-8", "replace"))
-        self.emails.append("\n".join(parts))
+        message_id = message.get("Message-ID")
+        self.emails.append(("\n".join(parts), None if message_id is None else str(message_id)))
         return "250 OK"
 
     async def _http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -255,6 +256,7 @@ class Stack:
             "RELAY_POLL_SECONDS": "0.2",
             "DEFAULT_TIMEZONE": "UTC",
             "SMTP_URL": f"smtp://127.0.0.1:{self.sink.smtp_port}",
+            "WEBHOOK_ALLOW_PRIVATE": "true",  # the webhook sink listens on loopback
             "RATE_LIMIT_PER_USER_PER_SECOND": "100000",
             "RATE_LIMIT_AUTH_PER_MINUTE": "100000",  # every load user signs up from loopback
             "LOG_LEVEL": os.environ.get("FAULTS_LOG_LEVEL", "WARNING"),

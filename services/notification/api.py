@@ -8,7 +8,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from services.notification import inbox
 from services.notification.inbox import NotificationPage, NotificationPublic, Preferences
-from services.tasks.api.deps import CurrentUser, UowDep
+from services.tasks.api.deps import ContainerDep, CurrentUser, UowDep
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
@@ -85,7 +85,7 @@ async def get_preferences(user: CurrentUser, uow: UowDep) -> PreferencesPublic:
 
 @router.put("/preferences", response_model=PreferencesPublic)
 async def put_preferences(
-    body: PreferencesBody, user: CurrentUser, uow: UowDep
+    body: PreferencesBody, user: CurrentUser, uow: UowDep, container: ContainerDep
 ) -> PreferencesPublic:
     prefs = Preferences(
         in_app=body.in_app,
@@ -94,6 +94,7 @@ async def put_preferences(
         webhook_url=body.webhook_url,
         webhook_secret=body.webhook_secret,
     )
-    await inbox.set_preferences(uow.connection, user.user_id, prefs)
+    allow = container.settings.webhook_allow_private
+    await inbox.set_preferences(uow.connection, user.user_id, prefs, allow_private_webhooks=allow)
     await uow.commit()
     return _public(prefs)

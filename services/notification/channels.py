@@ -8,10 +8,13 @@ others.
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -52,9 +55,15 @@ def parse_smtp_url(url: str, sender: str) -> SmtpTarget:
     )
 
 
-async def send_email(target: SmtpTarget, *, to: str, subject: str, body: str) -> None:
+async def send_email(
+    target: SmtpTarget, *, to: str, subject: str, body: str, message_id: str | None = None
+) -> None:
+    """Send one mail. `message_id` makes a resend recognisable: delivery is at
+    least once, and a mail sent again after a crash keeps its Message-ID."""
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = target.sender, to, subject
+    if message_id:
+        message["Message-ID"] = message_id
     message.set_content(body)
     try:
         await aiosmtplib.send(
@@ -71,10 +80,70 @@ async def send_email(target: SmtpTarget, *, to: str, subject: str, body: str) ->
         raise DeliveryError(f"email to {to} failed: {exc}") from exc
 
 
+def stable_message_id(key: str, sender: str) -> str:
+    """A Message-ID that is the same each time the same thing is sent."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "todo-app.invalid"
+    return f"<{key}@{domain}>"
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """HMAC-SHA256 over `timestamp.body`, as receivers verify it."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def webhook_url_problem(url: str, *, allow_private: bool) -> str | None:
+    """Why a webhook URL is refused when saved, or None.
+
+    Unless private networks are allowed (WEBHOOK_ALLOW_PRIVATE, for a laptop
+    or a cluster-internal receiver), a URL may not name a loopback, private,
+    link-local or otherwise non-public address: the service would otherwise
+    POST into its own network on a user's behalf. Host names are checked again
+    when a webhook is sent, against what they resolve to then."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return "must be an http:// or https:// URL"
+    host = parts.hostname
+    if not host:
+        return "must name a host"
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        return "has an invalid port"
+    if allow_private:
+        return None
+    if host == "localhost" or host.endswith(".localhost"):
+        return "must be a public address, not localhost"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if not _public(ip):
+        return "must be a public address, not a loopback, private or link-local one"
+    return None
+
+
+async def _refuse_private(url: str) -> None:
+    """At send time: the host must resolve to public addresses only."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise DeliveryError(f"webhook host {host} does not resolve: {exc}") from exc
+    for info in infos:
+        address = str(info[4][0]).split("%", 1)[0]
+        if not _public(ipaddress.ip_address(address)):
+            raise DeliveryError(
+                f"webhook {url} refused: {host} resolves to the non-public address {address}"
+            )
 
 
 async def post_webhook(
@@ -84,7 +153,13 @@ async def post_webhook(
     *,
     attempts: int = 3,
     client: httpx.AsyncClient | None = None,
+    allow_private: bool = False,
 ) -> None:
+    problem = webhook_url_problem(url, allow_private=allow_private)
+    if problem is not None:
+        raise DeliveryError(f"webhook {url} refused: it {problem}")
+    if not allow_private:
+        await _refuse_private(url)
     body = json.dumps(payload, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     headers = {

@@ -16,6 +16,7 @@ from services.notification.channels import (
     SmtpTarget,
     post_webhook,
     send_email,
+    stable_message_id,
 )
 from services.notification.inbox import (
     Preferences,
@@ -39,9 +40,12 @@ def _body(data: dict[str, Any]) -> str:
 
 
 class ReminderDelivery:
-    def __init__(self, uow_factory: Any, smtp: SmtpTarget | None) -> None:
+    def __init__(
+        self, uow_factory: Any, smtp: SmtpTarget | None, *, allow_private_webhooks: bool = False
+    ) -> None:
         self._uow = uow_factory
         self._smtp = smtp
+        self._allow_private = allow_private_webhooks
 
     async def __call__(self, event: CloudEvent) -> None:
         if event.type != EventType.REMINDER_TRIGGERED:
@@ -58,8 +62,13 @@ class ReminderDelivery:
             await self._in_app(event, user_id, task_id, title, body)
         if prefs.email and prefs.email_address and self._smtp is not None:
             target, address = self._smtp, prefs.email_address
+            message_id = stable_message_id(f"reminder.{event.id}", target.sender)
             await self._external(
-                event, "email", lambda: send_email(target, to=address, subject=title, body=body)
+                event,
+                "email",
+                lambda: send_email(
+                    target, to=address, subject=title, body=body, message_id=message_id
+                ),
             )
         if prefs.webhook_url:
             url, secret = prefs.webhook_url, prefs.webhook_secret
@@ -71,7 +80,12 @@ class ReminderDelivery:
                 "body": body,
                 "due_at": event.data.get("due_at"),
             }
-            await self._external(event, "webhook", lambda: post_webhook(url, secret, payload))
+            allow = self._allow_private
+            await self._external(
+                event,
+                "webhook",
+                lambda: post_webhook(url, secret, payload, allow_private=allow),
+            )
 
     async def _in_app(
         self, event: CloudEvent, user_id: uuid.UUID, task_id: uuid.UUID, title: str, body: str

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.errors import InvalidInput, NotFound
+from services.notification.channels import webhook_url_problem
 from services.notification.tables import notifications, preferences
 
 
@@ -148,9 +149,17 @@ async def get_preferences(conn: AsyncConnection, user_id: uuid.UUID) -> Preferen
     )
 
 
-async def set_preferences(conn: AsyncConnection, user_id: uuid.UUID, prefs: Preferences) -> None:
-    if prefs.webhook_url and not prefs.webhook_url.startswith(("https://", "http://")):
-        raise InvalidInput("webhook_url", "must be an http:// or https:// URL")
+async def set_preferences(
+    conn: AsyncConnection,
+    user_id: uuid.UUID,
+    prefs: Preferences,
+    *,
+    allow_private_webhooks: bool = False,
+) -> None:
+    if prefs.webhook_url:
+        problem = webhook_url_problem(prefs.webhook_url, allow_private=allow_private_webhooks)
+        if problem is not None:
+            raise InvalidInput("webhook_url", problem)
     if prefs.email and not prefs.email_address:
         raise InvalidInput("email_address", "is needed to turn email on")
     values = {

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     service_name: str = "all"
     smtp_url: str | None = None
     smtp_from: str = "todo <todo@localhost>"
+    # Webhooks may only go to public addresses unless this is on (a laptop, or
+    # a receiver inside the cluster): a user could otherwise make the service
+    # POST into its own network.
+    webhook_allow_private: bool = False
 
     rate_limit_per_user_per_second: int = Field(default=100, ge=1)
     rate_limit_auth_per_minute: int = Field(default=20, ge=1)

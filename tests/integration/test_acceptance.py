@@ -6,6 +6,7 @@ import email
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +54,8 @@ async def system(container: Container, smtp: tuple[Inbox, int]) -> AsyncIterator
     from services.notification.channels import parse_smtp_url
 
     container.smtp = parse_smtp_url(f"smtp://127.0.0.1:{port}", "todo <todo@localhost>")
+    # The test's webhook receivers listen on loopback.
+    container.settings = container.settings.model_copy(update={"webhook_allow_private": True})
     async for server in serve_app(container):
         yield server
 
@@ -280,6 +283,8 @@ async def test_a_reminder_fires_once_in_app_and_by_email_on_time(
         await eventually(lambda: len(inbox.messages) == 1)
         assert inbox.messages[0]["To"] == "ada@example.com"
         assert "Call the bank" in inbox.messages[0]["Subject"]
+        # A resend after a crash would carry the same Message-ID: the reminder's event id.
+        assert re.fullmatch(r"<reminder\.[0-9a-f-]{36}@localhost>", inbox.messages[0]["Message-ID"])
         notes = await api(client, "GET", "/api/notifications", me)
         assert notes["total"] == 1
         note = notes["items"][0]

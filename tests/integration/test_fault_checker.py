@@ -175,6 +175,51 @@ def test_changes_made_while_a_listener_was_away_are_not_required() -> None:
     assert check_websockets(obs.acks, sessions, messages) == []
 
 
+def test_a_change_made_before_a_drop_may_arrive_on_the_next_connection() -> None:
+    obs = clean()
+    # The connection dropped at 11.15 before t1 v2 (acknowledged at 11.0)
+    # arrived; the listener resumed at 11.5 and got it then.
+    sessions = [WsSession("w1", "u1", 0.0, 11.15), WsSession("w1", "u1", 11.5, None)]
+    late = [
+        replace(m, at=11.6) if m.version == 2 and m.task_id == "t1" else m for m in obs.ws_messages
+    ]
+    assert check_websockets(obs.acks, sessions, late) == []
+    # Never received on any connection: missed.
+    lost = [m for m in late if not (m.task_id == "t1" and m.version == 2)]
+    assert check_websockets(obs.acks, sessions, lost) == [
+        "listener w1 missed task.updated of task t1 v2"
+    ]
+    # Replayed after the resume although the first connection had it: twice.
+    twice = [*obs.ws_messages, WsMessage("w1", "task.updated", "t1", 2, 11.6)]
+    assert check_websockets(obs.acks, sessions, twice) == [
+        "listener w1 got task t1 v2 twice (after v2)"
+    ]
+
+
+def test_a_resend_with_the_same_idempotency_key_is_one_delivery() -> None:
+    obs = clean()
+    # The notification service died after the webhook went out and before
+    # it recorded it; the redelivered event sent it again with the same key.
+    resent = [
+        Delivery("in_app", "m1"),
+        Delivery("email", "m1", "<reminder.e8@example.com>"),
+        Delivery("email", "m1", "<reminder.e8@example.com>"),
+        Delivery("webhook", "m1", "e8"),
+        Delivery("webhook", "m1", "e8"),
+    ]
+    audit = obs.audit
+    assert check_reminders(obs.reminders, audit, resent) == []
+    # Two different keys are two deliveries; copies without a key all count.
+    assert check_reminders(
+        obs.reminders,
+        audit,
+        [*resent, Delivery("webhook", "m1", "e9"), Delivery("in_app", "m1")],
+    ) == [
+        "reminder of task m1: 2 deliveries by in_app",
+        "reminder of task m1: 2 deliveries by webhook",
+    ]
+
+
 @pytest.mark.parametrize(
     ("response", "expected"),
     [

@@ -646,6 +646,48 @@ async def test_webhook_urls_must_be_http_and_secrets_plain_text(alice: User) -> 
     assert ok.json()["webhook_signed"] is True
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:6379/",
+        "http://localhost/hook",
+        "http://api.localhost/hook",
+        "http://10.0.0.5/hook",
+        "http://192.168.1.1/hook",
+        "http://172.16.0.1/hook",
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "http://100.64.0.1/hook",  # carrier-grade NAT
+        "http://0.0.0.0/hook",
+        "http://[::1]/hook",
+        "http://[fd00::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://224.0.0.1/hook",
+    ],
+)
+async def test_webhooks_into_private_networks_are_refused(
+    alice: User, container: Container, url: str
+) -> None:
+    before = await alice.request("GET", "/api/notifications/preferences")
+    refused = await alice.request(
+        "PUT", "/api/notifications/preferences", json={"webhook_url": url}
+    )
+    assert refused.status_code == 422, refused.text
+    assert "public address" in refused.text
+    # Nothing was stored.
+    after = await alice.request("GET", "/api/notifications/preferences")
+    assert after.json() == before.json()
+
+
+async def test_private_webhooks_are_allowed_when_configured(
+    alice: User, container: Container
+) -> None:
+    container.settings = container.settings.model_copy(update={"webhook_allow_private": True})
+    ok = await alice.request(
+        "PUT", "/api/notifications/preferences", json={"webhook_url": "http://127.0.0.1:9/hook"}
+    )
+    assert ok.status_code == 200, ok.text
+
+
 async def test_a_hash_with_old_parameters_is_upgraded_at_login(
     client: httpx.AsyncClient, container: Container, alice: User
 ) -> None:

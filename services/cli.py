@@ -105,6 +105,10 @@ def db_upgrade() -> None:
 def token_create(
     name: Annotated[str, typer.Option(help="What the token is for, e.g. claude-desktop")],
     email: Annotated[str | None, typer.Option(help="Account; default: the local user")] = None,
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="Days until it expires; default: until revoked"),
+    ] = None,
 ) -> None:
     """Print a new personal access token (shown once)."""
 
@@ -124,7 +128,12 @@ def token_create(
                         raise typer.BadParameter(f"no account {email}", param_hint="--email")
                     user = found[0]
             async with container.uow() as uow:
-                token = await accounts.create_personal_token(uow, user_id=user.user_id, name=name)
+                token = await accounts.create_personal_token(
+                    uow,
+                    user_id=user.user_id,
+                    name=name,
+                    expires_in=None if expires_in_days is None else timedelta(days=expires_in_days),
+                )
             return token.token
         finally:
             await container.aclose()

@@ -115,6 +115,7 @@ async def campaign(users: int, duration: float, faults: bool) -> int:
             "requests given up": record.gave_up,
             "poisoned events": len(injector.poisoned),
             "DLQ entries of this run": len(obs.dlq),
+            **{f"failed operation, {cause}": n for cause, n in record.failures.most_common()},
         }
         text = markdown(
             title=f"Load and fault campaign, {stamp} UTC",

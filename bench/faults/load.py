@@ -9,6 +9,7 @@ import json
 import random
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,6 +55,7 @@ class Record:
     gave_up: int = 0
     resyncs: int = 0
     ws_duplicates: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -249,7 +251,19 @@ class User:
             what="POST /api/chat",
             json={"message": "show my tasks tagged load"},
         )
-        return r is not None and r.status_code == 200 and "event: done" in r.text
+        if r is not None and r.status_code == 200 and "event: done" in r.text:
+            return True
+        if r is None:
+            cause = "no answer from any replica"
+        elif r.status_code != 200:
+            cause = f"HTTP {r.status_code}"
+        elif "event: error" in r.text:
+            detail = r.text.split("event: error", 1)[1].split("data:", 1)[-1].strip()
+            cause = f"error event {detail.splitlines()[0][:120] if detail else ''}"
+        else:
+            cause = "stream ended without done or error"
+        self.record.failures[f"chat: {cause}"] += 1
+        return False
 
     async def run(self) -> None:
         names = [name for name, _ in OPS]

@@ -33,6 +33,7 @@ from assistant.stream import ChatEvent
 from assistant.tools import InProcessTools, RemoteTools, ToolOutcome, ToolSource
 from assistant.tracing import Tracer, create_tracer
 from assistant.turn import Agent, CallRecord, PlannedCall, Turn, execute, new_call_id, say
+from events.runtime import is_outage
 from services.errors import InvalidInput, NotFound
 from services.shared.auth.principal import Principal
 from services.shared.metrics import CHAT_TURNS
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from services.bootstrap import Container
 
 log = logging.getLogger(__name__)
+# How long a finished turn waits for an unreachable database to save it.
+SAVE_PATIENCE_SECONDS = 20.0
 
 HISTORY_LOADED = 200
 Emit = Callable[[ChatEvent], Awaitable[None]]
@@ -267,19 +270,29 @@ class ChatTurn:
             await emit(stream.done(str(self.conversation_id), str(turn.answer.id)))
 
     async def _finish(self, turn: Turn | None, failure: str | None) -> str | None:
-        try:
-            await self.assistant.persist(
-                self.user.user_id,
-                self.conversation_id,
-                turn.transcript if turn else [user(self.text)],
-                turn.calls if turn else [],
-                turn.answer if turn else None,
-                turn.confirming if turn else False,
-            )
-        except Exception:
-            log.exception("could not save a chat turn")
-            return failure or "the conversation could not be saved; try again"
-        return failure
+        # A database restarting or briefly unreachable only delays the save:
+        # the turn waits for it (up to SAVE_PATIENCE_SECONDS) instead of failing.
+        deadline = anyio.current_time() + SAVE_PATIENCE_SECONDS
+        attempt = 0
+        while True:
+            try:
+                await self.assistant.persist(
+                    self.user.user_id,
+                    self.conversation_id,
+                    turn.transcript if turn else [user(self.text)],
+                    turn.calls if turn else [],
+                    turn.answer if turn else None,
+                    turn.confirming if turn else False,
+                )
+                return failure
+            except Exception as exc:
+                attempt += 1
+                if is_outage(exc) and anyio.current_time() < deadline:
+                    log.warning("saving a chat turn failed (%s); retrying", type(exc).__name__)
+                    await anyio.sleep(min(2.0, 0.1 * 2**attempt))
+                    continue
+                log.exception("could not save a chat turn")
+                return failure or "the conversation could not be saved; try again"
 
     async def _answer(self, turn: Turn) -> AsyncIterator[ChatEvent]:
         agent = self.assistant.agent

@@ -3,8 +3,10 @@
 import uuid
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
+from assistant.chat import Assistant
 from events.outbox import outbox_table
 from services.bootstrap import Container
 from tests.conftest import MakeUser, User
@@ -104,3 +106,37 @@ async def test_chat_events_go_through_the_outbox(alice: User, container: Contain
     assert answered["data"]["tool_calls"] == 1
     # The task's own event is in the outbox too, written by the tool's transaction.
     assert await outbox_types(container, "task.") == ["task.created"]
+
+
+async def test_a_turn_waits_out_a_database_blip_before_saving(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database restarting while a turn ends delays the save; the turn is
+    not lost and the reader gets `done`."""
+    real = Assistant.persist
+    failures = iter([ConnectionRefusedError(111, "connection refused")] * 2)
+
+    async def flaky(self: Assistant, *args: Any, **kwargs: Any) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Assistant, "persist", flaky)
+    reply = await say(alice, "buy bread")
+    assert reply.names[-1] == "done", reply.events
+    page = (await alice.get(f"/api/conversations/{reply.conversation_id}/messages")).json()
+    assert page["items"][0]["content"] == "buy bread"
+
+
+async def test_a_turn_that_cannot_be_saved_says_so(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: Assistant, *args: Any, **kwargs: Any) -> None:
+        raise ValueError("a bug, not an outage")
+
+    monkeypatch.setattr(Assistant, "persist", broken)
+    reply = await say(alice, "buy bread")
+    assert reply.names[-1] == "error"
+    assert reply.of("error")[0]["detail"] == "the conversation could not be saved; try again"
+    assert (await alice.get("/api/conversations")).json()["total"] == 0

@@ -6,16 +6,26 @@
 #   scripts/dapr-stack.sh stop     the apps and sidecars (the broker and Redis stay up)
 #   scripts/dapr-stack.sh status   which processes run, and the sidecars' health
 #
+# `start` returns once every sidecar answers /v1.0/healthz and every app /readyz (or
+# fails with the log of the one that did not); `stop` waits for each process to exit.
+#
 # Environment:
-#   DATABASE_URL      PostgreSQL for the services (default: the test server's database)
+#   DATABASE_URL      PostgreSQL for the services (default: a database of its own,
+#                     todo_dapr_stack, on the test server; the test suite resets todo_test)
 #   DAPR_STACK_STATE  pid files and logs (build/dapr-stack)
-#   DAPR_STACK_BASE   first app port (8101); sidecars use 3501.., 50001.., 9091..
+#   DAPR_STACK_BASE   first app port (8101); the sidecars' ports are fixed: HTTP 3501..,
+#                     gRPC 3601.., internal gRPC 3701.., metrics 9091.. (all below the
+#                     ephemeral range, where an outgoing connection could hold them)
+#   DAPR_STACK_TIMEOUT  seconds to wait for each process to come up (60) or go (15)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${DAPR_STACK_STATE:-$ROOT/build/dapr-stack}"
 BASE="${DAPR_STACK_BASE:-8101}"
 TODO="$ROOT/.venv/bin/todo"
+PYTHON="$ROOT/.venv/bin/python"
+TIMEOUT="${DAPR_STACK_TIMEOUT:-60}"
+STACK_DATABASE=todo_dapr_stack
 
 # service|Dapr app id
 SERVICES=(
@@ -30,16 +40,65 @@ die() { printf 'dapr-stack: ERROR: %s\n' "$*" >&2; exit 1; }
 
 running() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# Until `url` answers `code`, or fail with the log of the process of `pid_file`.
+wait_http() {
+  local name="$1" url="$2" code="$3" pid_file="$4" log_file="$5" waited=0
+  until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)" == "$code" ]]; do
+    if ! running "$pid_file"; then
+      tail -n 30 "$log_file" >&2 || true
+      die "$name exited (log: $log_file); scripts/dapr-stack.sh stop ends the rest"
+    fi
+    if ((waited >= TIMEOUT * 5)); then
+      tail -n 30 "$log_file" >&2 || true
+      die "$name did not answer $url with $code in ${TIMEOUT}s (log: $log_file); scripts/dapr-stack.sh stop ends the rest"
+    fi
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+}
+
+# The test server's database named $STACK_DATABASE, created (and migrated by `todo db
+# upgrade` below) when missing.
+stack_database() {
+  "$PYTHON" - "$TEST_POSTGRES_DSN" "$STACK_DATABASE" <<'PY'
+import asyncio
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+dsn, name = sys.argv[1], sys.argv[2]
+
+
+async def main() -> None:
+    conn = await asyncpg.connect(urlunsplit(urlsplit(dsn)._replace(path="/postgres")))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+asyncio.run(main())
+PY
+  printf '%s\n' "${TEST_POSTGRES_URL%/*}/$STACK_DATABASE"
+}
+
 start() {
   local daprd i entry service app_id app_port http_port
   "$ROOT/scripts/test-services.sh" start --kafka >&2
   eval "$("$ROOT/scripts/test-services.sh" env)"
-  export DATABASE_URL="${DATABASE_URL:-$TEST_POSTGRES_URL}"
+  if [[ -z "${DATABASE_URL:-}" ]]; then
+    DATABASE_URL="$(stack_database)"
+  fi
+  export DATABASE_URL
   export REDIS_URL="${REDIS_URL:-$TEST_REDIS_URL}"
   export EVENT_BUS=dapr DAPR_PUBSUB_NAME=pubsub-kafka
   daprd="$("$ROOT/scripts/dapr.sh")"
   mkdir -p "$STATE"
   "$TODO" db upgrade >&2
+  # From the repository, so the secret store's relative file path resolves.
+  cd "$ROOT"
   i=0
   for entry in "${SERVICES[@]}"; do
     service="${entry%%|*}"
@@ -50,32 +109,70 @@ start() {
       log "$service already runs"
     else
       DAPR_HTTP_PORT="$http_port" nohup "$TODO" serve --service "$service" \
-        --host 127.0.0.1 --port "$app_port" >"$STATE/$service.log" 2>&1 &
+        --host 127.0.0.1 --port "$app_port" </dev/null >"$STATE/$service.log" 2>&1 &
       echo $! >"$STATE/$service.pid"
     fi
-    if ! running "$STATE/$service.daprd.pid"; then
-      # Run from the repository so the secret store's relative file path resolves.
-      (cd "$ROOT" && nohup "$daprd" --mode standalone --app-id "$app_id" \
+    if running "$STATE/$service.daprd.pid"; then
+      log "the sidecar of $service already runs"
+    else
+      # The pid file names daprd itself, so `stop` ends daprd, not a shell around it.
+      nohup "$daprd" --mode standalone --app-id "$app_id" \
         --app-port "$app_port" --app-protocol http \
-        --dapr-http-port "$http_port" --dapr-grpc-port $((50001 + i)) \
-        --dapr-internal-grpc-port $((50101 + i)) --metrics-port $((9091 + i)) \
-        --resources-path "$ROOT/dapr/components" --log-level warn \
-        >"$STATE/$service.daprd.log" 2>&1 &
-        echo $! >"$STATE/$service.daprd.pid")
+        --dapr-http-port "$http_port" --dapr-grpc-port $((3601 + i)) \
+        --dapr-internal-grpc-port $((3701 + i)) --metrics-port $((9091 + i)) \
+        --resources-path "$ROOT/dapr/components" --placement-host-address "" \
+        --log-level info </dev/null >"$STATE/$service.daprd.log" 2>&1 &
+      echo $! >"$STATE/$service.daprd.pid"
     fi
+    i=$((i + 1))
+  done
+  i=0
+  for entry in "${SERVICES[@]}"; do
+    service="${entry%%|*}"
+    app_port=$((BASE + i))
+    http_port=$((3501 + i))
+    wait_http "the sidecar of $service" "http://127.0.0.1:$http_port/v1.0/healthz" 204 \
+      "$STATE/$service.daprd.pid" "$STATE/$service.daprd.log"
+    wait_http "$service" "http://127.0.0.1:$app_port/readyz" 200 \
+      "$STATE/$service.pid" "$STATE/$service.log"
     log "$service: app http://127.0.0.1:$app_port, sidecar http://127.0.0.1:$http_port"
     i=$((i + 1))
   done
+  log "up; database $DATABASE_URL"
+}
+
+# Until the process of `pid_file` (sent SIGTERM) exits; SIGKILL after $DAPR_STACK_TIMEOUT/4
+# seconds (15 by default).
+wait_gone() {
+  local pid_file="$1" pid waited=0
+  if running "$pid_file"; then
+    pid="$(cat "$pid_file")"
+    while kill -0 "$pid" 2>/dev/null; do
+      if ((waited >= TIMEOUT * 5 / 4)); then
+        log "$(basename "$pid_file" .pid) did not exit: SIGKILL"
+        kill -9 "$pid" 2>/dev/null || true
+        break
+      fi
+      sleep 0.2
+      waited=$((waited + 1))
+    done
+  fi
+  rm -f "$pid_file"
 }
 
 stop() {
   local pid_file
-  for pid_file in "$STATE"/*.pid; do
+  local -a pid_files=()
+  # The sidecars first: they stop delivering before their apps go away.
+  for pid_file in "$STATE"/*.daprd.pid "$STATE"/*.pid; do
     [[ -e "$pid_file" ]] || continue
     if running "$pid_file"; then
       kill "$(cat "$pid_file")" 2>/dev/null || true
     fi
-    rm -f "$pid_file"
+    pid_files+=("$pid_file")
+  done
+  for pid_file in "${pid_files[@]}"; do
+    wait_gone "$pid_file"
   done
   log "stopped"
 }

@@ -26,40 +26,23 @@ DAPR_VERSION=1.16.0
 RECIPE=1
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CACHE="${TODO_TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/todo-app}"
+LOG_PREFIX=dapr
+# shellcheck source=scripts/lib/gobuild.sh
+. "$HERE/lib/gobuild.sh"
+CACHE="$(tools_cache)"
 BIN="$CACHE/dapr/daprd-v$DAPR_VERSION-r$RECIPE"
 GOMOD_CACHE="${DAPR_GOMODCACHE:-$CACHE/dapr/gomod}"
 
-log() { printf 'dapr: %s\n' "$*" >&2; }
-die() { printf 'dapr: ERROR: %s\n' "$*" >&2; exit 1; }
-
-find_go() {
-  if [[ -n "${GO:-}" ]]; then
-    command -v "$GO" >/dev/null || die "GO=$GO is not a command"
-    printf '%s\n' "$GO"
-  elif command -v go >/dev/null; then
-    command -v go
-  elif [[ -x /usr/local/go/bin/go ]]; then
-    printf '%s\n' /usr/local/go/bin/go
-  else
-    die "no Go toolchain (go on PATH or /usr/local/go/bin/go): daprd is built from the Go module proxy; install Go 1.24 or newer"
-  fi
-}
-
 build() {
   local go tmp started
-  go="$(find_go)"
+  go="$(find_go "daprd is built from the Go module proxy" 1.24)"
   mkdir -p "$(dirname "$BIN")" "$GOMOD_CACHE"
   tmp="$BIN.tmp.$$"
   started=$SECONDS
   log "building daprd $DAPR_VERSION (a cold build downloads the modules and compiles for several minutes)"
-  (
-    cd "$HERE/dapr"
-    GOMODCACHE="$GOMOD_CACHE" GOFLAGS="-mod=readonly -modcacherw" CGO_ENABLED=0 \
-      "$go" build -trimpath \
-        -ldflags "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION -X github.com/dapr/dapr/pkg/buildinfo.gitversion=v$DAPR_VERSION" \
-        -o "$tmp" .
-  ) || { rm -f "$tmp"; die "building daprd failed"; }
+  GOMODCACHE="$GOMOD_CACHE" build_module "$go" "$HERE/dapr" "$tmp" \
+    "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION -X github.com/dapr/dapr/pkg/buildinfo.gitversion=v$DAPR_VERSION" \
+    -modcacherw || { rm -f "$tmp"; die "building daprd failed"; }
   mv -f "$tmp" "$BIN"
   log "built $BIN in $((SECONDS - started)) s"
 }

@@ -29,12 +29,14 @@ KUBECONFORM_VERSION="${KUBECONFORM_VERSION:-v0.7.0}"
 ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.12}"
 PROMTOOL_VERSION="${PROMTOOL_VERSION:-v0.316.0}"
 
-CACHE="${TODO_TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/todo-app}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LOG_PREFIX=tools
+# shellcheck source=scripts/lib/gobuild.sh
+. "$HERE/lib/gobuild.sh"
+
+CACHE="$(tools_cache)"
 BIN="$CACHE/bin"
 BUILDS="$CACHE/tools"
-
-log() { printf 'tools: %s\n' "$*" >&2; }
-die() { printf 'tools: ERROR: %s\n' "$*" >&2; exit 1; }
 
 # name|module package path|version
 go_tools() {
@@ -45,21 +47,9 @@ go_tools() {
     "promtool|github.com/prometheus/prometheus/cmd/promtool|$PROMTOOL_VERSION"
 }
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OTELCOL_MODULE="$HERE/otelcol"
 
-find_go() {
-  if [[ -n "${GO:-}" ]]; then
-    command -v "$GO" >/dev/null || die "GO=$GO is not a command"
-    printf '%s\n' "$GO"
-  elif command -v go >/dev/null; then
-    command -v go
-  elif [[ -x /usr/local/go/bin/go ]]; then
-    printf '%s\n' /usr/local/go/bin/go
-  else
-    die "no Go toolchain (go on PATH or /usr/local/go/bin/go): helm, kubeconform, actionlint, promtool and otelcol-todo are built from the Go module proxy; install Go 1.26 or newer"
-  fi
-}
+tools_go() { find_go "helm, kubeconform, actionlint, promtool and otelcol-todo are built from the Go module proxy" 1.26; }
 
 # Bumped when the way a tool is built changes, so a cached build is redone.
 RECIPE=2
@@ -147,8 +137,7 @@ build_otelcol() {
     log "building otelcol-todo (collector $release, core components) from the Go module proxy"
     mkdir -p "$BUILDS"
     tmp="$(mktemp -d "$BUILDS/.otelcol-todo.XXXXXX")"
-    if ! (cd "$OTELCOL_MODULE" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath" \
-      "$go" build -ldflags "-s -w -X main.version=${release#v}" -o "$tmp/otelcol-todo" . >&2); then
+    if ! build_module "$go" "$OTELCOL_MODULE" "$tmp/otelcol-todo" "-s -w -X main.version=${release#v}"; then
       rm -rf "$tmp"
       die "building otelcol-todo in scripts/otelcol failed (see above)"
     fi
@@ -220,12 +209,12 @@ main() {
   local name pkg version go=""
   while IFS='|' read -r name pkg version; do
     if [[ ! -x "$(build_dir "$name" "$version")/$name" ]]; then
-      [[ -n "$go" ]] || go="$(find_go)"
+      [[ -n "$go" ]] || go="$(tools_go)"
     fi
     build_go_tool "$name" "$pkg" "$version" "$go"
   done < <(go_tools)
   if [[ ! -x "$(otelcol_dir)/otelcol-todo" ]]; then
-    [[ -n "$go" ]] || go="$(find_go)"
+    [[ -n "$go" ]] || go="$(tools_go)"
   fi
   build_otelcol "$go"
   ensure_shellcheck

@@ -13,15 +13,14 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 
-from events.bus import Subscription
-from events.kafka import TOPIC_PARTITIONS, ensure_topics
+from events.kafka import TOPIC_PARTITIONS, ensure_topics, topic_partitions
 from events.topics import Topic
 
 PARTITIONS = TOPIC_PARTITIONS[Topic.TASK_EVENTS]
@@ -44,37 +43,6 @@ async def kafka_servers() -> tuple[str | None, str | None]:
     except Exception as exc:  # an unreachable broker skips the Kafka sides only
         return None, f"broker at {servers} unreachable: {type(exc).__name__}: {exc}"
     return servers, None
-
-
-async def partitions_of(servers: str, topic: str) -> list[Any]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers, client_id="todo-bench-admin")
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-
-
-async def start_groups_at_the_end(
-    servers: str, prefix: str, subscriptions: Iterable[Subscription]
-) -> None:
-    """Commit the topics' end offsets for the prefixed groups before they
-    start, so they see this run's events only."""
-    topics_by_group: dict[str, set[str]] = {}
-    for subscription in subscriptions:
-        topics_by_group.setdefault(subscription.group, set()).add(str(subscription.topic))
-    for group, topics in topics_by_group.items():
-        partitions = [p for t in sorted(topics) for p in await partitions_of(servers, t)]
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=servers, group_id=prefix + group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            await consumer.commit(await consumer.end_offsets(partitions))
-        finally:
-            await consumer.stop()
 
 
 class BenchTopic:
@@ -148,11 +116,12 @@ class RoundTrip:
         )
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._servers, client_id="todo-bench-floor",
+            bootstrap_servers=self._servers,
+            client_id="todo-bench-floor",
             enable_auto_commit=False,
         )
         await self._consumer.start()
-        partitions = await partitions_of(self._servers, self._topic)
+        partitions = await topic_partitions(self._servers, self._topic)
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)
         self._reader = asyncio.create_task(self._read(), name="bench-floor-reader")

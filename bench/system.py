@@ -25,9 +25,9 @@ import httpx
 import uvicorn
 
 from bench.common import database, free_port, recreate_database
-from bench.kafka_floor import start_groups_at_the_end
 from events.bus import Subscription
 from events.cloudevents import CloudEvent
+from events.kafka import start_groups_at_the_end
 from events.relay import OutboxRelay
 from events.topics import EventType
 from services.app import build_app
@@ -121,16 +121,15 @@ class Recorder:
             self._waiters.pop(key, None)
 
 
-def created_event(
-    user_id: uuid.UUID, body: dict[str, Any], timezone: str
-) -> CloudEvent:
+def created_event(user_id: uuid.UUID, body: dict[str, Any], timezone: str) -> CloudEvent:
     """The `task.created` event the task service emits for this request body,
     built by its own code (`TaskCreate`, `new_task`, `task_event`)."""
     fields = TaskCreate.model_validate(body).model_dump()
     if fields.get("timezone") is None:
         fields.pop("timezone", None)
-    task = new_task(user_id=user_id, fields=fields, default_timezone=timezone,
-                    now=datetime.now(UTC))
+    task = new_task(
+        user_id=user_id, fields=fields, default_timezone=timezone, now=datetime.now(UTC)
+    )
     return task_event(EventType.TASK_CREATED, task)
 
 
@@ -199,8 +198,8 @@ class System:
             assert self._kafka is not None
             await start_groups_at_the_end(
                 self._kafka,
-                container.settings.kafka_group_prefix,
                 [*container.process.subscriptions, *self._subscriptions],
+                prefix=container.settings.kafka_group_prefix,
             )
         try:
             if self._serve:
@@ -215,8 +214,12 @@ class System:
     async def _start_server(self, container: Container) -> None:
         port = free_port()
         config = uvicorn.Config(
-            build_app(container), host="127.0.0.1", port=port, log_level="warning",
-            lifespan="on", ws="websockets-sansio",
+            build_app(container),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ws="websockets-sansio",
         )
         server = uvicorn.Server(config)
         self._server = server
@@ -257,9 +260,7 @@ class System:
         )
         if response.status_code != 201:
             raise RuntimeError(f"register failed: {response.status_code} {response.text}")
-        response = await client.post(
-            "/api/auth/login", json={"email": email, "password": PASSWORD}
-        )
+        response = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
         if response.status_code != 200:
             raise RuntimeError(f"login failed: {response.status_code} {response.text}")
         return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -29,13 +29,14 @@ import json
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka import (  # type: ignore[import-untyped]
     AIOKafkaClient,
     AIOKafkaConsumer,
     AIOKafkaProducer,
+    TopicPartition,
 )
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from aiokafka.errors import (  # type: ignore[import-untyped]
@@ -49,7 +50,14 @@ from events.cloudevents import CloudEvent
 from events.runtime import Dispatcher, dead_letter_event
 from events.topics import Topic
 
-__all__ = ["TOPIC_PARTITIONS", "KafkaBus", "ensure_topics"]
+__all__ = [
+    "TOPIC_PARTITIONS",
+    "KafkaBus",
+    "ensure_topics",
+    "start_group_at_the_end",
+    "start_groups_at_the_end",
+    "topic_partitions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -170,16 +178,22 @@ class KafkaBus:
             async with asyncio.timeout(self._delivery_timeout):
                 try:
                     for topic, event in items:
-                        futures.append(await producer.send(
-                            topic, _encode(event), key=event.userid.encode(),
-                            headers=self._headers))
+                        futures.append(
+                            await producer.send(
+                                topic,
+                                _encode(event),
+                                key=event.userid.encode(),
+                                headers=self._headers,
+                            )
+                        )
                 except Exception as exc:  # e.g. an unknown topic: still await what was queued
                     error = exc
                 if futures:
                     await asyncio.wait(futures, return_when=asyncio.FIRST_EXCEPTION)
         except TimeoutError:
             error = error or TimeoutError(
-                f"Kafka at {self._servers} did not acknowledge within {self._delivery_timeout} s")
+                f"Kafka at {self._servers} did not acknowledge within {self._delivery_timeout} s"
+            )
         delivered = 0
         for future in futures:
             if not future.done() or future.cancelled() or future.exception() is not None:
@@ -212,8 +226,10 @@ class KafkaBus:
                 except BaseException as exc:
                     await self._close_producer(producer)
                     if isinstance(exc, TimeoutError):
-                        raise TimeoutError(f"Kafka at {self._servers} did not answer within "
-                                           f"{self._delivery_timeout} s") from exc
+                        raise TimeoutError(
+                            f"Kafka at {self._servers} did not answer within "
+                            f"{self._delivery_timeout} s"
+                        ) from exc
                     raise
                 self._producer = producer
             return self._producer
@@ -307,8 +323,12 @@ class _GroupConsumer:
                     raise
                 except Exception:  # broker down, rebalance: the loop must survive
                     delay = self._backoff.next()
-                    log.warning("consumer group %s: fetch failed, retrying in %.1f s",
-                                self._group, delay, exc_info=True)
+                    log.warning(
+                        "consumer group %s: fetch failed, retrying in %.1f s",
+                        self._group,
+                        delay,
+                        exc_info=True,
+                    )
                     await asyncio.sleep(delay)
         finally:
             await consumer.stop()
@@ -316,8 +336,7 @@ class _GroupConsumer:
     async def _connect(self) -> Any:
         """A started consumer; a broker that is down at start-up only delays it."""
         while True:
-            consumer = AIOKafkaConsumer(
-                *self._by_topic, **self._bus._consumer_config(self._group))
+            consumer = AIOKafkaConsumer(*self._by_topic, **self._bus._consumer_config(self._group))
             try:
                 await consumer.start()
                 self._backoff.reset()
@@ -327,8 +346,12 @@ class _GroupConsumer:
                 if not isinstance(exc, Exception):
                     raise
                 delay = self._backoff.next()
-                log.warning("consumer group %s: cannot connect (%s), retrying in %.1f s",
-                            self._group, exc, delay)
+                log.warning(
+                    "consumer group %s: cannot connect (%s), retrying in %.1f s",
+                    self._group,
+                    exc,
+                    delay,
+                )
                 await asyncio.sleep(delay)
 
     async def _process(self, consumer: Any, tp: Any, records: list[Any]) -> None:
@@ -346,8 +369,14 @@ class _GroupConsumer:
                 with contextlib.suppress(IllegalStateError):
                     consumer.seek(tp, record.offset)
                 delay = self._backoff.next()
-                log.warning("consumer group %s: %s@%d not delivered, retrying in %.1f s",
-                            self._group, tp, record.offset, delay, exc_info=True)
+                log.warning(
+                    "consumer group %s: %s@%d not delivered, retrying in %.1f s",
+                    self._group,
+                    tp,
+                    record.offset,
+                    delay,
+                    exc_info=True,
+                )
                 await asyncio.sleep(delay)
                 return
             self._backoff.reset()
@@ -358,8 +387,13 @@ class _GroupConsumer:
             except Exception as exc:
                 # The next commit covers this offset; a redelivery after a crash
                 # is absorbed by the idempotent handler.
-                log.warning("consumer group %s: commit of %s@%d failed: %s",
-                            self._group, tp, record.offset, exc)
+                log.warning(
+                    "consumer group %s: commit of %s@%d failed: %s",
+                    self._group,
+                    tp,
+                    record.offset,
+                    exc,
+                )
 
     async def _deliver(self, record: Any) -> None:
         try:
@@ -383,8 +417,11 @@ class _GroupConsumer:
             source=f"/kafka/{record.topic}",
             type="dlq.unparseable",
             userid=key,
-            data={"raw": raw.decode("utf-8", "replace")[:100_000], "partition": record.partition,
-                  "offset": record.offset},
+            data={
+                "raw": raw.decode("utf-8", "replace")[:100_000],
+                "partition": record.partition,
+                "offset": record.offset,
+            },
         )
         reason = f"unparseable CloudEvent at {where}: {type(error).__name__}: {error}"
         await self._bus.publish(
@@ -400,14 +437,17 @@ async def ensure_topics(
     """Create the contract's topics that are missing; return the ones created.
     Existing topics are left as they are."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="todo-ensure-topics",
-        request_timeout_ms=int(request_timeout * 1000))
+        bootstrap_servers=bootstrap_servers,
+        client_id="todo-ensure-topics",
+        request_timeout_ms=int(request_timeout * 1000),
+    )
     try:
         await admin.start()
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(str(topic), partitions, replication_factor)
-            for topic, partitions in TOPIC_PARTITIONS.items() if topic not in existing
+            for topic, partitions in TOPIC_PARTITIONS.items()
+            if topic not in existing
         ]
         if not missing:
             return []
@@ -421,3 +461,43 @@ async def ensure_topics(
         return created
     finally:
         await admin.close()
+
+
+async def topic_partitions(bootstrap_servers: str, topic: str) -> list[Any]:
+    """The partitions (`TopicPartition`) of an existing topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="todo-admin")
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([str(topic)])
+    finally:
+        await admin.close()
+    return [TopicPartition(str(topic), p["partition"]) for p in described["partitions"]]
+
+
+async def start_group_at_the_end(bootstrap_servers: str, group: str, topics: Iterable[str]) -> None:
+    """Commit the topics' current end offsets for `group` before any of its
+    consumers joins: the group then reads only what is published from now on,
+    not a shared broker's history (a new environment, a test, a benchmark)."""
+    partitions = [
+        p for t in sorted(set(topics)) for p in await topic_partitions(bootstrap_servers, t)
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.commit(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def start_groups_at_the_end(
+    bootstrap_servers: str, subscriptions: Iterable[Subscription], *, prefix: str = ""
+) -> None:
+    """`start_group_at_the_end` for the (prefixed) group of every subscription."""
+    topics_by_group: dict[str, set[str]] = defaultdict(set)
+    for subscription in subscriptions:
+        topics_by_group[prefix + subscription.group].add(str(subscription.topic))
+    for group, topics in topics_by_group.items():
+        await start_group_at_the_end(bootstrap_servers, group, topics)

@@ -39,11 +39,13 @@ TABLES = (
 
 @dataclass
 class Ports:
-    postgres: int = int(os.environ.get("FAULTS_PG_PORT", "57432"))
-    redis: int = int(os.environ.get("FAULTS_REDIS_PORT", "57379"))
-    kafka: int = int(os.environ.get("FAULTS_KAFKA_PORT", "57092"))
-    kafka_controller: int = int(os.environ.get("FAULTS_KAFKA_CONTROLLER_PORT", "57093"))
-    first_service: int = int(os.environ.get("FAULTS_SERVICE_PORT", "58100"))
+    # Below Linux's ephemeral range (32768-60999): a port in it can be held for
+    # a moment by any process's outgoing connection just when a server restarts.
+    postgres: int = int(os.environ.get("FAULTS_PG_PORT", "27432"))
+    redis: int = int(os.environ.get("FAULTS_REDIS_PORT", "27379"))
+    kafka: int = int(os.environ.get("FAULTS_KAFKA_PORT", "27092"))
+    kafka_controller: int = int(os.environ.get("FAULTS_KAFKA_CONTROLLER_PORT", "27093"))
+    first_service: int = int(os.environ.get("FAULTS_SERVICE_PORT", "28100"))
 
 
 class Sink:
@@ -199,8 +201,7 @@ class Stack:
     async def start_groups_at_the_end(self) -> None:
         """This run's consumer groups start at the topics' ends, so earlier
         runs' events on the same broker are not replayed into a clean database."""
-        from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
-
+        from events.kafka import start_groups_at_the_end
         from services.bootstrap import bootstrap
 
         probe = bootstrap(
@@ -212,28 +213,10 @@ class Stack:
             data_dir=self.work,
         )
         try:
-            groups: dict[str, set[str]] = {}
-            for sub in probe.process.subscriptions:
-                groups.setdefault(sub.group, set()).add(str(sub.topic))
+            subscriptions = list(probe.process.subscriptions)
         finally:
             await probe.aclose()
-        for group, topics in groups.items():
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.kafka, group_id=self.prefix + group, enable_auto_commit=False
-            )
-            await consumer.start()
-            try:
-                parts = [
-                    TopicPartition(t, p)
-                    for t in sorted(topics)
-                    for p in sorted(
-                        consumer.partitions_for_topic(t) or await _partitions(consumer, t)
-                    )
-                ]
-                consumer.assign(parts)
-                await consumer.commit(await consumer.end_offsets(parts))
-            finally:
-                await consumer.stop()
+        await start_groups_at_the_end(self.kafka, subscriptions, prefix=self.prefix)
 
     # --- services ---------------------------------------------------------------
     def port(self, name: str) -> int:
@@ -326,8 +309,3 @@ class Stack:
         await self.sink.stop()
         if not keep_infra:
             self.stop_infra()
-
-
-async def _partitions(consumer: Any, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return set(consumer.partitions_for_topic(topic) or {0})

@@ -2,17 +2,15 @@
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 
-from events.bus import Subscription
-from events.kafka import ensure_topics
+from events.kafka import ensure_topics, start_groups_at_the_end
 from services.bootstrap import Container, bootstrap
 from tests.conftest import TABLES, _sql
-from tests.integration.events.conftest import topic_partitions
+from tests.integration.test_acceptance import smtp  # noqa: F401 - a fixture here too
 
 
 @pytest.fixture(scope="session")
@@ -22,27 +20,6 @@ async def kafka() -> str:
         pytest.skip("KAFKA_BOOTSTRAP_SERVERS is not set: `make test` starts the Kafka broker")
     await ensure_topics(servers)
     return servers
-
-
-async def start_groups_at_the_end(
-    servers: str, prefix: str, subscriptions: Iterable[Subscription]
-) -> None:
-    """Commit the topics' current end offsets for the prefixed groups, so a
-    test's consumers see the test's events, not the broker's history."""
-    topics_by_group: dict[str, set[str]] = {}
-    for subscription in subscriptions:
-        topics_by_group.setdefault(subscription.group, set()).add(str(subscription.topic))
-    for group, topics in topics_by_group.items():
-        partitions = [p for t in sorted(topics) for p in await topic_partitions(servers, t)]
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=servers, group_id=prefix + group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            await consumer.commit(await consumer.end_offsets(partitions))
-        finally:
-            await consumer.stop()
 
 
 @pytest.fixture
@@ -67,6 +44,6 @@ async def kafka_container(
         default_timezone="UTC",
         relay_poll_seconds=0.2,
     )
-    await start_groups_at_the_end(kafka, prefix, container.process.subscriptions)
+    await start_groups_at_the_end(kafka, container.process.subscriptions, prefix=prefix)
     yield container
     await container.aclose()

@@ -3,13 +3,8 @@ real Kafka broker and PostgreSQL, each restarted mid-stream with SIGKILL."""
 
 import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,92 +14,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from events.kafka import start_groups_at_the_end
 from services.audit.trail import audit_logs
 from services.bootstrap import bootstrap
-from tests.e2e.conftest import start_groups_at_the_end
+from tests.e2e.processes import SERVICES, Cluster, free_port, poll, service_env, sign_up
 from tests.integration.test_acceptance import Inbox
-
-TODO = str(Path(sys.executable).parent / "todo")
-SERVICES = ("task-api", "recurring-task", "notification", "audit")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Cluster:
-    env: dict[str, str]
-    ports: dict[str, int]
-    logs: Path
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
-
-    def start(self, service: str) -> None:
-        with (self.logs / f"{service}.log").open("ab") as log:  # the child keeps its own copy
-            self.procs[service] = subprocess.Popen(  # noqa: S603 - our own command
-                [TODO, "serve", "--service", service, "--port", str(self.ports[service])],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self, service: str) -> None:
-        proc = self.procs.pop(service)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    async def ready(self, service: str, timeout: float = 60) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        async with httpx.AsyncClient() as client:
-            while True:
-                proc = self.procs[service]
-                if proc.poll() is not None:
-                    raise AssertionError(f"{service} exited: {self.tail(service)}")
-                try:
-                    if (await client.get(f"{self.url(service)}/readyz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"{service} not ready: {self.tail(service)}")
-                await asyncio.sleep(0.2)
-
-    def tail(self, service: str) -> str:
-        return (self.logs / f"{service}.log").read_text()[-3000:]
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    from aiosmtpd.controller import Controller
-
-    port = free_port()
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
 async def cluster(
-    fresh_postgres: str, kafka: str, key_file: Path, tmp_path: Path, smtp_server: tuple[Inbox, int]
+    fresh_postgres: str, kafka: str, key_file: Path, tmp_path: Path, smtp: tuple[Inbox, int]
 ) -> AsyncIterator[Cluster]:
     prefix = f"e2e4-{uuid.uuid4().hex[:8]}-"
     probe = bootstrap(
@@ -114,24 +33,23 @@ async def cluster(
         jwt_private_key_file=key_file,
         data_dir=tmp_path,
     )
-    await start_groups_at_the_end(kafka, prefix, probe.process.subscriptions)
+    await start_groups_at_the_end(kafka, probe.process.subscriptions, prefix=prefix)
     await probe.aclose()
-    env = {
-        **os.environ,
-        "DATABASE_URL": fresh_postgres,
-        "EVENT_BUS": "kafka",
-        "KAFKA_BOOTSTRAP_SERVERS": kafka,
-        "KAFKA_GROUP_PREFIX": prefix,
-        "JWT_PRIVATE_KEY_FILE": str(key_file),
-        "DATA_DIR": str(tmp_path),
-        "LOCAL_USER": "false",
-        "RELAY_POLL_SECONDS": "0.2",
-        "DEFAULT_TIMEZONE": "UTC",
-        "SMTP_URL": f"smtp://127.0.0.1:{smtp_server[1]}",
-    }
+    env = service_env(
+        {
+            **os.environ,
+            "EVENT_BUS": "kafka",
+            "KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "KAFKA_GROUP_PREFIX": prefix,
+        },
+        database_url=fresh_postgres,
+        key_file=key_file,
+        data_dir=tmp_path,
+        smtp_port=smtp[1],
+    )
     logs = tmp_path / "logs"
     logs.mkdir()
-    running = Cluster(env, {s: free_port() for s in SERVICES}, logs)
+    running = Cluster(logs, env=env, ports={s: free_port() for s in SERVICES})
     try:
         for service in SERVICES:
             running.start(service)
@@ -142,43 +60,18 @@ async def cluster(
         running.stop_all()
 
 
-async def poll(check: Any, timeout: float = 60) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
-
-
 @pytest.mark.timeout(420)
 async def test_four_services_over_kafka_survive_restarts(
-    cluster: Cluster, smtp_server: tuple[Inbox, int], fresh_postgres: str
+    cluster: Cluster, smtp: tuple[Inbox, int], fresh_postgres: str
 ) -> None:
-    inbox, _ = smtp_server
+    inbox, _ = smtp
     api, notes_url, audit_url = (
         cluster.url("task-api"),
         cluster.url("notification"),
         cluster.url("audit"),
     )
     async with httpx.AsyncClient(timeout=30) as client:
-        email = f"four-{uuid.uuid4().hex[:6]}@example.com"
-        await client.post(
-            f"{api}/api/auth/register", json={"email": email, "password": "pw-12345678"}
-        )
-        token = (
-            await client.post(
-                f"{api}/api/auth/login", json={"email": email, "password": "pw-12345678"}
-            )
-        ).json()["access_token"]
-        me = {"Authorization": f"Bearer {token}"}
-        await client.put(
-            f"{notes_url}/api/notifications/preferences",
-            headers=me,
-            json={"in_app": True, "email": True, "email_address": email},
-        )
+        _, me = await sign_up(client, api, "four", notes_url=notes_url)
 
         async def active(q: str) -> list[Any]:
             page = (

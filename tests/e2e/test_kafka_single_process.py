@@ -116,12 +116,12 @@ async def test_a_broker_crash_delays_delivery_and_loses_nothing(
     kafka_container.extra_subscriptions.append(
         Subscription(Topic.TASK_EVENTS, "e2e-recorder", recorder)
     )
-    from tests.e2e.conftest import start_groups_at_the_end
+    from events.kafka import start_groups_at_the_end
 
     await start_groups_at_the_end(
         kafka_container.settings.kafka_bootstrap_servers,
-        kafka_container.settings.kafka_group_prefix,
         kafka_container.extra_subscriptions,
+        prefix=kafka_container.settings.kafka_group_prefix,
     )
     relay = kafka_container.relay
     async for server in serve_app(kafka_container):

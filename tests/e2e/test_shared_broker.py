@@ -7,9 +7,8 @@ import uuid
 
 from events import CloudEvent, EventType, new_event
 from events.bus import Subscription
-from events.kafka import KafkaBus
+from events.kafka import KafkaBus, start_groups_at_the_end
 from events.topics import Topic
-from tests.e2e.conftest import start_groups_at_the_end
 
 
 class Recorder:
@@ -37,7 +36,7 @@ async def test_a_deployment_ignores_another_deployments_events(kafka: str) -> No
         prefix = f"shared-{uuid.uuid4().hex[:8]}-{name}-"
         seen[name] = Recorder()
         subscription = Subscription(Topic.TASK_EVENTS, "recurring-task-reminders", seen[name])
-        await start_groups_at_the_end(kafka, prefix, [subscription])
+        await start_groups_at_the_end(kafka, [subscription], prefix=prefix)
         buses[name] = KafkaBus(kafka, client_id=f"test-{name}", group_prefix=prefix)
         await buses[name].start([subscription])
     try:

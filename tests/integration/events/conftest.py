@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
-from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 
-from events.kafka import KafkaBus, ensure_topics
+from events.kafka import KafkaBus, ensure_topics, start_group_at_the_end, topic_partitions
 
 MakeBus = Callable[..., KafkaBus]
 NewGroup = Callable[[str], Awaitable[str]]
@@ -50,28 +49,10 @@ def new_group(kafka_servers: str) -> NewGroup:
 
     async def make(topic: str) -> str:
         group = f"test-{uuid.uuid4().hex}"
-        partitions = await topic_partitions(kafka_servers, topic)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka_servers, group_id=group, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            await consumer.commit(await consumer.end_offsets(partitions))
-        finally:
-            await consumer.stop()
+        await start_group_at_the_end(kafka_servers, group, [topic])
         return group
 
     return make
-
-
-async def topic_partitions(servers: str, topic: str) -> list[Any]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([str(topic)])
-    finally:
-        await admin.close()
-    return [TopicPartition(str(topic), p["partition"]) for p in described["partitions"]]
 
 
 class TopicTail:

@@ -15,6 +15,7 @@ from typing import Any
 from bench import (
     assistant_bench,
     create_throughput,
+    dapr_latency,
     events_latency,
     mcp_bench,
     occurrence_latency,
@@ -53,6 +54,7 @@ BENCHMARKS: dict[str, Runner] = {
     "occurrences": occurrence_latency.runner,
     "assistant": _assistant,
     "mcp": mcp_bench.runner,
+    "dapr": dapr_latency.runner,
 }
 
 

@@ -12,6 +12,15 @@ to do next: SUCCESS (done), RETRY (redeliver under its resiliency policy, then d
 DROP (dead-letter it now). The handler runs under the same `Dispatcher` as on every other bus,
 so its retries and our `dlq-events` entry (with `dlqreason`) do not depend on the transport.
 
+Records no service can read end on `dlq-events` too, put there by daprd unchanged: a body
+that is not JSON never reaches the app (daprd cannot parse it and dead-letters it itself),
+and one that is JSON but not our event is answered DROP. daprd would fail to parse such a
+record again when delivering `dlq-events`, and, with no dead-letter topic for the
+dead-letter topic, its Kafka component would redeliver it every 5 s forever, holding up
+every dead letter behind it. So `dlq-events` is subscribed with `rawPayload`: daprd hands
+each record over as is (base64 in an envelope of its own), and a record that is not one of
+our events is delivered to the consumers as a `dlq.unreadable` event that carries it.
+
 Errors:
 
     DaprError            Dapr refused a request (`error_code` is Dapr's, e.g. ERR_PUBSUB_NOT_FOUND)
@@ -20,8 +29,11 @@ Errors:
 
 import asyncio
 import base64
+import binascii
+import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any, Final, Self
@@ -37,16 +49,23 @@ from events.topics import Topic
 
 __all__ = [
     "CLOUDEVENTS_JSON",
+    "UNREADABLE_RECORD",
     "DaprBus",
     "DaprError",
     "DaprUnavailable",
     "DeliveryStatus",
     "delivered_event",
+    "raw_record",
+    "unreadable_record",
 ]
 
 log = logging.getLogger(__name__)
 
 CLOUDEVENTS_JSON: Final = "application/cloudevents+json"
+# The type of the event that carries a dead-lettered record which is not one of our events.
+UNREADABLE_RECORD: Final = "dlq.unreadable"
+# How much of an unreadable record its event keeps.
+_UNREADABLE_KEEP: Final = 16 * 1024
 
 # Attributes Dapr writes into every event it carries. They describe the trip, not the event, and
 # the memory and Kafka buses hand handlers the event exactly as it was published.
@@ -110,6 +129,65 @@ def delivered_event(body: bytes) -> CloudEvent:
             raise ValueError("data_base64 must be a string, and comes without data")
         attributes["data"] = json.loads(base64.b64decode(encoded, validate=True))
     return CloudEvent.model_validate(attributes)
+
+
+def raw_record(body: bytes) -> bytes:
+    """The record a `rawPayload` subscription delivers: Dapr's envelope unwrapped.
+
+    daprd wraps each record it reads in a CloudEvent of its own with the record's bytes in
+    `data_base64` (type `com.dapr.event.sent`, `application/octet-stream`, no `userid`).
+    Any other body (a subscription without `rawPayload`, as a declarative one may be) is the
+    record itself.
+    """
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return body
+    if (
+        isinstance(envelope, dict)
+        and envelope.get("type") == "com.dapr.event.sent"
+        and envelope.get("datacontenttype") == "application/octet-stream"
+        and isinstance(envelope.get("data_base64"), str)
+        and "userid" not in envelope
+    ):
+        try:
+            return base64.b64decode(envelope["data_base64"], validate=True)
+        except binascii.Error:
+            return body
+    return body
+
+
+def unreadable_record(record: bytes, *, topic: str, source: str, reason: str) -> CloudEvent:
+    """The event that carries a dead-lettered record which is not one of our events.
+
+    Its id comes from the record's bytes, so each subscriber's copy of one record (every
+    subscriber of a topic dead-letters it) and each redelivery are one event to idempotent
+    consumers. The record is kept as text, and as base64 too when it is not UTF-8.
+    """
+    digest = hashlib.sha256(record).hexdigest()
+    kept = record[:_UNREADABLE_KEEP]
+    data: dict[str, Any] = {
+        "record": kept.decode("utf-8", errors="replace"),
+        "bytes": len(record),
+        "sha256": digest,
+        "truncated": len(record) > len(kept),
+    }
+    try:
+        kept.decode("utf-8")
+    except UnicodeDecodeError:
+        data["record_base64"] = base64.b64encode(kept).decode()
+    return CloudEvent.model_validate(
+        {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:sha256:{digest}")),
+            "source": source,
+            "type": UNREADABLE_RECORD,
+            "userid": "",
+            "data": data,
+            "dlqconsumer": "dapr",
+            "dlqtopic": topic,
+            "dlqreason": f"unreadable record: {reason}"[:1000],
+        }
+    )
 
 
 class DaprBus:
@@ -235,8 +313,11 @@ class DaprBus:
                 "topic": topic,
                 "route": self.route(topic),
             }
-            # Events that fail a consumer of dlq-events must not be dead-lettered onto it again.
-            if topic != Topic.DLQ_EVENTS:
+            if topic == Topic.DLQ_EVENTS:
+                # Events that fail a consumer of dlq-events must not be dead-lettered onto it
+                # again; and daprd must not have to parse what it dead-lettered (see above).
+                entry["metadata"] = {"rawPayload": "true"}
+            else:
                 entry["deadLetterTopic"] = Topic.DLQ_EVENTS.value
             entries.append(entry)
         return entries
@@ -251,12 +332,16 @@ class DaprBus:
             # RETRY keeps the event rather than losing it.
             log.warning("delivery on %s before its subscription started", topic)
             return {"status": DeliveryStatus.RETRY}
-        try:
-            event = delivered_event(await request.body())
-        except ValueError as exc:
-            # No retry can fix the body: DROP makes Dapr put it on the dead-letter topic.
-            log.warning("dropped a malformed delivery on %s: %s", topic, exc)
-            return {"status": DeliveryStatus.DROP}
+        body = await request.body()
+        if topic == Topic.DLQ_EVENTS:
+            event = self._dead_letter(raw_record(body), request.headers.get("__topic"))
+        else:
+            try:
+                event = delivered_event(body)
+            except ValueError as exc:
+                # No retry can fix the body: DROP makes Dapr put it on the dead-letter topic.
+                log.warning("dropped a malformed delivery on %s: %s", topic, exc)
+                return {"status": DeliveryStatus.DROP}
         outcomes = await asyncio.gather(
             *(self._dispatcher.deliver(s, event) for s in groups), return_exceptions=True
         )
@@ -267,6 +352,20 @@ class DaprBus:
             log.error("could not settle %s on %s; Dapr will redeliver it", event.id, topic)
             return {"status": DeliveryStatus.RETRY}
         return {"status": DeliveryStatus.SUCCESS}
+
+    def _dead_letter(self, record: bytes, origin: str | None) -> CloudEvent:
+        """A record from dlq-events: our dead letter, or the event that carries one that is not.
+
+        `origin` is the Kafka `__topic` daprd passes along: for a record daprd dead-lettered,
+        the topic the record first came from (the record keeps its metadata as headers)."""
+        try:
+            return delivered_event(record)
+        except ValueError as exc:
+            topic = origin if origin and "/" not in origin else Topic.DLQ_EVENTS.value
+            log.warning("an unreadable record from %s reached dlq-events: %s", topic, exc)
+            return unreadable_record(
+                record, topic=topic, source=f"/dapr/{self._pubsub}", reason=str(exc)
+            )
 
 
 def _publish_headers(event: CloudEvent) -> dict[str, str]:

@@ -32,8 +32,8 @@ CONTRACT_CONSUMERS = {
     Topic.DLQ_EVENTS: {"audit"},
 }
 
-# (pubsubname, topic, route, deadLetterTopic) -> the app ids that subscribe so.
-Routing = dict[tuple[str, str, str, str | None], set[str]]
+# (pubsubname, topic, route, deadLetterTopic, rawPayload) -> the app ids that subscribe so.
+Routing = dict[tuple[str, str, str, str | None, str | None], set[str]]
 
 
 def name_of(service: str) -> str:
@@ -150,6 +150,7 @@ async def app_subscriptions(tmp_path_factory: pytest.TempPathFactory, key_file: 
                     entry["topic"],
                     entry["route"],
                     entry.get("deadLetterTopic"),
+                    entry.get("metadata", {}).get("rawPayload"),
                 )
                 routing.setdefault(key, set()).add(app_id)
         finally:
@@ -169,6 +170,7 @@ def declared_routing(subscriptions: list[dict[str, Any]]) -> Routing:
             spec["topic"],
             spec["routes"]["default"],
             spec.get("deadLetterTopic"),
+            spec.get("metadata", {}).get("rawPayload"),
         )
         assert key not in routing, f"two subscriptions for {key}"
         routing[key] = set(sub["scopes"])
@@ -178,7 +180,7 @@ def declared_routing(subscriptions: list[dict[str, Any]]) -> Routing:
 def test_the_services_consume_what_the_contract_says(app_subscriptions: Routing) -> None:
     by_topic: dict[str, set[str]] = {topic: set() for topic in CONTRACT_CONSUMERS}
     service_of = {app_id: service for service, app_id in APP_IDS.items()}
-    for (_, topic, _, _), apps in app_subscriptions.items():
+    for (_, topic, _, _, _), apps in app_subscriptions.items():
         by_topic[topic] |= {service_of[a] for a in apps}
     assert by_topic == {str(t): s for t, s in CONTRACT_CONSUMERS.items()}
 

@@ -11,7 +11,12 @@ It implements what `events.dapr.DaprBus` relies on. Each part follows Dapr's doc
 - programmatic subscriptions, "Pub/sub API reference" and "Declarative and programmatic
   subscription methods" (`connect_app`);
 - delivery and the app's answer, "Pub/sub API reference", "Expected HTTP Response" (`_post`);
-- retries and dead-letter topics, "Dead Letter Topics" (`_settle`).
+- retries and dead-letter topics, "Dead Letter Topics" (`_settle`);
+- subscriptions with `rawPayload`, "Publish & subscribe messages without CloudEvents"
+  (`_raw_envelope`).
+
+Checked against daprd 1.16.0 (tests/e2e/dapr): a 404 from the app settles a message without
+a dead letter; a dead-lettered message keeps its metadata, so `__topic` names its first topic.
 
 The broker behind it is an in-memory log per topic. Messages with the same partition key are
 delivered one after the other, as from one Kafka partition; different keys run concurrently.
@@ -146,6 +151,9 @@ class Outcome(Enum):
     SUCCESS = "success"
     RETRY = "retry"
     DROP = "drop"
+    # 404 from the app: daprd logs a non-retriable error and acknowledges the message,
+    # without retrying it or dead-lettering it.
+    DISCARD = "discard"
 
 
 @dataclass(frozen=True)
@@ -477,18 +485,26 @@ class DaprStandIn:
         dropped message, the message goes to `deadLetterTopic` if the subscription has one.
         Without one a dropped message is discarded and an exhausted one goes back to the
         broker unsettled. A body that is not JSON is never handed to the app: daprd cannot
-        read it as a CloudEvent and dead-letters it.
+        read it as a CloudEvent and dead-letters it; without a dead-letter topic daprd's
+        Kafka component redelivers it every 5 s forever, which the stand-in records as
+        `undelivered` instead. With `rawPayload` in the subscription's metadata daprd parses
+        nothing: every message goes to the app in its envelope (`_raw_envelope`).
         """
-        try:
-            json.loads(message.body)
-        except ValueError:
-            await self._dead_letter_or_give_up(subscription, message,
-                                               "error deserializing cloud event")
-            return
+        body = message.body
+        if subscription.metadata.get("rawPayload") == "true":
+            body = json.dumps(self._raw_envelope(subscription, message)).encode()
+        else:
+            try:
+                json.loads(body)
+            except ValueError:
+                await self._dead_letter_or_give_up(
+                    subscription, message,
+                    "error deserializing cloud event (redelivered every 5 s, forever)")
+                return
         reason = ""
         for attempt in range(1, self.max_retries + 2):
-            outcome, reason = await self._post(subscription, message, attempt)
-            if outcome is Outcome.SUCCESS:
+            outcome, reason = await self._post(subscription, message, body, attempt)
+            if outcome in (Outcome.SUCCESS, Outcome.DISCARD):
                 return
             if outcome is Outcome.DROP:
                 if subscription.dead_letter_topic:
@@ -498,22 +514,36 @@ class DaprStandIn:
                 await asyncio.sleep(self.retry_interval)
         await self._dead_letter_or_give_up(subscription, message, f"retries exhausted: {reason}")
 
+    @staticmethod
+    def _raw_envelope(subscription: AppSubscription, message: BrokerMessage) -> dict[str, Any]:
+        """What daprd delivers for a `rawPayload` subscription (components-contrib's
+        `FromRawPayload`): a new random id and the message bytes as `data_base64`."""
+        return {
+            "id": str(uuid.uuid4()), "specversion": "1.0",
+            "datacontenttype": "application/octet-stream", "source": "Dapr",
+            "type": "com.dapr.event.sent", "topic": message.topic,
+            "pubsubname": subscription.pubsubname,
+            "data_base64": base64.b64encode(message.body).decode(),
+        }
+
     async def _dead_letter_or_give_up(
         self, subscription: AppSubscription, message: BrokerMessage, reason: str,
     ) -> None:
         # daprd publishes the message bytes unchanged to the dead-letter topic of the same
-        # pub/sub component (not through the HTTP API, so nothing is re-wrapped).
+        # pub/sub component (not through the HTTP API, so nothing is re-wrapped), with the
+        # message's metadata as Kafka headers: `__topic` keeps naming where it came from.
         topic = subscription.dead_letter_topic
         if topic and topic not in self.broken_topics:
             self.dead_letters.append(DeadLetter(message, topic, reason))
             self._append(BrokerMessage(pubsubname=message.pubsubname, topic=topic,
                                        key=message.key, body=message.body,
-                                       metadata=message.metadata))
+                                       metadata={**message.metadata,
+                                                 "__topic": _origin(message)}))
             return
         self.undelivered.append(Undelivered(message, reason))
 
     async def _post(
-        self, subscription: AppSubscription, message: BrokerMessage, attempt: int,
+        self, subscription: AppSubscription, message: BrokerMessage, body: bytes, attempt: int,
     ) -> tuple[Outcome, str]:
         """One delivery, read as daprd reads the answer ("Expected HTTP Response").
 
@@ -522,12 +552,13 @@ class DaprStandIn:
         event's trace; the message metadata travels as headers (`pubsubName`, and Kafka's
         `__key` and `__topic`). A 2xx answer is read for `{"status"}`: SUCCESS, or an empty or
         unreadable body, settles the message; RETRY or any other status retries; DROP drops.
-        404 drops; any other status, or no answer at all, retries.
+        404 settles it without a dead letter (daprd: "non-retriable error"); any other status,
+        or no answer at all, retries. `body` is the message, or its `rawPayload` envelope.
         """
         assert self._app is not None, "connect_app() first"
-        event = json.loads(message.body)
+        event = json.loads(body)
         headers = {"content-type": CLOUDEVENTS_JSON, "pubsubName": subscription.pubsubname,
-                   "__topic": message.topic}
+                   "__topic": _origin(message)}
         if message.key:
             headers["__key"] = message.key
         if isinstance(event, dict) and isinstance(event.get("traceparent"), str):
@@ -535,32 +566,37 @@ class DaprStandIn:
             if event.get("tracestate"):
                 headers["tracestate"] = str(event["tracestate"])
         try:
-            response = await self._app.post(subscription.route, content=message.body,
-                                             headers=headers)
+            response = await self._app.post(subscription.route, content=body, headers=headers)
         except httpx.TransportError as exc:
-            self._record(subscription, message, attempt, headers, None, None, Outcome.RETRY)
+            self._record(subscription, message, body, attempt, headers, None, None,
+                         Outcome.RETRY)
             return Outcome.RETRY, f"app channel error: {exc!r}"
         app_status = _app_status(response) if response.is_success else None
         if response.is_success:
             outcome = {"": Outcome.SUCCESS, "SUCCESS": Outcome.SUCCESS,
                        "DROP": Outcome.DROP}.get(app_status or "", Outcome.RETRY)
         elif response.status_code == 404:
-            outcome = Outcome.DROP
+            outcome = Outcome.DISCARD
         else:
             outcome = Outcome.RETRY
-        self._record(subscription, message, attempt, headers, response.status_code, app_status,
-                     outcome)
+        self._record(subscription, message, body, attempt, headers, response.status_code,
+                     app_status, outcome)
         return outcome, f"HTTP {response.status_code} status {app_status!r}"
 
     def _record(
-        self, subscription: AppSubscription, message: BrokerMessage, attempt: int,
+        self, subscription: AppSubscription, message: BrokerMessage, body: bytes, attempt: int,
         headers: Mapping[str, str], status_code: int | None, app_status: str | None,
         outcome: Outcome,
     ) -> None:
         self.deliveries.append(Delivery(
             route=subscription.route, topic=message.topic, attempt=attempt, headers=dict(headers),
-            body=message.body, status_code=status_code, app_status=app_status, outcome=outcome,
+            body=body, status_code=status_code, app_status=app_status, outcome=outcome,
         ))
+
+
+def _origin(message: BrokerMessage) -> str:
+    """The Kafka `__topic` daprd passes along: a dead letter keeps its first topic's."""
+    return message.metadata.get("__topic") or message.topic
 
 
 def _app_status(response: httpx.Response) -> str:

@@ -18,7 +18,15 @@ from fastapi import FastAPI
 
 from events.bus import PermanentFailure, Subscription
 from events.cloudevents import CloudEvent, new_event
-from events.dapr import CLOUDEVENTS_JSON, DaprBus, DaprError, DaprUnavailable, delivered_event
+from events.dapr import (
+    CLOUDEVENTS_JSON,
+    UNREADABLE_RECORD,
+    DaprBus,
+    DaprError,
+    DaprUnavailable,
+    delivered_event,
+    raw_record,
+)
 from events.topics import EventType, Topic
 from tests.support.dapr_standin import DaprStandIn, LoopbackServer, Outcome
 
@@ -126,8 +134,14 @@ async def test_dapr_subscribe_lists_one_route_per_subscription() -> None:
                 "route": "/events/task-events",
                 "deadLetterTopic": "dlq-events",
             },
-            # A failing dlq-events consumer must not dead-letter onto dlq-events again.
-            {"pubsubname": PUBSUB, "topic": "dlq-events", "route": "/events/dlq-events"},
+            # A failing dlq-events consumer must not dead-letter onto dlq-events again, and
+            # daprd must not have to parse a dead letter: it hands it over raw.
+            {
+                "pubsubname": PUBSUB,
+                "topic": "dlq-events",
+                "route": "/events/dlq-events",
+                "metadata": {"rawPayload": "true"},
+            },
         ]
         assert [(s.topic, s.route, s.dead_letter_topic) for s in w.sidecar.subscriptions] == [
             ("task-events", "/events/task-events", "dlq-events"),
@@ -208,6 +222,101 @@ async def test_a_malformed_delivery_is_dropped_and_dead_lettered_by_dapr() -> No
             headers={"content-type": CLOUDEVENTS_JSON},
         )
         assert garbage.json() == {"status": "DROP"}
+
+
+async def test_our_dead_letter_reaches_dlq_consumers_through_the_raw_subscription() -> None:
+    poisoned, dlq = Recorder(poison=True), Recorder()
+    async with wired(
+        [Subscription(Topic.TASK_EVENTS, "recurring", poisoned),
+         Subscription(Topic.DLQ_EVENTS, "audit", dlq)]
+    ) as w:
+        event = task_event()
+        await w.bus.publish(Topic.TASK_EVENTS, event)
+        await w.sidecar.idle()
+
+        [dead] = dlq.handled
+        assert dead.id == event.id
+        assert dead.data == event.data
+        assert dead.model_extra is not None
+        assert dead.model_extra["dlqreason"] == "PermanentFailure: task 42 does not exist"
+        # The dlq-events delivery was Dapr's envelope of the record, not the record.
+        [raw] = [d for d in w.sidecar.deliveries if d.topic == "dlq-events"]
+        assert raw.json()["datacontenttype"] == "application/octet-stream"
+        assert raw_record(raw.body) == w.sidecar.broker["dlq-events"][0].body
+
+
+async def test_a_record_that_is_not_json_reaches_dlq_consumers_as_unreadable() -> None:
+    handler, dlq = Recorder(), Recorder()
+    async with wired(
+        [Subscription(Topic.TASK_EVENTS, "recurring", handler),
+         Subscription(Topic.DLQ_EVENTS, "audit", dlq)]
+    ) as w:
+        # Another producer's bytes on task-events: daprd cannot parse them, never calls
+        # the app and dead-letters them; without the raw dlq-events subscription it could
+        # not parse them there either, and would redeliver them forever.
+        async with httpx.AsyncClient() as producer:
+            for _ in range(2):
+                answer = await producer.post(
+                    f"http://127.0.0.1:{w.sidecar.http_port}/v1.0/publish/{PUBSUB}/task-events",
+                    params={"metadata.rawPayload": "true"},
+                    content=b"\xff\x00 not json",
+                )
+                assert answer.status_code == 204
+        await w.sidecar.idle()
+
+        assert handler.calls == 0
+        assert w.sidecar.undelivered == []
+        first, second = dlq.handled
+        # One record, one event id: idempotent consumers keep one.
+        assert (first.id, first.data) == (second.id, second.data)
+        assert first.type == UNREADABLE_RECORD
+        assert first.data["record_base64"] == base64.b64encode(b"\xff\x00 not json").decode()
+        assert first.data["record"].endswith(" not json")
+        assert first.model_extra is not None
+        assert first.model_extra["dlqtopic"] == "task-events"
+        assert first.model_extra["dlqreason"].startswith("unreadable record: ")
+
+
+async def test_an_app_answering_404_loses_the_message_without_a_dead_letter() -> None:
+    """daprd reads 404 as a non-retriable error: the message is acknowledged, not retried
+    and not dead-lettered (unlike DROP)."""
+    sidecar = DaprStandIn(pubsub_names=[PUBSUB], max_retries=2)
+    app = FastAPI()
+
+    @app.get("/dapr/subscribe")
+    async def subscribe() -> list[dict[str, str]]:
+        return [{"pubsubname": PUBSUB, "topic": "task-events", "route": "/nowhere",
+                 "deadLetterTopic": "dlq-events"}]
+
+    server = LoopbackServer(app)
+    await sidecar.start()
+    try:
+        await server.start()
+        await sidecar.connect_app(server.port)
+        bus = DaprBus(http_port=sidecar.http_port, pubsub_name=PUBSUB)
+        await bus.publish(Topic.TASK_EVENTS, task_event())
+        await bus.stop()
+        await sidecar.idle()
+    finally:
+        await sidecar.stop()
+        await server.stop()
+    assert [(d.status_code, d.outcome) for d in sidecar.deliveries] == [(404, Outcome.DISCARD)]
+    assert sidecar.dead_letters == []
+    assert "dlq-events" not in sidecar.broker
+
+
+def test_raw_record_unwraps_only_daprs_envelope() -> None:
+    record = b'{"not": "an event of ours"}'
+    envelope = {
+        "id": "x", "specversion": "1.0", "datacontenttype": "application/octet-stream",
+        "source": "Dapr", "type": "com.dapr.event.sent", "topic": "dlq-events",
+        "pubsubname": PUBSUB, "data_base64": base64.b64encode(record).decode(),
+    }
+    assert raw_record(json.dumps(envelope).encode()) == record
+    # Our own event (a declarative subscription without rawPayload) is the record itself.
+    ours = json.dumps(task_event().to_json_dict()).encode()
+    assert raw_record(ours) == ours
+    assert raw_record(b"\xff garbage") == b"\xff garbage"
 
 
 async def test_a_failed_dlq_publish_asks_dapr_to_redeliver() -> None:

@@ -1,0 +1,129 @@
+"""The four services, each behind its own real daprd sidecar (self-hosted mode), on the
+real Kafka broker and a PostgreSQL database of the test run.
+
+DAPRD names the sidecar binary (`make test` sets it from `scripts/dapr.sh --print`).
+Each run writes its own components directory: the local stack's `pubsub-kafka` on the
+test broker, with consumer groups of its own (`<run>-<app id>`). Before the sidecars
+start, those groups get the topics' end offsets committed, so records other runs left on
+the shared topics are not replayed; the component then starts a group at the oldest
+offset, so nothing this run publishes is skipped while the groups form.
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from bench.dapr_latency import daprd_command, pubsub_component
+from events.kafka import start_group_at_the_end
+from events.topics import Topic
+from tests.e2e.processes import SERVICES, Cluster, Processes, free_port, service_env
+from tests.integration.test_acceptance import Inbox
+
+APP_IDS = {
+    "task-api": "task-api",
+    "recurring-task": "recurring-task-service",
+    "notification": "notification-service",
+    "audit": "audit-service",
+}
+
+
+def daprd_binary() -> str:
+    path = os.environ.get("DAPRD", "")
+    if not path or not os.access(path, os.X_OK):
+        pytest.fail(
+            f"DAPRD={path!r} is not an executable daprd: `make test` sets it "
+            "(or run with DAPRD=$(scripts/dapr.sh --print))"
+        )
+    return path
+
+
+@dataclass
+class Sidecars(Processes):
+    """One daprd per service, logging to `<logs>/<service>.daprd.log`."""
+
+    daprd: str = ""
+    resources: Path = Path()
+    apps: dict[str, int] = field(default_factory=dict)
+    http: dict[str, int] = field(default_factory=dict)
+
+    def start(self, service: str) -> None:
+        self.http.setdefault(service, free_port())
+        self.spawn(
+            f"{service}.daprd",
+            daprd_command(
+                self.daprd,
+                app_id=APP_IDS[service],
+                app_port=self.apps[service],
+                http_port=self.http[service],
+                resources=self.resources,
+            ),
+        )
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.http[service]}"
+
+    async def ready(self, service: str, timeout: float = 60) -> None:
+        await self.wait_http(f"{service}.daprd", f"{self.url(service)}/v1.0/healthz", 204, timeout)
+
+    def log(self, service: str) -> str:
+        return (self.logs / f"{service}.daprd.log").read_text(errors="replace")
+
+
+@dataclass
+class DaprCluster:
+    apps: Cluster
+    sidecars: Sidecars
+    database_url: str
+    kafka: str
+
+
+@pytest.fixture
+async def dapr_cluster(
+    fresh_postgres: str, kafka: str, key_file: Path, tmp_path: Path, smtp: tuple[Inbox, int]
+) -> AsyncIterator[DaprCluster]:
+    daprd = daprd_binary()
+    resources = tmp_path / "components"
+    resources.mkdir()
+    run = f"e2e-dapr-{uuid.uuid4().hex[:8]}"
+    (resources / "pubsub-kafka.yaml").write_text(pubsub_component(kafka, run + "-{appID}"))
+    for app_id in APP_IDS.values():
+        await start_group_at_the_end(kafka, f"{run}-{app_id}", [str(t) for t in Topic])
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    ports = {s: free_port() for s in SERVICES}
+    sidecars = Sidecars(
+        logs,
+        daprd=daprd,
+        resources=resources,
+        apps=ports,
+        http={s: free_port() for s in SERVICES},
+    )
+    env = service_env(
+        {**os.environ, "EVENT_BUS": "dapr", "DAPR_PUBSUB_NAME": "pubsub-kafka"},
+        database_url=fresh_postgres,
+        key_file=key_file,
+        data_dir=tmp_path,
+        smtp_port=smtp[1],
+    )
+    apps = Cluster(
+        logs,
+        env=env,
+        ports=ports,
+        service_env={s: {"DAPR_HTTP_PORT": str(sidecars.http[s])} for s in SERVICES},
+    )
+    try:
+        for service in SERVICES:
+            apps.start(service)
+            sidecars.start(service)
+        for service in SERVICES:
+            await sidecars.ready(service)
+        for service in SERVICES:
+            await apps.ready(service)
+        yield DaprCluster(apps, sidecars, fresh_postgres, kafka)
+    finally:
+        sidecars.stop_all()
+        apps.stop_all()

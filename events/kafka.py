@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -47,7 +46,7 @@ from aiokafka.errors import (  # type: ignore[import-untyped]
 
 from events.bus import Subscription
 from events.cloudevents import CloudEvent
-from events.runtime import Dispatcher, dead_letter_event
+from events.runtime import JITTER, Dispatcher, dead_letter_event
 from events.topics import Topic
 
 __all__ = [
@@ -121,7 +120,7 @@ class _Backoff:
     def next(self) -> float:
         self._failures += 1
         base: float = min(self._cap, self._first * 2 ** (self._failures - 1))
-        return base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
+        return base * JITTER.uniform(0.5, 1.0)
 
     def reset(self) -> None:
         self._failures = 0

@@ -60,10 +60,15 @@ class Outcome(StrEnum):
     DROPPED = "dropped"
 
 
+# Retry jitter draws from a generator of its own: the services' background
+# loops never move the process-wide `random` state other code may rely on.
+JITTER = random.Random()  # noqa: S311 - jitter, not security
+
+
 def default_backoff(attempt: int) -> float:
     """Exponential with jitter: ~0.1 s, 0.2 s, 0.4 s … capped at 5 s."""
     base: float = min(5.0, 0.1 * 2 ** (min(attempt, 16) - 1))
-    return base * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not security
+    return base * JITTER.uniform(0.5, 1.5)
 
 
 def is_outage(exc: BaseException) -> bool:

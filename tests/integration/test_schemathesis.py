@@ -33,10 +33,10 @@ from services.app import build_app
 from services.bootstrap import bootstrap
 from tests.conftest import BACKENDS, TABLES, _sql, run_blocking
 
-# The app under test runs on a thread of this process, and its background
-# loops (relay, scheduler, retry jitter) use the `random` module; hypothesis
-# sees the global random state move while it draws a case and warns as if a
-# strategy had used it. Nothing in the strategies does.
+# The app under test runs on a thread of this process. Hypothesis warns when
+# the global `random` state moves while it draws a case, as if a strategy had
+# used it. The app's own retry jitter has its own generator (events.runtime.
+# JITTER); the filter stays for the libraries the app runs on that thread.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Do not use the `random` module inside strategies"
     ":hypothesis.errors.HypothesisDeprecationWarning"

@@ -7,7 +7,7 @@ import os
 import platform
 import subprocess
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,10 @@ from bench import (
     reminder_delay,
     search_latency,
 )
-from bench.common import Stopwatch, server_dsn, server_version
+from bench.common import Runner, Stopwatch, server_dsn, server_version
 from bench.report import render
 
 RESULTS = Path(__file__).resolve().parent / "results"
-Runner = Callable[[bool, Callable[[str], None]], Coroutine[Any, Any, dict[str, Any]]]
 
 
 async def _create(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:

@@ -4,9 +4,9 @@ import os
 import socket
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -15,6 +15,11 @@ from alembic.script import ScriptDirectory
 
 import services.migrations
 from services.migrations.runner import upgrade_async
+
+Log = Callable[[str], None]
+# A benchmark as `python -m bench` runs it: (quick, log) -> its result.
+Runner = Callable[[bool, Log], Coroutine[Any, Any, dict[str, Any]]]
+BenchConfig = TypeVar("BenchConfig")
 
 # The test suite resets this one; benchmarks never connect to it.
 FORBIDDEN_DATABASES = frozenset({"todo_test", "postgres", "template0", "template1"})
@@ -123,13 +128,20 @@ class Summary:
         return {"n": self.n, "p50_ms": self.p50, "p95_ms": self.p95, "mean_ms": self.mean}
 
 
+def percentile_cuts(values: Sequence[float]) -> list[float]:
+    """The 99 cut points p1..p99 of `values` (inclusive method; index k-1 is pk).
+    A single value is every percentile."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered * 99
+    return statistics.quantiles(ordered, n=100, method="inclusive")
+
+
 def summarize(seconds: Sequence[float]) -> Summary:
     if not seconds:
         raise ValueError("no samples")
-    ms = sorted(s * 1000 for s in seconds)
-    if len(ms) == 1:
-        return Summary(1, ms[0], ms[0], ms[0])
-    q = statistics.quantiles(ms, n=100, method="inclusive")
+    ms = [s * 1000 for s in seconds]
+    q = percentile_cuts(ms)
     return Summary(len(ms), q[49], q[94], statistics.fmean(ms))
 
 
@@ -144,3 +156,21 @@ class Stopwatch:
     @property
     def elapsed(self) -> float:
         return time.perf_counter() - self._start
+
+
+def runner_of(
+    run: Callable[[BenchConfig, Log], Awaitable[dict[str, Any]]],
+    render: Callable[[dict[str, Any]], list[str]],
+    full: BenchConfig,
+    quick: BenchConfig,
+) -> Runner:
+    """A benchmark's entry for `python -m bench`: run the full or the quick
+    configuration, then log the report lines `render` makes of the result."""
+
+    async def runner(quick_run: bool, log: Log) -> dict[str, Any]:
+        result = await run(quick if quick_run else full, log)
+        for line in render(result):
+            log(line)
+        return result
+
+    return runner

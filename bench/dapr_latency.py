@@ -51,7 +51,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.common import Stopwatch, free_port
+from bench.common import Stopwatch, free_port, percentile_cuts, runner_of
 from bench.kafka_floor import PRODUCER_OPTIONS, BenchTopic, kafka_servers
 from events.dapr import CLOUDEVENTS_JSON
 
@@ -158,7 +158,7 @@ def percentiles(seconds: Sequence[float]) -> dict[str, float] | None:
     if not seconds:
         return None
     ms = sorted(s * 1000 for s in seconds)
-    q = [ms[0]] * 99 if len(ms) == 1 else statistics.quantiles(ms, n=100, method="inclusive")
+    q = percentile_cuts(ms)
     return {
         "n": len(ms),
         "p50_ms": round(q[49], 3),
@@ -632,8 +632,4 @@ def render(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-async def runner(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    result = await run(QUICK if quick else FULL, log)
-    for line in render(result):
-        log(line)
-    return result
+runner = runner_of(run, render, FULL, QUICK)

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import Stopwatch, ratio
+from bench.common import Stopwatch, ratio, runner_of
 from bench.create_floor import Bodies
 from bench.kafka_floor import BenchTopic, RoundTrip, kafka_servers
 from bench.latency import latency, latency_or_none
@@ -271,8 +271,4 @@ async def run(cfg: EventsConfig, log: Callable[[str], None]) -> dict[str, Any]:
     return result
 
 
-async def runner(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    result = await run(QUICK if quick else FULL, log)
-    for line in render_events(result):
-        log(line)
-    return result
+runner = runner_of(run, render_events, FULL, QUICK)

@@ -30,7 +30,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 
-from bench.common import database, ratio, recreate_database
+from bench.common import database, ratio, recreate_database, runner_of
 from bench.server import ApiServer
 from mcp_server.http import MCP_PATH
 from mcp_server.runtime import Runtime
@@ -218,11 +218,7 @@ def render(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-async def runner(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    result = await run(QUICK if quick else FULL, log)
-    for line in render(result):
-        log(line)
-    return result
+runner = runner_of(run, render, FULL, QUICK)
 
 
 __all__ = ["FULL", "QUICK", "McpBenchConfig", "render", "run", "runner"]

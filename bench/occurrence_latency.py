@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import Stopwatch, ratio
+from bench.common import Stopwatch, ratio, runner_of
 from bench.events_latency import Driver, EventsConfig, Samples, encoded_event
 from bench.kafka_floor import BenchTopic, RoundTrip, kafka_servers
 from bench.latency import latency, latency_or_none
@@ -251,8 +251,4 @@ async def run(cfg: OccurrenceConfig, log: Callable[[str], None]) -> dict[str, An
     return result
 
 
-async def runner(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    result = await run(QUICK if quick else FULL, log)
-    for line in render_occurrences(result):
-        log(line)
-    return result
+runner = runner_of(run, render_occurrences, FULL, QUICK)

@@ -36,7 +36,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.common import Database, Stopwatch, database, ratio, recreate_database
+from bench.common import Database, Stopwatch, database, ratio, recreate_database, runner_of
 from bench.create_floor import Bodies
 from bench.kafka_floor import BenchTopic, kafka_servers, producer_seconds
 from bench.report_events import render_relay
@@ -264,8 +264,4 @@ async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
     return out
 
 
-async def runner(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    result = await run(QUICK if quick else FULL, log)
-    for line in render_relay(result):
-        log(line)
-    return result
+runner = runner_of(run, render_relay, FULL, QUICK)

@@ -32,7 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.common import Stopwatch, ratio
+from bench.common import Stopwatch, ratio, runner_of
 from bench.latency import latency_or_none
 from bench.report_events import render_reminders
 from bench.system import (
@@ -236,8 +236,4 @@ async def run(cfg: ReminderConfig, log: Callable[[str], None]) -> dict[str, Any]
     return result
 
 
-async def runner(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    result = await run(QUICK if quick else FULL, log)
-    for line in render_reminders(result):
-        log(line)
-    return result
+runner = runner_of(run, render_reminders, FULL, QUICK)

@@ -11,7 +11,6 @@ import email
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.common import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES_SCRIPT = ROOT / "scripts" / "test-services.sh"
@@ -96,9 +97,7 @@ class Sink:
 
         self._server = await asyncio.start_server(self._http, "127.0.0.1", 0)
         self.webhook_port = self._server.sockets[0].getsockname()[1]
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.smtp_port = int(probe.getsockname()[1])
+        self.smtp_port = free_port()
         self._smtp = Controller(self, hostname="127.0.0.1", port=self.smtp_port)
         self._smtp.start()
 

@@ -7,7 +7,6 @@ registered user.
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -23,12 +22,6 @@ SERVICES = ("task-api", "recurring-task", "notification", "audit")
 PASSWORD = "pw-12345678"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Processes:
     """Named child processes, each logging to `<logs>/<name>.log`."""
@@ -36,9 +29,7 @@ class Processes:
     logs: Path
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def spawn(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
-    ) -> None:
+    def spawn(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> None:
         with (self.logs / f"{name}.log").open("ab") as log:  # the child keeps its own copy
             self.procs[name] = subprocess.Popen(  # noqa: S603 - our own command
                 list(argv), env=env, stdout=log, stderr=subprocess.STDOUT
@@ -129,6 +120,15 @@ async def poll(check: Callable[[], Awaitable[Any]], timeout: float = 60) -> Any:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.1)
+
+
+async def items(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], **params: str
+) -> list[Any]:
+    """The `items` of one page of a listing (up to 100)."""
+    response = await client.get(url, headers=headers, params={"limit": "100", **params})
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
 
 
 async def sign_up(

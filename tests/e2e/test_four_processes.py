@@ -14,10 +14,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.common import free_port
 from events.kafka import start_groups_at_the_end
 from services.audit.trail import audit_logs
 from services.bootstrap import bootstrap
-from tests.e2e.processes import SERVICES, Cluster, free_port, poll, service_env, sign_up
+from tests.e2e.processes import SERVICES, Cluster, items, poll, service_env, sign_up
 from tests.integration.test_acceptance import Inbox
 
 
@@ -74,22 +75,10 @@ async def test_four_services_over_kafka_survive_restarts(
         _, me = await sign_up(client, api, "four", notes_url=notes_url)
 
         async def active(q: str) -> list[Any]:
-            page = (
-                await client.get(
-                    f"{api}/api/tasks",
-                    headers=me,
-                    params={"status": "active", "q": q, "limit": 100},
-                )
-            ).json()
-            return list(page["items"])
+            return await items(client, f"{api}/api/tasks", me, status="active", q=q)
 
         async def notes() -> list[Any]:
-            page = (
-                await client.get(
-                    f"{notes_url}/api/notifications", headers=me, params={"limit": 100}
-                )
-            ).json()
-            return list(page["items"])
+            return await items(client, f"{notes_url}/api/notifications", me)
 
         # The acceptance path across processes.
         first = (

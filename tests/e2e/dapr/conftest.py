@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import free_port
 from bench.dapr_latency import daprd_command, pubsub_component
 from events.kafka import start_group_at_the_end
 from events.topics import Topic
-from tests.e2e.processes import SERVICES, Cluster, Processes, free_port, service_env
+from tests.e2e.processes import SERVICES, Cluster, Processes, service_env
 from tests.integration.test_acceptance import Inbox
 
 APP_IDS = {

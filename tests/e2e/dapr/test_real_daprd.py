@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.e2e.dapr.conftest import DaprCluster
-from tests.e2e.processes import poll, sign_up
+from tests.e2e.processes import items, poll, sign_up
 from tests.integration.test_acceptance import Inbox
 
 
@@ -29,16 +29,10 @@ async def test_recurring_task_and_reminder_through_daprd(
         email, me = await sign_up(client, api, "dapr", notes_url=notes_url)
 
         async def active(q: str) -> list[Any]:
-            page = (
-                await client.get(
-                    f"{api}/api/tasks", headers=me, params={"status": "active", "q": q}
-                )
-            ).json()
-            return list(page["items"])
+            return await items(client, f"{api}/api/tasks", me, status="active", q=q)
 
         async def notes() -> list[Any]:
-            page = (await client.get(f"{notes_url}/api/notifications", headers=me)).json()
-            return list(page["items"])
+            return await items(client, f"{notes_url}/api/notifications", me)
 
         created = await client.post(
             f"{api}/api/tasks",

@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 SERVICES := scripts/test-services.sh
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest bench bench-faults services services-stop clean tools daprd deploy-check minikube
+.PHONY: run test lint typecheck pytest bench bench-faults services services-stop clean tools daprd deploy-check minikube \
+	images compose-up compose-down
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +43,9 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
-pytest: $(VENV)/.installed-dev services $(CHROMIUM) daprd
-	eval "$$($(SERVICES) env)" && DAPRD="$$(scripts/dapr.sh --print)" TODO_SCREENSHOTS=$(CURDIR)/build/screenshots CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
+pytest: $(VENV)/.installed-dev services $(CHROMIUM) daprd images
+	eval "$$($(SERVICES) env)" && DAPRD="$$(scripts/dapr.sh --print)" DOCKER_COMPOSE="$$(scripts/docker.sh compose)" \
+		TODO_SCREENSHOTS=$(CURDIR)/build/screenshots CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 
 ## services: start the PostgreSQL and Redis servers the tests use (idempotent)
 services:
@@ -75,6 +77,20 @@ tools:
 ##   a cold build takes minutes, later runs build nothing
 daprd:
 	scripts/dapr.sh >/dev/null
+
+## images: every image the compose stack runs, built here from Debian's packages, Maven Central,
+##   PyPI and the Go module proxy, never pulled (scripts/images.sh); starts the engine if needed
+images:
+	scripts/images.sh
+
+## compose-up: the whole system in containers (compose.yaml), healthy; last line `URL http://127.0.0.1:PORT`
+##   TODO_PORT (8080) moves the page and the API
+compose-up:
+	scripts/compose.sh up
+
+## compose-down: remove the stack's containers, network and volumes
+compose-down:
+	scripts/compose.sh down
 
 ## deploy-check: chart, manifests, workflows and scripts, offline (also part of `make test`)
 deploy-check: $(VENV)/.installed-dev

@@ -11,6 +11,8 @@
 #   scripts/kafka.sh pid       print the broker pid (exit 1 when not running)
 #   scripts/kafka.sh topics    create the application topics that are missing
 #   scripts/kafka.sh classpath print the classpath of the cached jars
+#   scripts/kafka.sh stage DIR  copy the jars, the compiled admin helper and the topic list
+#       (NAME:PARTITIONS a line) into DIR: what the broker image is built from
 #   scripts/kafka.sh run CLASS [ARGS...]   run a Kafka tool class, e.g.
 #       scripts/kafka.sh run org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:59092 --list
 #
@@ -492,6 +494,18 @@ cmd_topics() {
   admin list "$BOOTSTRAP" 10
 }
 
+cmd_stage() {
+  local dir="$1"
+  ensure_jars
+  ensure_helper
+  mkdir -p "$dir"
+  rm -rf "$dir/libs" "$dir/helper"
+  cp -a "$LIBS" "$dir/libs"
+  cp -a "$CACHE/helper" "$dir/helper"
+  printf '%s\n' "${TOPICS[@]}" >"$dir/topics"
+  log "staged Kafka $KAFKA_VERSION in $dir"
+}
+
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
 }
@@ -507,6 +521,10 @@ main() {
     pid) cmd_pid ;;
     topics) cmd_topics ;;
     classpath) ensure_jars; printf '%s\n' "$LIBS/*" ;;
+    stage)
+      [[ $# -eq 1 ]] || die "usage: scripts/kafka.sh stage DIR"
+      cmd_stage "$1"
+      ;;
     run)
       [[ $# -ge 1 ]] || die "usage: scripts/kafka.sh run CLASS [ARGS...]"
       ensure_jars

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# What scripts/tools.sh and scripts/dapr.sh share: logging to stderr, the cache dir
+# What scripts/tools.sh, scripts/dapr.sh and scripts/docker.sh share: logging to stderr, the cache dir
 # outside the repository, the Go toolchain, and building a module of ours.
 #
 # Source it after setting LOG_PREFIX (the name every message starts with):
@@ -28,10 +28,11 @@ find_go() {
   fi
 }
 
-# build_module GO DIR OUT LDFLAGS [GOFLAGS]: `go build` of the module of ours in DIR into OUT:
-# static (no cgo), reproducible (-trimpath), with the versions its go.sum pins (-mod=readonly).
+# build_module GO DIR OUT LDFLAGS [GOFLAGS] [PACKAGE]: `go build` of the module of ours in DIR
+# (or of PACKAGE, a main package it requires) into OUT: static (no cgo), reproducible
+# (-trimpath), with the versions its go.sum pins (-mod=readonly).
 build_module() {
-  local go="$1" dir="$2" out="$3" ldflags="$4" goflags="${5:-}"
+  local go="$1" dir="$2" out="$3" ldflags="$4" goflags="${5:-}" package="${6:-.}"
   (cd "$dir" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath $goflags" \
-    "$go" build -ldflags "$ldflags" -o "$out" . >&2)
+    "$go" build -ldflags "$ldflags" -o "$out" "$package" >&2)
 }

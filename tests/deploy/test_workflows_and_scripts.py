@@ -11,7 +11,7 @@ import yaml
 from tests.deploy.support import BASH, REPO, TOOLS_SCRIPT, Tools, run_command
 
 WORKFLOWS = REPO / ".github" / "workflows"
-SCRIPTS = sorted((REPO / "scripts").glob("*.sh"))
+SCRIPTS = sorted((REPO / "scripts").rglob("*.sh"))
 
 
 def workflow(name: str) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def test_actionlint(tools: Tools) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(REPO / "scripts")))
 def test_shellcheck(tools: Tools, script: Path) -> None:
     done = tools.run("shellcheck", "--external-sources", str(script))
     assert done.returncode == 0, done.stdout + done.stderr

@@ -116,7 +116,6 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
     settings = settings or get_settings()
     if overrides:
         settings = settings.model_copy(update=overrides)
-    key_file = settings.jwt_private_key_file or settings.data_dir / "jwt-private.pem"
     engine = create_engine(
         settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
     )
@@ -137,7 +136,9 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         settings=settings,
         engine=engine,
         keys=KeyRing.load(
-            key_file, settings.jwt_issuer, parse_key_files(settings.jwt_previous_key_files)
+            settings.signing_key_file,
+            settings.jwt_issuer,
+            parse_key_files(settings.jwt_previous_key_files),
         ),
         bus=bus,
         relay=relay,

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     db_echo: bool = False
 
     @property
+    def signing_key_file(self) -> Path:
+        """The JWT signing key: `JWT_PRIVATE_KEY_FILE`, else `jwt-private.pem` in `DATA_DIR`."""
+        return self.jwt_private_key_file or self.data_dir / "jwt-private.pem"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

@@ -27,7 +27,7 @@ K8S = REPO / "k8s"
 CRD_SCHEMAS = Path(__file__).resolve().parent / "schemas"
 TOOLS_SCRIPT = REPO / "scripts" / "tools.sh"
 
-VALUES_FILES = ["values.yaml", "values-staging.yaml", "values-production.yaml"]
+VALUES_FILES = ["values.yaml", "values-local.yaml", "values-staging.yaml", "values-production.yaml"]
 OBS_VALUES_FILES = ["values.yaml", "values-production.yaml"]
 OBS_NAMESPACE = "monitoring"
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and a current one.

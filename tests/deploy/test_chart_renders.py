@@ -58,7 +58,7 @@ def test_chart_version_and_metadata() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["version"] == "2.0.0"
     assert chart["apiVersion"] == "v2"
-    assert {d["name"] for d in chart["dependencies"]} == {"postgresql", "redis"}
+    assert {d["name"] for d in chart["dependencies"]} == {"postgresql", "redis", "kafka"}
     for dependency in chart["dependencies"]:
         # Bundled, so lint and template need no chart repository.
         assert (CHART / "charts" / dependency["name"] / "Chart.yaml").is_file()

@@ -438,3 +438,31 @@ def test_the_chart_leaves_monitoring_to_the_observability_chart(
     assert not kinds & {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
     assert not (K8S.parent / "charts" / "todo-app" / "dashboards").exists()
     assert not (K8S.parent / "charts" / "todo-app" / "templates" / "monitoring").exists()
+
+
+def test_the_local_values_pull_nothing_and_bring_their_own_kafka(helm: str) -> None:
+    local = render_chart(helm, "values-local.yaml", KUBE_VERSIONS[-1])
+    for where, spec in pod_specs(local):
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            assert container["imagePullPolicy"] == "Never", f"{where}/{container['name']}"
+            assert container["image"].startswith("todo-app/"), f"{where}/{container['name']}"
+    [kafka] = [d for d in of_kind(local, "StatefulSet") if d["metadata"]["name"].endswith("-kafka")]
+    env = {e["name"]: e["value"] for e in kafka["spec"]["template"]["spec"]["containers"][0]["env"]}
+    advertised = env["KAFKA_ADVERTISED_HOST"]
+    [pubsub] = [d for d in of_kind(local, "Component") if d["spec"]["type"] == "pubsub.kafka"]
+    brokers = {m["name"]: m.get("value") for m in pubsub["spec"]["metadata"]}["brokers"]
+    assert brokers == f"{advertised}:9092"
+    [service] = [
+        d for d in of_kind(local, "Service") if d["metadata"]["name"] == f"{RELEASE}-kafka"
+    ]
+    assert advertised.startswith(f"{RELEASE}-kafka.")
+    assert service["spec"]["clusterIP"] == "None"
+
+
+def test_without_the_bundled_kafka_the_sidecars_use_strimzi(
+    docs: tuple[dict[str, Any], ...],
+) -> None:
+    assert not [d for d in of_kind(docs, "StatefulSet") if d["metadata"]["name"].endswith("-kafka")]
+    [pubsub] = [d for d in of_kind(docs, "Component") if d["spec"]["type"] == "pubsub.kafka"]
+    brokers = {m["name"]: m.get("value") for m in pubsub["spec"]["metadata"]}["brokers"]
+    assert brokers == "todo-kafka-kafka-bootstrap.kafka.svc:9092"

@@ -77,6 +77,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-redis" .Release.Name | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* The Kafka bootstrap address: the bundled broker when enabled, else dapr.pubsub.brokers. */}}
+{{- define "todo-app.kafkaBrokers" -}}
+{{- if .Values.kafka.enabled }}
+{{- printf "%s-kafka.%s.svc:9092" .Release.Name .Release.Namespace }}
+{{- else }}
+{{- .Values.dapr.pubsub.brokers }}
+{{- end }}
+{{- end }}
+
 {{/* Environment of every service container and the migrations job. */}}
 {{- define "todo-app.databaseEnv" -}}
 {{- if .Values.postgresql.enabled }}

@@ -7,7 +7,7 @@ SERVICES := scripts/test-services.sh
 PYTEST_ARGS ?=
 
 .PHONY: run test lint typecheck pytest bench bench-faults services services-stop clean tools daprd deploy-check minikube \
-	images compose-up compose-down
+	images compose-up compose-down cluster-up cluster-down cluster-dapr
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +91,20 @@ compose-up:
 ## compose-down: remove the stack's containers, network and volumes
 compose-down:
 	scripts/compose.sh down
+
+## cluster-up: a single-node Kubernetes 1.34 cluster from host processes (scripts/cluster/cluster.sh; root,
+##   the container engine); a cold build compiles for about 15 minutes, later runs are up in about 25 s
+cluster-up:
+	scripts/docker.sh start
+	scripts/cluster/cluster.sh up
+
+## cluster-down: stop it, remove its interfaces, iptables rules, mounts and state (logs stay in build/cluster/logs)
+cluster-down:
+	scripts/cluster/cluster.sh down
+
+## cluster-dapr: Dapr's control plane, built here, on that cluster
+cluster-dapr:
+	scripts/cluster/cluster.sh dapr-up
 
 ## deploy-check: chart, manifests, workflows and scripts, offline (also part of `make test`)
 deploy-check: $(VENV)/.installed-dev

@@ -5,7 +5,8 @@
 # github.com/dapr/dapr has replace directives, so `go install …@version` refuses
 # it; scripts/dapr/ is a small module of ours that requires it, repeats those
 # replaces and registers only the components todo-app uses (pubsub.kafka,
-# state.redis, secretstores.local.file, mdns).
+# state.redis, secretstores.local.file and, for a cluster, secretstores.kubernetes; the mdns
+# and kubernetes name resolvers).
 #
 #   scripts/dapr.sh            build daprd when missing, print its path
 #   scripts/dapr.sh --print    print the path only (builds nothing)
@@ -23,7 +24,7 @@ set -euo pipefail
 # The release pinned in scripts/dapr/go.mod.
 DAPR_VERSION=1.16.0
 # Bumped when the way daprd is built changes, so a cached build is redone.
-RECIPE=1
+RECIPE=2
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LOG_PREFIX=dapr
@@ -41,7 +42,7 @@ build() {
   started=$SECONDS
   log "building daprd $DAPR_VERSION (a cold build downloads the modules and compiles for several minutes)"
   GOMODCACHE="$GOMOD_CACHE" build_module "$go" "$HERE/dapr" "$tmp" \
-    "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION -X github.com/dapr/dapr/pkg/buildinfo.gitversion=v$DAPR_VERSION" \
+    "-s -w -X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION -X github.com/dapr/dapr/pkg/buildinfo.gitversion=v$DAPR_VERSION -X github.com/dapr/kit/logger.DaprVersion=$DAPR_VERSION" \
     -modcacherw || { rm -f "$tmp"; die "building daprd failed"; }
   mv -f "$tmp" "$BIN"
   log "built $BIN in $((SECONDS - started)) s"

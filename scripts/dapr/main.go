@@ -20,8 +20,10 @@ limitations under the License.
 package main
 
 import (
+	nrKubernetes "github.com/dapr/components-contrib/nameresolution/kubernetes"
 	"github.com/dapr/components-contrib/nameresolution/mdns"
 	"github.com/dapr/components-contrib/pubsub/kafka"
+	secretsKubernetes "github.com/dapr/components-contrib/secretstores/kubernetes"
 	"github.com/dapr/components-contrib/secretstores/local/file"
 	"github.com/dapr/components-contrib/state/redis"
 	nrLoader "github.com/dapr/dapr/pkg/components/nameresolution"
@@ -35,6 +37,9 @@ func init() {
 	stateLoader.DefaultRegistry.RegisterComponent(redis.NewRedisStateStore, "redis")
 	secretstoresLoader.DefaultRegistry.RegisterComponent(file.NewLocalSecretStore, "local.file")
 	nrLoader.DefaultRegistry.RegisterComponent(mdns.NewResolver, "mdns")
+	// In a cluster: the name resolver, and the secret store every sidecar loads.
+	secretstoresLoader.DefaultRegistry.RegisterComponent(secretsKubernetes.NewKubernetesSecretStore, "kubernetes")
+	nrLoader.DefaultRegistry.RegisterComponent(nrKubernetes.NewResolver, "kubernetes")
 }
 
 func main() {

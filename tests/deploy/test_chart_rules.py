@@ -466,3 +466,17 @@ def test_without_the_bundled_kafka_the_sidecars_use_strimzi(
     [pubsub] = [d for d in of_kind(docs, "Component") if d["spec"]["type"] == "pubsub.kafka"]
     brokers = {m["name"]: m.get("value") for m in pubsub["spec"]["metadata"]}["brokers"]
     assert brokers == "todo-kafka-kafka-bootstrap.kafka.svc:9092"
+
+
+def test_component_numbers_are_written_as_daprd_parses_them(
+    any_docs: tuple[dict[str, Any], ...],
+) -> None:
+    """Helm reads YAML numbers as floats: 1048576 would render as 1.048576e+06, which
+    daprd cannot parse as an integer, and the sidecar exits at start."""
+    for component in of_kind(any_docs, "Component"):
+        for item in component["spec"]["metadata"]:
+            value = str(item.get("value", ""))
+            assert "e+" not in value, f"{component['metadata']['name']}/{item['name']}: {value}"
+    [pubsub] = [d for d in of_kind(any_docs, "Component") if d["spec"]["type"] == "pubsub.kafka"]
+    sizes = {m["name"]: m.get("value") for m in pubsub["spec"]["metadata"]}
+    assert sizes["maxMessageBytes"] == "1048576"

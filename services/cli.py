@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from services.bootstrap import bootstrap
-from services.migrations.runner import upgrade
+from services.migrations.runner import upgrade, wait_for_schema
 from services.shared.auth import accounts
 from services.shared.auth.keys import key_id, load_or_create_private_key
 from services.shared.settings import get_settings
@@ -102,6 +102,21 @@ def db_upgrade() -> None:
     url = get_settings().database_url
     upgrade(url)
     typer.echo("database is up to date", err=True)
+
+
+@db_app.command("wait")
+def db_wait(
+    timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait before giving up")] = 600,
+) -> None:
+    """Wait until DATABASE_URL is reachable and migrated to this version (a service's
+    start in a cluster, where the migrations run beside it)."""
+    url = get_settings().database_url
+    try:
+        revision = asyncio.run(wait_for_schema(url, give_up_after=timeout))
+    except TimeoutError as exc:
+        typer.secho(f"error: {exc}; run `todo db upgrade`", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"database is at migration {revision}", err=True)
 
 
 @keys_app.command("init")

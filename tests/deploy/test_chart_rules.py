@@ -371,9 +371,11 @@ def test_migrations_run_as_a_hook_before_install_and_upgrade(
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["todo", "db", "upgrade"]
     assert "dapr.io/enabled" not in job["spec"]["template"]["metadata"].get("annotations", {})
-    # The bundled database exists only once the release's resources do.
+    # The bundled database exists only once the release's resources do: the Job is one
+    # of them, a new one per revision, and the services wait for the schema it makes.
     (job,) = of_kind(docs, "Job")
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert "helm.sh/hook" not in job["metadata"].get("annotations", {})
+    assert job["metadata"]["name"] == f"{RELEASE}-migrations-r1"
 
 
 def test_secrets_come_from_the_chart_or_an_existing_secret(
@@ -480,3 +482,17 @@ def test_component_numbers_are_written_as_daprd_parses_them(
     [pubsub] = [d for d in of_kind(any_docs, "Component") if d["spec"]["type"] == "pubsub.kafka"]
     sizes = {m["name"]: m.get("value") for m in pubsub["spec"]["metadata"]}
     assert sizes["maxMessageBytes"] == "1048576"
+
+
+def test_services_wait_for_the_schema_before_they_start(
+    any_docs: tuple[dict[str, Any], ...],
+) -> None:
+    """With the bundled PostgreSQL the migrations job runs after the services on a first
+    install; a service that started on an empty database would have its background loops
+    fail on missing tables."""
+    for service in APP_IDS:
+        spec = deployment(any_docs, service)["spec"]["template"]["spec"]
+        [init] = spec["initContainers"]
+        assert init["command"] + init["args"][:2] == ["todo", "db", "wait"]
+        names = {e["name"] for e in init["env"]}
+        assert "DATABASE_URL" in names

@@ -7,7 +7,7 @@ SERVICES := scripts/test-services.sh
 PYTEST_ARGS ?=
 
 .PHONY: run test lint typecheck pytest bench bench-faults services services-stop clean tools daprd deploy-check minikube \
-	images compose-up compose-down cluster-up cluster-down cluster-dapr
+	images compose-up compose-down cluster-up cluster-down cluster-dapr cluster-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +105,16 @@ cluster-down:
 ## cluster-dapr: Dapr's control plane, built here, on that cluster
 cluster-dapr:
 	scripts/cluster/cluster.sh dapr-up
+
+## cluster-test: the chart on that cluster (not part of `make test`): cluster and Dapr up, images built and
+##   loaded, then tests/cluster: helm install --wait with values-local.yaml, helm test, the acceptance path,
+##   pods killed mid-scenario, helm upgrade, helm uninstall
+cluster-test: $(VENV)/.installed-dev cluster-up cluster-dapr images
+	scripts/cluster/cluster.sh load todo-app/app:local todo-app/postgres:local todo-app/redis:local \
+		todo-app/kafka:local todo-app/daprd:local
+	TODO_CLUSTER_TEST=1 KUBECONFIG="$$(scripts/cluster/cluster.sh kubeconfig)" \
+		KUBECTL="$$(scripts/cluster/cluster.sh kubectl-path)" HELM="$$(scripts/tools.sh)/helm" \
+		$(BIN)/pytest tests/cluster $(PYTEST_ARGS)
 
 ## deploy-check: chart, manifests, workflows and scripts, offline (also part of `make test`)
 deploy-check: $(VENV)/.installed-dev

@@ -12,6 +12,7 @@
 #                                           iptables rules and state (logs are kept)
 #   scripts/cluster/cluster.sh status       the processes, the node and the pods
 #   scripts/cluster/cluster.sh kubeconfig   print the admin kubeconfig's path
+#   scripts/cluster/cluster.sh kubectl-path print the path of the kubectl it built
 #   scripts/cluster/cluster.sh load TAG...  load local Docker images into the cluster's containerd
 #   scripts/cluster/cluster.sh smoke        run the smoke check again
 #   scripts/cluster/cluster.sh build        only build the binaries and images
@@ -890,6 +891,7 @@ main() {
     down) down ;;
     status) status ;;
     kubeconfig) printf '%s\n' "$KUBECONFIG_ADMIN" ;;
+    kubectl-path) printf '%s\n' "$KUBE_BIN/kubectl" ;;
     build) build_all && build_images ;;
     dapr-images) dapr_images ;;
     dapr-up) dapr_up ;;

@@ -1,0 +1,193 @@
+"""The chart installed for real: every pod Ready with the sidecar Dapr's injector added,
+`helm test`, the acceptance path through the Services, a pod of each service and the
+Kafka broker killed mid-scenario with nothing lost or doubled, and an upgrade that rolls
+out."""
+
+import json
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.cluster.conftest import CHART, RELEASE, Release, run
+from tests.e2e.processes import items, poll, sign_up
+
+SERVICES = ("task-api", "recurring-task", "notification", "audit")
+
+pytestmark = pytest.mark.timeout(900)
+
+
+def test_every_service_runs_with_an_injected_sidecar(release: Release) -> None:
+    for service in SERVICES:
+        [pod] = release.pods(service)
+        names = [c["name"] for c in pod["spec"]["containers"]]  # type: ignore[index]
+        assert names == [service, "daprd"], names
+        statuses = pod["status"]["containerStatuses"]  # type: ignore[index]
+        assert all(s["ready"] for s in statuses), statuses
+        [daprd] = [c for c in pod["spec"]["containers"] if c["name"] == "daprd"]  # type: ignore[index]
+        assert daprd["image"] == "todo-app/daprd:local"
+
+
+def test_helm_test_passes(release: Release) -> None:
+    out = run(
+        [release.helm, "test", RELEASE, "-n", release.namespace, "--timeout", "3m"], timeout=240
+    )
+    assert "Phase:          Succeeded" in out
+
+
+def _broker_pid(release: Release) -> int:
+    """The host pid of the Kafka broker's JVM (the node is this machine)."""
+    pod = release.k("get", "pod", f"{RELEASE}-kafka-0", "-o", "json")
+    container_id = json.loads(pod)["status"]["containerStatuses"][0]["containerID"].split("//")[1]
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with (
+                open(f"/proc/{entry}/cgroup") as cgroup,
+                open(f"/proc/{entry}/cmdline", "rb") as cmd,
+            ):
+                if container_id in cgroup.read() and b"kafka.Kafka" in cmd.read():
+                    return int(entry)
+        except OSError:
+            continue
+    raise AssertionError("no broker process found")
+
+
+async def test_acceptance_with_pods_killed_mid_scenario(release: Release) -> None:
+    api, notes_url, audit_url = (release.url(s) for s in ("task-api", "notification", "audit"))
+    async with httpx.AsyncClient(timeout=30) as client:
+        _, me = await sign_up(client, api, "cluster", notes_url=notes_url)
+
+        async def active(q: str) -> list[Any]:
+            return await items(client, f"{api}/api/tasks", me, status="active", q=q)
+
+        async def trail(task_id: str) -> list[str]:
+            page = await client.get(
+                f"{audit_url}/api/audit", headers=me, params={"resource_id": task_id, "limit": 100}
+            )
+            assert page.status_code == 200, page.text
+            return [e["event_type"] for e in page.json()["items"]]
+
+        due = datetime.now(UTC) + timedelta(seconds=4)
+        made = await client.post(
+            f"{api}/api/tasks",
+            headers=me,
+            json={
+                "title": "Pay rent",
+                "due_at": "2031-01-01T09:00:00",
+                "timezone": "America/New_York",
+                "recurrence_rule": "FREQ=MONTHLY;BYMONTHDAY=1",
+                "priority": "high",
+                "remind_at": due.isoformat(),
+            },
+        )
+        assert made.status_code == 201, made.text
+        first = made.json()
+        notes = await poll(lambda: items(client, f"{notes_url}/api/notifications", me), timeout=90)
+        assert [n["title"] for n in notes] == ["Pay rent"]
+        assert (
+            await client.post(f"{api}/api/tasks/{first['id']}/complete", headers=me)
+        ).status_code == 200
+        [nxt] = await poll(lambda: active("pay rent"), timeout=90)
+        assert nxt["due_at"] == "2031-02-01T09:00:00-05:00"
+        await poll(lambda: _has(trail(first["id"]), "task.completed"), timeout=90)
+
+        # recurring-task's pod killed while tasks are completed and reminders come due.
+        series = []
+        for n in range(3):
+            made = await client.post(
+                f"{api}/api/tasks",
+                headers=me,
+                json={
+                    "title": f"Series {n}",
+                    "due_at": "2031-05-01T08:00:00",
+                    "recurrence_rule": "FREQ=WEEKLY",
+                },
+            )
+            assert made.status_code == 201, made.text
+            series.append(made.json())
+        selector = (
+            f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=recurring-task"
+        )
+        gone = release.kill(selector)
+        for task in series:
+            assert (
+                await client.post(f"{api}/api/tasks/{task['id']}/complete", headers=me)
+            ).status_code == 200
+        due = datetime.now(UTC) + timedelta(seconds=2)
+        for n in range(3):
+            made = await client.post(
+                f"{api}/api/tasks",
+                headers=me,
+                json={"title": f"Ping {n}", "remind_at": due.isoformat()},
+            )
+            assert made.status_code == 201, made.text
+        release.wait_ready(selector, gone)
+        for n in range(3):
+            found = await poll(lambda n=n: active(f"series {n}"), timeout=180)
+            assert [t["due_at"][:10] for t in found] == ["2031-05-08"]
+
+        async def count_notes(count: int) -> list[Any] | None:
+            listed = await items(client, f"{notes_url}/api/notifications", me)
+            return listed if len(listed) >= count else None
+
+        await poll(lambda: count_notes(4), timeout=180)
+
+        # The broker's process crashes (its container restarts with its log), then
+        # audit's pod is killed while a change is made.
+        os.kill(_broker_pid(release), signal.SIGKILL)
+        selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=audit"
+        gone = release.kill(selector)
+        changed = await client.patch(
+            f"{api}/api/tasks/{series[0]['id']}", headers=me, json={"priority": "low"}
+        )
+        assert changed.status_code == 200, changed.text
+        release.wait_ready(selector, gone)
+        await poll(lambda: _has(trail(series[0]["id"]), "task.updated"), timeout=240)
+
+        marker = await client.post(f"{api}/api/tasks", headers=me, json={"title": "Marker"})
+        assert marker.status_code == 201
+        await poll(lambda: trail(marker.json()["id"]), timeout=120)
+        types = await trail(series[0]["id"])
+        assert types.count("task.updated") == 1
+        assert types.count("task.completed") == 1
+        for n in range(3):
+            assert len(await active(f"series {n}")) == 1
+        titles = sorted(
+            n["title"] for n in await items(client, f"{notes_url}/api/notifications", me)
+        )
+        assert titles == ["Pay rent", "Ping 0", "Ping 1", "Ping 2"]
+
+
+async def _has(types: Any, wanted: str) -> bool:
+    return wanted in await types
+
+
+def test_an_upgrade_with_a_changed_value_rolls_out(release: Release) -> None:
+    run(
+        [
+            release.helm,
+            "upgrade",
+            RELEASE,
+            str(CHART),
+            "-n",
+            release.namespace,
+            "-f",
+            str(CHART / "values-local.yaml"),
+            "--set",
+            "config.defaultTimezone=Europe/Paris",
+            "--wait",
+            "--timeout",
+            "6m",
+        ],
+        timeout=420,
+    )
+    for service in SERVICES:
+        [pod] = release.pods(service)
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}  # type: ignore[index]
+        assert env["DEFAULT_TIMEZONE"] == "Europe/Paris", service
+    assert "deployed" in run([release.helm, "status", RELEASE, "-n", release.namespace])

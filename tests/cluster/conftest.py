@@ -146,7 +146,7 @@ def release() -> Iterator[Release]:
         assert done.returncode == 0, f"{done.stderr}\n{installed.diagnose()}"
         yield installed
     finally:
-        run(
+        run(  # gone already when the last test passed
             [helm, "uninstall", RELEASE, "-n", namespace, "--wait", "--timeout", "3m"],
             timeout=240,
             check=False,

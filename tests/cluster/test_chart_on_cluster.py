@@ -6,6 +6,7 @@ out."""
 import json
 import os
 import signal
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -149,6 +150,21 @@ async def test_acceptance_with_pods_killed_mid_scenario(release: Release) -> Non
         release.wait_ready(selector, gone)
         await poll(lambda: _has(trail(series[0]["id"]), "task.updated"), timeout=240)
 
+        # notification's pod killed while reminders come due; then task-api's own pod.
+        selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=notification"
+        gone = release.kill(selector)
+        due = datetime.now(UTC) + timedelta(seconds=2)
+        made = await client.post(
+            f"{api}/api/tasks", headers=me, json={"title": "Late", "remind_at": due.isoformat()}
+        )
+        assert made.status_code == 201, made.text
+        release.wait_ready(selector, gone)
+        await poll(lambda: count_notes(5), timeout=180)
+        selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=task-api"
+        gone = release.kill(selector)
+        release.wait_ready(selector, gone)
+        api = release.url("task-api")
+
         marker = await client.post(f"{api}/api/tasks", headers=me, json={"title": "Marker"})
         assert marker.status_code == 201
         await poll(lambda: trail(marker.json()["id"]), timeout=120)
@@ -160,7 +176,7 @@ async def test_acceptance_with_pods_killed_mid_scenario(release: Release) -> Non
         titles = sorted(
             n["title"] for n in await items(client, f"{notes_url}/api/notifications", me)
         )
-        assert titles == ["Pay rent", "Ping 0", "Ping 1", "Ping 2"]
+        assert titles == ["Late", "Pay rent", "Ping 0", "Ping 1", "Ping 2"]
 
 
 async def _has(types: Any, wanted: str) -> bool:
@@ -191,3 +207,29 @@ def test_an_upgrade_with_a_changed_value_rolls_out(release: Release) -> None:
         env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}  # type: ignore[index]
         assert env["DEFAULT_TIMEZONE"] == "Europe/Paris", service
     assert "deployed" in run([release.helm, "status", RELEASE, "-n", release.namespace])
+
+
+NAMESPACED = (
+    "pods,deployments,statefulsets,replicasets,services,jobs,configmaps,secrets,"
+    "persistentvolumeclaims,networkpolicies,serviceaccounts,poddisruptionbudgets,"
+    "components.dapr.io,subscriptions.dapr.io,resiliencies.dapr.io,configurations.dapr.io"
+)
+
+
+KEPT = [f"secret/{RELEASE}-postgresql", f"secret/{RELEASE}-secrets"]
+
+
+def test_uninstall_leaves_only_the_kept_secrets(release: Release) -> None:
+    """Last: the release goes, all but two Secrets kept on purpose: the token signing
+    key (so a reinstall keeps issued tokens valid) and the bundled database's password
+    (so a reinstall can open the data it kept)."""
+    run([release.helm, "uninstall", RELEASE, "-n", release.namespace, "--wait"], timeout=240)
+    deadline = time.monotonic() + 180  # pods end within their grace period
+    while True:
+        left = release.k(
+            "get", NAMESPACED, "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "name"
+        ).split()
+        if sorted(left) == KEPT or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert sorted(left) == KEPT, left

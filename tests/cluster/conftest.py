@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,6 +84,20 @@ class Release:
                     return
             assert time.monotonic() < deadline, f"no Ready pod for {selector}"
             time.sleep(1)
+
+    def wait_serving(self, service: str, timeout: float = 120) -> None:
+        """Until the Service answers /readyz: a new pod is Ready a moment before the
+        Service's endpoints and this node's forwarding rules name it."""
+        url = f"{self.url(service)}/readyz"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(url, timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{service} does not answer {url}"
+            time.sleep(0.5)
 
     def diagnose(self) -> str:
         """helm status, and the events and logs of every pod that is not Ready."""

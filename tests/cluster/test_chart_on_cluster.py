@@ -15,6 +15,7 @@ import pytest
 
 from tests.cluster.conftest import CHART, RELEASE, Release, run
 from tests.e2e.processes import items, poll, sign_up
+from tests.e2e.scenarios import Apis, pay_rent_every_month, trail
 
 SERVICES = ("task-api", "recurring-task", "notification", "audit")
 
@@ -66,36 +67,8 @@ async def test_acceptance_with_pods_killed_mid_scenario(release: Release) -> Non
         async def active(q: str) -> list[Any]:
             return await items(client, f"{api}/api/tasks", me, status="active", q=q)
 
-        async def trail(task_id: str) -> list[str]:
-            page = await client.get(
-                f"{audit_url}/api/audit", headers=me, params={"resource_id": task_id, "limit": 100}
-            )
-            assert page.status_code == 200, page.text
-            return [e["event_type"] for e in page.json()["items"]]
-
-        due = datetime.now(UTC) + timedelta(seconds=4)
-        made = await client.post(
-            f"{api}/api/tasks",
-            headers=me,
-            json={
-                "title": "Pay rent",
-                "due_at": "2031-01-01T09:00:00",
-                "timezone": "America/New_York",
-                "recurrence_rule": "FREQ=MONTHLY;BYMONTHDAY=1",
-                "priority": "high",
-                "remind_at": due.isoformat(),
-            },
-        )
-        assert made.status_code == 201, made.text
-        first = made.json()
-        notes = await poll(lambda: items(client, f"{notes_url}/api/notifications", me), timeout=90)
-        assert [n["title"] for n in notes] == ["Pay rent"]
-        assert (
-            await client.post(f"{api}/api/tasks/{first['id']}/complete", headers=me)
-        ).status_code == 200
-        [nxt] = await poll(lambda: active("pay rent"), timeout=90)
-        assert nxt["due_at"] == "2031-02-01T09:00:00-05:00"
-        await poll(lambda: _has(trail(first["id"]), "task.completed"), timeout=90)
+        apis = Apis(api, notes_url, audit_url)
+        await pay_rent_every_month(client, apis, me)
 
         # recurring-task's pod killed while tasks are completed and reminders come due.
         series = []
@@ -128,6 +101,7 @@ async def test_acceptance_with_pods_killed_mid_scenario(release: Release) -> Non
             )
             assert made.status_code == 201, made.text
         release.wait_ready(selector, gone)
+        release.wait_serving("recurring-task")
         for n in range(3):
             found = await poll(lambda n=n: active(f"series {n}"), timeout=180)
             assert [t["due_at"][:10] for t in found] == ["2031-05-08"]
@@ -148,7 +122,10 @@ async def test_acceptance_with_pods_killed_mid_scenario(release: Release) -> Non
         )
         assert changed.status_code == 200, changed.text
         release.wait_ready(selector, gone)
-        await poll(lambda: _has(trail(series[0]["id"]), "task.updated"), timeout=240)
+        release.wait_serving("audit")
+        await poll(
+            lambda: _has(trail(client, apis, me, series[0]["id"]), "task.updated"), timeout=240
+        )
 
         # notification's pod killed while reminders come due; then task-api's own pod.
         selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=notification"
@@ -159,16 +136,18 @@ async def test_acceptance_with_pods_killed_mid_scenario(release: Release) -> Non
         )
         assert made.status_code == 201, made.text
         release.wait_ready(selector, gone)
+        release.wait_serving("notification")
         await poll(lambda: count_notes(5), timeout=180)
         selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=task-api"
         gone = release.kill(selector)
         release.wait_ready(selector, gone)
+        release.wait_serving("task-api")
         api = release.url("task-api")
 
         marker = await client.post(f"{api}/api/tasks", headers=me, json={"title": "Marker"})
         assert marker.status_code == 201
-        await poll(lambda: trail(marker.json()["id"]), timeout=120)
-        types = await trail(series[0]["id"])
+        await poll(lambda: trail(client, apis, me, marker.json()["id"]), timeout=120)
+        types = await trail(client, apis, me, series[0]["id"])
         assert types.count("task.updated") == 1
         assert types.count("task.completed") == 1
         for n in range(3):

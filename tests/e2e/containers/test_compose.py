@@ -14,72 +14,25 @@ import pytest
 from bench.common import free_port
 from tests.e2e.containers.conftest import COMPOSE_SH, Stack, engine_ready, run, stack_env
 from tests.e2e.processes import items, poll, sign_up
+from tests.e2e.scenarios import Apis, pay_rent_every_month, trail
 
 pytestmark = pytest.mark.timeout(600)
 
 
-async def _trail(
-    client: httpx.AsyncClient, url: str, me: dict[str, str], task_id: str
-) -> list[str]:
-    page = await client.get(
-        f"{url}/api/audit", headers=me, params={"resource_id": task_id, "limit": 100}
-    )
-    assert page.status_code == 200, page.text
-    return [e["event_type"] for e in page.json()["items"]]
-
-
 async def test_the_acceptance_flow_through_the_published_port(stack: Stack) -> None:
     url = stack.url
+    apis = Apis(url, url, url)
     async with httpx.AsyncClient(timeout=30) as client:
         page = await client.get(f"{url}/")
         assert page.status_code == 200
         assert "text/html" in page.headers["content-type"]
         _, me = await sign_up(client, url, "compose", notes_url=url)
-
-        due = datetime.now(UTC) + timedelta(seconds=4)
-        created = await client.post(
-            f"{url}/api/tasks",
-            headers=me,
-            json={
-                "title": "Pay rent",
-                "due_at": "2031-01-01T09:00:00",
-                "timezone": "America/New_York",
-                "recurrence_rule": "FREQ=MONTHLY;BYMONTHDAY=1",
-                "priority": "high",
-                "remind_at": due.isoformat(),
-            },
-        )
-        assert created.status_code == 201, created.text
-        first = created.json()
-
-        # The reminder reaches the in-app inbox once, not before it is due.
-        notes = await poll(lambda: items(client, f"{url}/api/notifications", me))
-        assert datetime.now(UTC) >= due
-        assert [n["title"] for n in notes] == ["Pay rent"]
-
-        done = await client.post(f"{url}/api/tasks/{first['id']}/complete", headers=me)
-        assert done.status_code == 200, done.text
-
-        async def next_one() -> list[Any]:
-            listed = await items(client, f"{url}/api/tasks", me, status="active", q="pay rent")
-            return [t for t in listed if t["id"] != first["id"]]
-
-        [nxt] = await poll(next_one)
-        assert nxt["due_at"] == "2031-02-01T09:00:00-05:00"
-        assert nxt["priority"] == "high"
-
-        async def audited() -> list[str] | None:
-            types = await _trail(client, url, me, first["id"])
-            wanted = {"task.created", "task.completed", "task.occurrence.generated"}
-            return types if wanted <= set(types) else None
-
-        types = await poll(audited)
-        assert types.count("task.completed") == 1
-        assert len(await _trail(client, url, me, nxt["id"])) >= 1
+        await pay_rent_every_month(client, apis, me)
 
 
 async def test_a_crashed_service_comes_back_and_nothing_is_lost_or_doubled(stack: Stack) -> None:
     url = stack.url
+    apis = Apis(url, url, url)
     async with httpx.AsyncClient(timeout=30) as client:
         _, me = await sign_up(client, url, "crash", notes_url=url)
 
@@ -134,7 +87,7 @@ async def test_a_crashed_service_comes_back_and_nothing_is_lost_or_doubled(stack
         stack.wait_restarted("audit", restarts)
 
         async def updated() -> list[str] | None:
-            types = await _trail(client, url, me, series[0]["id"])
+            types = await trail(client, apis, me, series[0]["id"])
             return types if "task.updated" in types else None
 
         types = await poll(updated, timeout=120)
@@ -143,9 +96,9 @@ async def test_a_crashed_service_comes_back_and_nothing_is_lost_or_doubled(stack
         # redelivered is still on its way.
         marker = await client.post(f"{url}/api/tasks", headers=me, json={"title": "Marker"})
         assert marker.status_code == 201
-        await poll(lambda: _trail(client, url, me, marker.json()["id"]), timeout=60)
+        await poll(lambda: trail(client, apis, me, marker.json()["id"]), timeout=60)
 
-        types = await _trail(client, url, me, series[0]["id"])
+        types = await trail(client, apis, me, series[0]["id"])
         assert types.count("task.updated") == 1
         assert types.count("task.completed") == 1
         for n in range(3):

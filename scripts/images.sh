@@ -76,9 +76,14 @@ build_base() {
   fi
   if ! command -v mmdebstrap >/dev/null; then
     log "installing mmdebstrap (Debian's package) to build $BASE_IMAGE"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends mmdebstrap \
-      >>"$LOGS/base.log" 2>&1 \
-      || fail base "installing mmdebstrap" "install Debian's mmdebstrap package (apt-get install mmdebstrap)"
+    if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends mmdebstrap \
+        >>"$LOGS/base.log" 2>&1; then
+      # A machine whose package lists were never fetched: fetch them once and try again.
+      $SUDO apt-get update -qq >>"$LOGS/base.log" 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends mmdebstrap \
+        >>"$LOGS/base.log" 2>&1 \
+        || fail base "installing mmdebstrap" "install Debian's mmdebstrap package (apt-get install mmdebstrap)"
+    fi
   fi
   if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
     # shellcheck disable=SC2016  # the hook's "$1" is mmdebstrap's, not ours

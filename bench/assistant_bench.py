@@ -1,8 +1,8 @@
 """Benchmark: the offline parser's throughput, and what the assistant adds to a turn.
 
-1. Parser: `parse_utterance` over the dev corpus (or built-in sentences when
-   the corpus is not beside the repository), in a loop on one core, for a
-   fixed time. Target: >= 5,000 utterances/s.
+1. Parser: `parse_utterance` over the development corpus
+   (tests/unit/assistant/corpus.jsonl), in a loop on one core, for a fixed
+   time. Target: >= 5,000 utterances/s.
 2. Turn overhead, on a PostgreSQL database of its own: the same tool work
    ("add a task") three ways, interleaved, after a warm-up:
    - bare: `add_task` through an open in-process MCP session (what any client pays);
@@ -39,19 +39,12 @@ from services.shared.auth import accounts
 from services.shared.auth.principal import Principal
 from tests.support.openai_standin import OpenAIStandIn, call, text, tools
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "nl-corpus" / "dev.jsonl"
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "unit" / "assistant" / "corpus.jsonl"
 PARSER_TARGET = 5_000.0
 OVERHEAD_TARGET = 0.20
 # Turns per conversation: the history a model turn loads and sends grows to
 # about 4 * SESSION_TURNS messages, as in a chat session, not without bound.
 SESSION_TURNS = 10
-FALLBACK = [
-    ("buy milk tomorrow at 5pm #errands p1", "2026-11-28T10:00:00", "America/New_York"),
-    ("remind me to call mom every sunday at 6pm", "2026-11-28T10:00:00", "Europe/Berlin"),
-    ("what's due this week?", "2026-11-28T10:00:00", "Asia/Tokyo"),
-    ("complete the dentist task", "2026-11-28T10:00:00", "UTC"),
-    ("move the report to friday, high priority", "2026-11-28T10:00:00", "America/Chicago"),
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +60,10 @@ QUICK = AssistantBenchConfig("todo_bench_assistant_q", parse_seconds=1.0, turns=
 
 
 def _utterances() -> list[tuple[str, datetime, str]]:
-    if CORPUS.exists():
-        rows = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
-        return [(r["text"], datetime.fromisoformat(r["now"]), r["tz"]) for r in rows]
-    return [(t, datetime.fromisoformat(n), tz) for t, n, tz in FALLBACK]
+    """The corpus's sentences, each with its moment and zone."""
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    return [(r["text"], datetime.fromisoformat(r["now"]), r["tz"]) for r in rows]
 
 
 def parser_throughput(seconds: float) -> dict[str, Any]:
@@ -89,7 +82,7 @@ def parser_throughput(seconds: float) -> dict[str, Any]:
     return {
         "utterances": done,
         "distinct": len(items),
-        "source": "corpus" if CORPUS.exists() else "built-in",
+        "source": "corpus",
         "seconds": round(elapsed, 2),
         "per_second": round(per_second),
         "target_per_second": PARSER_TARGET,

@@ -1,4 +1,4 @@
-"""`POST /api/chat` (server-sent events, CONTRACT §5) and the chat history.
+"""`POST /api/chat` (server-sent events; docs/reference.md, Chat) and the chat history.
 
 The turn runs as the response's data sender, writing events into a memory
 stream the response reads from; it always ends with `done` or `error`, and a

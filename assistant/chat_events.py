@@ -1,4 +1,4 @@
-"""The chat-events the assistant writes to the outbox (CONTRACT §4)."""
+"""The chat-events the assistant writes to the outbox (docs/reference.md, Events)."""
 
 import uuid
 from typing import Any

@@ -1,4 +1,4 @@
-"""The assistant's configuration (CONTRACT §1 names): which model, which MCP
+"""The assistant's configuration (docs/reference.md, Configuration): which model, which MCP
 server, tracing, and the limits of one chat turn.
 
 Read from the environment like `Settings`; any field `Settings` also has wins,

@@ -1,4 +1,4 @@
-"""What a chat turn streams (CONTRACT §5), as values and as server-sent events."""
+"""What a chat turn streams (docs/reference.md, Chat), as values and as server-sent events."""
 
 import json
 from dataclasses import dataclass

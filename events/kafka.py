@@ -60,7 +60,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The topics of CONTRACT §4 and their partition counts (scripts/kafka.sh makes the same).
+# The product's topics and their partition counts (docs/reference.md, Events;
+# scripts/kafka.sh makes the same).
 TOPIC_PARTITIONS: dict[Topic, int] = {
     Topic.TASK_EVENTS: 6,
     Topic.REMINDER_EVENTS: 3,
@@ -433,7 +434,7 @@ class _GroupConsumer:
 async def ensure_topics(
     bootstrap_servers: str, *, replication_factor: int = 1, request_timeout: float = 30.0
 ) -> list[str]:
-    """Create the contract's topics that are missing; return the ones created.
+    """Create the product's topics that are missing; return the ones created.
     Existing topics are left as they are."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers,

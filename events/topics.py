@@ -1,4 +1,4 @@
-"""Topics and event types of the public contract (CONTRACT §4)."""
+"""The product's topics and event types (docs/reference.md, Events)."""
 
 from enum import StrEnum
 

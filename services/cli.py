@@ -187,7 +187,7 @@ def parse(
         typer.Option(help='JSON lines {"id","text","now","tz"} from FILE ("-" for stdin)'),
     ] = None,
 ) -> None:
-    """Print the offline parser's JSON reading of an utterance (CONTRACT §6)."""
+    """Print the offline parser's JSON reading of an utterance."""
     from services.parse_command import parse_batch, parse_one
 
     if (text is None) == (batch is None):

@@ -1,8 +1,9 @@
 """The offline assistant: no model, the same MCP tools, plain sentences.
 
-It reads each message with `parse_utterance` (CONTRACT §6 conventions, in the
-user's zone and time), then calls the tools a model would: `add_task`,
-`find_tasks` to resolve "the dentist task", then `complete_task` and the rest.
+It reads each message with `parse_utterance` (the conventions of docs/reference.md,
+The `todo parse` reading; in the user's zone and time), then calls the tools a
+model would: `add_task`, `find_tasks` to resolve "the dentist task", then
+`complete_task` and the rest.
 A reference that matches several tasks gets a numbered question; the answer
 ("the second one") picks from it. Deleting, and anything that changes more
 than one task, waits for the user's yes, as on the model's path.

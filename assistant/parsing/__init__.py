@@ -1,7 +1,7 @@
 """The offline reader of everyday task language (what `todo parse` prints).
 
 reading = parse_utterance("buy milk tomorrow at 5pm #errands p1", now, "Europe/Berlin")
-reading.to_json()  # the CONTRACT §6 object
+reading.to_json()  # the object of docs/reference.md, The `todo parse` reading
 """
 
 from assistant.parsing.parser import parse_utterance

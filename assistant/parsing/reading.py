@@ -1,4 +1,4 @@
-"""The result of reading one utterance: the `todo parse` JSON object (CONTRACT §6)."""
+"""The result of reading one utterance: the `todo parse` JSON object (docs/reference.md)."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -67,7 +67,7 @@ class Reading:
     filters: TaskFilters = field(default_factory=TaskFilters)
 
     def to_json(self) -> dict[str, Any]:
-        """The CONTRACT §6 object; `filters` is empty unless the intent is find_tasks."""
+        """The `todo parse` object; `filters` is empty unless the intent is find_tasks."""
         return {
             "intent": self.intent,
             "task": self.task,

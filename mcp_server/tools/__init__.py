@@ -1,4 +1,4 @@
-"""The task tools (CONTRACT §6) and how each one presents itself to clients.
+"""The task tools (docs/reference.md, MCP) and how each one presents itself to clients.
 
 The annotations are hints a client uses to decide what needs the person's
 yes: only `update_task` (it overwrites values) and `delete_task` are

@@ -1,4 +1,4 @@
-"""The task routes of CONTRACT §2, on SQLite and PostgreSQL."""
+"""The task routes (docs/reference.md, REST API), on SQLite and PostgreSQL."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -1,5 +1,5 @@
 """GET /ws?token=…[&since=<event_id>] — the live feed of one user's task
-changes (CONTRACT §3).
+changes (docs/reference.md, Live feed).
 
 Every change message carries its `event_id`. A client that reconnects passes
 the last one it received as `since`: the changes written after it are sent

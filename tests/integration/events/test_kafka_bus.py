@@ -1,8 +1,8 @@
 """KafkaBus against the real broker: keys and per-user order, manual commits,
 the DLQ, and a broker crash in the middle of publishing.
 
-The tests use `audit-events`: the contract reserves it and no service consumes
-it, so what they publish disturbs no other consumer. Each test has its own
+The tests use `audit-events`: no service publishes or consumes it (docs/reference.md,
+Events), so what they publish disturbs no other consumer. Each test has its own
 consumer group (see `new_group`) and its own event source to filter on.
 """
 

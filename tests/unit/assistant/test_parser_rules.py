@@ -1,4 +1,5 @@
-"""The reading conventions (CONTRACT §6), one group of cases per convention.
+"""The reading conventions (docs/reference.md, The `todo parse` reading), one group
+of cases per convention.
 
 Sentences here are deliberately not the corpus's: other words, zones, dates and
 DST days. `NOW` is Saturday 2026-11-28 10:00 in New York unless a case says otherwise.

@@ -7,7 +7,7 @@ SERVICES := scripts/test-services.sh
 PYTEST_ARGS ?=
 
 .PHONY: run test lint typecheck pytest bench bench-faults services services-stop clean tools daprd deploy-check minikube \
-	images compose-up compose-down cluster-up cluster-down cluster-dapr cluster-test
+	images compose-up compose-down cluster-up cluster-ready cluster-down cluster-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -93,25 +93,27 @@ compose-down:
 	scripts/compose.sh down
 
 ## cluster-up: a single-node Kubernetes 1.34 cluster from host processes (scripts/cluster/cluster.sh; root,
-##   the container engine); a cold build compiles for about 15 minutes, later runs are up in about 25 s
-cluster-up:
+##   the container engine), Dapr's control plane, the images, and the chart installed (namespace todo);
+##   last line `URL http://127.0.0.1:PORT` (TODO_CLUSTER_PORT, 30080). A cold build compiles for about
+##   15 minutes; warm, the cluster is up in about 25 s and the app a few minutes later
+cluster-up: cluster-ready
+	scripts/cluster/cluster.sh install
+
+## cluster-ready: the cluster and Dapr's control plane up, the images built and loaded; no app installed
+cluster-ready: images
 	scripts/docker.sh start
 	scripts/cluster/cluster.sh up
+	scripts/cluster/cluster.sh dapr-up
+	scripts/cluster/cluster.sh load $$(scripts/cluster/cluster.sh app-images)
 
 ## cluster-down: stop it, remove its interfaces, iptables rules, mounts and state (logs stay in build/cluster/logs)
 cluster-down:
 	scripts/cluster/cluster.sh down
 
-## cluster-dapr: Dapr's control plane, built here, on that cluster
-cluster-dapr:
-	scripts/cluster/cluster.sh dapr-up
-
-## cluster-test: the chart on that cluster (not part of `make test`): cluster and Dapr up, images built and
-##   loaded, then tests/cluster: helm install --wait with values-local.yaml, helm test, the acceptance path,
-##   pods killed mid-scenario, helm upgrade, helm uninstall
-cluster-test: $(VENV)/.installed-dev cluster-up cluster-dapr images
-	scripts/cluster/cluster.sh load todo-app/app:local todo-app/postgres:local todo-app/redis:local \
-		todo-app/kafka:local todo-app/daprd:local
+## cluster-test: the chart on that cluster (not part of `make test`; the app of cluster-up is not needed):
+##   tests/cluster: helm install --wait with values-local.yaml in a namespace of its own, helm test, the
+##   acceptance path through the gateway's NodePort, pods killed mid-scenario, helm upgrade, helm uninstall
+cluster-test: $(VENV)/.installed-dev cluster-ready
 	TODO_CLUSTER_TEST=1 KUBECONFIG="$$(scripts/cluster/cluster.sh kubeconfig)" \
 		KUBECTL="$$(scripts/cluster/cluster.sh kubectl-path)" HELM="$$(scripts/tools.sh)/helm" \
 		$(BIN)/pytest tests/cluster $(PYTEST_ARGS)

@@ -21,6 +21,12 @@
 #                                           loaded into the cluster when it is up; prints the tags
 #   scripts/cluster/cluster.sh dapr-up      install Dapr's control plane (its own chart, these images)
 #                                           in namespace dapr-system
+#   scripts/cluster/cluster.sh install      helm upgrade --install of charts/todo-app with values-local.yaml
+#                                           in namespace todo (images built here and loaded), wait
+#                                           until the host reaches it; the last line is
+#                                           `URL http://127.0.0.1:PORT` (its gateway's NodePort)
+#   scripts/cluster/cluster.sh uninstall    helm uninstall, and the namespace deleted
+#   scripts/cluster/cluster.sh app-images   the image tags install needs (scripts/images.sh builds them)
 #   scripts/cluster/cluster.sh kubectl ARGS kubectl with the admin kubeconfig
 #   scripts/cluster/cluster.sh crictl ARGS  crictl on the cluster's containerd
 #
@@ -30,6 +36,9 @@
 #   CLUSTER_GOMODCACHE module cache for the builds ($TODO_TOOLS_CACHE/cluster/gomod)
 #   CLUSTER_WAIT       seconds to wait for each component (180)
 #   DAPRD_IMAGE        the Dapr sidecar image for dapr-up (todo-app/daprd:local; the injector runs /daprd)
+#   TODO_CLUSTER_PORT  the NodePort install serves the app on, at 127.0.0.1 (30080; 30000-32767)
+#   TODO_CLUSTER_NAMESPACE  install's namespace (todo)
+#   TODO_CLUSTER_INSTALL_WAIT  seconds helm waits for install (480)
 #   GO                 the go command (go on PATH, else /usr/local/go/bin/go)
 #
 # Needs root (network interfaces, iptables, mounts), Docker (to build and hand
@@ -90,6 +99,14 @@ IPT_COMMENT=todo-cluster
 # shellcheck disable=SC2034 # read by render()
 RUNC=/usr/sbin/runc
 SMOKE_ID=0
+
+# The app as `install` puts it on the cluster.
+APP_RELEASE=todo-app
+APP_NAMESPACE="${TODO_CLUSTER_NAMESPACE:-todo}"
+APP_PORT="${TODO_CLUSTER_PORT:-30080}"
+APP_WAIT="${TODO_CLUSTER_INSTALL_WAIT:-480}"
+APP_IMAGES=(todo-app/app:local todo-app/postgres:local todo-app/redis:local todo-app/kafka:local
+  todo-app/daprd:local todo-app/gateway:local)
 
 SANDBOX_IMAGE=todo-app/pause:local
 COREDNS_IMAGE=todo-app/coredns:local
@@ -298,9 +315,7 @@ dapr_images() {
 dapr_up() {
   running kube-apiserver || die "the cluster is not up (cluster.sh up)"
   dapr_images >/dev/null
-  local helm chart="$GOMOD_CACHE/github.com/dapr/dapr@v$DAPR_VERSION/charts/dapr" i
-  helm="$(command -v helm || printf '%s/helm' "$("$HERE/../tools.sh" --print)")"
-  [[ -x "$helm" ]] || die "missing: helm (scripts/tools.sh builds it)"
+  local chart="$GOMOD_CACHE/github.com/dapr/dapr@v$DAPR_VERSION/charts/dapr" i
   [[ -d "$chart" ]] || module_download "$HERE/dapr" "github.com/dapr/dapr@v$DAPR_VERSION"
   [[ -d "$chart" ]] || die "no Dapr chart at $chart"
   if docker image inspect "$DAPRD_IMAGE" >/dev/null 2>&1; then
@@ -315,7 +330,7 @@ dapr_up() {
   render dapr-volumes.yaml "$STATE/dapr-volumes.yaml"
   kubectl_admin apply -f "$STATE/dapr-volumes.yaml" >/dev/null || die "kubectl apply -f $STATE/dapr-volumes.yaml failed"
   local started=$SECONDS
-  KUBECACHEDIR="$STATE/kubectl-cache" "$helm" --kubeconfig "$KUBECONFIG_ADMIN" upgrade --install dapr "$chart" \
+  helm_admin upgrade --install dapr "$chart" \
     --namespace dapr-system --create-namespace \
     --set global.ha.enabled=false --set global.imagePullPolicy=Never \
     --set dapr_operator.image.name=todo-app/dapr-operator:local \
@@ -329,6 +344,73 @@ dapr_up() {
     --wait --timeout "${WAIT}s" >/dev/null \
     || { kubectl_admin -n dapr-system get pods >&2; die "Dapr's control plane is not ready (kubectl -n dapr-system get pods)"; }
   log "Dapr $DAPR_VERSION control plane ready in $((SECONDS - started)) s (namespace dapr-system)"
+}
+
+helm_path() {
+  local helm
+  helm="$(command -v helm || printf '%s/helm' "$("$HERE/../tools.sh" --print)")"
+  [[ -x "$helm" ]] || die "missing: helm (scripts/tools.sh builds it)"
+  printf '%s\n' "$helm"
+}
+
+helm_admin() { KUBECACHEDIR="$STATE/kubectl-cache" "$(helm_path)" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+
+# install_failed: what an operator looks at first, then give up.
+install_failed() {
+  local pod
+  log "helm status $APP_RELEASE -n $APP_NAMESPACE:"
+  helm_admin status "$APP_RELEASE" -n "$APP_NAMESPACE" >&2 || true
+  kubectl_admin -n "$APP_NAMESPACE" get pods -o wide >&2 || true
+  for pod in $(kubectl_admin -n "$APP_NAMESPACE" get pods \
+    -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.status.containerStatuses[*].ready}{"\n"}{end}' \
+    | awk '/false/ || NF == 1 { print $1 }'); do
+    log "pod $pod, not ready: its events and logs"
+    kubectl_admin -n "$APP_NAMESPACE" describe pod "$pod" | sed -n '/^Events:/,$p' >&2 || true
+    kubectl_admin -n "$APP_NAMESPACE" logs "$pod" --all-containers --tail 40 --prefix >&2 || true
+  done
+  die "$1"
+}
+
+# install: the chart with values-local.yaml (images built here, the chart's own Kafka, its
+# gateway on a NodePort), then wait until the host reaches it; the last line is its URL.
+install_app() {
+  running kube-apiserver || die "the cluster is not up (cluster.sh up)"
+  kubectl_admin -n dapr-system get deployment dapr-sidecar-injector >/dev/null 2>&1 \
+    || die "Dapr's control plane is not installed (cluster.sh dapr-up)"
+  local tag
+  for tag in "${APP_IMAGES[@]}"; do
+    docker image inspect "$tag" >/dev/null 2>&1 || die "no Docker image $tag: build it with scripts/images.sh"
+  done
+  load_images "${APP_IMAGES[@]}"
+  if ! [[ "$APP_PORT" =~ ^[0-9]+$ ]] || ((APP_PORT < 30000 || APP_PORT > 32767)); then
+    die "TODO_CLUSTER_PORT=$APP_PORT: choose a port from 30000 to 32767 (the cluster's NodePort range)"
+  fi
+  local owner
+  owner="$(kubectl_admin get services -A -o jsonpath="{range .items[*]}{.metadata.namespace}/{.metadata.name}{' '}{.spec.ports[*].nodePort}{'\n'}{end}" \
+    | awk -v port="$APP_PORT" -v mine="$APP_NAMESPACE/$APP_RELEASE-gateway" '$1 != mine { for (i = 2; i <= NF; i++) if ($i == port) print $1 }')"
+  [[ -z "$owner" ]] || die "NodePort $APP_PORT is taken by $owner: set TODO_CLUSTER_PORT to another port (30000-32767)"
+  local started=$SECONDS
+  log "helm upgrade --install $APP_RELEASE (namespace $APP_NAMESPACE, charts/todo-app with values-local.yaml)"
+  helm_admin upgrade --install "$APP_RELEASE" "$REPO/charts/todo-app" \
+    --namespace "$APP_NAMESPACE" --create-namespace \
+    -f "$REPO/charts/todo-app/values-local.yaml" \
+    --set gateway.service.nodePort="$APP_PORT" \
+    --wait --timeout "${APP_WAIT}s" >"$LOGS/helm-install.log" 2>&1 \
+    || { cat "$LOGS/helm-install.log" >&2; install_failed "the install did not become ready within ${APP_WAIT} s"; }
+  local url="http://127.0.0.1:$APP_PORT"
+  local deadline=$((SECONDS + WAIT))
+  until curl -fsS -o /dev/null --max-time 3 "$url/readyz" 2>/dev/null; do
+    ((SECONDS < deadline)) || install_failed "$url/readyz does not answer from the host after $WAIT s"
+    sleep 1
+  done
+  log "todo-app installed in $((SECONDS - started)) s"
+  printf 'URL %s\n' "$url"
+}
+
+uninstall_app() {
+  running kube-apiserver || die "the cluster is not up (cluster.sh up)"
+  helm_admin uninstall "$APP_RELEASE" -n "$APP_NAMESPACE" --wait --timeout 3m --ignore-not-found >&2
+  kubectl_admin delete namespace "$APP_NAMESPACE" --ignore-not-found --wait=true --timeout=180s >&2
 }
 
 ctr_k8s() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
@@ -895,6 +977,9 @@ main() {
     build) build_all && build_images ;;
     dapr-images) dapr_images ;;
     dapr-up) dapr_up ;;
+    install) install_app ;;
+    uninstall) uninstall_app ;;
+    app-images) printf '%s\n' "${APP_IMAGES[@]}" ;;
     load)
       shift
       (($#)) || die "usage: cluster.sh load TAG..."
@@ -909,7 +994,7 @@ main() {
         exec "$CRICTL_BIN" "$@"
       ;;
     -h | --help | help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" ;;
-    *) die "unknown command: ${1:-} (use up, down, status, kubeconfig, load, smoke, build, dapr-images, dapr-up, kubectl or crictl)" ;;
+    *) die "unknown command: ${1:-} (use up, down, status, kubeconfig, kubectl-path, load, smoke, build, dapr-images, dapr-up, install, uninstall, app-images, kubectl or crictl)" ;;
   esac
 }
 

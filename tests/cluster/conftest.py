@@ -3,8 +3,9 @@
 `make cluster-test` brings the cluster and Dapr's control plane up, builds and loads the
 images, and runs these tests with TODO_CLUSTER_TEST=1, KUBECONFIG, HELM and KUBECTL set.
 `make test` does not collect them (tests/conftest.py). A test installs the chart with
-`values-local.yaml`, talks to the services through their cluster addresses, which this
-machine (the node) reaches directly, and uninstalls it at the end.
+`values-local.yaml`, talks to it through its gateway's NodePort at 127.0.0.1 as people
+do, and to single services through their cluster addresses, which this machine (the
+node) reaches directly, and uninstalls it at the end.
 """
 
 import json
@@ -22,6 +23,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "todo-app"
 RELEASE = "todo-app"
+# values-local.yaml, on any free NodePort: `make cluster-up`'s release may hold its usual one.
+LOCAL_VALUES = ["-f", str(CHART / "values-local.yaml"), "--set", "gateway.service.nodePort=null"]
 
 
 def tool(name: str) -> str:
@@ -52,6 +55,13 @@ class Release:
     def url(self, service: str) -> str:
         ip = self.k("get", "service", f"{RELEASE}-{service}", "-o", "jsonpath={.spec.clusterIP}")
         return f"http://{ip}:8000"
+
+    def front_door(self) -> str:
+        """The gateway's NodePort on this machine's loopback: where people reach the app."""
+        port = self.k(
+            "get", "service", f"{RELEASE}-gateway", "-o", "jsonpath={.spec.ports[0].nodePort}"
+        )
+        return f"http://127.0.0.1:{port}"
 
     def pods(self, component: str) -> list[dict[str, object]]:
         listed = json.loads(
@@ -147,8 +157,7 @@ def release() -> Iterator[Release]:
                 str(CHART),
                 "-n",
                 namespace,
-                "-f",
-                str(CHART / "values-local.yaml"),
+                *LOCAL_VALUES,
                 "--wait",
                 "--timeout",
                 "8m",

@@ -40,7 +40,7 @@ NAMESPACE = "todo"
 TOOLS_TIMEOUT_SECONDS = 2400
 TOOL_NAMES = ("helm", "kubeconform", "actionlint", "promtool", "otelcol-todo", "shellcheck")
 
-# The four services: `todo serve --service <name>` and their Dapr app ids (CONTRACT §4).
+# The four services: `todo serve --service <name>` and their Dapr app ids (docs/reference.md).
 APP_IDS = {
     "task-api": "task-api",
     "recurring-task": "recurring-task-service",

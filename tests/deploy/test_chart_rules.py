@@ -1,6 +1,7 @@
 """What the rendered chart must say: Dapr app ids and ports, subscriptions that route every
 topic to the services that consume it, no root, resources and probes, network policies."""
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,15 @@ from tests.deploy.support import (
     KUBE_VERSIONS,
     RELEASE,
     VALUES_FILES,
+    ToolError,
     load_documents,
     of_kind,
     pod_specs,
     render_chart,
 )
 
-# CONTRACT §4, "consumed by" (operators read dlq-events too, through the audit trail),
+# Who consumes each topic (docs/reference.md, Events; operators read dlq-events too, through
+# the audit trail),
 # plus notification on task-events for `user.deleted` (account deletion).
 CONTRACT_CONSUMERS = {
     Topic.TASK_EVENTS: {"recurring-task", "audit", "task-api", "notification"},
@@ -346,21 +349,27 @@ def test_task_api_has_an_hpa_and_a_pdb_in_production(
     assert "replicas" not in deployment(production, "task-api")["spec"], "the HPA owns replicas"
 
 
-def test_ingress_routes_each_api_to_the_service_that_serves_it(
+def test_the_front_door_routes_each_api_to_the_service_that_serves_it(
     any_docs: tuple[dict[str, Any], ...],
 ) -> None:
+    """The Ingress, or where none serves (values-local.yaml), the chart's gateway."""
     from services.audit.api import router as audit_router
     from services.notification.api import router as notification_router
 
-    (ingress,) = of_kind(any_docs, "Ingress")
-    (rule,) = ingress["spec"]["rules"]
-    routes = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+    ingresses = of_kind(any_docs, "Ingress")
+    if ingresses:
+        (ingress,) = ingresses
+        (rule,) = ingress["spec"]["rules"]
+        routes = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+        assert [p["path"] for p in rule["http"]["paths"]][-1] == "/", "the catch-all comes last"
+        assert not _gateway_config(any_docs), "one front door"
+    else:
+        routes = {path: to.split(":")[0] for path, to in _gateway_routes(any_docs).items()}
     assert routes == {
         audit_router.prefix: name_of("audit"),
         notification_router.prefix: name_of("notification"),
         "/": name_of("task-api"),
     }
-    assert [p["path"] for p in rule["http"]["paths"]][-1] == "/", "the catch-all comes last"
 
 
 def test_migrations_run_as_a_hook_before_install_and_upgrade(
@@ -496,3 +505,74 @@ def test_services_wait_for_the_schema_before_they_start(
         assert init["command"] + init["args"][:2] == ["todo", "db", "wait"]
         names = {e["name"] for e in init["env"]}
         assert "DATABASE_URL" in names
+
+
+def _gateway_config(docs: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    return [d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"] == f"{RELEASE}-gateway"]
+
+
+def _gateway_routes(docs: tuple[dict[str, Any], ...]) -> dict[str, str]:
+    """The gateway's nginx.conf as {path prefix: upstream}."""
+    [config] = _gateway_config(docs)
+    routes = re.findall(
+        r"location (\S+) \{\s*proxy_pass http://([^;]+);", config["data"]["nginx.conf"]
+    )
+    return dict(routes)
+
+
+def test_the_gateway_is_off_where_an_ingress_serves(
+    docs: tuple[dict[str, Any], ...], production: tuple[dict[str, Any], ...]
+) -> None:
+    for rendered in (docs, production):
+        assert not [d for d in rendered if d["metadata"]["name"].startswith(f"{RELEASE}-gateway")]
+
+
+def test_the_local_gateway_routes_the_ingress_paths_on_a_node_port(helm: str) -> None:
+    local = render_chart(helm, "values-local.yaml", KUBE_VERSIONS[-1])
+    assert not of_kind(local, "Ingress")
+    assert _gateway_routes(local) == {
+        "/": f"{name_of('task-api')}:8000",
+        "/api/notifications": f"{name_of('notification')}:8000",
+        "/api/audit": f"{name_of('audit')}:8000",
+    }
+    [service] = [
+        d for d in of_kind(local, "Service") if d["metadata"]["name"] == f"{RELEASE}-gateway"
+    ]
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["ports"][0]["nodePort"] == 30080
+    # The routed services admit the gateway's pods; the others do not.
+    policies = {d["metadata"]["name"]: d for d in of_kind(local, "NetworkPolicy")}
+    for service_name, routed in (
+        ("task-api", True),
+        ("notification", True),
+        ("audit", True),
+        ("recurring-task", False),
+    ):
+        sources = [
+            rule["from"][0].get("podSelector", {}).get("matchLabels", {})
+            for rule in policies[name_of(service_name)]["spec"]["ingress"]
+            if rule.get("from")
+        ]
+        admits = any(s.get("app.kubernetes.io/component") == "gateway" for s in sources)
+        assert admits == routed, service_name
+    egress_to = [
+        rule["to"][0]
+        .get("podSelector", {})
+        .get("matchLabels", {})
+        .get("app.kubernetes.io/component")
+        for rule in policies[f"{RELEASE}-gateway"]["spec"]["egress"]
+    ]
+    assert sorted(c for c in egress_to if c) == ["audit", "notification", "task-api"]
+    [test_pod] = [d for d in of_kind(local, "Pod") if "test" in d["metadata"]["name"]]
+    assert f"http://{RELEASE}-gateway:80/readyz" in test_pod["spec"]["containers"][0]["command"]
+
+
+def test_a_gateway_node_port_outside_the_range_is_refused(helm: str) -> None:
+    with pytest.raises(ToolError, match="nodePort"):
+        render_chart(
+            helm,
+            "values-local.yaml",
+            KUBE_VERSIONS[-1],
+            "--set",
+            "gateway.service.nodePort=8080",
+        )

@@ -6,7 +6,7 @@ from typing import Any
 from events.topics import Topic
 from tests.deploy.support import K8S, REPO, load_documents, of_kind
 
-# CONTRACT §4 topics and the partitions of the plan.
+# The product's topics (docs/reference.md, Events) and their partitions.
 PARTITIONS = {
     "task-events": 6,
     "reminder-events": 3,

@@ -21,7 +21,9 @@
 #                                           loaded into the cluster when it is up; prints the tags
 #   scripts/cluster/cluster.sh dapr-up      install Dapr's control plane (its own chart, these images)
 #                                           in namespace dapr-system
-#   scripts/cluster/cluster.sh install      helm upgrade --install of charts/todo-app with values-local.yaml
+#   scripts/cluster/cluster.sh install [HELM_ARGS]
+#                                           helm upgrade --install of charts/todo-app with values-local.yaml
+#                                           (and HELM_ARGS, e.g. --set config.defaultTimezone=Europe/Paris)
 #                                           in namespace todo (images built here and loaded), wait
 #                                           until the host reaches it; the last line is
 #                                           `URL http://127.0.0.1:PORT` (its gateway's NodePort)
@@ -394,7 +396,7 @@ install_app() {
   helm_admin upgrade --install "$APP_RELEASE" "$REPO/charts/todo-app" \
     --namespace "$APP_NAMESPACE" --create-namespace \
     -f "$REPO/charts/todo-app/values-local.yaml" \
-    --set gateway.service.nodePort="$APP_PORT" \
+    --set gateway.service.nodePort="$APP_PORT" "$@" \
     --wait --timeout "${APP_WAIT}s" >"$LOGS/helm-install.log" 2>&1 \
     || { cat "$LOGS/helm-install.log" >&2; install_failed "the install did not become ready within ${APP_WAIT} s"; }
   local url="http://127.0.0.1:$APP_PORT"
@@ -977,7 +979,7 @@ main() {
     build) build_all && build_images ;;
     dapr-images) dapr_images ;;
     dapr-up) dapr_up ;;
-    install) install_app ;;
+    install) shift && install_app "$@" ;;
     uninstall) uninstall_app ;;
     app-images) printf '%s\n' "${APP_IMAGES[@]}" ;;
     load)

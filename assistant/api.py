@@ -29,7 +29,7 @@ from assistant.conversations.schemas import (
 from assistant.messages import Message
 from assistant.stream import ChatEvent
 from services.errors import NotFound
-from services.tasks.api.deps import ContainerDep, CurrentUser
+from services.shared.api_deps import ContainerDep, CurrentUser
 
 router = APIRouter(prefix="/api", tags=["assistant"])
 _bearer = HTTPBearer(auto_error=False)

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import anyio
 
@@ -36,11 +35,9 @@ from assistant.turn import Agent, CallRecord, PlannedCall, Turn, execute, new_ca
 from events.runtime import is_outage
 from services.errors import InvalidInput, NotFound
 from services.shared.auth.principal import Principal
+from services.shared.context import AppContext
 from services.shared.metrics import CHAT_TURNS
-from services.tasks.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from services.bootstrap import Container
+from services.shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 # How long a finished turn waits for an unreachable database to save it.
@@ -72,7 +69,7 @@ class Assistant:
 
     @classmethod
     def for_container(
-        cls, container: "Container", settings: AssistantSettings | None = None
+        cls, container: AppContext, settings: AssistantSettings | None = None
     ) -> "Assistant":
         settings = settings or assistant_settings(container.settings)
         agent: Agent = OfflineAgent()

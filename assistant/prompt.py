@@ -4,7 +4,7 @@ person is, and the rules that keep tool output from steering it."""
 from datetime import datetime
 
 from services.shared.auth.principal import Principal
-from services.tasks.domain.timeutil import zone
+from services.shared.timeutil import zone
 
 RULES = """\
 You are a task assistant in a to-do app. You act on the user's tasks only \

@@ -14,9 +14,9 @@ import anyio
 
 from assistant.chat import Assistant
 from assistant.stream import ChatEvent
-from services.bootstrap import bootstrap
 from services.errors import DomainError
 from services.shared.auth.principal import Principal
+from services.shared.context import AppContext
 from services.shared.settings import get_settings
 
 TOKEN_ENV = "TODO_API_TOKEN"  # noqa: S105 - the variable's name, not a secret
@@ -104,10 +104,10 @@ async def converse(
         queued = "yes" if (answer or "").strip().lower() in ("y", "yes") else "no"
 
 
-async def _main(token: str | None) -> None:
+async def _main(open_container: Callable[[], AppContext], token: str | None) -> None:
     from mcp_server.stdio import resolve_user
 
-    container = bootstrap()
+    container = open_container()
     try:
         user = await resolve_user(container, token)
         assistant = Assistant.for_container(container)
@@ -122,15 +122,15 @@ async def _main(token: str | None) -> None:
         await container.aclose()
 
 
-def run_chat() -> None:
-    """The `todo chat` command."""
+def run_chat(open_container: Callable[[], AppContext]) -> None:
+    """The `todo chat` command, with the container `open_container` builds."""
     from services.migrations.runner import upgrade
 
     settings = get_settings()
     if settings.is_sqlite:
         upgrade(settings.database_url)
     try:
-        anyio.run(_main, os.environ.get(TOKEN_ENV) or None)
+        anyio.run(_main, open_container, os.environ.get(TOKEN_ENV) or None)
     except DomainError as exc:
         sys.stderr.write(f"todo chat: {exc.detail}\n")
         raise SystemExit(2) from None

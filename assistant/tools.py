@@ -33,7 +33,7 @@ from mcp_server.runtime import Runtime
 from mcp_server.server import create_server
 from services.errors import AuthError
 from services.shared.auth.principal import Principal
-from services.tasks.uow import UnitOfWork
+from services.shared.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

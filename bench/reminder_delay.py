@@ -46,6 +46,7 @@ from bench.system import (
 from events.bus import Handler, Subscription
 from events.cloudevents import CloudEvent
 from events.topics import EventType, Topic
+from services.composition import process_of
 from services.notification.tables import notifications
 from services.recurring.reminders import CONSUMER as SCHEDULE_GROUP
 from services.shared.tables import users
@@ -67,8 +68,9 @@ class ReminderConfig:
 
 
 FULL = ReminderConfig(reminders=1000, users=10, spread_s=20, lead_s=15.0, feed_budget_s=5.0)
-QUICK = ReminderConfig(reminders=160, users=5, spread_s=4, lead_s=1.5, feed_budget_s=1.5,
-                       drain_s=15.0)
+QUICK = ReminderConfig(
+    reminders=160, users=5, spread_s=4, lead_s=1.5, feed_budget_s=1.5, drain_s=15.0
+)
 
 
 def reminder_task_id(event: CloudEvent) -> str | None:
@@ -79,7 +81,7 @@ def reminder_task_id(event: CloudEvent) -> str | None:
 
 def _schedule_handler(system: System) -> Handler:
     assert system.container is not None
-    for subscription in system.container.process.subscriptions:
+    for subscription in process_of(system.container).subscriptions:
         if subscription.group == SCHEDULE_GROUP:
             return subscription.handler
     raise RuntimeError("the recurring-task service's schedule handler is not composed")
@@ -91,8 +93,16 @@ async def _users(system: System, count: int) -> list[tuple[uuid.UUID, str]]:
     async with system.container.engine.begin() as conn:
         await conn.execute(
             users.insert(),
-            [{"id": uid, "email": f"remind-{uid.hex[:10]}@bench.example.com", "timezone": tz,
-              "is_local": False, "created_at": datetime.now(UTC)} for uid, tz in made],
+            [
+                {
+                    "id": uid,
+                    "email": f"remind-{uid.hex[:10]}@bench.example.com",
+                    "timezone": tz,
+                    "is_local": False,
+                    "created_at": datetime.now(UTC),
+                }
+                for uid, tz in made
+            ],
         )
     return made
 
@@ -107,8 +117,12 @@ def _events(
         remind = first + timedelta(seconds=i * cfg.spread_s // cfg.reminders)
         event = created_event(
             user,
-            {"title": f"Reminder {i:04d}: call the plumber", "remind_at": remind.isoformat(),
-             "due_at": (remind + timedelta(hours=1)).isoformat(), "priority": "medium"},
+            {
+                "title": f"Reminder {i:04d}: call the plumber",
+                "remind_at": remind.isoformat(),
+                "due_at": (remind + timedelta(hours=1)).isoformat(),
+                "priority": "medium",
+            },
             tz,
         )
         events.append(event)
@@ -146,9 +160,9 @@ class TimerFloor:
 async def _inbox(system: System) -> dict[str, datetime]:
     assert system.container is not None
     async with system.container.engine.connect() as conn:
-        rows = (await conn.execute(
-            sa.select(notifications.c.task_id, notifications.c.created_at)
-        )).all()
+        rows = (
+            await conn.execute(sa.select(notifications.c.task_id, notifications.c.created_at))
+        ).all()
     stored = {}
     for task_id, created in rows:
         if isinstance(created, str):
@@ -168,7 +182,7 @@ async def _backend(
     async with System(backend, DATABASE, [subscription], serve=False) as system:
         assert system.container is not None
         owners = await _users(system, cfg.users)
-        first = (datetime.now(UTC) + timedelta(seconds=cfg.feed_budget_s + cfg.lead_s))
+        first = datetime.now(UTC) + timedelta(seconds=cfg.feed_budget_s + cfg.lead_s)
         first = first.replace(microsecond=0) + timedelta(seconds=1)
         events, planned = _events(cfg, owners, first)
         floor = TimerFloor()
@@ -177,8 +191,10 @@ async def _backend(
         await _feed(_schedule_handler(system), events)
         feed_s = feed_watch.elapsed
         lead = (first - datetime.now(UTC)).total_seconds()
-        log(f"  {backend.name}: fed {len(events):,} reminders in {feed_s:.1f} s;"
-            f" the first is due in {lead:.1f} s")
+        log(
+            f"  {backend.name}: fed {len(events):,} reminders in {feed_s:.1f} s;"
+            f" the first is due in {lead:.1f} s"
+        )
         last = max(planned.values())
         deadline = (last - datetime.now(UTC)).total_seconds() + cfg.drain_s
         with contextlib.suppress(TimeoutError):  # what never came counts as missing
@@ -225,7 +241,8 @@ async def _backend(
     result["meets_target_received"] = result["missing"] == 0 and worst_received <= TARGET_S
     if received and floor.late:
         result["ratio_received_p99_over_timer_p99"] = round(
-            ratio(result["delay"]["received"]["p99_ms"], result["timer_floor"]["p99_ms"]), 1)
+            ratio(result["delay"]["received"]["p99_ms"], result["timer_floor"]["p99_ms"]), 1
+        )
     return result
 
 

@@ -32,6 +32,7 @@ from events.relay import OutboxRelay
 from events.topics import EventType
 from services.app import build_app
 from services.bootstrap import Container, bootstrap
+from services.composition import process_of, start_process
 from services.migrations.runner import upgrade_async
 from services.tasks.domain.editing import new_task
 from services.tasks.schemas import TaskCreate
@@ -198,14 +199,14 @@ class System:
             assert self._kafka is not None
             await start_groups_at_the_end(
                 self._kafka,
-                [*container.process.subscriptions, *self._subscriptions],
+                [*process_of(container).subscriptions, *self._subscriptions],
                 prefix=container.settings.kafka_group_prefix,
             )
         try:
             if self._serve:
                 await self._start_server(container)
             else:
-                await container.start()
+                await start_process(container)
         except BaseException:
             await self._stop()
             raise

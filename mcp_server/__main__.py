@@ -1,5 +1,8 @@
-"""`python -m mcp_server`: the stdio server, as `todo mcp` runs it."""
+"""`python -m mcp_server`: the stdio server, as `todo mcp` runs it.
+
+An entry point: the one module of the package that builds the container."""
 
 from mcp_server.stdio import run_stdio
+from services.bootstrap import bootstrap
 
-run_stdio()
+run_stdio(bootstrap)

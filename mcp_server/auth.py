@@ -14,10 +14,10 @@ from typing import Any
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 
-from services.bootstrap import Container
 from services.errors import AuthError
 from services.shared.auth import accounts
 from services.shared.auth.principal import Principal
+from services.shared.context import AppContext
 
 CLIENT_ID = "todo-app"
 
@@ -59,7 +59,7 @@ def connection_principal() -> Principal:
 class AccountTokenVerifier:
     """The SDK's `TokenVerifier`, answered by the accounts service layer."""
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: AppContext) -> None:
         self._container = container
 
     async def verify_token(self, token: str) -> AccessToken | None:

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcp_server.auth import AccountTokenVerifier, connection_principal
 from mcp_server.runtime import Runtime
 from mcp_server.server import create_server
-from services.bootstrap import Container
+from services.shared.context import AppContext
 from services.shared.http import problem
 
 MCP_PATH = "/mcp"
@@ -73,7 +73,7 @@ def mount_mcp(app: FastAPI) -> None:
 @asynccontextmanager
 async def mcp_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run the MCP server for `app` (its `state.container` must be set)."""
-    container: Container = app.state.container
+    container: AppContext = app.state.container
     settings = container.settings
     server = create_server(
         Runtime(open_uow=container.uow, caller=connection_principal),

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from mcp_server import errors
 from services.errors import DomainError
 from services.shared.auth.principal import Principal
-from services.tasks.uow import UnitOfWork
+from services.shared.uow import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,22 +6,23 @@ the local user of the embedded setup. stdout carries only the protocol.
 
 import os
 import sys
+from collections.abc import Callable
 
 import anyio
 
 from mcp_server.runtime import Runtime
 from mcp_server.server import create_server
-from services.bootstrap import Container, bootstrap
 from services.errors import AuthError
 from services.migrations.runner import upgrade
 from services.shared.auth import accounts
 from services.shared.auth.principal import Principal
+from services.shared.context import AppContext
 from services.shared.settings import get_settings
 
 TOKEN_ENV = "TODO_API_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
 
-async def resolve_user(container: Container, token: str | None) -> Principal:
+async def resolve_user(container: AppContext, token: str | None) -> Principal:
     settings = container.settings
     async with container.uow() as uow:
         if token:
@@ -33,7 +34,7 @@ async def resolve_user(container: Container, token: str | None) -> Principal:
         )
 
 
-async def serve(container: Container, token: str | None) -> None:
+async def serve(container: AppContext, token: str | None) -> None:
     # The container is not started: this process only writes tasks and their
     # outbox rows. Relaying the outbox is the server's job (`todo serve`);
     # relaying here onto an in-process bus would mark events sent that no
@@ -43,21 +44,22 @@ async def serve(container: Container, token: str | None) -> None:
     await server.run_stdio_async()
 
 
-async def _main(token: str | None) -> None:
-    container = bootstrap()
+async def _main(open_container: Callable[[], AppContext], token: str | None) -> None:
+    container = open_container()
     try:
         await serve(container, token)
     finally:
         await container.aclose()
 
 
-def run_stdio() -> None:
-    """Serve MCP on stdin/stdout until the client closes them."""
+def run_stdio(open_container: Callable[[], AppContext]) -> None:
+    """Serve MCP on stdin/stdout until the client closes them, with the
+    container `open_container` builds (the command's composition root)."""
     settings = get_settings()
     if settings.is_sqlite:
         upgrade(settings.database_url)
     try:
-        anyio.run(_main, os.environ.get(TOKEN_ENV) or None)
+        anyio.run(_main, open_container, os.environ.get(TOKEN_ENV) or None)
     except AuthError as exc:
         sys.stderr.write(f"todo mcp: {exc.detail}\n")  # stdout belongs to the protocol
         raise SystemExit(2) from None

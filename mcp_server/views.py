@@ -13,7 +13,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from mcp_server import phrases
-from services.tasks.domain.timeutil import zone
+from services.shared.timeutil import zone
 from services.tasks.schemas import PriorityName, RepeatFromName, StatusName, TaskPage, TaskPublic
 
 

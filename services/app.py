@@ -1,7 +1,7 @@
 """The FastAPI app of a process: health, metrics, the Dapr subscription
 endpoints when EVENT_BUS=dapr, and the routes of the service(s) it runs."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 
@@ -11,10 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.types import Scope
 
-from assistant.api import assistant_lifespan
-from mcp_server.http import mcp_lifespan, mount_mcp
 from services.bootstrap import Container, bootstrap
-from services.composition import SERVICE_NAMES
+from services.composition import SERVICE_NAMES, compose
 from services.shared import metrics
 from services.shared.http import create_app
 from services.shared.tracing import setup_tracing
@@ -35,7 +33,8 @@ def build_app(container: Container | None = None, *, service: str | None = None)
 
     Without a container, one is bootstrapped on start-up from the environment.
     The lifespan starts consuming, relaying and the workers, and closes the
-    container on shutdown."""
+    container on shutdown. Only the processes that serve the page (`all`,
+    `task-api`) load the assistant and the MCP server."""
     if container is None:
         container = bootstrap(service_name=service) if service else bootstrap()
     name = service or container.settings.service_name
@@ -44,18 +43,20 @@ def build_app(container: Container | None = None, *, service: str | None = None)
     running = container
     setup_tracing(container.settings.service_name if name == "all" else name)
     serves_mcp = name in ("all", "task-api")
+    process = compose(name, container)
+    mcp: Callable[[FastAPI], AbstractAsyncContextManager[object]] = _nothing
+    chat: Callable[[FastAPI], AbstractAsyncContextManager[object]] = _nothing
+    if serves_mcp:
+        from assistant.api import assistant_lifespan
+        from mcp_server.http import mcp_lifespan, mount_mcp
+
+        mcp, chat = mcp_lifespan, assistant_lifespan
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await running.start()
+        await running.start(process.subscriptions, process.workers)
         try:
-            mcp: AbstractAsyncContextManager[object] = (
-                mcp_lifespan(app) if serves_mcp else nullcontext()
-            )
-            chat: AbstractAsyncContextManager[object] = (
-                assistant_lifespan(app) if serves_mcp else nullcontext()
-            )
-            async with mcp, chat:
+            async with mcp(app), chat(app):
                 yield
         finally:
             await running.aclose()
@@ -69,12 +70,16 @@ def build_app(container: Container | None = None, *, service: str | None = None)
     router = getattr(container.bus, "router", None)
     if router is not None:  # Dapr pushes deliveries to the app over HTTP
         app.include_router(router())
-    for part in container.process.routers:
+    for part in process.routers:
         app.include_router(part)
     if serves_mcp:
         _web(app)
         mount_mcp(app)
     return app
+
+
+def _nothing(app: FastAPI) -> AbstractAsyncContextManager[object]:
+    return nullcontext()
 
 
 class _WebFiles(StaticFiles):

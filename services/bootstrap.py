@@ -1,22 +1,26 @@
 """The composition root: one `bootstrap()` per process builds what it needs.
 
+Only the entry points (`services.app`, `services.cli`, the services' `main`
+modules) import it; everything below them is handed the container, typed as
+`services.shared.context.AppContext`.
+
 Nothing connects at import time; the engine connects on first use, the bus
 and the workers when the app's lifespan calls `Container.start()`.
 """
 
 import os
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.bus import Bus, Subscription
 from events.factory import create_bus
 from events.relay import OutboxRelay
-from services.composition import Process, compose
 from services.notification.channels import SmtpTarget, parse_smtp_url
 from services.recurring.reminders import ReminderScheduler
 from services.shared.auth.keys import KeyRing, parse_key_files
@@ -29,9 +33,15 @@ from services.shared.auth.throttle import (
 from services.shared.db import create_engine, reader
 from services.shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from services.shared.settings import Settings, get_settings
-from services.tasks.domain.timeutil import is_known_zone
+from services.shared.timeutil import is_known_zone
+from services.shared.uow import UnitOfWork
 from services.tasks.realtime import ConnectionHub, Fanout, LocalFanout, RedisFanout
-from services.tasks.uow import UnitOfWork
+
+
+class Worker(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -54,7 +64,7 @@ class Container:
     throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(MemoryFailureStore()))
     extra_subscriptions: list[Subscription] = field(default_factory=list)
     _started: bool = False
-    _process: Process | None = None
+    _workers: list[Worker] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine, on_commit=self.relay.notify)
@@ -63,22 +73,21 @@ class Container:
         """A unit of work for reads only: autocommit, nothing to commit."""
         return UnitOfWork(reader(self.engine))
 
-    @property
-    def process(self) -> Process:
-        """The consumers, workers and routes of this process's service."""
-        if self._process is None:
-            self._process = compose(self.settings.service_name, self)
-        return self._process
+    async def start(
+        self, subscriptions: Sequence[Subscription] = (), workers: Sequence[Worker] = ()
+    ) -> None:
+        """Start consuming, relaying and the workers (the app's lifespan).
 
-    async def start(self) -> None:
-        """Start consuming, relaying and the workers (the app's lifespan)."""
+        What this process consumes and runs is the caller's to say: the app
+        passes what `services.composition.compose` chose for its service."""
         if self._started:
             return
         self._started = True
+        self._workers = list(workers)
         await self.realtime.fanout.start()
-        await self.bus.start([*self.process.subscriptions, *self.extra_subscriptions])
+        await self.bus.start([*subscriptions, *self.extra_subscriptions])
         await self.relay.start()
-        for worker in self.process.workers:
+        for worker in self._workers:
             await worker.start()
 
     @property
@@ -91,7 +100,7 @@ class Container:
 
     async def aclose(self) -> None:
         if self._started:
-            for worker in reversed(self.process.workers):
+            for worker in reversed(self._workers):
                 await worker.stop()
             await self.relay.stop()
             await self.bus.stop()

@@ -84,7 +84,7 @@ def chat() -> None:
     """Chat with the assistant in the terminal, as the user of TODO_API_TOKEN or the local user."""
     from assistant.terminal import run_chat
 
-    run_chat()
+    run_chat(bootstrap)
 
 
 @app.command("mcp")
@@ -93,7 +93,7 @@ def mcp_stdio() -> None:
     TODO_API_TOKEN, or the local user."""
     from mcp_server.stdio import run_stdio
 
-    run_stdio()
+    run_stdio(bootstrap)
 
 
 @db_app.command("upgrade")
@@ -220,7 +220,7 @@ def export(
     """Export your data: tasks, notifications and audit trail (JSON), or tasks as CSV."""
     from services.portability.cli import export_command
 
-    export_command(format=format.value, output=output, email=email)
+    export_command(open_container=bootstrap, format=format.value, output=output, email=email)
 
 
 @app.command("import")
@@ -234,7 +234,7 @@ def import_(
     """Import tasks: all of the file, or nothing and a report of every problem."""
     from services.portability.cli import import_command
 
-    import_command(file, dry_run=dry_run, email=email)
+    import_command(file, open_container=bootstrap, dry_run=dry_run, email=email)
 
 
 def main() -> None:

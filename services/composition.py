@@ -4,22 +4,13 @@
 """
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
 
 from fastapi import APIRouter
 
 from events.bus import Subscription
-
-if TYPE_CHECKING:
-    from services.bootstrap import Container
+from services.bootstrap import Container, Worker
 
 SERVICE_NAMES = ("all", "task-api", "recurring-task", "notification", "audit")
-
-
-class Worker(Protocol):
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -29,7 +20,7 @@ class Process:
     routers: list[APIRouter] = field(default_factory=list)
 
 
-def compose(service: str, container: "Container") -> Process:
+def compose(service: str, container: Container) -> Process:
     if service not in SERVICE_NAMES:
         raise ValueError(f"unknown service {service!r}: one of {', '.join(SERVICE_NAMES)}")
     wanted = SERVICE_NAMES[1:] if service == "all" else (service,)
@@ -39,8 +30,21 @@ def compose(service: str, container: "Container") -> Process:
     return process
 
 
-def _task_api(container: "Container", process: Process) -> None:
-    from services.tasks.api import auth, tasks, ws
+def process_of(container: Container, service: str | None = None) -> Process:
+    """What `service` (default: the container's own) runs, composed anew."""
+    return compose(service or container.settings.service_name, container)
+
+
+async def start_process(container: Container, service: str | None = None) -> Process:
+    """Start `container` with what `service` runs, as the app's lifespan does."""
+    process = process_of(container, service)
+    await container.start(process.subscriptions, process.workers)
+    return process
+
+
+def _task_api(container: Container, process: Process) -> None:
+    from services.shared.auth import routes as auth
+    from services.tasks.api import tasks, ws
     from services.tasks.consumers import occurrence_subscription
     from services.tasks.realtime import realtime_subscriptions
 
@@ -54,7 +58,7 @@ def _task_api(container: "Container", process: Process) -> None:
     process.routers += [auth.router, tasks.router, ws.router, portability, chat]
 
 
-def _recurring(container: "Container", process: Process) -> None:
+def _recurring(container: Container, process: Process) -> None:
     from events.topics import Topic
     from services.recurring.occurrences import OccurrenceHandler
     from services.recurring.reminders import ScheduleHandler
@@ -73,7 +77,7 @@ def _recurring(container: "Container", process: Process) -> None:
     process.workers.append(scheduler)
 
 
-def _notification(container: "Container", process: Process) -> None:
+def _notification(container: Container, process: Process) -> None:
     from events.topics import Topic
     from services.notification.api import router
     from services.notification.delivery import AccountCleanup, ReminderDelivery
@@ -93,7 +97,7 @@ def _notification(container: "Container", process: Process) -> None:
     process.routers.append(router)
 
 
-def _audit(container: "Container", process: Process) -> None:
+def _audit(container: Container, process: Process) -> None:
     from services.audit.api import router
     from services.audit.trail import AuditRecorder
 

@@ -202,6 +202,7 @@ class Stack:
         runs' events on the same broker are not replayed into a clean database."""
         from events.kafka import start_groups_at_the_end
         from services.bootstrap import bootstrap
+        from services.composition import process_of
 
         probe = bootstrap(
             database_url=self.database_url,
@@ -212,7 +213,7 @@ class Stack:
             data_dir=self.work,
         )
         try:
-            subscriptions = list(probe.process.subscriptions)
+            subscriptions = list(process_of(probe).subscriptions)
         finally:
             await probe.aclose()
         await start_groups_at_the_end(self.kafka, subscriptions, prefix=self.prefix)

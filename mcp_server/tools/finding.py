@@ -8,8 +8,8 @@ from pydantic import Field
 from mcp_server import views
 from mcp_server.runtime import ToolContext, acting
 from mcp_server.tools.args import TaskId, When
+from services.shared.timeutil import zone
 from services.tasks import service
-from services.tasks.domain.timeutil import zone
 from services.tasks.schemas import PriorityName, SortField, TaskQuery
 
 # The order a person expects when they name only the field: soonest due and

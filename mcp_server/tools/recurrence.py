@@ -9,8 +9,8 @@ from pydantic import Field, TypeAdapter, ValidationError
 from mcp_server import phrases, views
 from mcp_server.runtime import ToolContext, caller, translated
 from services.errors import InvalidInput
+from services.shared.timeutil import zone
 from services.tasks import service
-from services.tasks.domain.timeutil import zone
 
 _START = TypeAdapter(datetime)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from services.audit.trail import AuditPage, as_json_line, query_trail, stream_trail
-from services.tasks.api.deps import ContainerDep, CurrentUser
+from services.shared.api_deps import ContainerDep, CurrentUser
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 CSV_COLUMNS = [

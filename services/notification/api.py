@@ -8,7 +8,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from services.notification import inbox
 from services.notification.inbox import NotificationPage, NotificationPublic, Preferences
-from services.tasks.api.deps import ContainerDep, CurrentUser, UowDep
+from services.shared.api_deps import ContainerDep, CurrentUser, UowDep
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 

@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from services.bootstrap import Container
 from services.portability import feed
 from services.portability.errors import ImportRefused, ImportTooLarge
 from services.portability.export import export_document, export_tasks, tasks_csv
@@ -23,8 +22,9 @@ from services.portability.schemas import (
     ImportReport,
 )
 from services.portability.upload import read_upload
+from services.shared.api_deps import ContainerDep, CurrentUser, UowDep
+from services.shared.context import AppContext
 from services.shared.http import PROBLEM, problem
-from services.tasks.api.deps import ContainerDep, CurrentUser, UowDep
 
 router = APIRouter(tags=["portability"])
 FEED = "calendar_feed"
@@ -41,7 +41,7 @@ async def create_feed_token(
     return await feed.issue_feed_token(uow, user=user, feed_url=_feed_url(request, container))
 
 
-def _feed_url(request: Request, container: Container) -> str:
+def _feed_url(request: Request, container: AppContext) -> str:
     """Where calendar apps fetch the feed: PUBLIC_URL when it is configured
     (behind a proxy the request's own host is an inside name), else the
     address this request came to."""

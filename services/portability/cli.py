@@ -2,11 +2,11 @@
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
-from services.bootstrap import Container, bootstrap
 from services.migrations.runner import upgrade
 from services.portability.errors import ImportRefused, ImportTooLarge
 from services.portability.export import export_document, export_tasks, tasks_csv
@@ -15,10 +15,11 @@ from services.portability.importing.service import import_file
 from services.portability.schemas import ExportFormat, ImportReport
 from services.shared.auth import accounts
 from services.shared.auth.principal import Principal
+from services.shared.context import AppContext
 from services.shared.settings import get_settings
 
 
-async def _user(container: Container, email: str | None) -> Principal:
+async def _user(container: AppContext, email: str | None) -> Principal:
     async with container.uow() as uow:
         if email is None:
             return await accounts.ensure_local_user(
@@ -30,7 +31,7 @@ async def _user(container: Container, email: str | None) -> Principal:
     return found[0]
 
 
-async def run_export(container: Container, *, format: ExportFormat, email: str | None) -> str:
+async def run_export(container: AppContext, *, format: ExportFormat, email: str | None) -> str:
     user = await _user(container, email)
     if format == "csv":
         async with container.uow() as uow:
@@ -40,7 +41,7 @@ async def run_export(container: Container, *, format: ExportFormat, email: str |
 
 
 async def run_import(
-    container: Container, *, content: bytes, filename: str, dry_run: bool, email: str | None
+    container: AppContext, *, content: bytes, filename: str, dry_run: bool, email: str | None
 ) -> ImportReport:
     user = await _user(container, email)
     async with container.uow() as uow:
@@ -58,7 +59,11 @@ def _migrate() -> None:
 
 
 def export_command(
-    *, format: str = "json", output: Path | None = None, email: str | None = None
+    *,
+    open_container: Callable[[], AppContext],
+    format: str = "json",
+    output: Path | None = None,
+    email: str | None = None,
 ) -> None:
     """Write the export (`json`: everything; `csv`: the tasks) to `output`,
     or to standard output."""
@@ -67,7 +72,7 @@ def export_command(
     chosen: ExportFormat = "csv" if format == "csv" else "json"
 
     async def run() -> str:
-        container = bootstrap()
+        container = open_container()
         try:
             return await run_export(container, format=chosen, email=email)
         finally:
@@ -82,11 +87,17 @@ def export_command(
         typer.echo(f"exported to {output}", err=True)
 
 
-def import_command(path: Path, *, dry_run: bool = False, email: str | None = None) -> None:
+def import_command(
+    path: Path,
+    *,
+    open_container: Callable[[], AppContext],
+    dry_run: bool = False,
+    email: str | None = None,
+) -> None:
     """Import a file; on refusal print every problem and exit with status 1."""
 
     async def run(content: bytes) -> ImportReport:
-        container = bootstrap()
+        container = open_container()
         try:
             return await run_import(
                 container, content=content, filename=path.name, dry_run=dry_run, email=email

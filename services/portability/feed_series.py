@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
+from services.shared.timeutil import localize, zone
 from services.tasks.domain.model import RepeatFrom, Status, Task
 from services.tasks.domain.recurrence import Recurrence
-from services.tasks.domain.timeutil import localize, zone
 
 # More past occurrences than this and the series starts at its current one
 # (every passed one would otherwise be an EXDATE in every poll of the feed).

@@ -15,8 +15,8 @@ from icalendar import Alarm, Calendar, Component, Event, Timezone, Todo, vRecur
 
 from services.portability.feed_series import SeriesLayout, lay_out, split_series
 from services.portability.schemas import FeedKind
+from services.shared.timeutil import zone
 from services.tasks.domain.model import Priority, Status, Task
-from services.tasks.domain.timeutil import zone
 
 PRODID = "-//todo-app//calendar feed//EN"
 UID_DOMAIN = "todo-app"

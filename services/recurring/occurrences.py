@@ -6,9 +6,9 @@ from typing import Any
 from events import CloudEvent, EventType, new_event
 from events.bus import PermanentFailure
 from events.processed import claim_event
+from services.shared.timeutil import zone
+from services.shared.uow import UnitOfWork
 from services.tasks.domain.recurrence import next_occurrence
-from services.tasks.domain.timeutil import zone
-from services.tasks.uow import UnitOfWork
 
 SOURCE = "/recurring-task-service"
 CONSUMER = "recurring-task-occurrences"

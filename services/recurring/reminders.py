@@ -24,7 +24,7 @@ from events.processed import claim_event
 from events.sqltypes import UTCDateTime
 from events.wakeable import WakeableLoop
 from services.shared.metrics import REMINDER_DELAY, REMINDERS_FIRED
-from services.tasks.uow import UnitOfWork
+from services.shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 SOURCE = "/recurring-task-service"

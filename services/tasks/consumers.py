@@ -6,8 +6,8 @@ from events import CloudEvent, EventType
 from events.bus import PermanentFailure, Subscription
 from events.processed import claim_event
 from events.topics import Topic
+from services.shared.uow import UnitOfWork
 from services.tasks import service
-from services.tasks.uow import UnitOfWork
 
 CONSUMER = "task-api-occurrences"
 

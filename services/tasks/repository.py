@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.errors import VersionMismatch
 from services.shared.tables import tasks
+from services.shared.timeutil import day_bounds, localize
 from services.tasks.domain.model import Priority, RepeatFrom, Status, Task
-from services.tasks.domain.timeutil import day_bounds, localize
 from services.tasks.schemas import TaskQuery
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -14,10 +14,10 @@ from events import CloudEvent, EventType, new_event
 from services.errors import Conflict, InvalidInput, NotFound, VersionMismatch
 from services.shared.auth.principal import Principal
 from services.shared.metrics import TASKS_COMPLETED, TASKS_CREATED
+from services.shared.timeutil import in_zone, localize, zone
 from services.tasks.domain.editing import apply_changes, new_task
 from services.tasks.domain.model import Task
 from services.tasks.domain.recurrence import Recurrence, parse_rule
-from services.tasks.domain.timeutil import in_zone, localize, zone
 from services.tasks.repository import TaskRepository
 from services.tasks.schemas import (
     OccurrencesPublic,

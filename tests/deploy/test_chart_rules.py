@@ -10,6 +10,7 @@ import pytest
 from events.dapr import DaprBus
 from events.topics import Topic
 from services.bootstrap import bootstrap
+from services.composition import process_of
 from tests.deploy.support import (
     APP_IDS,
     K8S,
@@ -146,7 +147,7 @@ async def app_subscriptions(tmp_path_factory: pytest.TempPathFactory, key_file: 
         bus = container.bus
         assert isinstance(bus, DaprBus)
         try:
-            await bus.start(container.process.subscriptions)
+            await bus.start(process_of(container).subscriptions)
             for entry in bus.subscription_entries():
                 key = (
                     entry["pubsubname"],

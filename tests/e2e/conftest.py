@@ -9,6 +9,7 @@ import pytest
 
 from events.kafka import ensure_topics, start_groups_at_the_end
 from services.bootstrap import Container, bootstrap
+from services.composition import process_of
 from tests.conftest import TABLES, _sql
 from tests.integration.test_acceptance import smtp  # noqa: F401 - a fixture here too
 
@@ -44,6 +45,6 @@ async def kafka_container(
         default_timezone="UTC",
         relay_poll_seconds=0.2,
     )
-    await start_groups_at_the_end(kafka, container.process.subscriptions, prefix=prefix)
+    await start_groups_at_the_end(kafka, process_of(container).subscriptions, prefix=prefix)
     yield container
     await container.aclose()

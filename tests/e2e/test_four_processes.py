@@ -18,6 +18,7 @@ from bench.common import free_port
 from events.kafka import start_groups_at_the_end
 from services.audit.trail import audit_logs
 from services.bootstrap import bootstrap
+from services.composition import process_of
 from tests.e2e.processes import SERVICES, Cluster, items, poll, service_env, sign_up
 from tests.integration.test_acceptance import Inbox
 
@@ -34,7 +35,7 @@ async def cluster(
         jwt_private_key_file=key_file,
         data_dir=tmp_path,
     )
-    await start_groups_at_the_end(kafka, probe.process.subscriptions, prefix=prefix)
+    await start_groups_at_the_end(kafka, process_of(probe).subscriptions, prefix=prefix)
     await probe.aclose()
     env = service_env(
         {

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.app import build_app
 from services.bootstrap import Container, bootstrap
+from services.composition import start_process
 from services.errors import AuthError
 from services.notification.inbox import add_notification
 from services.shared.auth.keys import KeyRing, key_id
@@ -533,7 +534,7 @@ async def test_another_users_ids_answer_404_and_change_nothing(
 async def test_audit_trail_and_export_never_show_another_users_events(
     make_user: MakeUser, container: Container
 ) -> None:
-    await container.start()
+    await start_process(container)
     alice, bob = await make_user(), await make_user()
     secret = await alice.add(title="Alice's secret")
     task = str(secret["id"])

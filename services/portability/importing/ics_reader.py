@@ -22,8 +22,8 @@ from services.portability.importing.drafts import (
     Reading,
     SeriesDraft,
 )
+from services.shared.timeutil import localize, to_instant, zone
 from services.tasks.domain.recurrence import Recurrence, parse_rule
-from services.tasks.domain.timeutil import localize, to_instant, zone
 
 # RFC 5545 §3.8.1.9: 1-4 high, 5 medium, 6-9 low, 0 undefined.
 NAMES = {

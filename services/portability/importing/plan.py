@@ -25,9 +25,9 @@ from services.errors import InvalidInput
 from services.portability.importing.drafts import Draft, Reading
 from services.portability.schemas import ImportItem, Outcome, RowProblem
 from services.shared.auth.principal import Principal
+from services.shared.timeutil import REMINDER_TIME_OF_DAY, to_instant, zone
 from services.tasks.domain.editing import new_task
 from services.tasks.domain.model import Task
-from services.tasks.domain.timeutil import REMINDER_TIME_OF_DAY, to_instant, zone
 
 _OUR_UID = re.compile(r"^([0-9a-fA-F-]{32,36})(?:-task)?@todo-app$")
 CLOCK_SKEW = timedelta(minutes=5)

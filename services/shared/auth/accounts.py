@@ -13,7 +13,7 @@ from services.shared.auth.passwords import hash_password, needs_rehash, verify_p
 from services.shared.auth.principal import Principal
 from services.shared.auth.store import AccountStore
 from services.shared.auth.throttle import LoginThrottle
-from services.tasks.domain.timeutil import zone
+from services.shared.timeutil import zone
 
 PAT_PREFIX = "todo_pat_"
 LINK_PREFIX = "todo_link_"

@@ -3,9 +3,9 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from services.shared.api_deps import ContainerDep
 from services.shared.db import ping
 from services.shared.http import problem
-from services.tasks.api.deps import ContainerDep
 
 router = APIRouter(tags=["health"])
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
+from services.shared.api_deps import CurrentUser, IfMatch, UowDep
 from services.tasks import service
-from services.tasks.api.deps import CurrentUser, IfMatch, UowDep
 from services.tasks.schemas import (
     OccurrencesPublic,
     SortField,

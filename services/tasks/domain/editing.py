@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.errors import InvalidInput
+from services.shared.timeutil import REMINDER_TIME_OF_DAY, to_instant, zone
 from services.tasks.domain.model import (
     Priority,
     RepeatFrom,
@@ -21,7 +22,6 @@ from services.tasks.domain.model import (
     clean_title,
 )
 from services.tasks.domain.recurrence import parse_rule
-from services.tasks.domain.timeutil import REMINDER_TIME_OF_DAY, to_instant, zone
 
 EDITABLE = (
     "title",

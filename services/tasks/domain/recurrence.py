@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule, rrulestr
 
 from services.errors import InvalidInput
-from services.tasks.domain.timeutil import localize
+from services.shared.timeutil import localize
 
 FIELD = "recurrence_rule"
 FREQUENCIES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")

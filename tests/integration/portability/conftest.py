@@ -13,6 +13,7 @@ from icalendar import Calendar
 
 from services.app import build_app
 from services.bootstrap import Container
+from services.composition import process_of, start_process
 from services.portability.api import router
 from tests.conftest import User
 
@@ -20,7 +21,7 @@ from tests.conftest import User
 @pytest.fixture
 async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     app = build_app(container)
-    if router not in container.process.routers:
+    if router not in process_of(container).routers:
         app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
@@ -32,7 +33,7 @@ async def started(container: Container) -> Container:
     """Consumers and the relay running: completing a recurring task gets its
     next occurrence from the recurring-task service. The container fixture
     stops them."""
-    await container.start()
+    await start_process(container)
     return container
 
 

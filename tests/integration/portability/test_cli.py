@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import typer
 
-from services.bootstrap import Container
+from services.bootstrap import Container, bootstrap
 from services.portability.cli import (
     export_command,
     import_command,
@@ -75,7 +75,7 @@ def command(run: Callable[..., None], *args: Any, **kwargs: Any) -> None:
     """A command in a thread of its own, as in a terminal: it runs its own
     event loop, which cannot be nested in the tests' loop."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(run, *args, **kwargs).result()
+        pool.submit(run, *args, open_container=bootstrap, **kwargs).result()
 
 
 def test_the_commands_act_as_the_local_user(

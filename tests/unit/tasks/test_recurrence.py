@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.errors import InvalidInput
+from services.shared.timeutil import localize
 from services.tasks.domain.recurrence import Recurrence, parse_rule
-from services.tasks.domain.timeutil import localize
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, EmailStr, Field
 
+from services.shared.api_deps import AuthAttempt, ContainerDep, CurrentUser, UowDep
 from services.shared.auth import accounts
-from services.tasks.api.deps import AuthAttempt, ContainerDep, CurrentUser, UowDep
 
 router = APIRouter(tags=["auth"])
 

@@ -6,20 +6,20 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.bootstrap import Container
 from services.errors import AuthError, InvalidInput
 from services.shared.auth import accounts
 from services.shared.auth.principal import Principal
+from services.shared.context import AppContext
 from services.shared.ratelimit import enforce
-from services.tasks.uow import UnitOfWork
+from services.shared.uow import UnitOfWork
 
 
-async def _container(request: Request) -> Container:
-    container: Container = request.app.state.container
+async def _container(request: Request) -> AppContext:
+    container: AppContext = request.app.state.container
     return container
 
 
-ContainerDep = Annotated[Container, Depends(_container)]
+ContainerDep = Annotated[AppContext, Depends(_container)]
 
 
 async def _uow(container: ContainerDep) -> AsyncIterator[UnitOfWork]:

@@ -30,7 +30,7 @@ run: $(VENV)/.installed
 test: lint typecheck pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check $(wildcard services events mcp_server assistant tests bench)
+	$(BIN)/ruff check $(wildcard services events mcp_server assistant tests bench) && $(BIN)/lint-imports --no-logo
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy

@@ -114,7 +114,7 @@ async def test_a_failed_transaction_leaves_neither_row_nor_event(
     user = Principal(uuid.UUID(alice.id), alice.email, None, "UTC")
     kept = await alice.add(title="kept")
 
-    from services.tasks import uow as uow_module
+    from services.shared import uow as uow_module
 
     real_write = uow_module.write_outbox
 

@@ -8,7 +8,7 @@ from events.bus import PermanentFailure
 from events.processed import claim_event
 from services.shared.timeutil import zone
 from services.shared.uow import UnitOfWork
-from services.tasks.domain.recurrence import next_occurrence
+from services.tasks.domain.recurrence import Series, next_occurrence, reminder_lead
 
 SOURCE = "/recurring-task-service"
 CONSUMER = "recurring-task-occurrences"
@@ -19,32 +19,36 @@ def _when(value: str | None) -> datetime | None:
 
 
 def plan_next(task: dict[str, Any], series: dict[str, Any]) -> dict[str, Any] | None:
-    """The pure policy: what the next occurrence is, or None (series over)."""
+    """The next occurrence the domain plans from a `task.completed` event's
+    task and series state, as `task.occurrence.generated` data; None when
+    the series is over."""
     rule, completed_at = task.get("recurrence_rule"), _when(task.get("completed_at"))
     occurrence_at = _when(series.get("occurrence_at")) or _when(task.get("due_at"))
     if rule is None or occurrence_at is None or completed_at is None:
         return None
     tz = zone(task["timezone"])
-    following = next_occurrence(
-        rule=rule,
-        tz=tz,
-        series_start=_when(series.get("start_at")) or occurrence_at,
-        occurrence_at=occurrence_at,
-        exdates=frozenset(datetime.fromisoformat(d) for d in series.get("exdates", [])),
-        from_completion=task.get("repeat_from") == "completion",
-        completed_at=completed_at,
-        sequence=int(series.get("sequence", 1)),
+    planned = next_occurrence(
+        Series(
+            rule=rule,
+            tz=tz,
+            start=_when(series.get("start_at")) or occurrence_at,
+            occurrence_at=occurrence_at,
+            sequence=int(series.get("sequence", 1)),
+            exdates=frozenset(datetime.fromisoformat(d) for d in series.get("exdates", [])),
+            from_completion=task.get("repeat_from") == "completion",
+        ),
+        completed_at,
+        reminder_lead(_when(task.get("due_at")), _when(task.get("remind_at"))),
     )
-    if following is None:
+    if planned is None:
         return None
-    due, remind = _when(task.get("due_at")), _when(task.get("remind_at"))
-    offset = None if due is None or remind is None else (due - remind).total_seconds()
+    lead = planned.remind_lead
     return {
         "series_id": task["series_id"],
         "previous_task_id": task["id"],
-        "occurrence_at": following.astimezone(tz).isoformat(),
-        "sequence": int(series.get("sequence", 1)) + 1,
-        "remind_offset_seconds": offset,
+        "occurrence_at": planned.occurrence_at.astimezone(tz).isoformat(),
+        "sequence": planned.sequence,
+        "remind_offset_seconds": None if lead is None else lead.total_seconds(),
     }
 
 

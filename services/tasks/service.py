@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from events import CloudEvent, EventType, new_event
-from services.errors import Conflict, InvalidInput, NotFound, VersionMismatch
+from services.errors import NotFound, VersionMismatch
 from services.shared.auth.principal import Principal
 from services.shared.metrics import TASKS_COMPLETED, TASKS_CREATED
 from services.shared.timeutil import in_zone, localize, zone
 from services.tasks.domain.editing import apply_changes, new_task
 from services.tasks.domain.model import Task
-from services.tasks.domain.recurrence import Recurrence, parse_rule
+from services.tasks.domain.recurrence import NextOccurrence, Recurrence, parse_rule
 from services.tasks.repository import TaskRepository
 from services.tasks.schemas import (
     OccurrencesPublic,
@@ -238,35 +238,10 @@ async def skip_occurrence(
     series and the task moves to the next occurrence (reminder moved along)."""
     task = await _load(uow, user, task_id, lock=True)
     _check_version(task, if_match)
-    if task.recurrence_rule is None or task.occurrence_at is None:
-        raise InvalidInput("task_id", "only a recurring task has occurrences to skip")
-    tz = zone(task.timezone)
-    skipped = task.occurrence_at
-    series = Recurrence(
-        task.recurrence_rule,
-        tz,
-        task.series_start_at or skipped,
-        frozenset([*task.exdates, skipped]),
-    )
-    following = series.after(skipped)
-    if following is None:
-        raise Conflict("this is the series' last occurrence: complete or delete the task instead")
     previous = task.version
-    offset = None if task.remind_at is None or task.due_at is None else task.due_at - task.remind_at
-    task.exdates = [*task.exdates, skipped]
-    task.occurrence_at = task.due_at = following
-    task.remind_at = None if offset is None else following - offset
-    task.sequence += 1
-    task.updated_at = _now()
-    task.version += 1
+    changed = task.skip_occurrence(_now())
     await uow.tasks.save(task, previous_version=previous)
-    uow.emit(
-        task_event(
-            EventType.TASK_UPDATED,
-            task,
-            changed=["due_at", "remind_at"] if offset is not None else ["due_at"],
-        )
-    )
+    uow.emit(task_event(EventType.TASK_UPDATED, task, changed=changed))
     if task.remind_at is not None:
         uow.emit(reminder_event(task))
     await uow.commit()
@@ -281,30 +256,13 @@ async def add_occurrence(uow: TasksUoW, *, data: dict[str, Any]) -> TaskPublic |
     previous = await uow.tasks.get(uuid.UUID(data["user_id"]), uuid.UUID(data["previous_task_id"]))
     if previous is None:
         return None  # the series' task was deleted meanwhile: the series ends with it
-    occurrence_at = datetime.fromisoformat(data["occurrence_at"])
     offset = data.get("remind_offset_seconds")
-    remind_at = None if offset is None else occurrence_at - timedelta(seconds=offset)
-    now = _now()
-    task = Task(
-        id=uuid.uuid4(),
-        user_id=previous.user_id,
-        title=previous.title,
-        description=previous.description,
-        priority=previous.priority,
-        tags=list(previous.tags),
-        timezone=previous.timezone,
-        recurrence_rule=previous.recurrence_rule,
-        repeat_from=previous.repeat_from,
-        series_id=previous.series_id,
-        series_start_at=previous.series_start_at,
-        exdates=list(previous.exdates),
-        occurrence_at=occurrence_at,
-        due_at=occurrence_at,
-        remind_at=remind_at if remind_at is not None and remind_at > now else None,
+    planned = NextOccurrence(
+        occurrence_at=datetime.fromisoformat(data["occurrence_at"]),
         sequence=int(data["sequence"]),
-        created_at=now,
-        updated_at=now,
+        remind_lead=None if offset is None else timedelta(seconds=offset),
     )
+    task = previous.next_in_series(planned, _now())
     if not await uow.tasks.add_if_absent(task):
         return None
     uow.emit(task_event(EventType.TASK_CREATED, task, previous_task_id=str(previous.id)))

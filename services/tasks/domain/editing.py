@@ -85,8 +85,7 @@ def apply_changes(
         draft.sequence = 1
         draft.exdates = []
     if changed and not creating:
-        draft.updated_at = now
-        draft.version += 1
+        draft.touch(now)
     for slot in Task.__slots__:
         setattr(task, slot, getattr(draft, slot))
     return changed

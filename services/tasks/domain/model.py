@@ -6,7 +6,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from services.errors import InvalidInput
+from services.errors import Conflict, InvalidInput
+from services.shared.timeutil import zone
+from services.tasks.domain.recurrence import (
+    NextOccurrence,
+    Series,
+    next_occurrence,
+    reminder_lead,
+)
 
 MAX_TITLE = 500
 MAX_DESCRIPTION = 10_000
@@ -123,7 +130,7 @@ class Task:
             return False
         self.status = Status.COMPLETED
         self.completed_at = at
-        self._touch(at)
+        self.touch(at)
         return True
 
     def reopen(self, at: datetime) -> bool:
@@ -131,9 +138,83 @@ class Task:
             return False
         self.status = Status.ACTIVE
         self.completed_at = None
-        self._touch(at)
+        self.touch(at)
         return True
 
-    def _touch(self, at: datetime) -> None:
+    def series(self) -> Series | None:
+        """This task's place in its series; None when it does not recur."""
+        if self.recurrence_rule is None or self.occurrence_at is None:
+            return None
+        return Series(
+            rule=self.recurrence_rule,
+            tz=zone(self.timezone),
+            start=self.series_start_at or self.occurrence_at,
+            occurrence_at=self.occurrence_at,
+            sequence=self.sequence,
+            exdates=frozenset(self.exdates),
+            from_completion=self.repeat_from is RepeatFrom.COMPLETION,
+        )
+
+    def next_occurrence(self, completed_at: datetime) -> NextOccurrence | None:
+        """What the series' next task is made from once this one is done at
+        `completed_at`; None when the series has ended."""
+        series = self.series()
+        if series is None:
+            return None
+        return next_occurrence(series, completed_at, reminder_lead(self.due_at, self.remind_at))
+
+    def advance_to(self, occurrence_at: datetime, at: datetime) -> None:
+        """Move this task to a later occurrence of its series: the due time
+        moves there, the reminder keeps its lead before it."""
+        lead = reminder_lead(self.due_at, self.remind_at)
+        self.occurrence_at = self.due_at = occurrence_at
+        self.remind_at = None if lead is None else occurrence_at - lead
+        self.sequence += 1
+        self.touch(at)
+
+    def skip_occurrence(self, at: datetime) -> list[str]:
+        """Skip this occurrence: it becomes an EXDATE of the series and the
+        task moves to the next occurrence. Returns the fields that changed."""
+        series = self.series()
+        if series is None:
+            raise InvalidInput("task_id", "only a recurring task has occurrences to skip")
+        following = series.after_skipping()
+        if following is None:
+            raise Conflict(
+                "this is the series' last occurrence: complete or delete the task instead"
+            )
+        changed = ["due_at", "remind_at"] if self.remind_at is not None else ["due_at"]
+        self.exdates = [*self.exdates, series.occurrence_at]
+        self.advance_to(following, at)
+        return changed
+
+    def next_in_series(self, planned: NextOccurrence, now: datetime) -> "Task":
+        """The series' next task, a new one: this task's content at the
+        planned occurrence; its reminder only when that is still ahead."""
+        lead = planned.remind_lead
+        remind_at = None if lead is None else planned.occurrence_at - lead
+        return Task(
+            id=uuid.uuid4(),
+            user_id=self.user_id,
+            title=self.title,
+            description=self.description,
+            priority=self.priority,
+            tags=list(self.tags),
+            timezone=self.timezone,
+            recurrence_rule=self.recurrence_rule,
+            repeat_from=self.repeat_from,
+            series_id=self.series_id,
+            series_start_at=self.series_start_at,
+            exdates=list(self.exdates),
+            occurrence_at=planned.occurrence_at,
+            due_at=planned.occurrence_at,
+            remind_at=remind_at if remind_at is not None and remind_at > now else None,
+            sequence=planned.sequence,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def touch(self, at: datetime) -> None:
+        """Record a change: the one place the version goes up."""
         self.updated_at = at
         self.version += 1

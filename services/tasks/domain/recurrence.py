@@ -202,36 +202,75 @@ def _count(rule: str) -> int | None:
     return None
 
 
+def reminder_lead(due_at: datetime | None, remind_at: datetime | None) -> timedelta | None:
+    """How long before the due time the reminder comes; None without either.
+
+    An occurrence that moves (skipped, or the next one made) keeps this lead:
+    its reminder is its new due time minus the lead."""
+    return None if due_at is None or remind_at is None else due_at - remind_at
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One task's place in its recurring series: the rule, the zone, the
+    series' first occurrence (DTSTART: COUNT and UNTIL count from it), this
+    occurrence and its number, the skipped dates and what the next
+    occurrence counts from (the schedule, or the completion)."""
+
+    rule: str
+    tz: ZoneInfo
+    start: datetime
+    occurrence_at: datetime
+    sequence: int = 1
+    exdates: frozenset[datetime] = field(default_factory=frozenset)
+    from_completion: bool = False
+
+    def after_skipping(self) -> datetime | None:
+        """The occurrence that follows this one once it is an EXDATE, or
+        None when this is the series' last occurrence."""
+        skipped = Recurrence(self.rule, self.tz, self.start, self.exdates | {self.occurrence_at})
+        return skipped.after(self.occurrence_at)
+
+    def after_completion(self, completed_at: datetime) -> datetime | None:
+        """The occurrence that follows this one, completed at `completed_at`,
+        or None when the series has ended.
+
+        By the schedule ("due"): the first occurrence of the series after
+        both this occurrence and the completion, so a task done late comes
+        back once, at its next time ahead, not once per missed occurrence;
+        COUNT and UNTIL count from the series' original start.
+
+        From completion ("every 3 days after I last did it"): the rule
+        restarted on the completion day at the task's time of day; COUNT
+        counts completions."""
+        if not self.from_completion:
+            series = Recurrence(self.rule, self.tz, self.start, self.exdates)
+            return series.after(max(self.occurrence_at, completed_at))
+        count = _count(self.rule)
+        if count is not None and self.sequence >= count:
+            return None
+        local_time = self.occurrence_at.astimezone(self.tz).time()
+        day = completed_at.astimezone(self.tz).date()
+        anchor = localize(datetime.combine(day, local_time), self.tz)
+        without_count = ";".join(p for p in self.rule.split(";") if not p.startswith("COUNT="))
+        return Recurrence(without_count, self.tz, anchor).after(anchor)
+
+
+@dataclass(frozen=True, slots=True)
+class NextOccurrence:
+    """What the next task of a series is made from: its occurrence time
+    (also its due time), its number in the series, and the reminder's lead."""
+
+    occurrence_at: datetime
+    sequence: int
+    remind_lead: timedelta | None = None
+
+
 def next_occurrence(
-    *,
-    rule: str,
-    tz: ZoneInfo,
-    series_start: datetime,
-    occurrence_at: datetime,
-    exdates: frozenset[datetime],
-    from_completion: bool,
-    completed_at: datetime,
-    sequence: int,
-) -> datetime | None:
-    """The occurrence that follows a completed one, or None when the series
-    has ended.
-
-    By the schedule ("due"): the first occurrence of the series after both
-    the completed occurrence and the completion, so a task done late comes
-    back once, at its next time ahead, not once per missed occurrence; COUNT
-    and UNTIL count from the series' original start.
-
-    From completion ("every 3 days after I last did it"): the rule restarted
-    on the completion day at the task's time of day; COUNT counts completions.
-    """
-    if not from_completion:
-        series = Recurrence(rule, tz, series_start, exdates)
-        return series.after(max(occurrence_at, completed_at))
-    count = _count(rule)
-    if count is not None and sequence >= count:
+    series: Series, completed_at: datetime, remind_lead: timedelta | None
+) -> NextOccurrence | None:
+    """The next occurrence after a completed one, or None: the series ended."""
+    following = series.after_completion(completed_at)
+    if following is None:
         return None
-    local_time = occurrence_at.astimezone(tz).time()
-    day = completed_at.astimezone(tz).date()
-    anchor = localize(datetime.combine(day, local_time), tz)
-    without_count = ";".join(p for p in rule.split(";") if not p.startswith("COUNT="))
-    return Recurrence(without_count, tz, anchor).after(anchor)
+    return NextOccurrence(following, series.sequence + 1, remind_lead)

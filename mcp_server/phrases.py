@@ -9,9 +9,12 @@ here, against now in the zone the time belongs to.
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from services.shared.timeutil import DUE_TIME_OF_DAY
+from services.tasks.domain.overdue import is_overdue
+
 # A due date given without a time of day is stored at 23:59; saying "tomorrow
 # 23:59" would suggest a precision the user never gave.
-DATE_ONLY_DUE = time(23, 59)
+DATE_ONLY_DUE = DUE_TIME_OF_DAY
 _NEAR_DAYS = 6
 
 
@@ -43,7 +46,7 @@ def when(moment: datetime, now: datetime, zone: ZoneInfo, *, hide_time: time | N
 def due(moment: datetime, now: datetime, zone: ZoneInfo, *, done: bool) -> str:
     """A due time; an open task whose time has passed says how late it is."""
     text = when(moment, now, zone, hide_time=DATE_ONLY_DUE)
-    if done or moment >= now:
+    if not is_overdue(active=not done, due_at=moment, now=now):
         return text
     late = (now.astimezone(zone).date() - moment.astimezone(zone).date()).days
     if late == 0:

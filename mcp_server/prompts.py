@@ -6,7 +6,7 @@ from mcp.server.mcpserver.prompts import Prompt
 def plan_my_day() -> str:
     """Review what is overdue and due today, and propose an order for the day."""
     return (
-        "Plan my day. Use find_tasks for what is overdue (due_before = yesterday) and "
+        "Plan my day. Use find_tasks for what is overdue (overdue = true) and "
         "for what is due today (due_after = due_before = today), then propose an order "
         "with the important and overdue first. Suggest moving what will not fit, but "
         "change nothing until I say yes."

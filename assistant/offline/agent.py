@@ -62,6 +62,8 @@ def find_arguments(filters: TaskFilters) -> dict[str, Any]:
         arguments["due_before"] = filters.due_before.isoformat()
     if filters.is_recurring is not None:
         arguments["is_recurring"] = filters.is_recurring
+    if filters.overdue is not None:
+        arguments["overdue"] = filters.overdue
     return arguments
 
 

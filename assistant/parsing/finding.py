@@ -88,8 +88,7 @@ _ONE_OFF = re.compile(r"\b(?:one-?off|one-?time|non-?recurring|non-?repeating)\b
 
 def _status(filters: TaskFilters, text: str, today: date) -> tuple[TaskFilters, str]:
     if (m := _OVERDUE.search(text)) is not None:
-        before = today - timedelta(days=1)
-        return replace(filters, status="active", due_before=before), cut(text, m)
+        return replace(filters, status="active", overdue=True), cut(text, m)
     if (m := _ACTIVE.search(text)) is not None:
         return replace(filters, status="active"), cut(text, m)
     if (m := _COMPLETED.search(text)) is not None:
@@ -166,7 +165,7 @@ def _bounded(text: str, clock: Clock) -> tuple[date | None, date | None, str] | 
 
 
 def _dates(filters: TaskFilters, text: str, clock: Clock) -> tuple[TaskFilters, str]:
-    if filters.due_before is not None:  # overdue already says which days
+    if filters.overdue:  # overdue already says which days
         return filters, text
     if (named := _named_range(text, clock.today)) is not None:
         (first, last), text = named

@@ -33,6 +33,7 @@ class TaskFilters:
     due_after: date | None = None
     due_before: date | None = None
     is_recurring: bool | None = None
+    overdue: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Only the filters that were asked for; dates as YYYY-MM-DD."""
@@ -49,6 +50,8 @@ class TaskFilters:
                 out[key] = day.isoformat()
         if self.is_recurring is not None:
             out["is_recurring"] = self.is_recurring
+        if self.overdue is not None:
+            out["overdue"] = self.overdue
         return out
 
 

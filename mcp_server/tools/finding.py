@@ -42,6 +42,9 @@ async def find_tasks(
     due_after: Annotated[When, Field(description="Date or time, inclusive")] = None,
     due_before: Annotated[When, Field(description="Date or time, inclusive")] = None,
     is_recurring: bool | None = None,
+    overdue: Annotated[
+        bool | None, Field(description="true: active and past its due time (even earlier today)")
+    ] = None,
     sort_by: Annotated[SortField | None, Field(description="Default: soonest due first")] = None,
     sort_order: Literal["asc", "desc"] | None = None,
     page: Annotated[int, Field(ge=1)] = 1,
@@ -49,9 +52,9 @@ async def find_tasks(
 ) -> Annotated[CallToolResult, views.TaskList]:
     """Search the user's tasks; filters combine with AND. Use it to get the
     task_id of a task the user names ("the dentist task": q="dentist"), and for
-    what is due on a day (due_after = due_before = that date) or overdue
-    (due_before = yesterday's date). Dates are days in the user's zone; the
-    result says what today is."""
+    what is due on a day (due_after = due_before = that date); overdue=true
+    for what is overdue (active, due time passed, also earlier today). Dates
+    are days in the user's zone; the result says what today is."""
     async with acting(ctx) as (uow, user):
         sort_by = sort_by or ("updated_at" if status == "completed" else "due_at")
         query = TaskQuery(
@@ -62,6 +65,7 @@ async def find_tasks(
             due_after=due_after,
             due_before=due_before,
             is_recurring=is_recurring,
+            overdue=overdue,
             sort_by=sort_by,
             sort_order=sort_order or NATURAL_ORDER[sort_by],
             page=page,

@@ -6,7 +6,7 @@ Every query takes the owner's id; there is no way to read a task without it.
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,18 @@ from services.tasks.schemas import TaskQuery
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY_WORDS = 16
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def overdue(now: datetime) -> sa.ColumnElement[bool]:
+    """`services.tasks.domain.overdue.is_overdue` as a query criterion: active
+    and due before `now`."""
+    return sa.and_(
+        tasks.c.status == Status.ACTIVE.value, tasks.c.due_at.is_not(None), tasks.c.due_at < now
+    )
 
 
 def search_words(q: str) -> list[str]:
@@ -132,13 +144,14 @@ class TaskRepository:
         )
 
     async def find(
-        self, user_id: uuid.UUID, query: TaskQuery, tz: ZoneInfo
+        self, user_id: uuid.UUID, query: TaskQuery, tz: ZoneInfo, *, now: datetime | None = None
     ) -> tuple[list[Task], int]:
-        """One page of the user's tasks matching `query`, and the total count."""
+        """One page of the user's tasks matching `query`, and the total count;
+        `overdue` is read against `now` (the current time unless given)."""
         words = search_words(query.q) if query.q else []
         if query.q and not words:
             return [], 0
-        conditions = [tasks.c.user_id == user_id, *self._filters(query, tz)]
+        conditions = [tasks.c.user_id == user_id, *self._filters(query, tz, now or _now())]
         source: sa.FromClause = tasks
         rank: sa.ColumnElement[Any] | None = None
         if words:
@@ -160,8 +173,12 @@ class TaskRepository:
         rows = (await self._conn.execute(stmt)).all()
         return [_from_row(r) for r in rows], int(total)
 
-    def _filters(self, query: TaskQuery, tz: ZoneInfo) -> list[sa.ColumnElement[bool]]:
+    def _filters(
+        self, query: TaskQuery, tz: ZoneInfo, now: datetime
+    ) -> list[sa.ColumnElement[bool]]:
         where: list[sa.ColumnElement[bool]] = []
+        if query.overdue is not None:
+            where.append(overdue(now) if query.overdue else sa.not_(overdue(now)))
         if query.status != "all":
             where.append(tasks.c.status == query.status)
         if query.priority:

@@ -107,6 +107,7 @@ class TaskQuery(BaseModel):
     due_after: DateOrTime | None = None
     due_before: DateOrTime | None = None
     is_recurring: bool | None = None
+    overdue: bool | None = None
     sort_by: SortField | None = None
     sort_order: Literal["asc", "desc"] = "desc"
     page: Annotated[int, Field(ge=1, le=1_000_000)] = 1

@@ -41,6 +41,9 @@ async def _task_query(
     due_after: Annotated[str | None, Query(description="Date or datetime")] = None,
     due_before: Annotated[str | None, Query(description="Date or datetime")] = None,
     is_recurring: Annotated[bool | None, Query()] = None,
+    overdue: Annotated[
+        bool | None, Query(description="true: active and past its due time; false: not")
+    ] = None,
     sort_by: Annotated[SortField | None, Query()] = None,
     sort_order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -55,6 +58,7 @@ async def _task_query(
             due_after=due_after,
             due_before=due_before,
             is_recurring=is_recurring,
+            overdue=overdue,
             sort_by=sort_by,
             sort_order=sort_order,
             page=page,

@@ -4,7 +4,9 @@ from collections.abc import Iterable
 from datetime import time
 from typing import Final
 
-DEFAULT_DUE_TIME: Final = time(23, 59)
+from services.shared.timeutil import DUE_TIME_OF_DAY
+
+DEFAULT_DUE_TIME: Final = DUE_TIME_OF_DAY
 DEFAULT_REMIND_TIME: Final = time(9, 0)
 
 WEEKDAYS: Final[dict[str, int]] = {

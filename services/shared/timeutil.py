@@ -7,6 +7,7 @@ from services.errors import InvalidInput
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+# A due date without a time of day means the end of that day.
 DUE_TIME_OF_DAY = time(23, 59)
 REMINDER_TIME_OF_DAY = time(9, 0)
 

@@ -22,7 +22,7 @@ from services.portability.importing.drafts import (
     Reading,
     SeriesDraft,
 )
-from services.shared.timeutil import localize, to_instant, zone
+from services.shared.timeutil import DUE_TIME_OF_DAY, localize, to_instant, zone
 from services.tasks.domain.recurrence import Recurrence, parse_rule
 
 # RFC 5545 §3.8.1.9: 1-4 high, 5 medium, 6-9 low, 0 undefined.
@@ -101,7 +101,7 @@ def _zone_of(value: date | datetime, default: str) -> str:
     return default
 
 
-def _instant(value: date | datetime, tz: ZoneInfo, wall: time = time(23, 59)) -> datetime:
+def _instant(value: date | datetime, tz: ZoneInfo, wall: time = DUE_TIME_OF_DAY) -> datetime:
     if not isinstance(value, datetime):
         value = datetime.combine(value, wall)
     return (localize(value, tz) if value.tzinfo is None else value).astimezone(UTC)

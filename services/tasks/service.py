@@ -7,6 +7,7 @@ outbox in the same transaction.
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -16,7 +17,7 @@ from services.shared.auth.principal import Principal
 from services.shared.metrics import TASKS_COMPLETED, TASKS_CREATED
 from services.shared.timeutil import in_zone, localize, zone
 from services.tasks.domain.editing import apply_changes, new_task
-from services.tasks.domain.model import Task
+from services.tasks.domain.model import Status, Task
 from services.tasks.domain.recurrence import NextOccurrence, Recurrence, parse_rule
 from services.tasks.repository import TaskRepository
 from services.tasks.schemas import (
@@ -121,13 +122,28 @@ async def create_task(uow: TasksUoW, *, user: Principal, data: TaskCreate) -> Ta
     if fields.get("timezone") is None:
         fields.pop("timezone", None)
     task = new_task(user_id=user.user_id, fields=fields, default_timezone=user.timezone, now=_now())
-    await uow.tasks.add(task)
-    uow.emit(task_event(EventType.TASK_CREATED, task))
-    if task.remind_at is not None:
-        uow.emit(reminder_event(task))
-    await uow.commit()
-    TASKS_CREATED.inc()
+    await store_new_tasks(uow, [task])
     return to_public(task)
+
+
+def created_events(task: Task, **extra: Any) -> list[CloudEvent]:
+    """What creating a task emits: `task.created` (with `extra` in its data),
+    and `reminder.scheduled` when it has a reminder to keep."""
+    found = [task_event(EventType.TASK_CREATED, task, **extra)]
+    if task.remind_at is not None and task.status is Status.ACTIVE:
+        found.append(reminder_event(task))
+    return found
+
+
+async def store_new_tasks(uow: TasksUoW, tasks: Sequence[Task], **extra: Any) -> None:
+    """The one way new tasks are stored, whatever door they come through
+    (the API, the assistant, an import): each task with its events in the
+    outbox, one commit, and each counted in `todo_tasks_created_total`."""
+    for task in tasks:
+        await uow.tasks.add(task)
+        uow.emit(*created_events(task, **extra))
+    await uow.commit()
+    TASKS_CREATED.inc(len(tasks))
 
 
 async def get_task(uow: TasksUoW, *, user: Principal, task_id: uuid.UUID) -> TaskPublic:

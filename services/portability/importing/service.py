@@ -1,22 +1,22 @@
 """Import (service layer): one transaction for the whole file.
 
 Either every record is fine (created, or skipped as a duplicate) and the new
-tasks are stored with their `task.created` events, or nothing is stored and
-the report lists every record that cannot be imported.
+tasks are stored the way every new task is (`store_new_tasks`: their
+`task.created` events in the outbox, counted in `todo_tasks_created_total`),
+or nothing is stored and the report lists every record that cannot be
+imported.
 """
 
 import asyncio
 from datetime import UTC, datetime
 
-from events import CloudEvent, EventType
 from services.portability.errors import ImportRefused
 from services.portability.importing.plan import plan_import
 from services.portability.importing.sources import read_file
 from services.portability.reading import PortabilityUoW, all_tasks
 from services.portability.schemas import ImportFormat, ImportItem, ImportReport
 from services.shared.auth.principal import Principal
-from services.tasks.domain.model import Status, Task
-from services.tasks.service import reminder_event, task_event
+from services.tasks.service import store_new_tasks
 
 
 async def import_file(
@@ -59,10 +59,7 @@ async def import_file(
     if report.errors:
         raise ImportRefused(report)
     if not dry_run and plan.tasks:
-        for task in plan.tasks:
-            await uow.tasks.add(task)
-            uow.emit(*created_events(task))
-        await uow.commit()
+        await store_new_tasks(uow, plan.tasks, imported=True)
     return report
 
 
@@ -72,13 +69,4 @@ def _as_planned(item: ImportItem, only_planned: bool) -> ImportItem:
     return item.model_copy(update={"outcome": "would_create", "task_id": None})
 
 
-def created_events(task: Task) -> list[CloudEvent]:
-    """What creating a task emits anywhere: `task.created`, and
-    `reminder.scheduled` when it has a reminder to keep."""
-    found = [task_event(EventType.TASK_CREATED, task, imported=True)]
-    if task.remind_at is not None and task.status is Status.ACTIVE:
-        found.append(reminder_event(task))
-    return found
-
-
-__all__ = ["created_events", "import_file"]
+__all__ = ["import_file"]

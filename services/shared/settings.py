@@ -8,7 +8,33 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class Settings(BaseSettings):
+class ChatSettings(BaseSettings):
+    """The chat's settings, declared once: `Settings` has them, and the
+    assistant reads them as `assistant.config.AssistantSettings`."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # No key: the offline assistant answers.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    # Set: tools come from that MCP server over streamable HTTP, as the caller's
+    # token; unset: from this process's own server, in memory.
+    mcp_url: str | None = None
+
+    langfuse_public_key: str | None = None
+    langfuse_secret_key: SecretStr | None = None
+    langfuse_host: str | None = None
+
+    chat_max_tool_steps: int = Field(default=6, ge=1, le=20)
+    chat_history_tokens: int = Field(default=6000, ge=500)
+    chat_model_timeout_seconds: float = Field(default=30.0, gt=0)
+    chat_model_retries: int = Field(default=1, ge=0, le=5)
+    chat_state_ttl_seconds: int = Field(default=900, ge=10)
+    chat_max_message_chars: int = Field(default=4000, ge=1)
+
+
+class Settings(ChatSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./todo.db"
@@ -57,20 +83,6 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API cross-origin (comma-separated);
     # empty: no CORS headers at all, so only the app's own page can.
     cors_origins: str = ""
-
-    openai_api_key: SecretStr | None = None
-    openai_base_url: str | None = None
-    openai_model: str = "gpt-4o-mini"
-    mcp_url: str | None = None
-    langfuse_public_key: str | None = None
-    langfuse_secret_key: SecretStr | None = None
-    langfuse_host: str | None = None
-    chat_max_tool_steps: int = Field(default=6, ge=1, le=20)
-    chat_history_tokens: int = Field(default=6000, ge=500)
-    chat_model_timeout_seconds: float = Field(default=30.0, gt=0)
-    chat_model_retries: int = Field(default=1, ge=0, le=5)
-    chat_state_ttl_seconds: int = Field(default=900, ge=10)
-    chat_max_message_chars: int = Field(default=4000, ge=1)
 
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"

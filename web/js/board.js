@@ -31,6 +31,9 @@ export class Board {
     this.loaded = false;
     this.render();
     this.store.addEventListener("change", () => this.scheduleDraw());
+    // Which tasks match the filters and their order are the server's answer:
+    // after a live change, ask again.
+    this.store.addEventListener("stale", debounce(() => { if (this.loaded) this.refresh(); }, 150));
     // Relative words ("in 2 h", "overdue 5 min") age: redraw every minute.
     this.clock = setInterval(() => this.scheduleDraw(), 60_000);
   }
@@ -189,7 +192,7 @@ export class Board {
   }
 
   drawLists() {
-    const tasks = this.store.view(this.filters, this.zone());
+    const tasks = this.store.view();
     const active = tasks.filter((t) => t.status === "active");
     const done = tasks.filter((t) => t.status === "completed");
     const split = this.filters.status === "all";

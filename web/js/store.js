@@ -2,10 +2,6 @@
 // changes not yet confirmed. An older version never overwrites a newer one,
 // and a deleted task does not come back from a late event.
 
-import { dayIndex, zonedParts } from "./time.js";
-
-const PRIORITY_RANK = { none: 0, low: 1, medium: 2, high: 3 };
-
 export class TaskStore extends EventTarget {
   constructor() {
     super();
@@ -20,6 +16,11 @@ export class TaskStore extends EventTarget {
 
   emit() {
     this.dispatchEvent(new Event("change"));
+  }
+
+  /** The server's answer may be out of date: a task changed after it. */
+  stale() {
+    this.dispatchEvent(new Event("stale"));
   }
 
   /** Replace the list with a fresh page, keeping anything newer that arrived meanwhile. */
@@ -50,6 +51,7 @@ export class TaskStore extends EventTarget {
     const pending = this.pending.get(task.id);
     if (pending && pending.baseVersion < task.version) this.pending.delete(task.id);
     this.emit();
+    this.stale();
     return true;
   }
 
@@ -59,6 +61,7 @@ export class TaskStore extends EventTarget {
     this.touched.set(id, ++this.changeCounter);
     if (this.tasks.delete(id)) this.total = Math.max(0, this.total - 1);
     this.emit();
+    this.stale();
   }
 
   /** Show a change before the server confirms it; returns an undo. */
@@ -93,75 +96,21 @@ export class TaskStore extends EventTarget {
     return Boolean(pending && pending.patch && pending.patch._deleted);
   }
 
-  /** The tasks to show for these filters, sorted like the server sorts them. */
-  view(filters, zone) {
+  /**
+   * The tasks to show, in the order the server listed them: which tasks match
+   * the filters and how they sort is the server's answer alone. A task that
+   * arrived live since that answer shows first until the next answer (the
+   * board asks again after every live change) places it or leaves it out.
+   */
+  view() {
+    const listed = new Set(this.order);
+    const arrived = [...this.tasks.keys()].filter((id) => !listed.has(id)).reverse();
     const items = [];
-    for (const id of this.tasks.keys()) {
+    for (const id of [...arrived, ...this.order]) {
       if (this.isHidden(id)) continue;
       const task = this.get(id);
-      if (matches(task, filters, zone)) items.push(task);
+      if (task) items.push(task);
     }
-    return sortTasks(items, filters, this.order);
+    return items;
   }
-}
-
-function words(text) {
-  return (text || "").toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
-}
-
-function calendarBound(value, zone) {
-  if (!value) return null;
-  const [y, m, d] = value.split("-").map(Number);
-  return dayIndex({ year: y, month: m, day: d });
-}
-
-/** Client-side reading of the list filters, for tasks that arrive live. */
-export function matches(task, f, zone) {
-  if (f.status && f.status !== "all" && task.status !== f.status) return false;
-  if (f.priority && f.priority.length && !f.priority.includes(task.priority)) return false;
-  if (f.tags && f.tags.length && !f.tags.every((t) => task.tags.includes(t))) return false;
-  if (f.is_recurring === "true" && !task.recurrence_rule) return false;
-  if (f.is_recurring === "false" && task.recurrence_rule) return false;
-  if (f.due_after || f.due_before) {
-    if (!task.due_at) return false;
-    const day = dayIndex(zonedParts(new Date(task.due_at), zone));
-    const after = calendarBound(f.due_after, zone);
-    const before = calendarBound(f.due_before, zone);
-    if (after !== null && day < after) return false;
-    if (before !== null && day > before) return false;
-  }
-  if (f.q) {
-    const haystack = words(`${task.title} ${task.description || ""}`);
-    if (!words(f.q).every((w) => haystack.some((h) => h.startsWith(w)))) return false;
-  }
-  return true;
-}
-
-function sortValue(task, field) {
-  switch (field) {
-    case "due_at": return task.due_at ? Date.parse(task.due_at) : null;
-    case "updated_at": return Date.parse(task.updated_at);
-    case "priority": return PRIORITY_RANK[task.priority] || null;
-    case "title": return task.title.toLowerCase();
-    default: return Date.parse(task.created_at);
-  }
-}
-
-export function sortTasks(items, f, serverOrder) {
-  const field = f.sort_by || "created_at";
-  const dir = f.sort_order === "asc" ? 1 : -1;
-  if (f.q && !f.sort_by) {
-    // Relevance order comes from the server; new arrivals go first.
-    const rank = new Map(serverOrder.map((id, i) => [id, i]));
-    return items.sort((a, b) => (rank.get(a.id) ?? -1) - (rank.get(b.id) ?? -1));
-  }
-  return items.sort((a, b) => {
-    const x = sortValue(a, field);
-    const y = sortValue(b, field);
-    if (x === null && y !== null) return 1; // missing values last either way
-    if (y === null && x !== null) return -1;
-    if (x !== null && y !== null && x !== y) return (x < y ? -1 : 1) * dir;
-    const created = Date.parse(b.created_at) - Date.parse(a.created_at);
-    return created || (a.id < b.id ? 1 : -1);
-  });
 }

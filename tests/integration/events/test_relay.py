@@ -120,9 +120,18 @@ async def test_the_relay_wakes_on_commit_not_on_its_poll(
     broker = FlakyBroker()
     relay = OutboxRelay(container.engine, broker, poll_interval=30)
     container.relay = relay
+    sleeps: list[float] = []
+    sleep = relay._sleep
+
+    async def recorded_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        await sleep(seconds)
+
+    relay._sleep = recorded_sleep  # type: ignore[method-assign]
     await relay.start()
     try:
-        await asyncio.sleep(0.05)  # the relay's first pass found nothing and sleeps 30 s
+        # The relay's first pass found nothing and it sleeps its 30 s poll.
+        await eventually(lambda: sleeps == [30], timeout=5)
         from tests.conftest import User
 
         assert isinstance(alice, User)

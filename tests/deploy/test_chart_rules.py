@@ -206,6 +206,7 @@ def test_plain_dapr_subscriptions_route_every_topic_to_its_consumers(
 def test_declarative_subscriptions_turn_off_the_programmatic_ones(
     any_docs: tuple[dict[str, Any], ...],
 ) -> None:
+    assert APP_IDS
     for service in APP_IDS:
         annotations = deployment(any_docs, service)["spec"]["template"]["metadata"]["annotations"]
         assert annotations["dapr.io/disable-init-endpoints"] == "subscribe"
@@ -215,9 +216,11 @@ def test_declarative_subscriptions_turn_off_the_programmatic_ones(
 
 
 def test_no_container_runs_as_root(any_docs: tuple[dict[str, Any], ...]) -> None:
+    seen: set[str] = set()
     for where, spec in pod_specs(any_docs):
         pod = spec.get("securityContext", {})
         for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            seen.add(where.split("/")[-1])
             ctx = {**pod, **container.get("securityContext", {})}
             label = f"{where} container {container['name']}"
             assert ctx.get("runAsNonRoot") is True, f"{label}: runAsNonRoot"
@@ -225,26 +228,33 @@ def test_no_container_runs_as_root(any_docs: tuple[dict[str, Any], ...]) -> None
             assert ctx.get("allowPrivilegeEscalation") is False, f"{label}: privilege escalation"
             assert "ALL" in ctx.get("capabilities", {}).get("drop", []), f"{label}: capabilities"
             assert not ctx.get("privileged", False), f"{label}: privileged"
+    assert {name_of(s) for s in APP_IDS} <= seen, seen
 
 
 def test_every_container_has_requests_and_limits(any_docs: tuple[dict[str, Any], ...]) -> None:
+    seen: set[str] = set()
     for where, spec in pod_specs(any_docs):
         for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            seen.add(where.split("/")[-1])
             resources = container.get("resources", {})
             for part in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(resources.get(part, {})), (
                     f"{where} container {container['name']}: {part}"
                 )
+    assert {name_of(s) for s in APP_IDS} <= seen, seen
 
 
 def test_every_long_running_container_has_probes(any_docs: tuple[dict[str, Any], ...]) -> None:
     # Jobs and the `helm test` pod run to completion: probes do not apply to them.
+    seen: set[str] = set()
     for where, spec in pod_specs(any_docs):
         if where.split("/")[0] not in ("Deployment", "StatefulSet"):
             continue
         for container in spec["containers"]:
+            seen.add(where.split("/")[-1])
             assert "livenessProbe" in container, f"{where}: no liveness probe"
             assert "readinessProbe" in container, f"{where}: no readiness probe"
+    assert {name_of(s) for s in APP_IDS} <= seen, seen
 
 
 @pytest.mark.parametrize("service", APP_IDS)
@@ -274,10 +284,13 @@ def test_everything_is_denied_by_default(any_docs: tuple[dict[str, Any], ...]) -
     assert set(deny[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     assert not deny[0]["spec"].get("ingress")
     assert not deny[0]["spec"].get("egress")
+    seen: set[str] = set()
     for where, _ in pod_specs(any_docs):
         doc = next(d for d in any_docs if f"{d['kind']}/{d['metadata']['name']}" == where)
         labels = (doc["spec"].get("template") or doc)["metadata"]["labels"]
         assert selects(deny[0], labels), f"{where} escapes the default deny"
+        seen.add(where.split("/")[-1])
+    assert {name_of(s) for s in APP_IDS} <= seen, seen
 
 
 def test_every_pod_has_its_own_network_policy(any_docs: tuple[dict[str, Any], ...]) -> None:

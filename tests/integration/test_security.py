@@ -61,6 +61,19 @@ async def _refused(client: httpx.AsyncClient, token: str) -> httpx.Response:
     return response
 
 
+async def _accepted_when_signed(
+    client: httpx.AsyncClient, container: Container, claims: dict[str, object]
+) -> None:
+    """The positive control: the same claims, signed with the real key, are
+    accepted, so a refusal of the forged token is due to the forgery alone."""
+    signed = jwt.encode(
+        claims, container.keys.private_key, algorithm="RS256", headers={"kid": container.keys.kid}
+    )
+    response = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {signed}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == claims["sub"]
+
+
 # --- tokens -------------------------------------------------------------------
 
 
@@ -79,7 +92,9 @@ async def test_hs256_signed_with_the_public_key_is_refused(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     header = _b64({"alg": "HS256", "typ": "JWT", "kid": container.keys.kid})
-    body = _b64(_numeric_claims(alice.id))
+    claims = _numeric_claims(alice.id)
+    await _accepted_when_signed(client, container, claims)
+    body = _b64(claims)
     signature = hmac.new(public_pem, f"{header}.{body}".encode(), hashlib.sha256).digest()
     forged = f"{header}.{body}." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
     await _refused(client, forged)
@@ -88,18 +103,21 @@ async def test_hs256_signed_with_the_public_key_is_refused(
 async def test_alg_none_is_refused(
     client: httpx.AsyncClient, container: Container, alice: User
 ) -> None:
-    unsigned = jwt.encode(
-        _claims(alice.id), None, algorithm="none", headers={"kid": container.keys.kid}
-    )
+    claims = _claims(alice.id)
+    await _accepted_when_signed(client, container, claims)
+    unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": container.keys.kid})
     await _refused(client, unsigned)
     # Hand-made too, with an empty signature and no padding tricks.
+    numeric = _numeric_claims(alice.id)
+    await _accepted_when_signed(client, container, numeric)
     header = _b64({"alg": "none", "kid": container.keys.kid})
-    await _refused(client, f"{header}.{_b64(_numeric_claims(alice.id))}.")
+    await _refused(client, f"{header}.{_b64(numeric)}.")
 
 
 async def test_wrong_or_missing_kid_is_refused(
     client: httpx.AsyncClient, container: Container, alice: User
 ) -> None:
+    await _accepted_when_signed(client, container, _claims(alice.id))
     # Signed by the real key, but naming a key the ring does not have.
     wrong_kid = jwt.encode(
         _claims(alice.id), container.keys.private_key, algorithm="RS256", headers={"kid": "nope"}

@@ -343,11 +343,46 @@ def test_every_metric_the_dashboards_and_alerts_read_exists(
     assert not unused, f"allow-listed but read by nothing: {sorted(unused)}"
 
 
-def test_third_party_metrics_name_their_exporter() -> None:
+def rendered_exporters(helm: str) -> set[str]:
+    """The exporters whose metrics the rendered charts and manifests make
+    Prometheus scrape."""
+    observability = render_observability(helm, "values.yaml")
+    monitors = [*of_kind(observability, "ServiceMonitor"), *of_kind(observability, "PodMonitor")]
+    found = {THIRD_PARTY_METRICS["up"]} if monitors else set()
+    # kube-state-metrics and the kubelet's cAdvisor come with kube-prometheus-stack,
+    # whose Prometheus picks up only the monitors labelled for its release.
+    if monitors and all(
+        m["metadata"]["labels"].get("release") == "kube-prometheus-stack" for m in monitors
+    ):
+        found |= {KUBE_STATE_METRICS, CADVISOR}
+    cluster = yaml.safe_load((REPO / "k8s" / "kafka" / "kafka-cluster.yaml").read_text())
+    exporter_pods = f"{cluster['metadata']['name']}-kafka-exporter"
+    if "kafkaExporter" in cluster["spec"] and any(
+        m["spec"]["selector"]["matchLabels"].get("strimzi.io/name") == exporter_pods
+        for m in of_kind(observability, "PodMonitor")
+    ):
+        found.add(KAFKA_EXPORTER)
+    app_ports = {
+        p["name"]
+        for s in of_kind(render_chart(helm, "values.yaml", KUBE_VERSIONS[-1]), "Service")
+        for p in s["spec"].get("ports", [])
+    }
+    if "dapr-metrics" in app_ports and any(
+        e["port"] == "dapr-metrics"
+        for m in of_kind(observability, "ServiceMonitor")
+        for e in m["spec"]["endpoints"]
+    ):
+        found.add(DAPR)
+    return found
+
+
+def test_third_party_metrics_come_from_an_exporter_that_is_scraped(helm: str) -> None:
+    scraped_exporters = rendered_exporters(helm)
     for name, exporter in THIRD_PARTY_METRICS.items():
         prefix = next((p for p in PREFIX_EXPORTER if name.startswith(p)), None)
         if prefix is not None:
             assert exporter == PREFIX_EXPORTER[prefix], name
+        assert exporter in scraped_exporters, f"{name}: nothing scrapes {exporter}"
 
 
 # --- alerts -------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ at least once, in order per user, idempotent, poison events dead-lettered."""
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -139,21 +139,40 @@ async def test_a_poison_event_goes_to_the_dlq_and_the_stream_moves_on(
 async def test_a_failing_handler_is_retried_then_succeeds(
     container: Container, live: LiveServer
 ) -> None:
-    attempts: list[int] = []
+    # A handler bug (not an outage) counts toward max_attempts: with three
+    # attempts allowed, two failures are retried and the third try succeeds;
+    # with two allowed, the same two failures dead-letter the event.
+    attempts: dict[str, int] = {"flaky": 0, "flaky-short": 0}
+    handled: list[str] = []
+    dead: list[CloudEvent] = []
 
-    async def flaky(event: CloudEvent) -> None:
-        attempts.append(1)
-        if len(attempts) < 3:
-            raise ConnectionError("downstream hiccup")
+    def flaky(group: str) -> Callable[[CloudEvent], Awaitable[None]]:
+        async def handle(event: CloudEvent) -> None:
+            attempts[group] += 1
+            if attempts[group] < 3:
+                raise ValueError("a bug in the handler")
+            handled.append(group)
 
-    container.extra_subscriptions.append(Subscription(Topic.TASK_EVENTS, "flaky", flaky))
-    await container.bus.start(container.extra_subscriptions[-1:])
+        return handle
+
+    async def dlq(event: CloudEvent) -> None:
+        dead.append(event)
+
+    subscriptions = [
+        Subscription(Topic.TASK_EVENTS, "flaky", flaky("flaky"), max_attempts=3),
+        Subscription(Topic.TASK_EVENTS, "flaky-short", flaky("flaky-short"), max_attempts=2),
+        Subscription(Topic.DLQ_EVENTS, "dlq-watch", dlq),
+    ]
+    container.extra_subscriptions.extend(subscriptions)
+    await container.bus.start(subscriptions)
     async with httpx.AsyncClient() as client:
         _, headers = await register(client, live.url)
         await client.post(f"{live.url}/api/tasks", headers=headers, json={"title": "x"})
-        await eventually(lambda: len(attempts) == 3)
-    await asyncio.sleep(0.2)
-    assert len(attempts) == 3
+        await eventually(lambda: handled == ["flaky"] and len(dead) == 1)
+    assert attempts == {"flaky": 3, "flaky-short": 2}
+    extra = dead[0].model_extra or {}
+    assert extra["dlqconsumer"] == "flaky-short"
+    assert "ValueError" in extra["dlqreason"]
 
 
 async def test_claim_event_applies_an_effect_once(container: Container) -> None:
@@ -165,6 +184,7 @@ async def test_claim_event_applies_an_effect_once(container: Container) -> None:
     assert results == [True, False, False]
     async with container.engine.begin() as conn:
         assert await claim_event(conn, "notification", event_id) is True
+
     async def failing_effect() -> None:
         async with container.engine.begin() as conn:
             await claim_event(conn, "rolled-back", event_id)

@@ -29,11 +29,17 @@ run: $(VENV)/.installed
 ## test: lint, type-check, then the whole suite against real PostgreSQL and Redis
 test: lint typecheck pytest
 
-lint: $(VENV)/.installed-dev
+lint: $(VENV)/.installed-dev web-check
 	$(BIN)/ruff check $(wildcard services events mcp_server assistant tests bench) && $(BIN)/lint-imports --no-logo
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
+
+## web-check: the page's modules type-checked (tsc, JSDoc) and their unit tests (node --test)
+.PHONY: web-check
+web-check:
+	cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } \
+		&& node_modules/.bin/tsc --noEmit -p jsconfig.json && node --test test/
 
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

@@ -1,3 +1,4 @@
+// @ts-check
 // The REST client: bearer token from localStorage, problem+json errors as ApiError.
 
 const TOKEN_KEY = "todo.token";
@@ -30,6 +31,20 @@ export function authHeaders(extra = {}) {
   return token ? { Authorization: `Bearer ${token}`, ...extra } : { ...extra };
 }
 
+/**
+ * @typedef {object} RequestOptions
+ * @property {string} [method]
+ * @property {unknown} [body] sent as JSON
+ * @property {number} [ifMatch] the version the change is based on
+ * @property {AbortSignal} [signal]
+ * @property {boolean} [auth] send the bearer token (default true)
+ */
+
+/**
+ * @param {string} path
+ * @param {RequestOptions} [options]
+ * @returns {Promise<any>}
+ */
 export async function api(path, { method = "GET", body, ifMatch, signal, auth = true } = {}) {
   const headers = auth ? authHeaders({ Accept: "application/json" }) : { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";

@@ -1,3 +1,4 @@
+// @ts-check
 // The page: signs in, then wires the chat, the board, the live feed and the
 // notifications together.
 
@@ -47,7 +48,7 @@ function initTheme() {
 
 function setView(view) {
   document.body.dataset.view = view;
-  for (const tab of document.querySelectorAll("[data-view-tab]")) {
+  for (const tab of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-view-tab]"))) {
     tab.setAttribute("aria-pressed", String(tab.dataset.viewTab === view));
   }
 }
@@ -86,7 +87,7 @@ function start(me) {
 
   const conn = $("#conn");
   feed.addEventListener("status", (e) => {
-    const { state } = e.detail;
+    const { state } = /** @type {CustomEvent} */ (e).detail;
     conn.dataset.state = state;
     $(".conn-label", conn).textContent = STATUS_TEXT[state] || state;
     conn.title = state === "live" ? "Changes from other windows appear here as they happen."
@@ -96,14 +97,14 @@ function start(me) {
   feed.addEventListener("open", (e) => {
     // Catch up on whatever happened while the socket was down.
     board.refresh();
-    if (e.detail.reconnected) {
+    if (/** @type {CustomEvent} */ (e).detail.reconnected) {
       inbox.load();
       announce("Connection restored.");
     }
   });
   feed.addEventListener("refused", () => { api("/api/auth/me").catch(() => {}); });
   feed.addEventListener("message", (e) => {
-    const { type, data } = e.detail;
+    const { type, data } = /** @type {CustomEvent} */ (e).detail;
     if (type === "notification") {
       inbox.receive(data);
       return;
@@ -114,7 +115,7 @@ function start(me) {
     else store.upsert(task, { created: type === "task.created" });
   });
 
-  for (const tab of document.querySelectorAll("[data-view-tab]")) {
+  for (const tab of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-view-tab]"))) {
     tab.addEventListener("click", () => {
       setView(tab.dataset.viewTab);
       if (tab.dataset.viewTab === "chat") chat.focus();
@@ -138,7 +139,7 @@ function start(me) {
   });
   document.addEventListener("keydown", (e) => {
     // "/" jumps to the composer from anywhere but a text field.
-    const t = e.target;
+    const t = /** @type {HTMLInputElement} */ (e.target);
     const typing = t.closest("textarea, select, [contenteditable], dialog")
       || (t.tagName === "INPUT" && !["checkbox", "radio", "button", "submit"].includes(t.type));
     if (e.key === "/" && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) {

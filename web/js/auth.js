@@ -1,3 +1,4 @@
+// @ts-check
 // The signed-out screen: sign in, create an account, or use the one-time
 // link that `make run` prints for the local user.
 

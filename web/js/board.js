@@ -1,3 +1,4 @@
+// @ts-check
 // The task board: search, filters, sort, and the list with inline complete,
 // edit and delete. Changes show at once (optimistically) and are reconciled
 // with the server's answer and its live events by version.
@@ -179,13 +180,15 @@ export class Board {
   draw() {
     // Keep keyboard focus on the same control of the same task, even when the
     // task moves (completed tasks go to their own list).
-    const active = document.activeElement;
+    const active = /** @type {HTMLElement | null} */ (document.activeElement);
+    /** @type {HTMLElement | null} */
     const focusedRow = active && active.closest ? active.closest("li.task") : null;
     const keep = focusedRow && this.root.contains(focusedRow)
       ? { id: focusedRow.dataset.id, role: active.dataset.role } : null;
     this.drawLists();
     if (keep && !this.root.contains(document.activeElement)) {
       const li = document.getElementById(`task-${keep.id}`);
+      /** @type {HTMLElement | null} */
       const target = li && (li.querySelector(`[data-role="${keep.role}"]`) || li.querySelector("[data-role=title]"));
       target?.focus({ preventScroll: true });
     }
@@ -224,16 +227,18 @@ export class Board {
         const fresh = this.row(task);
         fresh.dataset.key = key;
         if (li) {
-          const focused = li.contains(document.activeElement) ? document.activeElement.dataset.role : null;
+          const focused = li.contains(document.activeElement)
+            ? /** @type {HTMLElement} */ (document.activeElement).dataset.role : null;
           li.replaceWith(fresh);
-          if (focused) fresh.querySelector(`[data-role="${focused}"]`)?.focus();
+          if (focused) /** @type {HTMLElement | null} */ (fresh.querySelector(`[data-role="${focused}"]`))?.focus();
         }
         li = fresh;
         this.rows.set(task.id, li);
       }
       const expected = previous ? previous.nextSibling : list.firstChild;
       if (li.parentNode !== list || expected !== li) {
-        const focused = li.contains(document.activeElement) ? document.activeElement : null;
+        const focused = li.contains(document.activeElement)
+          ? /** @type {HTMLElement} */ (document.activeElement) : null;
         if (previous) previous.after(li);
         else list.prepend(li);
         focused?.focus();
@@ -404,7 +409,7 @@ export class Board {
     li.classList.remove("flash");
     void li.offsetWidth; // restart the animation
     li.classList.add("flash");
-    li.querySelector("[data-role=title]")?.focus({ preventScroll: true });
+    /** @type {HTMLElement | null} */ (li.querySelector("[data-role=title]"))?.focus({ preventScroll: true });
   }
 }
 

@@ -1,3 +1,4 @@
+// @ts-check
 // The chat pane: sends a message to POST /api/chat and renders its
 // Server-Sent Events as they arrive — tokens into the answer, tool calls as
 // chips that link to the task, a held destructive action as yes/no buttons —

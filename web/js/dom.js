@@ -1,3 +1,4 @@
+// @ts-check
 // A tiny DOM builder: every piece of user content goes in as text, never as markup.
 
 export function h(tag, attrs = {}, ...children) {

@@ -1,3 +1,4 @@
+// @ts-check
 // The task form (new and edit) in a modal dialog: title, notes, priority,
 // tags, due time, reminder picker and the recurrence editor.
 
@@ -123,9 +124,14 @@ export class TaskEditor {
     this.syncReminder();
   }
 
+  /**
+   * @param {object | null} [task] the task to edit; none: a new one
+   * @param {{ preset?: object }} [options] fields a new task starts with
+   */
   open(task = null, { preset } = {}) {
     this.task = task;
-    this.returnFocus = document.activeElement;
+    /** @type {HTMLElement | null} */
+    this.returnFocus = /** @type {HTMLElement | null} */ (document.activeElement);
     const zone = this.zone();
     this.errorBox.hidden = true;
     this.heading.textContent = task ? "Edit task" : "New task";

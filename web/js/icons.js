@@ -1,3 +1,4 @@
+// @ts-check
 // Line icons drawn inline (no icon font, no external files). 24x24 viewBox, stroked.
 const PATHS = {
   check: "M5 12.5l4.5 4.5L19 7.5",

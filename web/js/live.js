@@ -1,3 +1,4 @@
+// @ts-check
 // The live feed over /ws: reconnects with capped, jittered backoff, answers
 // pings, drops duplicate deliveries (at-least-once) by event_id, and tells the
 // page when it (re)connects so the page can catch up on what it missed.

@@ -1,3 +1,4 @@
+// @ts-check
 // Toasts, the notifications inbox, and the browser's own notifications for
 // reminders that fire while the page is in the background.
 

@@ -1,3 +1,4 @@
+// @ts-check
 // Recurrence: presets <-> RRULE bodies, plain-language descriptions, and the
 // editor with its live preview of the next occurrences (from the API, which
 // owns RFC 5545 — nothing here expands a rule).
@@ -18,7 +19,37 @@ const MONTHS = ["January", "February", "March", "April", "May", "June", "July", 
 const UNITS = { DAILY: "day", WEEKLY: "week", MONTHLY: "month", YEARLY: "year" };
 const WEEKDAYS = "MO,TU,WE,TH,FR";
 
+/**
+ * @typedef {object} StartFacts the calendar facts of a start that presets are built on
+ * @property {number} year
+ * @property {number} month
+ * @property {number} day
+ * @property {number} hour
+ * @property {number} minute
+ * @property {number} second
+ * @property {string} weekday "MO" … "SU"
+ * @property {number} nth which of its weekday in the month (1-5)
+ * @property {boolean} isLast the last of its weekday in the month
+ */
+
+/**
+ * @typedef {object} RuleState what the recurrence editor shows
+ * @property {string} preset one of PRESETS
+ * @property {number} interval
+ * @property {string[]} days BYDAY codes for "weekly"
+ * @property {string} custom the rule text for "custom"
+ * @property {"never" | "count" | "until"} end
+ * @property {number} count
+ * @property {string} until "YYYY-MM-DD"
+ */
+
+/**
+ * The parts of an RRULE, keys and values upper-cased.
+ * @param {string | null | undefined} rule
+ * @returns {Record<string, string>}
+ */
 export function parseRuleText(rule) {
+  /** @type {Record<string, string>} */
   const out = {};
   for (const part of (rule || "").replace(/^RRULE:/i, "").split(";")) {
     const [key, value] = part.split("=");
@@ -27,13 +58,18 @@ export function parseRuleText(rule) {
   return out;
 }
 
+/** @param {number} n */
 function ordinalDay(n) {
   const s = ["th", "st", "nd", "rd"];
   const v = n % 100;
   return `${n}${s[(v - 20) % 10] || s[v] || s[0]}`;
 }
 
-/** The calendar facts of a start "YYYY-MM-DDTHH:MM" that presets are built on. */
+/**
+ * The calendar facts of a start "YYYY-MM-DDTHH:MM" that presets are built on.
+ * @param {string | null | undefined} startValue
+ * @returns {StartFacts | null}
+ */
 export function startFacts(startValue) {
   const p = parseLocalInput(startValue);
   if (!p) return null;
@@ -48,6 +84,12 @@ export function startFacts(startValue) {
 export const PRESETS = ["none", "daily", "weekdays", "weekly", "monthly-day", "monthly-nth",
   "monthly-last", "yearly", "custom"];
 
+/**
+ * @param {string} preset
+ * @param {StartFacts | null} facts
+ * @param {string[]} [days]
+ * @returns {string}
+ */
 export function presetLabel(preset, facts, days = []) {
   const wd = facts ? DAY_NAMES[facts.weekday] : "the same weekday";
   if (preset === "weekly" && days.length && !(facts && days.length === 1 && days[0] === facts.weekday)) {
@@ -66,6 +108,7 @@ export function presetLabel(preset, facts, days = []) {
   }
 }
 
+/** @param {string} dateValue @param {string} zone */
 function untilUtc(dateValue, zone) {
   const p = parseLocalInput(dateValue);
   if (!p) return null;
@@ -73,7 +116,13 @@ function untilUtc(dateValue, zone) {
   return instant.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
 }
 
-/** The RRULE body of an editor state (null when it does not repeat). */
+/**
+ * The RRULE body of an editor state (null when it does not repeat).
+ * @param {RuleState} state
+ * @param {string | null | undefined} startValue
+ * @param {string} zone
+ * @returns {string | null}
+ */
 export function buildRule(state, startValue, zone) {
   const facts = startFacts(startValue);
   const every = state.interval > 1 ? `;INTERVAL=${state.interval}` : "";
@@ -114,8 +163,14 @@ export function buildRule(state, startValue, zone) {
   return rule;
 }
 
-/** The editor state that reproduces `rule` (a preset when one fits, else custom). */
+/**
+ * The editor state that reproduces `rule` (a preset when one fits, else custom).
+ * @param {string | null | undefined} rule
+ * @param {string | null | undefined} [startValue]
+ * @returns {RuleState}
+ */
 export function stateFromRule(rule, startValue) {
+  /** @type {RuleState} */
   const base = { preset: "none", interval: 1, days: [], custom: "", end: "never", count: 10, until: "" };
   if (!rule) return base;
   const r = parseRuleText(rule);
@@ -151,7 +206,11 @@ export function stateFromRule(rule, startValue) {
   return custom;
 }
 
-/** "weekly on Mon, Wed", "monthly on the last Fri", "every 2 days" … */
+/**
+ * "weekly on Mon, Wed", "monthly on the last Fri", "every 2 days" …
+ * @param {string | null | undefined} rule
+ * @returns {string}
+ */
 export function describeRule(rule) {
   if (!rule) return "";
   const r = parseRuleText(rule);

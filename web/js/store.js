@@ -1,17 +1,44 @@
+// @ts-check
 // The board's tasks: what the server last said (by version) plus optimistic
 // changes not yet confirmed. An older version never overwrites a newer one,
 // and a deleted task does not come back from a late event.
 
+/**
+ * A task as the server sends it (the fields the board reads; see docs/reference.md).
+ * @typedef {object} Task
+ * @property {string} id
+ * @property {number} version
+ * @property {string} title
+ * @property {string} [description]
+ * @property {"active" | "completed"} status
+ * @property {string} priority
+ * @property {string[]} tags
+ * @property {string | null} [due_at]
+ * @property {string | null} [remind_at]
+ * @property {string | null} [recurrence_rule]
+ * @property {string} created_at
+ * @property {string} updated_at
+ * @property {boolean} [_pending] shown with a change the server has not confirmed
+ */
+
+/** @typedef {{ items: Task[], total: number }} TaskPage */
+/** @typedef {{ patch: Record<string, unknown>, baseVersion: number, token: symbol }} Pending */
+
 export class TaskStore extends EventTarget {
   constructor() {
     super();
-    this.tasks = new Map();   // id -> server task
-    this.pending = new Map(); // id -> { patch, deleted, token }
-    this.gone = new Map();    // id -> version at deletion
-    this.order = [];          // ids in the order the server listed them
+    /** @type {Map<string, Task>} the server's tasks by id */
+    this.tasks = new Map();
+    /** @type {Map<string, Pending>} changes shown before the server confirms them */
+    this.pending = new Map();
+    /** @type {Map<string, number>} id -> version at deletion */
+    this.gone = new Map();
+    /** @type {string[]} ids in the order the server listed them */
+    this.order = [];
     this.total = 0;
     this.changeCounter = 0;
-    this.touched = new Map(); // id -> changeCounter when an event last changed it
+    /** @type {Map<string, number>} id -> changeCounter when an event last changed it */
+    this.touched = new Map();
   }
 
   emit() {
@@ -23,7 +50,11 @@ export class TaskStore extends EventTarget {
     this.dispatchEvent(new Event("stale"));
   }
 
-  /** Replace the list with a fresh page, keeping anything newer that arrived meanwhile. */
+  /**
+   * Replace the list with a fresh page, keeping anything newer that arrived meanwhile.
+   * @param {TaskPage} page
+   * @param {number} startedAt `changeCounter` when the request went out
+   */
   load(page, startedAt) {
     const fresh = new Map();
     for (const task of page.items) {
@@ -39,7 +70,12 @@ export class TaskStore extends EventTarget {
     this.emit();
   }
 
-  /** A task as the server sent it (REST answer or live event). */
+  /**
+   * A task as the server sent it (REST answer or live event).
+   * @param {Task | null | undefined} task
+   * @param {{ created?: boolean }} [options]
+   * @returns {boolean} whether it changed the store
+   */
   upsert(task, { created = false } = {}) {
     if (!task || !task.id) return false;
     if (this.gone.has(task.id) && !created) return false;
@@ -55,6 +91,7 @@ export class TaskStore extends EventTarget {
     return true;
   }
 
+  /** @param {string} id @param {number} [version] */
   remove(id, version = 0) {
     this.gone.set(id, version);
     this.pending.delete(id);
@@ -64,7 +101,12 @@ export class TaskStore extends EventTarget {
     this.stale();
   }
 
-  /** Show a change before the server confirms it; returns an undo. */
+  /**
+   * Show a change before the server confirms it; returns an undo.
+   * @param {string} id
+   * @param {Record<string, unknown>} patch
+   * @returns {() => void}
+   */
   optimistic(id, patch) {
     const base = this.tasks.get(id);
     const token = Symbol(id);
@@ -79,10 +121,15 @@ export class TaskStore extends EventTarget {
     };
   }
 
+  /** @param {string} id */
   settle(id) {
     if (this.pending.delete(id)) this.emit();
   }
 
+  /**
+   * @param {string} id
+   * @returns {Task | null} the task with any unconfirmed change applied
+   */
   get(id) {
     const task = this.tasks.get(id);
     if (!task) return null;
@@ -91,6 +138,7 @@ export class TaskStore extends EventTarget {
     return { ...task, ...pending.patch, _pending: true };
   }
 
+  /** @param {string} id */
   isHidden(id) {
     const pending = this.pending.get(id);
     return Boolean(pending && pending.patch && pending.patch._deleted);
@@ -101,6 +149,7 @@ export class TaskStore extends EventTarget {
    * the filters and how they sort is the server's answer alone. A task that
    * arrived live since that answer shows first until the next answer (the
    * board asks again after every live change) places it or leaves it out.
+   * @returns {Task[]}
    */
   view() {
     const listed = new Set(this.order);

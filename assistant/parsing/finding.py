@@ -86,7 +86,7 @@ _RECURRING = re.compile(r"\b(?:recurring|repeating|repeat(?:ed|s)?|periodic|rout
 _ONE_OFF = re.compile(r"\b(?:one-?off|one-?time|non-?recurring|non-?repeating)\b", _I)
 
 
-def _status(filters: TaskFilters, text: str, today: date) -> tuple[TaskFilters, str]:
+def _status(filters: TaskFilters, text: str) -> tuple[TaskFilters, str]:
     if (m := _OVERDUE.search(text)) is not None:
         return replace(filters, status="active", overdue=True), cut(text, m)
     if (m := _ACTIVE.search(text)) is not None:
@@ -218,7 +218,7 @@ def find_filters(text: str, clock: Clock) -> TaskFilters:
     tags, text = extract_tags(text)
     priority, text = extract_priority(text, loose=True)
     filters = TaskFilters(tags=tags, priority=priority if priority != "none" else None)
-    filters, text = _status(filters, text, clock.today)
+    filters, text = _status(filters, text)
     filters, text = _recurring(filters, text)
     filters, text = _dates(filters, text, clock)
     return replace(filters, q=_query(text))

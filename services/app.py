@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Scope
 
@@ -83,9 +84,15 @@ def _nothing(app: FastAPI) -> AbstractAsyncContextManager[object]:
 
 
 class _WebFiles(StaticFiles):
-    """web/ as /static; revalidated on every load, so an upgrade shows at once."""
+    """web/ as /static; revalidated on every load, so an upgrade shows at once. Only the
+    page's own files: web/'s development tooling (package.json, node_modules, the
+    JavaScript unit tests) is not served."""
+
+    _TOOLING = ("node_modules", "test", "package.json", "package-lock.json", "jsconfig.json")
 
     async def get_response(self, path: str, scope: Scope) -> Response:
+        if Path(path).parts[:1] and Path(path).parts[0] in self._TOOLING:
+            raise HTTPException(status_code=404)
         response = await super().get_response(path, scope)
         response.headers["Cache-Control"] = "no-cache"
         return response

@@ -84,3 +84,27 @@ async def test_replicas_share_the_redis_counters() -> None:
         await second.aclose()
     assert results[:4] == [None] * 4
     assert all(wait is not None and 0 < wait <= 60 for wait in results[4:])
+
+
+async def test_the_page_is_served_but_not_its_development_tooling(container: object) -> None:
+    """/static serves the page's files; web/'s package.json, installed node_modules and
+    JavaScript unit tests stay on the disk, however the path is spelled."""
+    from services.app import WEB_DIR, build_app
+    from services.bootstrap import Container
+
+    assert isinstance(container, Container)
+    assert (WEB_DIR / "package.json").exists()
+    assert (WEB_DIR / "test").is_dir()
+    transport = httpx.ASGITransport(app=build_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/static/app.css")).status_code == 200
+        assert (await client.get("/static/js/store.js")).status_code == 200
+        for path in (
+            "/static/package.json",
+            "/static/package-lock.json",
+            "/static/jsconfig.json",
+            "/static/test/store.test.js",
+            "/static/js/../package.json",
+            "/static/node_modules/typescript/package.json",
+        ):
+            assert (await client.get(path)).status_code == 404, path

@@ -37,7 +37,7 @@ from bench.common import database, ratio, recreate_database, summarize
 from services.bootstrap import bootstrap
 from services.shared.auth import accounts
 from services.shared.auth.principal import Principal
-from tests.support.openai_standin import OpenAIStandIn, call, text, tools
+from testsupport.openai_standin import OpenAIStandIn, call, text, tools
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "unit" / "assistant" / "corpus.jsonl"
 PARSER_TARGET = 5_000.0

@@ -1,7 +1,6 @@
 """What every benchmark shares: its own databases, statistics, small helpers."""
 
 import os
-import socket
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -106,13 +105,6 @@ async def writable_columns(
         table,
     )
     return [r["column_name"] for r in rows]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,9 +51,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench.common import Stopwatch, free_port, percentile_cuts, runner_of
+from bench.common import Stopwatch, percentile_cuts, runner_of
 from bench.kafka_floor import PRODUCER_OPTIONS, BenchTopic, kafka_servers
 from events.dapr import CLOUDEVENTS_JSON
+from testsupport.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBSUB = "pubsub-kafka"

@@ -20,8 +20,9 @@ from typing import Any, Self
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 
-from events.kafka import TOPIC_PARTITIONS, ensure_topics, topic_partitions
+from events.kafka import TOPIC_PARTITIONS, ensure_topics
 from events.topics import Topic
+from testsupport.kafka import topic_partitions
 
 PARTITIONS = TOPIC_PARTITIONS[Topic.TASK_EVENTS]
 # What KafkaBus's producer uses, so the floor pays for the same guarantees.

@@ -14,7 +14,8 @@ from typing import Any, Self
 
 import httpx
 
-from bench.common import Database, free_port
+from bench.common import Database
+from testsupport.ports import free_port
 
 TODO = Path(sys.executable).parent / "todo"
 START_TIMEOUT = 60.0

@@ -24,10 +24,9 @@ from typing import Any, Self
 import httpx
 import uvicorn
 
-from bench.common import database, free_port, recreate_database
+from bench.common import database, recreate_database
 from events.bus import Subscription
 from events.cloudevents import CloudEvent
-from events.kafka import start_groups_at_the_end
 from events.relay import OutboxRelay
 from events.topics import EventType
 from services.app import build_app
@@ -37,6 +36,8 @@ from services.migrations.runner import upgrade_async
 from services.tasks.domain.editing import new_task
 from services.tasks.schemas import TaskCreate
 from services.tasks.service import task_event
+from testsupport.kafka import start_groups_at_the_end
+from testsupport.ports import free_port
 
 PASSWORD = "bench password 1"
 START_TIMEOUT = 60.0

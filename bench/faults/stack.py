@@ -23,7 +23,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.common import free_port
+from testsupport.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES_SCRIPT = ROOT / "scripts" / "test-services.sh"
@@ -200,9 +200,9 @@ class Stack:
     async def start_groups_at_the_end(self) -> None:
         """This run's consumer groups start at the topics' ends, so earlier
         runs' events on the same broker are not replayed into a clean database."""
-        from events.kafka import start_groups_at_the_end
         from services.bootstrap import bootstrap
         from services.composition import process_of
+        from testsupport.kafka import start_groups_at_the_end
 
         probe = bootstrap(
             database_url=self.database_url,

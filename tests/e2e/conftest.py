@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from events.kafka import ensure_topics, start_groups_at_the_end
+from events.kafka import ensure_topics
 from services.bootstrap import Container, bootstrap
 from services.composition import process_of
 from tests.conftest import TABLES, _sql
 from tests.integration.test_acceptance import smtp  # noqa: F401 - a fixture here too
+from testsupport.kafka import start_groups_at_the_end
 
 
 @pytest.fixture(scope="session")

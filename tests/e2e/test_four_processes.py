@@ -14,13 +14,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.common import free_port
-from events.kafka import start_groups_at_the_end
 from services.audit.trail import audit_logs
 from services.bootstrap import bootstrap
 from services.composition import process_of
 from tests.e2e.processes import SERVICES, Cluster, items, poll, service_env, sign_up
 from tests.integration.test_acceptance import Inbox
+from testsupport.kafka import start_groups_at_the_end
+from testsupport.ports import free_port
 
 
 @pytest.fixture

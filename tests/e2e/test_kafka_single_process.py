@@ -116,7 +116,7 @@ async def test_a_broker_crash_delays_delivery_and_loses_nothing(
     kafka_container.extra_subscriptions.append(
         Subscription(Topic.TASK_EVENTS, "e2e-recorder", recorder)
     )
-    from events.kafka import start_groups_at_the_end
+    from testsupport.kafka import start_groups_at_the_end
 
     await start_groups_at_the_end(
         kafka_container.settings.kafka_bootstrap_servers,

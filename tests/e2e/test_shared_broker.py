@@ -7,8 +7,9 @@ import uuid
 
 from events import CloudEvent, EventType, new_event
 from events.bus import Subscription
-from events.kafka import KafkaBus, start_groups_at_the_end
+from events.kafka import KafkaBus
 from events.topics import Topic
+from testsupport.kafka import start_groups_at_the_end
 
 
 class Recorder:

@@ -331,7 +331,7 @@ async def test_moving_completing_or_deleting_cancels_or_reschedules(
 async def test_webhooks_are_signed_and_a_failing_channel_does_not_block_the_others(
     container: Container, system: LiveServer
 ) -> None:
-    from tests.support.dapr_standin import LoopbackServer
+    from testsupport.dapr_standin import LoopbackServer
 
     received: list[tuple[bytes, dict[str, str]]] = []
     hook = FastAPI()

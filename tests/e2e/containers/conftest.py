@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import free_port
+from testsupport.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_SH = str(ROOT / "scripts" / "compose.sh")

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.common import free_port
 from tests.e2e.containers.conftest import COMPOSE_SH, Stack, engine_ready, run, stack_env
 from tests.e2e.processes import items, poll, sign_up
 from tests.e2e.scenarios import Apis, pay_rent_every_month, trail
+from testsupport.ports import free_port
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import free_port
 from bench.dapr_latency import daprd_command, pubsub_component
-from events.kafka import start_group_at_the_end
 from events.topics import Topic
 from tests.e2e.processes import SERVICES, Cluster, Processes, service_env
 from tests.integration.test_acceptance import Inbox
+from testsupport.kafka import start_group_at_the_end
+from testsupport.ports import free_port
 
 APP_IDS = {
     "task-api": "task-api",

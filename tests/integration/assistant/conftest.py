@@ -24,7 +24,7 @@ from events.outbox import outbox_table
 from services.app import build_app
 from services.bootstrap import Container
 from tests.conftest import User
-from tests.support.openai_standin import OpenAIStandIn
+from testsupport.openai_standin import OpenAIStandIn
 
 CHAT_PATH = "/api/chat"
 

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.openai_standin import LoopbackServer
+from testsupport.openai_standin import LoopbackServer
 
 
 @dataclass

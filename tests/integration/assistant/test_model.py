@@ -10,7 +10,7 @@ import pytest
 from assistant.config import AssistantSettings
 from tests.conftest import MakeUser, User
 from tests.integration.assistant.conftest import say, settings, titles
-from tests.support.openai_standin import (
+from testsupport.openai_standin import (
     OpenAIStandIn,
     call,
     failure,

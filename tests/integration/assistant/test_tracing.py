@@ -9,8 +9,8 @@ from assistant.config import AssistantSettings
 from assistant.tracing import NoTracer, create_tracer
 from tests.conftest import User
 from tests.integration.assistant.conftest import say, settings
-from tests.support.langfuse_standin import LangfuseStandIn
-from tests.support.openai_standin import OpenAIStandIn, call, text, tools
+from testsupport.langfuse_standin import LangfuseStandIn
+from testsupport.openai_standin import OpenAIStandIn, call, text, tools
 
 
 @pytest.fixture

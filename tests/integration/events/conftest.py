@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 
-from events.kafka import KafkaBus, ensure_topics, start_group_at_the_end, topic_partitions
+from events.kafka import KafkaBus, ensure_topics
+from testsupport.kafka import start_group_at_the_end, topic_partitions
 
 MakeBus = Callable[..., KafkaBus]
 NewGroup = Callable[[str], Awaitable[str]]

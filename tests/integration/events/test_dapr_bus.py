@@ -1,7 +1,7 @@
 """DaprBus against a stand-in sidecar that speaks Dapr's HTTP contract.
 
 The app under test is a FastAPI app mounting `DaprBus.router()`, served by uvicorn; the
-stand-in (tests/support/dapr_standin.py) publishes through its broker and pushes deliveries to
+stand-in (testsupport/dapr_standin.py) publishes through its broker and pushes deliveries to
 that app the way daprd does. Both talk real HTTP on loopback ports.
 """
 
@@ -28,7 +28,7 @@ from events.dapr import (
     raw_record,
 )
 from events.topics import EventType, Topic
-from tests.support.dapr_standin import DaprStandIn, LoopbackServer, Outcome
+from testsupport.dapr_standin import DaprStandIn, LoopbackServer, Outcome
 
 PUBSUB = "pubsub-kafka"
 

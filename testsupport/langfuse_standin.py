@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.openai_standin import LoopbackServer
+from testsupport.openai_standin import LoopbackServer
 
 TRACES_PATH = "/api/public/otel/v1/traces"
 

@@ -40,8 +40,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.support.dapr_standin import LoopbackServer as _DaprLoopbackServer
-from tests.support.dapr_standin import _QuietServer
+from testsupport.dapr_standin import LoopbackServer as _DaprLoopbackServer
+from testsupport.dapr_standin import _QuietServer
 
 MODEL = "standin-model"
 

@@ -1,0 +1,52 @@
+"""Kafka helpers for tests and benchmarks: read a topic's partitions, and
+start consumer groups at the topics' current end so they skip a shared
+broker's history. The product itself never needs them."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+
+from events.bus import Subscription
+
+
+async def topic_partitions(bootstrap_servers: str, topic: str) -> list[Any]:
+    """The partitions (`TopicPartition`) of an existing topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="todo-admin")
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([str(topic)])
+    finally:
+        await admin.close()
+    return [TopicPartition(str(topic), p["partition"]) for p in described["partitions"]]
+
+
+async def start_group_at_the_end(bootstrap_servers: str, group: str, topics: Iterable[str]) -> None:
+    """Commit the topics' current end offsets for `group` before any of its
+    consumers joins: the group then reads only what is published from now on,
+    not a shared broker's history (a new environment, a test, a benchmark)."""
+    partitions = [
+        p for t in sorted(set(topics)) for p in await topic_partitions(bootstrap_servers, t)
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.commit(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def start_groups_at_the_end(
+    bootstrap_servers: str, subscriptions: Iterable[Subscription], *, prefix: str = ""
+) -> None:
+    """`start_group_at_the_end` for the (prefixed) group of every subscription."""
+    topics_by_group: dict[str, set[str]] = defaultdict(set)
+    for subscription in subscriptions:
+        topics_by_group[prefix + subscription.group].add(str(subscription.topic))
+    for group, topics in topics_by_group.items():
+        await start_group_at_the_end(bootstrap_servers, group, topics)

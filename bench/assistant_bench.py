@@ -104,7 +104,7 @@ def _settings(**values: Any) -> AssistantSettings:
         "langfuse_host": None,
         "chat_model_retries": 0,
     }
-    return AssistantSettings(_env_file=None, **{**base, **values})  # type: ignore[call-arg]
+    return AssistantSettings(_env_file=None, **{**base, **values})
 
 
 async def _timed(work: Callable[[], Any]) -> float:
@@ -146,7 +146,7 @@ async def turn_overhead(cfg: AssistantBenchConfig, log: Callable[[str], None]) -
             await _persist(*args)
             storage[_name] += time.perf_counter() - started
 
-        part.persist = timed_persist  # type: ignore[method-assign]
+        part.persist = timed_persist  # type: ignore[method-assign,assignment]
     try:
         async with container.uow() as uow:
             user: Principal = await accounts.ensure_local_user(

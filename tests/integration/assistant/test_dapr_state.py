@@ -97,6 +97,8 @@ async def test_a_pending_delete_lives_in_the_dapr_store(
 
 
 async def test_the_store_follows_the_event_bus(tmp_path: Path, key_file: Path) -> None:
+    containers: list[Container] = []
+
     def built(bus: str) -> Assistant:
         container = bootstrap(
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
@@ -104,7 +106,12 @@ async def test_the_store_follows_the_event_bus(tmp_path: Path, key_file: Path) -
             data_dir=tmp_path,
             event_bus=bus,
         )
+        containers.append(container)
         return Assistant.for_container(container, settings())
 
-    assert isinstance(built("dapr").state, DaprStateStore)
-    assert isinstance(built("memory").state, MemoryStateStore)
+    try:
+        assert isinstance(built("dapr").state, DaprStateStore)
+        assert isinstance(built("memory").state, MemoryStateStore)
+    finally:
+        for container in containers:
+            await container.aclose()

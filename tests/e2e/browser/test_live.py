@@ -124,9 +124,14 @@ async def test_a_redelivered_or_stale_event_changes_nothing(
     stale = {"type": "task.updated", "event_id": str(uuid.uuid4()), "data": {"task": task}}
     extra = {**task, "id": str(uuid.uuid4()), "title": "Delivered twice"}
     twice = {"type": "task.created", "event_id": str(uuid.uuid4()), "data": {"task": extra}}
-    for message in (stale, twice, twice):
+    # The page handles the feed's messages in order: once the sentinel shows, the three
+    # before it have been applied, so what is counted below is their final effect.
+    marker = {**task, "id": str(uuid.uuid4()), "title": "Sentinel"}
+    sentinel = {"type": "task.created", "event_id": str(uuid.uuid4()), "data": {"task": marker}}
+    for message in (stale, twice, twice, sentinel):
         sockets[-1].send(json.dumps(message))
+    await expect(row(page, "Sentinel")).to_be_visible()
     await expect(row(page, "Delivered twice")).to_have_count(1)
-    await expect(page.locator("#task-list .task-title")).to_have_count(2)
+    await expect(page.locator("#task-list .task-title")).to_have_count(3)
     await expect(row(page, "Sort the post")).to_have_count(1)
     await expect(row(page, "Sort the mail")).to_have_count(0)

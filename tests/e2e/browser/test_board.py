@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from playwright.async_api import Page, expect
 
 from tests.e2e.browser.conftest import USER_ZONE, Account, row
+from tests.e2e.processes import poll
 
 ZONE = ZoneInfo(USER_ZONE)
 
@@ -48,7 +49,10 @@ async def test_complete_edit_and_delete_inline(page: Page, account: Account) -> 
     saved = await account.task(task["id"])
     assert saved is not None
     assert (saved["title"], saved["priority"], saved["tags"]) == (
-        "Book the dentist", "high", ["health", "calls"])
+        "Book the dentist",
+        "high",
+        ["health", "calls"],
+    )
     assert saved["due_at"] == task["due_at"]  # untouched fields stay as they were
 
     delete = edited.get_by_role("button", name="Delete “Book the dentist”")
@@ -56,7 +60,12 @@ async def test_complete_edit_and_delete_inline(page: Page, account: Account) -> 
     await expect(edited).to_be_visible()  # one click only arms it
     await edited.get_by_role("button", name="Press again to delete").click()
     await expect(edited).to_have_count(0)
-    assert await account.task(task["id"]) is None
+
+    # The row goes at once; the server's answer to the DELETE comes a moment later.
+    async def deleted() -> bool:
+        return await account.task(task["id"]) is None
+
+    await poll(deleted, timeout=10)
 
 
 async def test_a_stale_edit_is_refused_and_the_form_shows_the_latest(
@@ -82,14 +91,25 @@ async def test_a_stale_edit_is_refused_and_the_form_shows_the_latest(
 
 
 async def test_search_filters_and_sort(page: Page, account: Account, shots: Path) -> None:
-    await account.add(title="Pay electricity bill", priority="high", tags=["bills", "home"],
-                      due_at=local(-2, 10))
-    await account.add(title="Water the plants", tags=["home"], due_at=local(0, 18),
-                      recurrence_rule="FREQ=DAILY;INTERVAL=3")
-    await account.add(title="Draft the quarterly report", priority="medium", tags=["work"],
-                      due_at=local(3, 9), description="numbers from finance")
-    await account.add(title="Call the plumber", priority="low", due_at=local(1, 8, 30),
-                      remind_at=local(1, 8, 15))
+    await account.add(
+        title="Pay electricity bill", priority="high", tags=["bills", "home"], due_at=local(-2, 10)
+    )
+    await account.add(
+        title="Water the plants",
+        tags=["home"],
+        due_at=local(0, 18),
+        recurrence_rule="FREQ=DAILY;INTERVAL=3",
+    )
+    await account.add(
+        title="Draft the quarterly report",
+        priority="medium",
+        tags=["work"],
+        due_at=local(3, 9),
+        description="numbers from finance",
+    )
+    await account.add(
+        title="Call the plumber", priority="low", due_at=local(1, 8, 30), remind_at=local(1, 8, 15)
+    )
     await account.add(title="Read a novel")
     done = await account.add(title="Return library books", tags=["errands"])
     assert (await account.api.post(f"/api/tasks/{done['id']}/complete")).status_code == 200
@@ -97,8 +117,7 @@ async def test_search_filters_and_sort(page: Page, account: Account, shots: Path
     titles = page.locator("#task-list .task-title")
     await expect(titles).to_have_count(5)
     await expect(row(page, "Pay electricity bill").locator(".due")).to_have_text("overdue 2 days")
-    await expect(row(page, "Pay electricity bill")).to_have_class(
-        "task prio-high overdue")
+    await expect(row(page, "Pay electricity bill")).to_have_class("task prio-high overdue")
     await expect(row(page, "Water the plants").locator(".due")).to_have_text("today 18:00")
     await expect(row(page, "Water the plants").locator(".repeat")).to_contain_text("every 3 days")
     await expect(row(page, "Call the plumber").locator(".remind")).to_contain_text("tomorrow 08:15")
@@ -139,15 +158,25 @@ async def test_search_filters_and_sort(page: Page, account: Account, shots: Path
     await expect(titles).to_have_count(5)
 
     await page.get_by_label("Sort by").select_option("due_at:asc")
-    await expect(titles).to_have_text([
-        "Pay electricity bill", "Water the plants", "Call the plumber",
-        "Draft the quarterly report", "Read a novel",  # no due date: last
-    ])
+    await expect(titles).to_have_text(
+        [
+            "Pay electricity bill",
+            "Water the plants",
+            "Call the plumber",
+            "Draft the quarterly report",
+            "Read a novel",  # no due date: last
+        ]
+    )
     await page.get_by_label("Sort by").select_option("title:asc")
-    await expect(titles).to_have_text([
-        "Call the plumber", "Draft the quarterly report", "Pay electricity bill",
-        "Read a novel", "Water the plants",
-    ])
+    await expect(titles).to_have_text(
+        [
+            "Call the plumber",
+            "Draft the quarterly report",
+            "Pay electricity bill",
+            "Read a novel",
+            "Water the plants",
+        ]
+    )
     # A task added now lands where the sort puts it, live.
     await account.add(title="Buy stamps")
     await expect(titles.first).to_have_text("Buy stamps")

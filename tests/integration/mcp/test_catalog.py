@@ -48,6 +48,7 @@ TASK_QUERY = {
     "tags",
     "due_after",
     "due_before",
+    "overdue",
     "is_recurring",
     "sort_by",
     "sort_order",

@@ -24,6 +24,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from services.app import build_app
 from services.bootstrap import Container, bootstrap
 from services.shared.auth import accounts
+from tests.e2e.processes import poll
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -142,6 +143,16 @@ class Account:
         assert response.status_code == 200, response.text
         found: dict[str, Any] = response.json()
         return found
+
+    async def settles(self, task_id: str, status: str) -> None:
+        """Wait until the server holds the task in `status`. The board moves a row at
+        once and sends the change after, so a read right after the move may be early."""
+
+        async def reached() -> bool:
+            found = await self.task(task_id)
+            return found is not None and found["status"] == status
+
+        await poll(reached, timeout=10)
 
     async def tasks(self, **params: Any) -> list[dict[str, Any]]:
         response = await self.api.get("/api/tasks", params={"limit": 100, **params})

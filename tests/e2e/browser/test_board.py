@@ -29,10 +29,10 @@ async def test_complete_edit_and_delete_inline(page: Page, account: Account) -> 
 
     await item.get_by_role("checkbox").click()
     await expect(page.locator("#done-list .task-title")).to_have_text(["Book dentist"])
-    assert (await account.task(task["id"]))["status"] == "completed"  # type: ignore[index]
+    await account.settles(task["id"], "completed")
     await page.locator("#done-list").get_by_role("checkbox").click()
     await expect(page.locator("#task-list .task-title")).to_have_text(["Book dentist"])
-    assert (await account.task(task["id"]))["status"] == "active"  # type: ignore[index]
+    await account.settles(task["id"], "active")
 
     edit = row(page, "Book dentist").get_by_role("button", name="Edit “Book dentist” details")
     await edit.click()

@@ -44,10 +44,10 @@ async def test_a_task_added_in_chat_appears_on_the_board(
     [task] = await account.tasks()
     await item.get_by_role("checkbox").click()
     await expect(page.locator("#done-list .task-title")).to_have_text(["Buy milk"])
-    assert (await account.task(task["id"]))["status"] == "completed"  # type: ignore[index]
+    await account.settles(task["id"], "completed")
     await page.locator("#done-list").get_by_role("checkbox", name="Reopen “Buy milk”").click()
     await expect(page.locator("#task-list .task-title")).to_have_text(["Buy milk"])
-    assert (await account.task(task["id"]))["status"] == "active"  # type: ignore[index]
+    await account.settles(task["id"], "active")
 
 
 async def test_a_delete_asked_in_chat_waits_for_yes(page: Page, account: Account) -> None:

@@ -39,15 +39,36 @@ class Choice(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
+class Awaiting(BaseModel):
+    """A question the offline assistant asked; the next message answers it.
+
+    `wants` is what the answer supplies: "reminder" (when to remind), "due" (a due
+    time, for a task that has none) or "change" (anything to change). The task is
+    known (`task`) or still a reference to look up (`reference`).
+    """
+
+    intent: str
+    wants: str
+    task: ListedTask | None = None
+    reference: str | None = None
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
 class ConversationState(BaseModel):
     user_id: str
     pending: Pending | None = None
     listing: list[ListedTask] = Field(default_factory=list)
     choice: Choice | None = None
+    awaiting: Awaiting | None = None
 
     @property
     def empty(self) -> bool:
-        return self.pending is None and not self.listing and self.choice is None
+        return (
+            self.pending is None
+            and not self.listing
+            and self.choice is None
+            and self.awaiting is None
+        )
 
 
 class StateStore(Protocol):
@@ -100,6 +121,7 @@ class MemoryStateStore:
 
 
 __all__ = [
+    "Awaiting",
     "Choice",
     "ConversationState",
     "HeldCall",

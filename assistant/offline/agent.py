@@ -9,14 +9,20 @@ A reference that matches several tasks gets a numbered question; the answer
 than one task, waits for the user's yes, as on the model's path.
 """
 
+import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from assistant import confirmation
 from assistant.offline import references, replies
 from assistant.parsing import Reading, TaskFilters, parse_utterance
-from assistant.state import Choice, HeldCall, ListedTask, Pending
+from assistant.parsing.answers import change_answer, reminder_answer
+from assistant.parsing.changes import changed_due, reminder_before
+from assistant.parsing.clock import Clock
+from assistant.parsing.reading import DueChange, ReminderOffset
+from assistant.state import Awaiting, Choice, HeldCall, ListedTask, Pending
 from assistant.stream import ChatEvent
 from assistant.tools import ToolOutcome
 from assistant.turn import PlannedCall, Turn, ask_to_confirm, execute, new_call_id, say
@@ -67,13 +73,56 @@ def find_arguments(filters: TaskFilters) -> dict[str, Any]:
     return arguments
 
 
+# Arguments that say a change relative to the task as it is ("move it to friday"
+# keeps its time); `_act` reads the task and turns them into tool arguments.
+_DUE_CHANGE = "_due_change"
+_REMIND_BEFORE = "_remind_before"
+_CANCEL = re.compile(
+    r"^(?:cancel|never\s*mind|nevermind|forget\s+(?:it|that|about\s+it)|no|nope|stop"
+    r"|drop\s+it|don'?t\s+bother)\b",
+    re.IGNORECASE,
+)
+
+
+def _due_change_json(change: DueChange) -> dict[str, Any]:
+    return {
+        "day": change.day.isoformat() if change.day else None,
+        "time": change.clock_time.isoformat() if change.clock_time else None,
+        "shift": change.shift.total_seconds() if change.shift is not None else None,
+    }
+
+
+def _due_change(data: dict[str, Any]) -> DueChange:
+    return DueChange(
+        day=date.fromisoformat(data["day"]) if data.get("day") else None,
+        clock_time=time.fromisoformat(data["time"]) if data.get("time") else None,
+        shift=timedelta(seconds=data["shift"]) if data.get("shift") is not None else None,
+    )
+
+
+def _offset_json(offset: ReminderOffset) -> dict[str, Any]:
+    return {
+        "before": offset.before.total_seconds(),
+        "time": offset.clock_time.isoformat() if offset.clock_time else None,
+    }
+
+
+def _offset(data: dict[str, Any]) -> ReminderOffset:
+    return ReminderOffset(
+        before=timedelta(seconds=data["before"]),
+        clock_time=time.fromisoformat(data["time"]) if data.get("time") else None,
+    )
+
+
 def change_arguments(intent: str, reading: Reading) -> dict[str, Any] | None:
     """The tool arguments besides task_id; None when the request lacks what it needs."""
     if intent == "set_reminder":
+        if reading.remind_before is not None:
+            return {_REMIND_BEFORE: _offset_json(reading.remind_before)}
         return None if reading.remind_at is None else {"remind_at": _iso(reading.remind_at)}
     if intent != "update_task":
         return {}
-    fields = {
+    fields: dict[str, Any] = {
         "title": reading.title,
         "due_at": _iso(reading.due_at),
         "remind_at": _iso(reading.remind_at),
@@ -81,8 +130,33 @@ def change_arguments(intent: str, reading: Reading) -> dict[str, Any] | None:
         "tags": list(reading.tags) or None,
         "recurrence_rule": reading.recurrence_rule,
     }
+    if reading.due_change is not None:
+        fields["due_at"] = None
+        fields[_DUE_CHANGE] = _due_change_json(reading.due_change)
     given = {k: v for k, v in fields.items() if v is not None}
     return given or None
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _question(awaiting: Awaiting, title: str) -> str:
+    what = replies.quoted(title)
+    if awaiting.wants == "reminder":
+        return (
+            f"When should I remind you about {what}? For example “tomorrow at 9am”, "
+            "“an hour before” or “the day before at 10am”."
+        )
+    if awaiting.wants == "due":
+        return f"{what} has no due date yet. When is it due? For example “friday at 5pm”."
+    return (
+        f"What should I change about {what}? For example “friday at 3pm”, "
+        "“2 days later” or “high priority”."
+    )
 
 
 def add_arguments(reading: Reading) -> dict[str, Any]:
@@ -118,6 +192,14 @@ class OfflineAgent:
 
     async def _respond(self, turn: Turn) -> AsyncIterator[ChatEvent]:
         state = turn.state
+        awaiting, state.awaiting = state.awaiting, None
+        if awaiting is not None:
+            handled = False
+            async for event in self._answered(turn, awaiting):
+                handled = True
+                yield event
+            if handled:
+                return
         index = references.position(turn.text)
         if index is not None and (state.choice is not None or state.listing):
             async for event in self._picked(turn, index):
@@ -132,9 +214,55 @@ class OfflineAgent:
             events = self._find(turn, reading.filters)
         elif reading.intent in ACTIONS and reading.task:
             events = self._act_on_reference(turn, reading.intent, reading)
+        elif reading.intent == "set_reminder" and len(state.listing) == 1:
+            events = self._act_on_reference(turn, reading.intent, replace(reading, task="it"))
         else:
             events = say(turn, replies.HELP)
         async for event in events:
+            yield event
+
+    # -- answers to the assistant's own questions ---------------------------------------
+
+    def _answer(self, turn: Turn, awaiting: Awaiting) -> tuple[str, dict[str, Any]] | None:
+        """The intent and arguments the message completes, when it answers the question."""
+        clock = Clock.create(turn.now, turn.user.timezone)
+        if awaiting.wants == "reminder":
+            reading = reminder_answer(turn.text, clock)
+            arguments = change_arguments("set_reminder", reading) if reading else None
+            return None if arguments is None else ("set_reminder", arguments)
+        reading = change_answer(turn.text, clock)
+        arguments = change_arguments("update_task", reading) if reading else None
+        if arguments is None:
+            return None
+        return "update_task", {**awaiting.arguments, **arguments}
+
+    async def _answered(self, turn: Turn, awaiting: Awaiting) -> AsyncIterator[ChatEvent]:
+        """Answer, cancel or re-ask; yields nothing when the message is a new request."""
+        answer = self._answer(turn, awaiting)
+        title = awaiting.task.title if awaiting.task else (awaiting.reference or "it")
+        if answer is not None:
+            intent, arguments = answer
+            if awaiting.task is not None:
+                events = self._act(turn, intent, awaiting.task, arguments)
+            else:
+                events = self._resolve(turn, intent, arguments, awaiting.reference or "it")
+            async for event in events:
+                yield event
+            return
+        if _CANCEL.match(turn.text.strip()):
+            async for event in say(turn, f"OK, I left {replies.quoted(title)} as it was."):
+                yield event
+            return
+        reading = parse_utterance(turn.text, turn.now, turn.user.timezone)
+        if reading.intent in ("unknown", "add_task"):  # not an answer, and no new request
+            turn.state.awaiting = awaiting
+            text = "I didn't catch that. " + _question(awaiting, title) + " Or say “cancel”."
+            async for event in say(turn, text):
+                yield event
+
+    async def _ask(self, turn: Turn, awaiting: Awaiting, title: str) -> AsyncIterator[ChatEvent]:
+        turn.state.awaiting = awaiting
+        async for event in say(turn, _question(awaiting, title)):
             yield event
 
     # -- adding and finding ------------------------------------------------------------
@@ -183,14 +311,18 @@ class OfflineAgent:
         arguments = change_arguments(intent, reading)
         reference = reading.task or ""
         if arguments is None:
-            question = (
-                "When should I remind you?"
-                if intent == "set_reminder"
-                else f"What should I change about {replies.quoted(reference)}?"
-            )
-            async for event in say(turn, question):
+            wants = "reminder" if intent == "set_reminder" else "change"
+            awaiting = Awaiting(intent=intent, wants=wants, reference=reference)
+            async for event in self._ask(turn, awaiting, reference):
                 yield event
             return
+        async for event in self._resolve(turn, intent, arguments, reference):
+            yield event
+
+    async def _resolve(
+        self, turn: Turn, intent: str, arguments: dict[str, Any], reference: str
+    ) -> AsyncIterator[ChatEvent]:
+        """Find the task `reference` points at, then act on it."""
         listing = turn.state.listing
         index = references.position(reference)
         many = references.bulk(reference)
@@ -315,9 +447,16 @@ class OfflineAgent:
         self, turn: Turn, intent: str, task: ListedTask, arguments: dict[str, Any]
     ) -> AsyncIterator[ChatEvent]:
         tool = ACTIONS[intent]
-        call_arguments = {"task_id": task.id, **arguments}
         turn.state.choice = None
         turn.state.listing = [task]  # "it" now means this task
+        if _DUE_CHANGE in arguments or _REMIND_BEFORE in arguments:
+            settled: list[dict[str, Any] | None] = []
+            async for event in self._settle(turn, intent, task, arguments, settled):
+                yield event
+            if settled[0] is None:
+                return
+            arguments = settled[0]
+        call_arguments = {"task_id": task.id, **arguments}
         if tool in confirmation.ALWAYS_HELD:
             pending = Pending(
                 summary=confirmation.summary([confirmation.action(tool, task.title)]),
@@ -338,6 +477,56 @@ class OfflineAgent:
         )
         async for event in say(turn, text):
             yield event
+
+    async def _settle(
+        self,
+        turn: Turn,
+        intent: str,
+        task: ListedTask,
+        arguments: dict[str, Any],
+        settled: list[dict[str, Any] | None],
+    ) -> AsyncIterator[ChatEvent]:
+        """Turn a change said relative to the task ("to friday", "2 days later", "an hour
+        before") into tool arguments, reading the task as it is now. Appends None to
+        `settled` when the task cannot take it (no due date to count from): then the
+        user is asked for one."""
+        outcomes: list[ToolOutcome] = []
+        call = PlannedCall(new_call_id(), "get_task", {"task_id": task.id})
+        async for event in execute(turn, [call], outcomes, confirmed=False):
+            yield event
+        current = outcomes[0].structured if outcomes[0].ok else None
+        if current is None:
+            settled.append(None)
+            async for event in say(turn, replies.failed(outcomes[0].text)):
+                yield event
+            return
+        clock = Clock.create(turn.now, turn.user.timezone)
+        final = {k: v for k, v in arguments.items() if not k.startswith("_")}
+        due = _instant(current.get("due_at"))
+        if _DUE_CHANGE in arguments:
+            due = changed_due(due, _due_change(arguments[_DUE_CHANGE]), clock)
+            if due is None:
+                settled.append(None)
+                awaiting = Awaiting(intent=intent, wants="due", task=task, arguments=final)
+                async for event in self._ask(turn, awaiting, task.title):
+                    yield event
+                return
+            final["due_at"] = due.isoformat()
+        if _REMIND_BEFORE in arguments:
+            offset = _offset(arguments[_REMIND_BEFORE])
+            remind_at = reminder_before(due, offset, clock) if due is not None else None
+            if remind_at is None:
+                settled.append(None)
+                text = (
+                    f"{replies.quoted(task.title)} has no due date, so I can't count back "
+                    "from it. When should I remind you? For example “tomorrow at 9am”."
+                )
+                turn.state.awaiting = Awaiting(intent="set_reminder", wants="reminder", task=task)
+                async for event in say(turn, text):
+                    yield event
+                return
+            final["remind_at"] = remind_at.isoformat()
+        settled.append(final)
 
 
 __all__ = ["OfflineAgent", "add_arguments", "change_arguments", "find_arguments"]

@@ -20,6 +20,7 @@ class Details:
     recurrence_rule: str | None = None
     priority: Priority | None = None
     tags: tuple[str, ...] = ()
+    when: When | None = None  # the day and time as said (no repeat)
 
     @property
     def has_changes(self) -> bool:
@@ -52,4 +53,4 @@ def read_details(text: str, clock: Clock, *, loose_priority: bool = False) -> De
         return Details(text, priority=priority, tags=tags)
     due_at = when.resolve(clock, DEFAULT_DUE_TIME)
     remind_at = when.resolve(clock, DEFAULT_REMIND_TIME)
-    return Details(text, due_at, remind_at, None, priority, tags)
+    return Details(text, due_at, remind_at, None, priority, tags, when)

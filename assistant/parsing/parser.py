@@ -13,6 +13,7 @@ from assistant.parsing.finding import read_find
 from assistant.parsing.reading import UNKNOWN, Reading
 from assistant.parsing.references import read_reference
 from assistant.parsing.reminder_requests import read_reminder
+from assistant.parsing.spelling import mend
 from assistant.parsing.text import normalize
 from assistant.parsing.updates import read_update
 
@@ -58,7 +59,7 @@ def _reminder_first(body: str, clock: Clock) -> str:
 
 def interpret(text: str, clock: Clock) -> Reading:
     """The reading of `text`; exceptions propagate (tests call this directly)."""
-    body = normalize(text)
+    body = mend(normalize(text))
     if is_small_talk(body):
         return UNKNOWN
     body = _reminder_first(strip_politeness(body), clock)

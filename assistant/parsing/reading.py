@@ -1,7 +1,7 @@
 """The result of reading one utterance: the `todo parse` JSON object (docs/reference.md)."""
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 Intent = Literal[
@@ -56,6 +56,28 @@ class TaskFilters:
 
 
 @dataclass(frozen=True, slots=True)
+class DueChange:
+    """A new due time as the user said it, to merge with the task's current one:
+    a day keeps the task's time, a time keeps its day, a shift moves both."""
+
+    day: date | None = None
+    clock_time: time | None = None
+    shift: timedelta | None = None  # "by 2 days", "an hour earlier" (negative)
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderOffset:
+    """A reminder relative to the due time: "an hour before", "the day before at 10am".
+
+    Whole days count on the wall clock; with `clock_time`, the reminder is at that
+    wall-clock time on the day `before` ends on.
+    """
+
+    before: timedelta
+    clock_time: time | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Reading:
     """What the user asked for. Instants are timezone-aware, in the user's zone."""
 
@@ -68,6 +90,9 @@ class Reading:
     tags: tuple[str, ...] = ()
     recurrence_rule: str | None = None
     filters: TaskFilters = field(default_factory=TaskFilters)
+    # For changes to an existing task: what was said, before it meets the task.
+    due_change: DueChange | None = None
+    remind_before: ReminderOffset | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The `todo parse` object; `filters` is empty unless the intent is find_tasks."""

@@ -8,7 +8,7 @@ from assistant.parsing.clock import Clock
 from assistant.parsing.datetimes import extract_when
 from assistant.parsing.lexicon import DEFAULT_REMIND_TIME
 from assistant.parsing.reading import Reading
-from assistant.parsing.reminders import OFFSET_PHRASE, reminder_for
+from assistant.parsing.reminders import OFFSET_PHRASE, RELATIVE_PHRASE, read_offset, reminder_for
 from assistant.parsing.text import clean_reference
 
 _I = re.IGNORECASE
@@ -44,9 +44,13 @@ def _split_after_time(
 
 def _about(before: str, after: str, clock: Clock) -> Reading:
     text = f"{after} {before}".strip()
-    offset = OFFSET_PHRASE.search(text)
+    relative = RELATIVE_PHRASE.search(text)
+    if relative is not None and (offset := read_offset(relative.group(0), clock)) is not None:
+        task = clean_reference(_LEADING_ABOUT.sub("", text[: relative.start()]))
+        return Reading(intent="set_reminder", task=task, remind_before=offset)
+    offset_said = OFFSET_PHRASE.search(text)
     when, ref_text = extract_when(OFFSET_PHRASE.sub("", text), clock)
-    remind_at = when.resolve(clock, DEFAULT_REMIND_TIME) if when and not offset else None
+    remind_at = when.resolve(clock, DEFAULT_REMIND_TIME) if when and not offset_said else None
     task = clean_reference(_LEADING_ABOUT.sub("", ref_text))
     return Reading(intent="set_reminder", task=task, remind_at=remind_at)
 
@@ -60,6 +64,8 @@ def _remind(rest: str, clock: Clock) -> Reading:
             return added
     elif about is not None:
         return _about(about[1], about[2], clock)
+    if (offset := read_offset(rest, clock)) is not None:  # "remind me an hour before"
+        return Reading(intent="set_reminder", remind_before=offset)
     when, leftover = extract_when(rest, clock)
     if not _NO_TASK.match(leftover):  # "remind me call mom at 5"
         added = build_add(rest, clock, remind_at_due=True)
@@ -74,7 +80,10 @@ def read_reminder(text: str, clock: Clock) -> Reading | None:
     if (m := _CHANGE_REMINDER.match(body)) is not None:
         task = clean_reference(m.group("ref"))
         return Reading(
-            intent="set_reminder", task=task, remind_at=reminder_for(m["val"], None, clock)
+            intent="set_reminder",
+            task=task,
+            remind_at=reminder_for(m["val"], None, clock),
+            remind_before=read_offset(m["val"], clock),
         )
     m = _REMIND_ME.match(body) or _SET_REMINDER.match(body)
     if m is None:

@@ -1,11 +1,13 @@
 """Reminder times: "30 minutes before", "the day before", "at 8am" (on the due day)."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from assistant.parsing.changes import reminder_before
 from assistant.parsing.clock import Clock
 from assistant.parsing.datetimes import extract_when
 from assistant.parsing.lexicon import DEFAULT_REMIND_TIME, NUMBER, PERIOD_TIMES
+from assistant.parsing.reading import ReminderOffset
 from assistant.parsing.text import to_number
 
 _I = re.IGNORECASE
@@ -23,6 +25,13 @@ OFFSET_PHRASE = re.compile(
 _DAY_BEFORE = re.compile(
     r"\s*(?:on\s+)?(?:the\s+)?(?P<unit>day|night|evening|morning|week)\s+before\b", _I
 )
+# Where a relative reminder starts in a longer phrase: "dinner with sam an hour before".
+RELATIVE_PHRASE = re.compile(
+    rf"(?:^|\s+)(?:(?:about|around)\s+)?(?:(?:\d+(?:\.\d+)?|{NUMBER}|half\s+an)\s*"
+    rf"(?:minutes?|mins?|min|m|hours?|hrs?|hr|h|days?|weeks?)\s+{_BEFORE}"
+    r"|(?:on\s+)?(?:the\s+)?(?:day|night|evening|morning|week)\s+before\b).*$",
+    _I,
+)
 
 
 def _offset(m: re.Match[str]) -> timedelta:
@@ -37,30 +46,26 @@ def _offset(m: re.Match[str]) -> timedelta:
     return timedelta(hours=amount) if unit.startswith("h") else timedelta(minutes=amount)
 
 
-def _before(due: datetime, delta: timedelta, clock: Clock) -> datetime | None:
-    try:
-        if delta >= timedelta(days=1):  # whole days count on the wall clock
-            return clock.localize(due.replace(tzinfo=None) - delta)
-        return (due.astimezone(UTC) - delta).astimezone(clock.zone)
-    except (OverflowError, ValueError):
+def read_offset(body: str, clock: Clock) -> ReminderOffset | None:
+    """A reminder said relative to the due time, at the start of `body`:
+    "30 minutes before", "an hour before", "the day before at 10am"."""
+    if (m := _OFFSET.match(body)) is not None:
+        return ReminderOffset(before=_offset(m))
+    if (m := _DAY_BEFORE.match(body)) is None:
         return None
-
-
-def _day_before(m: re.Match[str], body: str, due: datetime, clock: Clock) -> datetime:
     unit = m.group("unit").lower()
-    day = due.date() - timedelta(days=7 if unit == "week" else 1)
     when, _ = extract_when(body[m.end() :], clock)
-    if when is not None and when.clock_time is not None:
-        return clock.at(day, when.clock_time)
-    return clock.at(day, PERIOD_TIMES.get(unit, due.time()))
+    clock_time = when.clock_time if when is not None else None
+    return ReminderOffset(
+        before=timedelta(days=7 if unit == "week" else 1),
+        clock_time=clock_time or PERIOD_TIMES.get(unit),
+    )
 
 
 def reminder_for(body: str, due: datetime | None, clock: Clock) -> datetime | None:
     """When a reminder phrase fires: "30 minutes before", "the day before", "at 8am"."""
-    if (m := _OFFSET.match(body)) is not None:
-        return _before(due, _offset(m), clock) if due is not None else None
-    if (m := _DAY_BEFORE.match(body)) is not None:
-        return _day_before(m, body, due, clock) if due is not None else None
+    if (offset := read_offset(body, clock)) is not None:
+        return reminder_before(due, offset, clock) if due is not None else None
     when, _ = extract_when(body, clock)
     if when is None:
         return None

@@ -5,13 +5,14 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from assistant.parsing.attributes import bare_priority, extract_priority, extract_tags
 from assistant.parsing.clock import Clock
-from assistant.parsing.details import read_details
-from assistant.parsing.lexicon import LIST_JOINER
-from assistant.parsing.reading import Priority, Reading
-from assistant.parsing.text import clean_reference, tidy_title
+from assistant.parsing.details import Details, read_details
+from assistant.parsing.lexicon import LIST_JOINER, NUMBER
+from assistant.parsing.reading import DueChange, Priority, Reading
+from assistant.parsing.text import clean_reference, tidy_title, to_number
 
 _I = re.IGNORECASE
 MAX_SPLITS = 6  # "move the trip to paris to friday" has two; more is not a request
@@ -43,12 +44,66 @@ def _change(value: str, clock: Clock, *, title_ok: bool) -> _Change | None:
             priority=details.priority,
             tags=details.tags,
             recurrence_rule=details.recurrence_rule,
+            due_change=_as_said(details),
         )
         return _Change(reading, leftover is None)
     title = tidy_title(value)
     if title_ok and title is not None:
         return _Change(Reading(intent="update_task", title=title), True)
     return None
+
+
+def _as_said(details: Details) -> DueChange | None:
+    """The day and time as said, to merge with the task's ("move it to friday" keeps
+    its 5 pm); None for an exact instant ("in 2 hours") or a new repeat."""
+    when = details.when
+    if when is None or when.instant is not None or details.recurrence_rule is not None:
+        return None
+    return DueChange(day=when.day, clock_time=when.clock_time)
+
+
+_UNIT = r"(?P<unit>minutes?|mins?|min|hours?|hrs?|hr|days?|weeks?)"
+_SHIFT = re.compile(
+    rf"^(?P<ref>.+?)\s+(?:(?P<dir>back|out|forward|ahead|later|earlier)\s+)?(?:by\s+)?"
+    rf"(?P<n>\d+(?:\.\d+)?|{NUMBER}|half\s+an)\s*{_UNIT}"
+    r"(?:\s+(?P<dir2>later|earlier|back|forward|ahead|out))?$",
+    _I,
+)
+_EARLIER = ("forward", "ahead", "earlier")
+_NOT_A_SHIFT = re.compile(r"\b(?:in|to|for|until|till|at|on|within)$", _I)
+_BRING_FORWARD = re.compile(
+    r"^(?P<verb>bring|pull|move)\s+(?P<body>.+\s(?:forward|ahead)\b.*)$", _I
+)
+
+
+def _bring_forward(body: str, clock: Clock) -> Reading | None:
+    """Bring the meeting forward by an hour: the verb's object sits before 'forward'."""
+    if (m := _BRING_FORWARD.match(body)) is None:
+        return None
+    return _shift(m.group("verb"), m.group("body"))
+
+
+def _shift(verb: str, rest: str) -> Reading | None:
+    """A shift of the due time: "postpone the dentist by 2 days", "push it back an hour"."""
+    if (m := _SHIFT.match(rest)) is None or _NOT_A_SHIFT.search(m.group("ref")):
+        return None
+    task = clean_reference(m.group("ref"))
+    word = m.group("n").lower()
+    amount = 0.5 if word.startswith("half") else to_number(word)
+    if amount is None:
+        try:
+            amount = float(word)
+        except ValueError:
+            return None
+    unit = m.group("unit").lower()
+    minutes = {"m": 1, "h": 60, "d": 1440, "w": 10080}[unit[0]]
+    delta = timedelta(minutes=min(amount * minutes, 10 * 366 * 1440))
+    direction = (m.group("dir") or m.group("dir2") or "").lower()
+    if direction in _EARLIER or re.search(r"\bforward\b", verb, _I):
+        delta = -delta
+    if task is None or not delta:
+        return None
+    return Reading(intent="update_task", task=task, due_change=DueChange(shift=delta))
 
 
 def _splits(body: str, connector: re.Pattern[str]) -> Iterator[tuple[str, str]]:
@@ -162,6 +217,8 @@ def _reschedule(body: str, clock: Clock) -> Reading | None:
     if (m := _RESCHEDULE.match(body)) is None:
         return None
     rest = m.group("body")
+    if (shifted := _shift(body[: m.start("body")], rest)) is not None:
+        return shifted
     for reference, value in _splits(rest, _RESCHEDULE_TO):
         change = _change(value, clock, title_ok=False)
         if change is not None and change.clean:
@@ -175,6 +232,7 @@ def _reschedule(body: str, clock: Clock) -> Reading | None:
         task=task,
         due_at=details.due_at,
         recurrence_rule=details.recurrence_rule,
+        due_change=_as_said(details),
     )
 
 
@@ -216,8 +274,18 @@ def _now_due(body: str, clock: Clock) -> Reading | None:
 
 
 _READERS: tuple[Callable[[str, Clock], Reading | None], ...] = (
-    _rename, _field_of, _tagging, _prioritize, _reschedule, _make, _set_to, _now_due,
+    _rename, _field_of, _tagging, _prioritize, _bring_forward, _reschedule, _make, _set_to,
+    _now_due,
 )  # fmt: skip
+
+
+def read_change(value: str, clock: Clock) -> Reading | None:
+    """A change said on its own ("friday at 3pm", "2 days later", "high priority"),
+    read in full."""
+    if (shifted := _shift("move", f"it {value}")) is not None:
+        return replace(shifted, task=None)
+    change = _change(value, clock, title_ok=False)
+    return change.reading if change is not None and change.clean else None
 
 
 def read_update(text: str, clock: Clock) -> Reading | None:

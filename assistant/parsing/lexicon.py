@@ -39,6 +39,8 @@ NUMBER_WORDS: Final[dict[str, int]] = {
 ORDINAL_WORDS: Final[dict[str, int]] = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3,
     "fourth": 4, "4th": 4, "fifth": 5, "5th": 5, "last": -1,
+    "second to last": -2, "second-to-last": -2, "2nd to last": -2, "next to last": -2,
+    "next-to-last": -2, "penultimate": -2, "third to last": -3, "third-to-last": -3,
 }  # fmt: skip
 
 # Times of day named by a period word ("tomorrow morning", "tonight").

@@ -40,6 +40,32 @@ _OF_EVERY_MONTH = r"\s+of\s+(?:each|every)\s+month\b"
 _WEEKDAY_SPLIT = re.compile(rf"{LIST_JOINER}|\s+", _I)
 
 
+_ORD_LIST = rf"{ORDINAL}(?:{LIST_JOINER}(?:the\s+)?{ORDINAL})*"
+_NTH_ITEM = rf"(?:{DAY_OF_MONTH}(?:st|nd|rd|th)|first)"
+_NTH_LIST = rf"{_NTH_ITEM}(?:{LIST_JOINER}(?:the\s+)?{_NTH_ITEM})*"
+_DAY_ITEM = rf"{DAY_OF_MONTH}(?:st|nd|rd|th)?"
+_DAY_LIST = rf"{_DAY_ITEM}(?:{LIST_JOINER}(?:the\s+)?{_DAY_ITEM})*"
+_RANGE_JOIN = r"\s*(?:-|\u2013|to|through|thru)\s*"
+_WD_RANGE = rf"(?P<from>{WEEKDAY_ANY})\b{_RANGE_JOIN}(?P<to>{WEEKDAY_ANY})\b"
+_ORDINAL_SPLIT = re.compile(rf"({ORDINAL})", _I)
+_ORDINAL_INTERVALS = {"second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6}
+
+
+def _ordinals(text: str) -> tuple[int, ...]:
+    """'2nd and last' -> (2, -1), in the order said, without repeats."""
+    found: list[int] = []
+    for word in _ORDINAL_SPLIT.findall(text):
+        value = ORDINAL_WORDS.get(re.sub(r"\s+", " ", word.lower()))
+        if value is not None and value not in found:
+            found.append(value)
+    return tuple(found)
+
+
+def _month_days(text: str) -> tuple[int, ...]:
+    days = {1 if w.lower() == "first" else int(w) for w in re.findall(r"\d+|first", text, _I)}
+    return tuple(sorted(d for d in days if 1 <= d <= 31))
+
+
 def _days(text: str) -> tuple[tuple[int, int | None], ...]:
     names = [w.lower().rstrip("s") for w in _WEEKDAY_SPLIT.split(text) if w.strip()]
     found = {WEEKDAYS[n] for n in names if n in WEEKDAYS}
@@ -53,22 +79,72 @@ def _by_weekdays(m: re.Match[str]) -> Recurrence:
 
 
 def _nth_weekday(m: re.Match[str]) -> Recurrence | None:
-    """Every last friday (of the month); but "every second friday" alone is fortnightly."""
-    ordinal = ORDINAL_WORDS[m.group("ord").lower()]
-    if ordinal not in (1, -1) and not m.groupdict().get("of"):
+    """Every last friday (of the month), the 2nd and last friday of each month; but
+    "every second friday" alone is fortnightly."""
+    ordinals = _ordinals(m.group("ords"))
+    if not ordinals:
         return None
-    return Recurrence("MONTHLY", weekdays=((WEEKDAYS[m.group("wd").lower()], ordinal),))
+    if len(ordinals) == 1 and ordinals[0] not in (1, -1) and not m.groupdict().get("of"):
+        return None
+    day = WEEKDAYS[m.group("wd").lower()]
+    return Recurrence("MONTHLY", weekdays=tuple((day, n) for n in ordinals))
 
 
-def _month_day(m: re.Match[str]) -> Recurrence:
-    return Recurrence("MONTHLY", month_days=(int(m.group("d")),))
+def _nth_weekday_of_month(m: re.Match[str]) -> Recurrence | None:
+    """Every fourth thursday in november: once a year."""
+    ordinals = _ordinals(m.group("ords"))
+    day = WEEKDAYS[m.group("wd").lower()]
+    if not ordinals:
+        return None
+    month = MONTHS[m.group("mon").lower()]
+    return Recurrence("YEARLY", months=(month,), weekdays=tuple((day, n) for n in ordinals))
+
+
+def _first_or_last_day(m: re.Match[str]) -> Recurrence:
+    return Recurrence("MONTHLY", month_days=(1 if m.group("fl").lower() == "first" else -1,))
+
+
+def _nth_unit(m: re.Match[str]) -> Recurrence | None:
+    """Every 4th day, every third week: an interval, not a day of the month."""
+    word = m.group("n").lower()
+    count = _ORDINAL_INTERVALS.get(word) or (int(word[:-2]) if word[:-2].isdigit() else None)
+    if count is None or not 1 <= count <= MAX_REPEAT:
+        return None
+    return Recurrence(_UNIT_FREQUENCY[m.group("unit").lower()], interval=count)
+
+
+def _weekday_range(m: re.Match[str]) -> Recurrence | None:
+    """Mon-wed, saturday through tuesday: every day of the range, each week."""
+    first, last = WEEKDAYS[m.group("from").lower()], WEEKDAYS[m.group("to").lower()]
+    if first == last:
+        return None
+    span = [(first + i) % 7 for i in range((last - first) % 7 + 1)]
+    return Recurrence("WEEKLY", weekdays=tuple((d, None) for d in sorted(span)))
+
+
+def _per_period(m: re.Match[str]) -> Recurrence | None:
+    """Once a week, once a year; twice a year (every 6 months), twice a month."""
+    unit, times = m.group("unit").lower(), (m.group("times") or "once").lower()
+    if times == "once":
+        return Recurrence(_UNIT_FREQUENCY[unit])
+    if times == "twice" and unit == "year":
+        return Recurrence("MONTHLY", interval=6)
+    if times in ("twice", "two times") and unit == "month":
+        return Recurrence("WEEKLY", interval=2)
+    return None
+
+
+def _month_day(m: re.Match[str]) -> Recurrence | None:
+    days = _month_days(m.group("ds"))
+    return Recurrence("MONTHLY", month_days=days) if days else None
 
 
 def _yearly(m: re.Match[str]) -> Recurrence | None:
-    month, day = MONTHS[m.group("mon").lower()], int(m.group("d"))
-    if not _real_day(month, day):
+    month = MONTHS[m.group("mon").lower()]
+    days = _month_days(m.group("ds"))
+    if not days or not all(_real_day(month, day) for day in days):
         return None
-    return Recurrence("YEARLY", months=(month,), month_days=(day,))
+    return Recurrence("YEARLY", months=(month,), month_days=days)
 
 
 def _real_day(month: int, day: int) -> bool:
@@ -107,6 +183,7 @@ _ADVERBS: dict[str, Recurrence] = {
     "quarterly": Recurrence("MONTHLY", interval=3),
     "yearly": Recurrence("YEARLY"),
     "annually": Recurrence("YEARLY"),
+    "everyday": Recurrence("DAILY"),
 }
 
 
@@ -120,7 +197,11 @@ _WEEKDAY_SETS = {"weekday": (0, 1, 2, 3, 4), "weekend": (5, 6)}
 
 def _weekday_set(m: re.Match[str]) -> Recurrence:
     key = "weekend" if "end" in m.group("set").lower() else "weekday"
-    return Recurrence("WEEKLY", weekdays=tuple((d, None) for d in _WEEKDAY_SETS[key]))
+    every = (m.groupdict().get("every") or "").lower()
+    interval = 2 if every in ("other", "second", "2nd") else 1
+    return Recurrence(
+        "WEEKLY", interval=interval, weekdays=tuple((d, None) for d in _WEEKDAY_SETS[key])
+    )
 
 
 def _last_day(m: re.Match[str]) -> Recurrence:
@@ -131,38 +212,60 @@ _PHRASES: tuple[tuple[re.Pattern[str], _Builder], ...] = tuple(
     (re.compile(pattern, _I), builder)
     for pattern, builder in (
         (
-            rf"{_EVERY}(?P<ord>{ORDINAL})\s+(?P<wd>{WEEKDAY_ANY})\b(?P<of>{_OF_MONTH})?",
-            _nth_weekday,
-        ),
-        (
-            rf"\b(?:on\s+)?the\s+(?P<ord>{ORDINAL})\s+(?P<wd>{WEEKDAY_ANY}){_OF_EVERY_MONTH}",
-            _nth_weekday,
-        ),
-        (rf"{_EVERY}last\s+day\b(?:{_OF_MONTH})?", _last_day),
-        (rf"\b(?:on\s+)?the\s+last\s+day{_OF_EVERY_MONTH}", _last_day),
-        (
-            rf"{_EVERY}(?P<mon>{MONTH})\s+(?:the\s+)?(?P<d>{DAY_OF_MONTH})(?:st|nd|rd|th)?\b",
-            _yearly,
-        ),
-        (
-            rf"{_EVERY}(?:the\s+)?(?P<d>{DAY_OF_MONTH})(?:st|nd|rd|th)?\s+(?:of\s+)?"
+            rf"{_EVERY}(?:the\s+)?(?P<ords>{_ORD_LIST})\s+(?P<wd>{WEEKDAY_ANY})\s+(?:in|of)\s+"
             rf"(?P<mon>{MONTH})\b",
+            _nth_weekday_of_month,
+        ),
+        (
+            rf"{_EVERY}(?:the\s+)?(?P<ords>{_ORD_LIST})\s+(?P<wd>{WEEKDAY_ANY})\b(?P<of>{_OF_MONTH})?",
+            _nth_weekday,
+        ),
+        (
+            rf"\b(?:on\s+)?(?:the\s+)?(?P<ords>{_ORD_LIST})\s+(?P<wd>{WEEKDAY_ANY})"
+            rf"(?P<of>{_OF_EVERY_MONTH})",
+            _nth_weekday,
+        ),
+        (rf"{_EVERY}(?P<fl>first|last)\s+day\b(?:{_OF_MONTH})?", _first_or_last_day),
+        (rf"\b(?:on\s+)?(?:the\s+)?(?P<fl>first|last)\s+day{_OF_EVERY_MONTH}", _first_or_last_day),
+        (r"\b(?:at\s+)?(?:the\s+)?(?P<fl>end)\s+of\s+(?:each|every)\s+month\b", _last_day),
+        (
+            rf"{_EVERY}(?P<mon>{MONTH})\s+(?:the\s+)?(?P<ds>{_DAY_LIST})\b",
             _yearly,
         ),
-        (rf"{_EVERY}(?:the\s+)?{_NTH}(?:\s+day)?\b(?:{_OF_MONTH})?", _month_day),
-        (rf"\b(?:on\s+)?the\s+{_NTH}(?:\s+day)?{_OF_EVERY_MONTH}", _month_day),
-        (rf"{_EVERY}(?P<set>week\s*day|work\s*day|business\s+day|weekend)s?\b", _weekday_set),
+        (
+            rf"{_EVERY}(?:the\s+)?(?P<ds>{_DAY_LIST})\s+(?:of\s+)?(?P<mon>{MONTH})\b",
+            _yearly,
+        ),
+        (
+            rf"{_EVERY}(?P<n>\d{{1,3}}(?:st|nd|rd|th)|second|third|fourth|fifth|sixth)\s+"
+            r"(?P<unit>day|week|month|year)\b(?!\s+of\b)",
+            _nth_unit,
+        ),
+        (rf"{_EVERY}(?:the\s+)?(?P<ds>{_NTH_LIST})(?:\s+day)?\b(?:{_OF_MONTH})?", _month_day),
+        (rf"\b(?:on\s+)?(?:the\s+)?(?P<ds>{_NTH_LIST})(?:\s+day)?{_OF_EVERY_MONTH}", _month_day),
+        (
+            rf"{_EVERY}(?:(?P<every>other|second|2nd)\s+)?"
+            r"(?P<set>week\s*day|work\s*day|business\s+day|weekend)s?\b",
+            _weekday_set,
+        ),
         (r"\b(?:on\s+)?(?P<set>week\s*days|work\s*days|weekends)\b", _weekday_set),
         (rf"{_EVERY}(?P<n>other|{NUMBER})\s+(?P<unit>day|week|month|year)s?\b", _interval),
         (rf"{_EVERY}(?P<unit>day|week|month|quarter|year|{PERIOD})\b", _unit),
+        (rf"{_EVERY}(?:day\s+)?(?:from\s+)?{_WD_RANGE}", _weekday_range),
         (
             rf"{_EVERY}(?:(?P<every>other|second|2nd|third|3rd|fourth|4th)\s+)?(?P<days>{_WD_LIST})",
             _by_weekdays,
         ),
         (rf"\b(?:on\s+)?(?P<days>{_WD_PLURALS})", _by_weekdays),
+        (rf"(?:^|(?<=\s))(?:on\s+)?{_WD_RANGE}", _weekday_range),
+        (
+            r"\b(?:(?P<times>once|twice|two\s+times)\s+)(?:a|per|each|every)\s+"
+            r"(?P<unit>day|week|month|year)\b",
+            _per_period,
+        ),
         (
             r"\b(?P<adv>daily|nightly|weekly|bi-?weekly|fortnightly|monthly|bi-?monthly"
-            r"|quarterly|yearly|annually)\b",
+            r"|quarterly|yearly|annually|everyday)\b",
             _adverb,
         ),
     )

@@ -20,16 +20,23 @@ _MONTHS = (
 )  # fmt: skip
 _DAY_WORDS = (*_WEEKDAYS, *(f"{d}s" for d in _WEEKDAYS), "tomorrow", "weekday", "weekend")
 _BEFORE_DAY = frozenset(
-    "on by next this every until till before after from last coming each other "
-    "due starting and or".split()
-)
-_BEFORE_MONTH = frozenset("in of since until till from by every each next this early late mid".split())
+    {
+        "on", "by", "next", "this", "every", "until", "till", "before", "after", "from",
+        "last", "coming", "each", "other", "due", "starting", "and", "or",
+    }
+)  # fmt: skip
+_BEFORE_MONTH = frozenset(
+    {
+        "in", "of", "since", "until", "till", "from", "by", "every", "each", "next", "this",
+        "early", "late", "mid",
+    }
+)  # fmt: skip
 _LEVELS = ("high", "highest", "medium", "low", "lowest", "urgent", "important", "normal")
 # A command word, and the words that may follow it when it is one.
 _COMMANDS: dict[str, frozenset[str]] = {
     "remind": frozenset({"me", "us"}),
     **{
-        verb: frozenset("the my it that this all everything every".split())
+        verb: frozenset(("the", "my", "it", "that", "this", "all", "everything", "every"))
         for verb in ("delete", "complete", "finish", "reschedule", "postpone", "rename", "reopen")
     },
 }

@@ -183,6 +183,11 @@ def _nth_weekday(match: re.Match[str], today: date) -> DayHit | None:
     day_of_week = weekday(WEEKDAYS[match.group("wd").lower()])(ordinal)
     scope = re.sub(r"\s+", " ", match.group("scope").lower())
     this_month = today.replace(day=1)
+    year = match.groupdict().get("y")
+    if scope in MONTHS and year:  # "the 1st fri in feb 2011": that month, even if past
+        month = date(int(year), MONTHS[scope], 1)
+        found = month + relativedelta(day=1 if ordinal > 0 else 31, weekday=day_of_week)
+        return DayHit(found, _period(match)) if found.month == month.month else None
     if scope in MONTHS:
         month = this_month.replace(month=MONTHS[scope])
         starts = [month, month + relativedelta(years=1)]
@@ -207,7 +212,7 @@ _DAY_FIRST_RULE = _rule(_NUMERIC, _day_first)
 _DAY_RULES: tuple[_DayRule, ...] = (
     _rule(
         rf"(?:the\s+)?(?P<ord>{ORDINAL})\s+(?P<wd>{WEEKDAY_ANY})\s+(?:of|in)\s+"
-        rf"(?P<scope>(?:the|this|next)\s+month|{MONTH})\b",
+        rf"(?P<scope>(?:the|this|next)\s+month|{MONTH})\b(?:,?\s+(?P<y>\d{{4}})\b)?",
         _nth_weekday,
     ),
     _rule(

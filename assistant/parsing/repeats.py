@@ -4,7 +4,9 @@ month", "daily", with their limits ("until june 1", "10 times", "starting monday
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
 
 from assistant.parsing.clock import Clock
 from assistant.parsing.days import match_day_at
@@ -349,37 +351,106 @@ _START = re.compile(
     r"\b(?:starting|beginning|from|effective|as\s+of)(?:\s+(?:on|from|with))?\s+", _I
 )
 _COUNT = re.compile(
-    rf"\b(?:for\s+)?(?:a\s+total\s+of\s+)?(?P<n>{NUMBER})\s+(?:more\s+)?"
-    r"(?:times|occurrences|sessions|repetitions)\b",
+    rf"\b(?:for\s+)?(?:a\s+total\s+of\s+)?(?:(?P<n>{NUMBER})\s+(?:more\s+)?"
+    r"(?:times|occurrences|sessions|repetitions)\b|(?P<nx>\d{1,3})\s*x\b"
+    r"|(?P<word>twice|thrice))",
     _I,
 )
+_COUNT_WORDS = {"twice": 2, "thrice": 3}
 _LASTING = re.compile(
     rf"\bfor\s+(?:the\s+next\s+)?(?P<n>{NUMBER})\s+(?P<unit>day|week|month|year)s?\b", _I
 )
 
 
-def _day_after(pattern: re.Pattern[str], text: str, clock: Clock) -> tuple[date, str] | None:
-    """The day named right after a keyword ("until june 1"), and the text without both."""
+_MONTH_ALONE = re.compile(
+    rf"(?:in\s+|the\s+start\s+of\s+|the\s+end\s+of\s+)?(?P<mon>{MONTH})\b\.?"
+    r"(?:,?\s+(?P<y>\d{4}))?(?!\s*\d)",
+    _I,
+)
+_RANGE_TO = re.compile(r"\s*(?:to|until|till|through|thru|-|\u2013)\s*", _I)
+
+
+def _month_at(text: str, pos: int, clock: Clock, *, last: bool) -> tuple[date, int] | None:
+    """A month named alone ("may", "in may", "november 2027"): its first day, or with
+    `last` its last day; the next such month, this one included."""
+    m = _MONTH_ALONE.match(text, pos)
+    if m is None:
+        return None
+    month = MONTHS[m.group("mon").lower()]
+    today = clock.today
+    year = int(m.group("y")) if m.group("y") else today.year + (month < today.month)
+    first = date(year, month, 1)
+    if not last:
+        return first, m.end()
+    return first + relativedelta(months=1) - timedelta(days=1), m.end()
+
+
+def _bound_at(text: str, pos: int, clock: Clock, *, last: bool) -> tuple[date, int] | None:
+    """A day ("june 1", "next tuesday") or a month alone, right at `pos`."""
+    found = match_day_at(text, pos, clock)
+    if found is not None:
+        return found[0].day, found[1]
+    return _month_at(text, pos, clock, last=last)
+
+
+def _day_after(
+    pattern: re.Pattern[str], text: str, clock: Clock, *, until: bool = False
+) -> tuple[date, str] | None:
+    """The day named right after a keyword ("until june 1", "starting in may"), and the
+    text without both. "Until <month>" ends before that month, "through <month>" with it."""
     for m in pattern.finditer(text):
-        found = match_day_at(text, m.end(), clock)
-        if found is not None:
-            hit, end = found
-            return hit.day, cut_span(text, m.start(), end)
+        through = until and m.group(0).lower().startswith(("through", "thru"))
+        found = _bound_at(text, m.end(), clock, last=through)
+        if found is None:
+            continue
+        day, end = found
+        if until and not through and _MONTH_ALONE.match(text, m.end()):
+            day -= timedelta(days=1)  # "until november": the last day before it
+        return day, cut_span(text, m.start(), end)
+    return None
+
+
+_FROM = re.compile(r"\b(?:from|between)\s+", _I)
+
+
+def _span(text: str, clock: Clock) -> tuple[date, date, str] | None:
+    """From jan 1 to march 25, between may and september."""
+    for m in _FROM.finditer(text):
+        start = _bound_at(text, m.end(), clock, last=False)
+        if start is None:
+            continue
+        joint = _RANGE_TO.match(text, start[1]) or re.compile(r"\s+and\s+", _I).match(
+            text, start[1]
+        )
+        if joint is None:
+            continue
+        end = _bound_at(text, joint.end(), clock, last=True)
+        if end is None or end[0] < start[0]:
+            continue
+        return start[0], end[0], cut_span(text, m.start(), end[1])
     return None
 
 
 def _count(pattern: re.Pattern[str], text: str) -> tuple[re.Match[str], int] | None:
     m = pattern.search(text)
-    number = to_number(m.group("n")) if m else None
-    if m is None or number is None or not 1 <= number <= MAX_REPEAT:
+    if m is None:
+        return None
+    g = m.groupdict()
+    if g.get("word"):
+        number: int | None = _COUNT_WORDS[g["word"].lower()]
+    else:
+        number = to_number(g.get("nx") or g["n"])
+    if number is None or not 1 <= number <= MAX_REPEAT:
         return None
     return m, number
 
 
 def _extract_limits(rec: Recurrence, text: str, clock: Clock) -> tuple[Recurrence, str]:
-    if (until := _day_after(_UNTIL, text, clock)) is not None:
+    if (span := _span(text, clock)) is not None:
+        rec, text = replace(rec, start=span[0], until=span[1]), span[2]
+    if rec.until is None and (until := _day_after(_UNTIL, text, clock, until=True)) is not None:
         rec, text = replace(rec, until=until[0]), until[1]
-    if (start := _day_after(_START, text, clock)) is not None:
+    if rec.start is None and (start := _day_after(_START, text, clock)) is not None:
         rec, text = replace(rec, start=start[0]), start[1]
     if (times := _count(_COUNT, text)) is not None:
         rec, text = replace(rec, count=times[1]), cut_span(text, times[0].start(), times[0].end())

@@ -21,7 +21,8 @@ _I = re.IGNORECASE
 _LEAD = re.compile(
     r"^(?:(?:please|ok(?:ay)?|maybe|perhaps|how\s+about|what\s+about|make\s+it|let'?s\s+(?:say|do)"
     r"|say|remind\s+me|um+|uh+|hmm+|just|sure|yes|yeah|yep|i\s+guess|i\s+think|probably"
-    r"|change\s+it|move\s+it|set\s+it|it'?s|it\s+is|it\s+should\s+be|due)\b[\s,:]*)+",
+    r"|change\s+it|move\s+it|set\s+it|it'?s|it\s+is|it\s+should\s+be|due"
+    r"|(?:i'?m|i\s+am)\s+(?:available|free)|i\s+can\s+do|(?:i'?d|i\s+would)\s+(?:say|prefer))\b[\s,:]*)+",
     _I,
 )
 _TAIL = re.compile(

@@ -59,10 +59,10 @@ def _reminder_first(body: str, clock: Clock) -> str:
 
 def interpret(text: str, clock: Clock) -> Reading:
     """The reading of `text`; exceptions propagate (tests call this directly)."""
-    body = mend(normalize(text))
+    body = normalize(text)
     if is_small_talk(body):
         return UNKNOWN
-    body = _reminder_first(strip_politeness(body), clock)
+    body = _reminder_first(mend(strip_politeness(body)), clock)
     if is_small_talk(body):
         return UNKNOWN
     for reader in _READERS:

@@ -21,7 +21,8 @@ BEFORE_DST = datetime(2031, 3, 8, 9, 0, tzinfo=NEW_YORK)
 def test_a_new_day_keeps_the_time_of_day_across_dst() -> None:
     moved = changed_due(BEFORE_DST, DueChange(day=date(2031, 3, 12)), CLOCK)
     assert moved == datetime(2031, 3, 12, 9, 0, tzinfo=NEW_YORK)
-    assert moved is not None and moved.utcoffset() == timedelta(hours=-4)
+    assert moved is not None
+    assert moved.utcoffset() == timedelta(hours=-4)
 
 
 def test_a_new_time_keeps_the_day() -> None:
@@ -59,7 +60,8 @@ def test_reminders_count_back_from_the_due_time() -> None:
     # Two days back across the change: the same wall-clock time, another offset.
     two_days = reminder_before(due, ReminderOffset(timedelta(days=2)), CLOCK)
     assert two_days == datetime(2031, 3, 8, 15, 0, tzinfo=NEW_YORK)
-    assert two_days is not None and two_days.utcoffset() == timedelta(hours=-5)
+    assert two_days is not None
+    assert two_days.utcoffset() == timedelta(hours=-5)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@
 
 - `id` is stable; its prefix says what the item exercises: due (days and times),
   zone (time zones, DST days), repeat, prio, tag, remind, done, reopen, delete,
-  skip, update, find, chat (not about tasks).
+  skip, update, find, typo (misspelled request words), chat (not about tasks).
 - `now` is the wall-clock time in the IANA zone `tz` when the sentence is said
   (no offset). `todo parse --batch corpus.jsonl` reads the same lines.
 - `expect` holds only the fields of the `todo parse` object (docs/reference.md,

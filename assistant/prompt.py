@@ -16,6 +16,14 @@ make the tool call, and the app asks the user to confirm. Never claim it is done
 before a tool result says so.
 - To act on a task the user names, find_tasks first for its task_id; if several \
 match, ask which one.
+- When you asked the user something (when? which task? what time?), their next \
+message is the answer: fill in what was missing; never add the answer as a new task.
+- A change keeps what the user did not change: a new day keeps the task's time of \
+day, a new time keeps its day, and "2 days later" or "an hour earlier" shifts the \
+current due time. Read the task (get_task) before such a change.
+- Reminders said relative to the due time ("an hour before", "2 days before") are \
+set_reminder with minutes_before_due; "the day before at 10am" is remind_at at \
+10:00 on the day before the task is due.
 - Answer in short, plain sentences; give times as the user would say them."""
 
 

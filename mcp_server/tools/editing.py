@@ -80,7 +80,9 @@ async def update_task(
     clear: Annotated[list[Clearable] | None, Field(description="Fields to remove")] = None,
 ) -> Annotated[CallToolResult, views.TaskView]:
     """Change a task; only the fields given change. Moving due_at keeps the
-    recurrence. To remove a value, name it in clear."""
+    recurrence. When the user names only a new day, keep the task's time of
+    day (and only a new time keeps its day); "2 days later" adds to the
+    current due_at. To remove a value, name it in clear."""
     fields = _given(
         title=title,
         description=description,
@@ -112,7 +114,9 @@ async def set_reminder(
     minutes_before_due: Annotated[int | None, Field(ge=0, le=MAX_MINUTES_BEFORE)] = None,
 ) -> Annotated[CallToolResult, views.TaskView]:
     """Set when to be reminded of a task: at remind_at, or minutes_before_due
-    before its due time. Replaces an earlier reminder."""
+    before its due time ("an hour before" is 60, "2 days before" is 2880).
+    "The day before at 10am" is remind_at at 10:00 on the day before the due
+    date. Replaces an earlier reminder."""
     if (remind_at is None) == (minutes_before_due is None):
         raise ToolError("give exactly one of remind_at or minutes_before_due")
     async with acting(ctx) as (uow, user):

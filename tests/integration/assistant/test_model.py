@@ -265,3 +265,48 @@ async def test_tools_never_reach_another_users_task(
     assert "confirm" not in reply.names  # an unknown task is not even proposed
     assert await titles(bob, "active") == ["Bob's secret"]
     assert (await bob.get(f"/api/tasks/{secret['id']}")).json()["version"] == 1
+
+
+async def test_a_question_the_model_asked_is_answered_by_the_next_message(
+    alice: User, openai_standin: OpenAIStandIn
+) -> None:
+    await alice.add(title="Dentist", due_at="2031-03-10T15:00")
+    openai_standin.script(text("When should I remind you about the dentist?"))
+    asked = await say(alice, "set a reminder for the dentist")
+    assert asked.text == "When should I remind you about the dentist?"
+
+    def answer_in_context(request: dict[str, Any]) -> Any:
+        messages = request["messages"]
+        # The question is in the history, right before the answer to it.
+        assert messages[-2] == {
+            "role": "assistant",
+            "content": "When should I remind you about the dentist?",
+        }
+        assert messages[-1] == {"role": "user", "content": "the day before at 10am"}
+        assert "never add the answer as a new task" in messages[0]["content"]
+        specs = {spec["function"]["name"]: spec["function"] for spec in request["tools"]}
+        assert "The day before at 10am" in specs["set_reminder"]["description"]
+        assert "keep the task's time" in specs["update_task"]["description"]
+        return tools(call("find_tasks", {"q": "dentist"}))
+
+    def remind_the_day_before(request: dict[str, Any]) -> Any:
+        (found,) = set(ids_in(tool_results(request)))
+        return tools(call("set_reminder", {"task_id": found, "remind_at": "2031-03-09T10:00"}))
+
+    openai_standin.script(answer_in_context, remind_the_day_before, text("Done."))
+    answered = await say(alice, "the day before at 10am", asked.conversation_id)
+    assert [c["name"] for c in answered.of("tool_call")] == ["find_tasks", "set_reminder"]
+    assert answered.of("tool_result")[1]["result"]["remind_at"] == "2031-03-09T10:00:00-04:00"
+    assert await titles(alice) == ["Dentist"]
+
+
+async def test_minutes_before_due_sets_a_relative_reminder(
+    alice: User, openai_standin: OpenAIStandIn
+) -> None:
+    task = await alice.add(title="Dinner with Sam", due_at="2031-03-04T19:00")
+    openai_standin.script(
+        tools(call("set_reminder", {"task_id": task["id"], "minutes_before_due": 60})),
+        text("I'll remind you an hour before."),
+    )
+    reply = await say(alice, "remind me about dinner with sam an hour before")
+    assert reply.of("tool_result")[0]["result"]["remind_at"] == "2031-03-04T18:00:00-05:00"

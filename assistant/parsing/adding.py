@@ -33,6 +33,24 @@ _REMINDER_CLAUSE = re.compile(
 )
 
 
+# A "title" made only of these words is a time phrase cut short ("the day before",
+# "15 minutes before", "an hour later"), not something to do.
+_NOT_A_TITLE = frozenset(
+    {
+        "the", "a", "an", "one", "day", "days", "week", "weeks", "hour", "hours", "minute",
+        "minutes", "min", "mins", "before", "after", "later", "earlier", "ahead", "prior",
+        "beforehand", "then", "it", "that", "this", "same", "time", "at", "on", "by", "in",
+        "and", "or", "of", "to", "half", "couple", "few", "some", "morning", "evening",
+        "night", "afternoon", "next", "previous", "again",
+    }
+)  # fmt: skip
+
+
+def _is_time_leftover(title: str) -> bool:
+    words = re.findall(r"[a-z]+|\d+", title.lower())
+    return bool(words) and all(w in _NOT_A_TITLE or w.isdigit() for w in words)
+
+
 def _strip_add_words(text: str) -> str:
     text = _ADD_PREFIX.sub("", text, count=1)
     return _LIST_SUFFIX.sub("", text)
@@ -55,7 +73,7 @@ def build_add(text: str, clock: Clock, *, remind_at_due: bool = False) -> Readin
     text, reminder = _split_reminder(text)
     details = read_details(text, clock)
     title = tidy_title(details.rest)
-    if title is None:
+    if title is None or _is_time_leftover(title):
         return None
     remind_at = details.remind_at if remind_at_due else None
     if reminder is not None:

@@ -5,14 +5,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 
 from dateutil.relativedelta import relativedelta
-from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
+from dateutil.rrule import DAILY, HOURLY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
 
 from assistant.parsing.clock import Clock
 from assistant.parsing.lexicon import DEFAULT_DUE_TIME, PERIOD_TIMES, RRULE_DAYS
 
-Frequency = Literal["DAILY", "WEEKLY", "MONTHLY", "YEARLY"]
+Frequency = Literal["HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"]
 _FREQUENCIES: dict[Frequency, Literal[0, 1, 2, 3, 4, 5, 6]] = {
-    "DAILY": DAILY, "WEEKLY": WEEKLY, "MONTHLY": MONTHLY, "YEARLY": YEARLY,
+    "HOURLY": HOURLY, "DAILY": DAILY, "WEEKLY": WEEKLY, "MONTHLY": MONTHLY, "YEARLY": YEARLY,
 }  # fmt: skip
 
 
@@ -100,6 +100,9 @@ def schedule(
     """
     at = clock_time or (PERIOD_TIMES[rec.period] if rec.period else DEFAULT_DUE_TIME)
     earliest = clock.next_wall_time(at)
+    if rec.freq == "HOURLY" and clock_time is None:  # every N hours: from the next full hour
+        earliest = clock.now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        at = earliest.time()
     begin = rec.start or start_day
     if begin is not None:
         earliest = max(earliest, datetime.combine(begin, at))

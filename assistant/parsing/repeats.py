@@ -30,7 +30,7 @@ from assistant.parsing.text import cut_span, to_number
 _I = re.IGNORECASE
 MAX_REPEAT = 1000
 _UNIT_FREQUENCY: dict[str, Frequency] = {
-    "day": "DAILY", "week": "WEEKLY", "month": "MONTHLY", "year": "YEARLY",
+    "hour": "HOURLY", "day": "DAILY", "week": "WEEKLY", "month": "MONTHLY", "year": "YEARLY",
 }  # fmt: skip
 
 _EVERY = r"\b(?:every|each)\s+(?:single\s+)?"
@@ -115,6 +115,15 @@ def _nth_unit(m: re.Match[str]) -> Recurrence | None:
     return Recurrence(_UNIT_FREQUENCY[m.group("unit").lower()], interval=count)
 
 
+def _except_days(m: re.Match[str]) -> Recurrence | None:
+    """Every day except sunday; every weekday but friday."""
+    base = range(5) if "week" in m.group("unit").lower() else range(7)
+    left = [d for d in base if d not in {day for day, _ in _days(m.group("days"))}]
+    if not left or len(left) == len(base):
+        return None
+    return Recurrence("WEEKLY", weekdays=tuple((d, None) for d in left))
+
+
 def _weekday_range(m: re.Match[str]) -> Recurrence | None:
     """Mon-wed, saturday through tuesday: every day of the range, each week."""
     first, last = WEEKDAYS[m.group("from").lower()], WEEKDAYS[m.group("to").lower()]
@@ -186,6 +195,7 @@ _ADVERBS: dict[str, Recurrence] = {
     "yearly": Recurrence("YEARLY"),
     "annually": Recurrence("YEARLY"),
     "everyday": Recurrence("DAILY"),
+    "hourly": Recurrence("HOURLY"),
 }
 
 
@@ -246,13 +256,18 @@ _PHRASES: tuple[tuple[re.Pattern[str], _Builder], ...] = tuple(
         (rf"{_EVERY}(?:the\s+)?(?P<ds>{_NTH_LIST})(?:\s+day)?\b(?:{_OF_MONTH})?", _month_day),
         (rf"\b(?:on\s+)?(?:the\s+)?(?P<ds>{_NTH_LIST})(?:\s+day)?{_OF_EVERY_MONTH}", _month_day),
         (
+            rf"{_EVERY}(?P<unit>day|week\s*day)s?\s+(?:except|but(?:\s+not)?|other\s+than"
+            rf"|apart\s+from|besides)\s+(?:on\s+)?(?P<days>{_WD_LIST}|{_WD_PLURALS})",
+            _except_days,
+        ),
+        (
             rf"{_EVERY}(?:(?P<every>other|second|2nd)\s+)?"
             r"(?P<set>week\s*day|work\s*day|business\s+day|weekend)s?\b",
             _weekday_set,
         ),
         (r"\b(?:on\s+)?(?P<set>week\s*days|work\s*days|weekends)\b", _weekday_set),
-        (rf"{_EVERY}(?P<n>other|{NUMBER})\s+(?P<unit>day|week|month|year)s?\b", _interval),
-        (rf"{_EVERY}(?P<unit>day|week|month|quarter|year|{PERIOD})\b", _unit),
+        (rf"{_EVERY}(?P<n>other|{NUMBER})\s+(?P<unit>hour|day|week|month|year)s?\b", _interval),
+        (rf"{_EVERY}(?P<unit>hour|day|week|month|quarter|year|{PERIOD})\b", _unit),
         (rf"{_EVERY}(?:day\s+)?(?:from\s+)?{_WD_RANGE}", _weekday_range),
         (
             rf"{_EVERY}(?:(?P<every>other|second|2nd|third|3rd|fourth|4th)\s+)?(?P<days>{_WD_LIST})",
@@ -267,7 +282,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], _Builder], ...] = tuple(
         ),
         (
             r"\b(?P<adv>daily|nightly|weekly|bi-?weekly|fortnightly|monthly|bi-?monthly"
-            r"|quarterly|yearly|annually|everyday)\b",
+            r"|quarterly|yearly|annually|everyday|hourly)\b",
             _adverb,
         ),
     )

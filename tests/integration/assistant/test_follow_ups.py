@@ -155,3 +155,21 @@ async def test_a_new_request_instead_of_an_answer_is_served(alice: User) -> None
     assert tools(done) == ["find_tasks", "get_task", "update_task"]
     due = local((await task_named(alice, "Pay rent"))["due_at"])
     assert (due.date(), due.hour) == (next_weekday(4).date(), 10)
+
+
+async def test_new_repeat_phrasing_reaches_the_task_service(alice: User) -> None:
+    pill = await say(alice, "take my allergy pill every 8 hours")
+    assert pill.of("tool_result")[0]["ok"] is True
+    assert (await task_named(alice, "Take my allergy pill"))["recurrence_rule"] == (
+        "FREQ=HOURLY;INTERVAL=8"
+    )
+    rent = await say(alice, "pay rent the 2nd and last friday of each month")
+    assert rent.of("tool_result")[0]["ok"] is True
+    task = await task_named(alice, "Pay rent")
+    assert task["recurrence_rule"] == "FREQ=MONTHLY;BYDAY=2FR,-1FR"
+    preview = await alice.get(f"/api/tasks/{task['id']}/occurrences", params={"count": 4})
+    assert preview.status_code == 200, preview.text
+    days = [local(o).day for o in preview.json()["occurrences"]]
+    fridays = [local(o).weekday() for o in preview.json()["occurrences"]]
+    assert set(fridays) == {4}
+    assert all(d <= 14 or d >= 22 for d in days)  # the 2nd (8th-14th) and the last (22nd on)

@@ -10,16 +10,18 @@ from assistant.parsing.reminders import reminder_for
 from assistant.parsing.text import squash, tidy_title
 
 _I = re.IGNORECASE
+_ADVERB = r"(?:really|definitely|probably|seriously|totally|also|still|just|finally|actually)"
 _ADD_PREFIX = re.compile(
     r"^(?:(?:add|create|make|put|set\s+up|new|open|start)\s+(?:a\s+|an\s+)?(?:new\s+)?"
     r"(?:task|todo|to-do|item|entry)\b\s*(?:(?:to|for|called|named|titled|that\s+says)\b\s*)?"
     r"[:\-]?\s*"
     r"|(?:new\s+)?(?:task|todo|to-do)\s*[:\-]\s*"
     r"|add\s+(?!(?:tags?|labels?)\b)"
-    r"|(?:i\s+)?(?:need|have|got|ought|want)\s+to\s+|(?:i\s+)?(?:must|should|gotta)\s+"
+    r"|(?:i\s+)?(?:{adverb}\s+)?(?:need|have|got|ought|want)\s+to\s+(?:{adverb}\s+)?"
+    r"|(?:i\s+)?(?:{adverb}\s+)?(?:must|should|gotta)\s+(?:{adverb}\s+)?"
     r"|i(?:\s+have|'ve|\s+have\s+got|'ve\s+got)\s+(?=(?:a|an|my|the)\s)"
     r"|(?:don't|do\s+not)\s+(?:let\s+me\s+)?forget\s+(?:to\s+)?|remember\s+to\s+"
-    r"|note\s+to\s+self\s*[:\-]?\s*)",
+    r"|note\s+to\s+self\s*[:\-]?\s*)".replace("{adverb}", _ADVERB),
     _I,
 )
 _LIST_SUFFIX = re.compile(
@@ -51,6 +53,23 @@ def _is_time_leftover(title: str) -> bool:
     return bool(words) and all(w in _NOT_A_TITLE or w.isdigit() for w in words)
 
 
+_TAG_IN_WORDS = re.compile(
+    r"[\s,;]+(?:and\s+)?(?:tag|label|file)\s+(?:it|this|that)\s+(?:as\s+|with\s+|under\s+)?"
+    r"(?P<tags>[\w-]+(?:(?:\s*,\s*|\s+and\s+|\s+)[\w-]+)*)$",
+    _I,
+)
+
+
+def _tags_in_words(text: str) -> tuple[tuple[str, ...], str]:
+    """'call the plumber, tag it home' -> (('home',), 'call the plumber')."""
+    m = _TAG_IN_WORDS.search(text)
+    if m is None:
+        return (), text
+    words = re.split(r"\s*,\s*|\s+and\s+|\s+", m.group("tags").lower())
+    tags = tuple(dict.fromkeys(w for w in words if w))
+    return tags, text[: m.start()]
+
+
 def _strip_add_words(text: str) -> str:
     text = _ADD_PREFIX.sub("", text, count=1)
     return _LIST_SUFFIX.sub("", text)
@@ -70,6 +89,8 @@ def build_add(text: str, clock: Clock, *, remind_at_due: bool = False) -> Readin
     `remind_at_due` is for "remind me to X at T": the reminder fires when the task is due.
     """
     tags, text = extract_tags(_strip_add_words(text.strip()))
+    said_tags, text = _tags_in_words(text)
+    tags += tuple(t for t in said_tags if t not in tags)
     text, reminder = _split_reminder(text)
     details = read_details(text, clock)
     title = tidy_title(details.rest)

@@ -202,6 +202,20 @@ def _nth_weekday(match: re.Match[str], today: date) -> DayHit | None:
     return None
 
 
+def _before_month(match: re.Match[str], today: date) -> DayHit | None:
+    """Before july: the last day before the next July begins."""
+    month = MONTHS[match.group("mon").lower()]
+    year = today.year + (month <= today.month)
+    return DayHit(date(year, month, 1) - timedelta(days=1), _period(match))
+
+
+def _end_of_month(match: re.Match[str], today: date) -> DayHit | None:
+    """By the end of july: the last day of the next July (this one while it lasts)."""
+    month = MONTHS[match.group("mon").lower()]
+    year = today.year + (month < today.month)
+    return DayHit(date(year, month, 1) + relativedelta(months=1, days=-1), _period(match))
+
+
 def _rule(core: str, resolve: _DayResolver, lead: str = _LEAD) -> _DayRule:
     return _DayRule(re.compile(rf"\b{lead}{core}{_TAIL}", _I), resolve)
 
@@ -210,6 +224,12 @@ _NUMERIC = r"(?<![\d/.:-])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(
 _MONTH_FIRST_RULE = _rule(_NUMERIC, _month_first)
 _DAY_FIRST_RULE = _rule(_NUMERIC, _day_first)
 _DAY_RULES: tuple[_DayRule, ...] = (
+    _rule(rf"before\s+(?P<mon>{MONTH})\b(?!\.?\s*\d)", _before_month, lead=""),
+    _rule(
+        rf"(?:by\s+|before\s+)?(?:the\s+)?end\s+of\s+(?P<mon>{MONTH})\b(?!\.?\s*\d)",
+        _end_of_month,
+        lead="",
+    ),
     _rule(
         rf"(?:the\s+)?(?P<ord>{ORDINAL})\s+(?P<wd>{WEEKDAY_ANY})\s+(?:of|in)\s+"
         rf"(?P<scope>(?:the|this|next)\s+month|{MONTH})\b(?:,?\s+(?P<y>\d{{4}})\b)?",

@@ -8,7 +8,10 @@ from assistant.parsing.reading import Intent, Reading
 from assistant.parsing.text import clean_reference
 
 _I = re.IGNORECASE
-_DONE = r"(?:done|complete|completed|finished|checked(?:\s+off)?|ticked(?:\s+off)?)"
+_DONE = (
+    r"(?:done|complete|completed|finished|checked(?:\s+off)?|ticked(?:\s+off)?|paid|sent"
+    r"|submitted|handled|sorted(?:\s+out)?|taken\s+care\s+of)"
+)
 _NOT_DONE = (
     r"(?:not\s+(?:yet\s+)?(?:done|complete|completed|finished)|undone|incomplete|uncompleted"
     r"|unfinished|active|open|pending|to\s*-?\s*do|not\s+done\s+yet)"
@@ -75,8 +78,10 @@ _RULE_TEXTS: tuple[tuple[str, Intent, str], ...] = (
     (rf"^(?P<ref>.+?)\s*[:\-]\s*{_DONE}$", "complete_task", ""),
     (r"^skip\s+(?P<ref>.+)$", "skip_occurrence", ""),
     (
-        r"^(?:delete|remove|erase|trash|discard|scrap|axe|nuke|get\s+rid\s+of"
-        r"|throw\s+(?:away|out)|forget\s+about)\s+(?P<ref>.+)$",
+        r"^(?:(?:we|you|i)\s+can\s+|let'?s\s+|just\s+)?(?:delete|remove|erase|trash|discard"
+        r"|scrap|scratch|axe|nuke|nix|ditch|get\s+rid\s+of|throw\s+(?:away|out)"
+        r"|forget\s+about|drop(?!\s+(?:off|by)\b)(?!.*\b(?:off|at|by|to|from)\b))"
+        r"\s+(?P<ref>.+)$",
         "delete_task",
         "",
     ),

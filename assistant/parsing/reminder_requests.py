@@ -6,6 +6,7 @@ import re
 from assistant.parsing.adding import build_add
 from assistant.parsing.clock import Clock
 from assistant.parsing.datetimes import extract_when
+from assistant.parsing.details import read_details
 from assistant.parsing.lexicon import DEFAULT_REMIND_TIME
 from assistant.parsing.reading import Reading
 from assistant.parsing.reminders import OFFSET_PHRASE, RELATIVE_PHRASE, read_offset, reminder_for
@@ -37,7 +38,7 @@ def _split_after_time(
     """The first `pattern` keyword with only a time phrase (or nothing) before it."""
     for m in pattern.finditer(rest):
         before = rest[: m.start()].strip(" ,")
-        if not before or not extract_when(before, clock)[1].strip(" ,"):
+        if not before or not read_details(before, clock).rest.strip(" ,"):
             return m.start(), before, rest[m.end() :]
     return None
 

@@ -249,6 +249,22 @@ def _prioritize(body: str, clock: Clock) -> Reading | None:
     return _with_task(_Change(Reading(intent="update_task", priority=level), True), m["ref"])
 
 
+_RAISE_LOWER = re.compile(
+    r"^(?P<dir>lower|raise|increase|decrease|reduce|bump\s+up|bump\s+down|drop)\s+"
+    r"(?:the\s+)?(?:priority|importance|urgency)\s+(?:of|on|for)\s+(?P<ref>.+)$",
+    _I,
+)
+
+
+def _raise_lower(body: str, clock: Clock) -> Reading | None:
+    """Lower the priority of X (low), raise the priority of X (high)."""
+    if (m := _RAISE_LOWER.match(body)) is None:
+        return None
+    up = m.group("dir").lower() in ("raise", "increase", "bump up")
+    level: Priority = "high" if up else "low"
+    return _with_task(_Change(Reading(intent="update_task", priority=level), True), m["ref"])
+
+
 def _tagging(body: str, clock: Clock) -> Reading | None:
     m = _TAG.match(body) or _ADD_TAG.match(body)
     if m is None:
@@ -274,8 +290,8 @@ def _now_due(body: str, clock: Clock) -> Reading | None:
 
 
 _READERS: tuple[Callable[[str, Clock], Reading | None], ...] = (
-    _rename, _field_of, _tagging, _prioritize, _bring_forward, _reschedule, _make, _set_to,
-    _now_due,
+    _rename, _raise_lower, _field_of, _tagging, _prioritize, _bring_forward, _reschedule,
+    _make, _set_to, _now_due,
 )  # fmt: skip
 
 

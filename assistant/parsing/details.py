@@ -10,6 +10,7 @@ from assistant.parsing.lexicon import DEFAULT_DUE_TIME, DEFAULT_REMIND_TIME
 from assistant.parsing.reading import Priority
 from assistant.parsing.recurrence import Recurrence, schedule
 from assistant.parsing.repeats import extract_recurrence
+from assistant.parsing.zones import extract_zone, on_wall_clock_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,12 @@ def read_details(text: str, clock: Clock, *, loose_priority: bool = False) -> De
     """Cut the details out of `text`; the rest is what the user called the task."""
     tags, text = extract_tags(text)
     rec, text = extract_recurrence(text, clock)
-    when, text = extract_when(text, clock)
+    named_zone, without_zone = extract_zone(text)
+    when, rest = extract_when(without_zone if named_zone else text, clock)
+    if when is None and named_zone is not None:  # "tokyo time" without a time is words
+        named_zone = None
+        when, rest = extract_when(text, clock)
+    text = rest
     priority, text = extract_priority(text, loose=loose_priority)
     if rec is not None:
         due_at, remind_at, rule = _recurring(rec, when, clock)
@@ -53,4 +59,8 @@ def read_details(text: str, clock: Clock, *, loose_priority: bool = False) -> De
         return Details(text, priority=priority, tags=tags)
     due_at = when.resolve(clock, DEFAULT_DUE_TIME)
     remind_at = when.resolve(clock, DEFAULT_REMIND_TIME)
+    if named_zone is not None and when.instant is None and due_at and remind_at:
+        due_at = on_wall_clock_of(due_at, named_zone)
+        remind_at = on_wall_clock_of(remind_at, named_zone)
+        return Details(text, due_at, remind_at, None, priority, tags)
     return Details(text, due_at, remind_at, None, priority, tags, when)

@@ -173,3 +173,11 @@ async def test_new_repeat_phrasing_reaches_the_task_service(alice: User) -> None
     fridays = [local(o).weekday() for o in preview.json()["occurrences"]]
     assert set(fridays) == {4}
     assert all(d <= 14 or d >= 22 for d in days)  # the 2nd (8th-14th) and the last (22nd on)
+
+
+async def test_a_time_in_a_named_zone_is_stored_as_that_instant(alice: User) -> None:
+    reply = await say(alice, "call the Tokyo office at 9am Tokyo time on march 4 2031")
+    assert reply.of("tool_result")[0]["ok"] is True
+    task = await task_named(alice, "Call the Tokyo office")
+    # 09:00 in Tokyo is 19:00 the evening before in New York (UTC-5 in early March).
+    assert task["due_at"] == "2031-03-03T19:00:00-05:00"

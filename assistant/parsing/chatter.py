@@ -10,7 +10,8 @@ _SMALL_TALK = """
     cya yes no yep yeah yup nope nah sure please lol haha hehe how are what's whats up sup
     that's thats all it for now so much very again help me can is fine well done wow oh hmm
     ah alright right got welcome doing going a lot bunch appreciate appreciated much
-    sounds who what do can you i am i'm glad
+    sounds who what do can you i am i'm glad sorry oops whoops wrong window tab chat mistake
+    ignore my bad didn't mean meant to typo
 """
 _SMALL_TALK_WORDS = frozenset(_SMALL_TALK.split())
 _WORD = re.compile(r"[a-z']+")

@@ -135,14 +135,35 @@ def _span(name: str, today: date) -> tuple[date, date]:
     return spans[name]
 
 
-def _named_range(text: str, today: date) -> tuple[tuple[date, date], str] | None:
+def _named_range(text: str, clock: Clock) -> tuple[tuple[date, date], str] | None:
+    today = clock.today
     if (m := _NEXT_DAYS.search(text)) is not None:
         days = to_number(m.group("n"))
         if days is not None and days <= 3660:
             return (today, today + timedelta(days=days)), cut(text, m)
     if (m := _SPANS.search(text)) is not None:
         name = next(key for key, value in m.groupdict().items() if value)
+        if name == "soon" and (day := extract_day(cut(text, m), clock)[0]) is not None:
+            return (day.day, day.day), cut(text, m)  # "what's coming up tomorrow"
         return _span(name, today), cut(text, m)
+    return None
+
+
+_BETWEEN = re.compile(r"\b(?:due\s+)?(?:between|from)\s+", _I)
+_AND_TO = re.compile(r"\s*(?:and|to|until|till|through|thru|-)\s+", _I)
+
+
+def _between(text: str, clock: Clock) -> tuple[date, date, str] | None:
+    """'due between march 1 and march 5', 'from monday to friday'."""
+    for m in _BETWEEN.finditer(text):
+        first = match_day_at(text, m.end(), clock)
+        if first is None:
+            continue
+        joint = _AND_TO.match(text, first[1])
+        last = match_day_at(text, joint.end(), clock) if joint else None
+        if last is None or last[0].day < first[0].day:
+            continue
+        return first[0].day, last[0].day, cut_span(text, m.start(), last[1])
     return None
 
 
@@ -167,7 +188,10 @@ def _bounded(text: str, clock: Clock) -> tuple[date | None, date | None, str] | 
 def _dates(filters: TaskFilters, text: str, clock: Clock) -> tuple[TaskFilters, str]:
     if filters.overdue:  # overdue already says which days
         return filters, text
-    if (named := _named_range(text, clock.today)) is not None:
+    if (between := _between(text, clock)) is not None:
+        first, last, text = between
+        return replace(filters, due_after=first, due_before=last), text
+    if (named := _named_range(text, clock)) is not None:
         (first, last), text = named
         return replace(filters, due_after=first, due_before=last), text
     if (bounded := _bounded(text, clock)) is not None:
@@ -187,7 +211,11 @@ _Q_MARKER = re.compile(
     _I,
 )
 _QUOTED = re.compile(r"\"(?P<q>[^\"]+)\"")
-_WHEN_IS = re.compile(r"^when\s+(?:is|are)\s+(?P<q>.+?)(?:\s+due)?\W*$", _I)
+_WHEN_IS = re.compile(
+    r"^when\s+(?:is|are|was|do|does)\s+(?P<q>.+?)(?:\s+(?:due|coming|happening|scheduled"
+    r"|planned|arriving|starting|supposed\s+to\s+(?:happen|be\s+done)|set\s+for))?\W*$",
+    _I,
+)
 _Q_NOISE = re.compile(
     rf"\b(?:{_TASKS}|in\s+the\s+(?:title|name)|(?:in|on|from)\s+(?:my|the)\s+list)\b|^(?:for|me)\b",
     _I,

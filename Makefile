@@ -61,9 +61,11 @@ services-stop:
 	$(SERVICES) stop --kafka
 
 ## bench: benchmarks against the same real servers (not part of `make test`)
+##   ONLY=name runs one (assistant, create, dapr, events, mcp, occurrences, relay, reminders, search)
 ##   (the dapr benchmark uses the daprd of `make daprd`, and says it did not run without one)
 bench: $(VENV)/.installed-dev services
-	eval "$$($(SERVICES) env)" && DAPRD="$$(scripts/dapr.sh --print)" $(BIN)/python -m bench
+	eval "$$($(SERVICES) env)" && DAPRD="$$(scripts/dapr.sh --print)" \
+		$(BIN)/python -m bench $(if $(ONLY),--only $(ONLY))
 
 ## bench-faults: load + fault campaign on a stack of its own (minutes; not part of `make test`)
 ##   FAULTS_USERS (50), FAULTS_DURATION seconds (300), FAULTS=on|off

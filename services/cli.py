@@ -168,7 +168,10 @@ def mcp_stdio() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply migrations to DATABASE_URL (default: the SQLite file in DATA_DIR)."""
-    _upgrade_and_say(get_settings())
+    settings = get_settings()
+    if settings.left_behind:
+        typer.echo(settings.left_behind, err=True)
+    _upgrade_and_say(settings)
 
 
 def _upgrade_and_say(settings: Settings) -> None:

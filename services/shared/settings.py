@@ -5,12 +5,14 @@ from pathlib import Path
 from typing import Literal, Self
 
 import platformdirs
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 APP_NAME = "todo-app"
 SQLITE_FILE = "todo.db"
+# Where `make run` kept the database before the per-user folder: the folder it ran in.
+OLD_DEFAULT = Path(SQLITE_FILE)
 
 
 def default_data_dir() -> Path:
@@ -108,11 +110,14 @@ class Settings(ChatSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
 
+    _database_by_default: bool = PrivateAttr(default=False)
+
     @model_validator(mode="after")
     def _default_database(self) -> Self:
         self.data_dir = self.data_dir.expanduser()
         if not self.database_url:
             self.database_url = sqlite_url(self.data_dir.absolute() / SQLITE_FILE)
+            self._database_by_default = True
         return self
 
     @property
@@ -126,8 +131,21 @@ class Settings(ChatSettings):
 
     @property
     def data_notice(self) -> str:
-        """The line each command starts with, on stderr."""
-        return f"todo: data in {self.data_location}; DATABASE_URL or DATA_DIR moves it"
+        """What each command says first, on stderr: where the data is (and
+        `left_behind`, when there is one)."""
+        notice = f"todo: data in {self.data_location}; DATABASE_URL or DATA_DIR moves it"
+        return notice + (f"\n{self.left_behind}" if self.left_behind else "")
+
+    @property
+    def left_behind(self) -> str | None:
+        """A database in the current folder, where an earlier version kept it: not used."""
+        here = OLD_DEFAULT.absolute()
+        if self._database_by_default and here.is_file() and here != self.data_dir / SQLITE_FILE:
+            return (
+                f"todo: {here} is not used (an earlier default); to keep its tasks, "
+                f"move it to {self.data_dir / SQLITE_FILE} while todo is stopped"
+            )
+        return None
 
     @property
     def signing_key_file(self) -> Path:

@@ -241,3 +241,23 @@ def test_chat_says_where_the_data_is(env: dict[str, str], elsewhere: Path) -> No
     )
     assert "Chatting as me@todo.localhost" in chat.stdout
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_database_left_in_the_folder_by_an_earlier_version_is_pointed_out(
+    env: dict[str, str], elsewhere: Path
+) -> None:
+    old = elsewhere / "todo.db"
+    upgrade(f"sqlite+aiosqlite:///{old}")
+    before = old.read_bytes()
+    upgraded = todo("db", "upgrade", env=env, cwd=elsewhere)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stderr.splitlines()[0] == (
+        f"todo: {old} is not used (an earlier default); to keep its tasks, "
+        f"move it to {data_file(env)} while todo is stopped"
+    )
+    assert old.read_bytes() == before
+    # Named explicitly, it is simply the database.
+    named = todo(
+        "db", "upgrade", env={**env, "DATABASE_URL": f"sqlite+aiosqlite:///{old}"}, cwd=elsewhere
+    )
+    assert "is not used" not in named.stderr

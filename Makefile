@@ -5,26 +5,35 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := scripts/test-services.sh
 PYTEST_ARGS ?=
+# make run PORT=8001 HOST=0.0.0.0
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint typecheck pytest bench bench-faults services services-stop clean tools daprd deploy-check minikube \
 	images compose-up compose-down cluster-up cluster-ready cluster-down cluster-test
 
 $(BIN)/python:
+	@echo "==> [1/3] creating the virtual environment $(VENV)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> [2/3] upgrading pip"
 	$(BIN)/pip install --quiet --upgrade pip
 
+# pip's own progress: a line per package it collects and a bar per download
+# (about a minute on a fresh checkout).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	@echo "==> [3/3] installing todo-app and its dependencies into $(VENV)"
+	$(BIN)/pip install --progress-bar on -e .
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
-## run: the whole system in one process on http://127.0.0.1:8000 (SQLite, in-process bus)
+## run: the whole system in one process on http://127.0.0.1:8000 (SQLite in the per-user data
+##   folder, in-process bus); PORT=8001 and HOST=0.0.0.0 move it. A busy port stops it at once.
+##   `todo serve` takes the port first, then migrates and says how the database was found.
 run: $(VENV)/.installed
-	$(BIN)/todo db upgrade
-	$(BIN)/todo serve --service all --host 127.0.0.1 --port 8000
+	@$(BIN)/todo serve --migrate --service all --host $(HOST) --port $(PORT)
 
 ## test: lint, type-check, then the whole suite against real PostgreSQL and Redis
 test: lint typecheck pytest

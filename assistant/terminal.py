@@ -127,6 +127,7 @@ def run_chat(open_container: Callable[[], AppContext]) -> None:
     from services.migrations.runner import upgrade
 
     settings = get_settings()
+    sys.stderr.write(settings.data_notice + "\n")
     if settings.is_sqlite:
         upgrade(settings.database_url)
     try:

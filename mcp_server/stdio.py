@@ -56,6 +56,7 @@ def run_stdio(open_container: Callable[[], AppContext]) -> None:
     """Serve MCP on stdin/stdout until the client closes them, with the
     container `open_container` builds (the command's composition root)."""
     settings = get_settings()
+    sys.stderr.write(settings.data_notice + "\n")  # stdout belongs to the protocol
     if settings.is_sqlite:
         upgrade(settings.database_url)
     try:

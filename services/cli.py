@@ -1,6 +1,8 @@
 """The `todo` command."""
 
 import asyncio
+import errno
+import socket
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -9,10 +11,10 @@ from typing import Annotated
 import typer
 
 from services.bootstrap import bootstrap
-from services.migrations.runner import upgrade, wait_for_schema
+from services.migrations.runner import upgrade, upgrade_reporting, wait_for_schema
 from services.shared.auth import accounts
 from services.shared.auth.keys import key_id, load_or_create_private_key
-from services.shared.settings import get_settings
+from services.shared.settings import Settings, get_settings
 
 app = typer.Typer(help="todo-app: a chat-first task assistant.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -29,6 +31,35 @@ class ServiceName(StrEnum):
     RECURRING_TASK = "recurring-task"
     NOTIFICATION = "notification"
     AUDIT = "audit"
+
+
+def say_where_the_data_is(settings: Settings) -> None:
+    typer.echo(settings.data_notice, err=True)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is printed; a busy port is one
+    clear line and exit status 1."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            reason = "is already in use (is todo already running?)"
+        else:
+            reason = f"cannot be used: {exc.strerror or exc}"
+        typer.secho(
+            f"error: port {port} on {host} {reason}; choose another: "
+            f"make run PORT={port + 1}, or todo serve --port {port + 1}",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 async def _login_link() -> str:
@@ -56,6 +87,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     service: Annotated[ServiceName, typer.Option(help="What this process runs")] = ServiceName.ALL,
+    migrate: Annotated[
+        bool, typer.Option("--migrate", help="Apply migrations first (always done on SQLite)")
+    ] = False,
 ) -> None:
     """Serve the system (`all`, the embedded single process) or one service."""
     import uvicorn
@@ -63,20 +97,55 @@ def serve(
     from services.app import build_app
     from services.shared.logs import configure
 
+    listening = _listen(host, port)
     settings = get_settings()
-    if settings.is_sqlite:
-        upgrade(settings.database_url)
+    say_where_the_data_is(settings)
+    if settings.is_sqlite or migrate:
+        _upgrade_and_say(settings)
     if settings.local_user_enabled and service in (ServiceName.ALL, ServiceName.TASK_API):
         secret = asyncio.run(_login_link())
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        url = f"http://{shown}:{port}"
+        again = "todo login-link" + ("" if url == settings.public_url else f" --url {url}")
         typer.secho(
-            f"\n  Open http://{shown}:{port}/login?token={secret}\n"
-            "  (a one-time login link for the local user)\n",
+            f"\n  Open {url}/login?token={secret}\n"
+            "  (a one-time login link for the local user; signed out? "
+            f"`{again}` prints a fresh one)\n",
             fg="green",
             err=True,
         )
     log_config = configure(settings.log_format, settings.log_level)
-    uvicorn.run(build_app(service=service.value), host=host, port=port, log_config=log_config)
+    config = uvicorn.Config(
+        build_app(service=service.value), host=host, port=port, log_config=log_config
+    )
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+@app.command("login-link")
+def login_link(
+    url: Annotated[
+        str | None,
+        typer.Option(help="Where the page is served (default: PUBLIC_URL)"),
+    ] = None,
+) -> None:
+    """Print a fresh one-time login link for the local user of this data (after
+    signing out, or when the one `todo serve` printed is spent or expired)."""
+    settings = get_settings()
+    if not settings.local_user_enabled:
+        typer.secho(
+            f"error: {settings.data_location} has no local user (LOCAL_USER is off): "
+            "sign in with an email and password",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1)
+    say_where_the_data_is(settings)
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+    secret = asyncio.run(_login_link())
+    minutes = settings.login_link_ttl_seconds // 60
+    typer.echo(f"{(url or settings.public_url).rstrip('/')}/login?token={secret}")
+    typer.echo(f"(works once, for {minutes} minutes)", err=True)
 
 
 @app.command("chat")
@@ -98,10 +167,25 @@ def mcp_stdio() -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply migrations to DATABASE_URL."""
-    url = get_settings().database_url
-    upgrade(url)
-    typer.echo("database is up to date", err=True)
+    """Apply migrations to DATABASE_URL (default: the SQLite file in DATA_DIR)."""
+    settings = get_settings()
+    if settings.left_behind:
+        typer.echo(settings.left_behind, err=True)
+    _upgrade_and_say(settings)
+
+
+def _upgrade_and_say(settings: Settings) -> None:
+    done = upgrade_reporting(settings.database_url)
+    where = settings.data_location
+    if done.created:
+        message = f"created the database {where}, at revision {done.after}"
+    elif done.before is None:
+        message = f"set up the empty database {where}, at revision {done.after}"
+    elif done.before != done.after:
+        message = f"migrated the database {where} from revision {done.before} to {done.after}"
+    else:
+        message = f"the database {where} is already at the latest revision, {done.after}"
+    typer.echo(message, err=True)
 
 
 @db_app.command("wait")
@@ -239,3 +323,7 @@ def import_(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-// The one-time sign-in link (`make run` prints it): exchange its secret for an
+// The one-time sign-in link (`make run` and `todo login-link` print it): exchange its secret for an
 // access token, keep the token where the page looks for it, and open the page.
 // The secret is spent on first use and removed from the address bar at once.
 
@@ -13,10 +13,15 @@ function fail(message) {
   status.textContent = message;
   status.className = "error";
   document.getElementById("after-error").hidden = false;
+  // Only a server with a local user can give a fresh link (`todo login-link`).
+  fetch("/api/auth/options")
+    .then((res) => (res.ok ? res.json() : {}))
+    .then((options) => { document.getElementById("local-hint").hidden = !options.login_link; })
+    .catch(() => {});
 }
 
 async function signIn() {
-  if (!secret) throw new Error("This link has no token. Use the link that `make run` printed.");
+  if (!secret) throw new Error("This link has no token. Use the link that `make run` or `todo login-link` printed.");
   const res = await fetch(endpoint, {
     method: "POST",
     headers: { "Content-Type": "application/json" },

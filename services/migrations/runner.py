@@ -1,6 +1,7 @@
 """Apply migrations programmatically (`todo db upgrade`, embedded start-up, tests)."""
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -23,6 +24,27 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Blocking: run from sync code or through `upgrade_async`."""
     _ensure_sqlite_dir(url)
     command.upgrade(_config(url), revision)
+
+
+@dataclass(frozen=True, slots=True)
+class Upgraded:
+    """What `upgrade_reporting` did: the revision before (None: no migration had
+    been applied) and after, and whether the SQLite file had to be created."""
+
+    before: str | None
+    after: str
+    created: bool
+
+
+def upgrade_reporting(url: str) -> Upgraded:
+    """`upgrade` to the newest migration, telling where the database started."""
+    path = _sqlite_path(url)
+    created = path is not None and not path.exists()
+    before = None if created else asyncio.run(current_revision(url))
+    upgrade(url)
+    after = asyncio.run(current_revision(url))
+    assert after is not None, "no migration applied"
+    return Upgraded(before=before, after=after, created=created)
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:
@@ -67,9 +89,16 @@ async def wait_for_schema(url: str, *, give_up_after: float, interval: float = 1
         await asyncio.sleep(interval)
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def _sqlite_path(url: str) -> Path | None:
     prefix = "sqlite+aiosqlite:///"
     if url.startswith(prefix):
         path = url[len(prefix) :].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            return Path(path)
+    return None
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = _sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)

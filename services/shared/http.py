@@ -22,6 +22,7 @@ from services.errors import (
     NotFound,
     VersionMismatch,
 )
+from services.shared.docs import mount_docs
 from services.shared.middleware import Hardening, HttpMetrics
 from services.shared.ratelimit import TooManyRequests
 
@@ -63,6 +64,9 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    malformed = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+    if malformed is not None:
+        return _malformed_json(malformed, exc.body)
     errors = [
         {
             "field": _field(e.get("loc", ())),
@@ -71,10 +75,29 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
         }
         for e in exc.errors()
     ]
-    if any(e["type"] == "json_invalid" for e in errors):
-        return problem(400, "Malformed JSON", "the request body is not valid JSON", errors=errors)
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return problem(422, "Invalid input", summary, errors=errors)
+
+
+def _malformed_json(error: dict[str, Any], document: Any) -> JSONResponse:
+    """The body is not JSON: say so and where (line and column, 1-based), not the
+    character offset the parser reports as the error's location."""
+    loc = error.get("loc", ())
+    offset = loc[-1] if loc and isinstance(loc[-1], int) else None
+    reason = (error.get("ctx") or {}).get("error") or "not JSON"
+    where = ""
+    if offset is not None:
+        text = document if isinstance(document, str) else ""
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        where = f" at line {line}, column {column}"
+    message = f"{reason}{where}"
+    return problem(
+        400,
+        "Malformed JSON",
+        f"the request body is not valid JSON: {message}",
+        errors=[{"field": "body", "message": message, "type": "json_invalid"}],
+    )
 
 
 async def _on_domain(_: Request, exc: Exception) -> JSONResponse:
@@ -202,7 +225,8 @@ def create_app(
 ) -> FastAPI:
     """A service app with problem+json errors, security headers, a body limit
     and HTTP metrics; CORS only for `cors_origins` (none: no CORS headers)."""
-    app = FastAPI(title=title, lifespan=lifespan, version="0.1.0")
+    app = FastAPI(title=title, lifespan=lifespan, version="0.1.0", docs_url=None, redoc_url=None)
+    mount_docs(app)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(DomainError, _on_domain)
     app.add_exception_handler(StarletteHTTPException, _on_http)

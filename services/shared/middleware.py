@@ -2,6 +2,7 @@
 a request body limit. Plain ASGI (not BaseHTTPMiddleware), so streaming
 responses and WebSockets pass through untouched."""
 
+import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -14,8 +15,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# Swagger UI and ReDoc load their assets from a CDN; everything else is ours.
-_DOCS = ("/docs", "/redoc")
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
@@ -66,27 +65,44 @@ class Hardening:
         started = time.perf_counter()
         status = 500
         received = 0
+        over_limit = False
+        answered = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # A body sent without Content-Length (chunked) is counted as it
+            # arrives; past the limit nothing more is read.
+            nonlocal received, over_limit
+            if over_limit:
+                raise _BodyTooLarge
             message = await receive()
             received += len(message.get("body", b""))
-            if received > limit:  # a body sent without Content-Length
+            if received > limit:
+                over_limit = True
                 raise _BodyTooLarge
             return message
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
+            if over_limit and not answered:
+                # Whatever the app made of the cut-off body (FastAPI answers 400
+                # "error parsing the body") is replaced by the 413 below.
+                return
             if message["type"] == "http.response.start":
+                answered = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), *_security_headers(scope)]
+                headers = message.get("headers", [])
+                message["headers"] = [*headers, *_security_headers(scope, headers)]
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, send_with_headers)
-        except _BodyTooLarge:
-            status = 413
-            await _too_large(send, limit, _security_headers(scope))
+            try:
+                await self.app(scope, limited_receive, send_with_headers)
+            except Exception:
+                if not over_limit:  # anything raised past the limit is its echo
+                    raise
+            if over_limit and not answered:
+                status = 413
+                await _too_large(send, limit, _security_headers(scope))
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope.get("method", "GET")
@@ -98,13 +114,17 @@ class _BodyTooLarge(Exception):
     pass
 
 
-def _security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+def _security_headers(
+    scope: Scope, present: list[tuple[bytes, bytes]] | None = None
+) -> list[tuple[bytes, bytes]]:
+    """The headers every answer gets; a route that sets its own, stricter
+    content-security-policy (the API docs pages, with a nonce) keeps it."""
     headers = [
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
         (b"x-frame-options", b"DENY"),
     ]
-    if not str(scope.get("path", "")).startswith(_DOCS):
+    if not any(name.lower() == b"content-security-policy" for name, _ in present or ()):
         headers.append((b"content-security-policy", CSP.encode()))
     forwarded = dict(scope.get("headers") or []).get(b"x-forwarded-proto", b"")
     if scope.get("scheme") == "https" or forwarded == b"https":
@@ -113,10 +133,14 @@ def _security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
 
 
 async def _too_large(send: Send, limit: int, extra: list[tuple[bytes, bytes]]) -> None:
-    body = (
-        b'{"type":"about:blank","title":"Payload too large","status":413,'
-        b'"detail":"the request body is larger than ' + str(limit).encode() + b' bytes"}'
-    )
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Payload too large",
+            "status": 413,
+            "detail": f"the request body is over the limit of {_size(limit)} ({limit} bytes)",
+        }
+    ).encode()
     await send(
         {
             "type": "http.response.start",
@@ -129,3 +153,7 @@ async def _too_large(send: Send, limit: int, extra: list[tuple[bytes, bytes]]) -
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _size(limit: int) -> str:
+    return f"{limit / (1 << 20):g} MiB" if limit >= 1 << 20 else f"{limit / 1024:g} KiB"

@@ -2,10 +2,28 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+import platformdirs
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+APP_NAME = "todo-app"
+SQLITE_FILE = "todo.db"
+# Where `make run` kept the database before the per-user folder: the folder it ran in.
+OLD_DEFAULT = Path(SQLITE_FILE)
+
+
+def default_data_dir() -> Path:
+    """This user's data folder: `$XDG_DATA_HOME/todo-app` (else `~/.local/share/todo-app`)
+    on Linux, `~/Library/Application Support/todo-app` on macOS,
+    `%LOCALAPPDATA%\\todo-app` on Windows. The same wherever a command starts."""
+    return platformdirs.user_data_path(APP_NAME, appauthor=False)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
 
 
 class ChatSettings(BaseSettings):
@@ -37,7 +55,8 @@ class ChatSettings(BaseSettings):
 class Settings(ChatSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite+aiosqlite:///./todo.db"
+    # Empty: the SQLite file todo.db in DATA_DIR.
+    database_url: str = ""
     event_bus: Literal["memory", "kafka", "dapr"] = "memory"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_group_prefix: str = ""
@@ -45,7 +64,8 @@ class Settings(ChatSettings):
     dapr_pubsub_name: str = "pubsub-kafka"
     redis_url: str | None = None
 
-    data_dir: Path = Path("./.todo")
+    # The embedded database and the generated signing key; per user, not per folder.
+    data_dir: Path = Field(default_factory=default_data_dir)
     jwt_private_key_file: Path | None = None
     # Key rotation: earlier signing keys (PEM files, comma-separated) whose
     # tokens still verify until they expire; the JWKS lists them too.
@@ -89,6 +109,43 @@ class Settings(ChatSettings):
 
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
+
+    _database_by_default: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Self:
+        self.data_dir = self.data_dir.expanduser()
+        if not self.database_url:
+            self.database_url = sqlite_url(self.data_dir.absolute() / SQLITE_FILE)
+            self._database_by_default = True
+        return self
+
+    @property
+    def data_location(self) -> str:
+        """Where the data lives, for a person: the SQLite file's path, or the
+        server's URL without its password."""
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite":
+            return f"{url.database or ':memory:'} (SQLite)"
+        return url.render_as_string(hide_password=True)
+
+    @property
+    def data_notice(self) -> str:
+        """What each command says first, on stderr: where the data is (and
+        `left_behind`, when there is one)."""
+        notice = f"todo: data in {self.data_location}; DATABASE_URL or DATA_DIR moves it"
+        return notice + (f"\n{self.left_behind}" if self.left_behind else "")
+
+    @property
+    def left_behind(self) -> str | None:
+        """A database in the current folder, where an earlier version kept it: not used."""
+        here = OLD_DEFAULT.absolute()
+        if self._database_by_default and here.is_file() and here != self.data_dir / SQLITE_FILE:
+            return (
+                f"todo: {here} is not used (an earlier default); to keep its tasks, "
+                f"move it to {self.data_dir / SQLITE_FILE} while todo is stopped"
+            )
+        return None
 
     @property
     def signing_key_file(self) -> Path:

@@ -1,6 +1,6 @@
 // @ts-check
-// The signed-out screen: sign in, create an account, or use the one-time
-// link that `make run` prints for the local user.
+// The signed-out screen: sign in, create an account, or (in local mode) use the
+// one-time link that `make run` or `todo login-link` prints for the local user.
 
 import { api, credentials } from "./api.js";
 import { $ } from "./dom.js";
@@ -73,4 +73,18 @@ export function showSignIn(root, { message = "", onSignedIn }) {
     }
   };
   showMode("signin");
+  showLocalHint($("#local-hint", root));
+}
+
+/**
+ * Unhide `hint` when the server has a local user, whom `todo login-link` signs in.
+ * @param {HTMLElement} hint
+ */
+export async function showLocalHint(hint) {
+  try {
+    const options = await api("/api/auth/options", { auth: false });
+    hint.hidden = !options.login_link;
+  } catch {
+    hint.hidden = true; // an older server, or none: say nothing
+  }
 }

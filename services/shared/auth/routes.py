@@ -123,6 +123,19 @@ async def redeem_link(body: LinkRequest, uow: UowDep, container: ContainerDep) -
     return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
+class SignInOptions(BaseModel):
+    login_link: bool = Field(
+        description="The server has a local user: `todo login-link`, run where it runs, "
+        "prints a one-time link that signs in as that user"
+    )
+
+
+@router.get("/api/auth/options", response_model=SignInOptions)
+async def sign_in_options(container: ContainerDep) -> SignInOptions:
+    """How one can sign in here, for the signed-out page; public, and it names no account."""
+    return SignInOptions(login_link=container.settings.local_user_enabled)
+
+
 @router.get("/api/auth/me", response_model=UserPublic)
 async def me(user: CurrentUser) -> UserPublic:
     return UserPublic(

@@ -133,7 +133,9 @@ def push_router(sender: PushSender | None) -> APIRouter:
             raise NotFound("push notifications are not set up on this server (no VAPID key)")
         return sender
 
-    @push.get("/key", response_model=PushKey)
+    off = {404: {"description": "Push notifications are not set up on this server"}}
+
+    @push.get("/key", response_model=PushKey, responses=off)
     async def push_key(user: CurrentUser) -> PushKey:
         return PushKey(public_key=_sender().public_key)
 
@@ -143,7 +145,9 @@ def push_router(sender: PushSender | None) -> APIRouter:
     ) -> list[PushSubscriptionPublic]:
         return await subscriptions.list_public(uow.connection, user.user_id)
 
-    @push.post("/subscriptions", response_model=PushSubscriptionPublic, status_code=201)
+    @push.post(
+        "/subscriptions", response_model=PushSubscriptionPublic, status_code=201, responses=off
+    )
     async def push_subscribe(
         body: PushSubscriptionBody, user: CurrentUser, uow: UowDep
     ) -> PushSubscriptionPublic:
@@ -156,7 +160,11 @@ def push_router(sender: PushSender | None) -> APIRouter:
         await uow.commit()
         return stored
 
-    @push.delete("/subscriptions", status_code=204)
+    @push.delete(
+        "/subscriptions",
+        status_code=204,
+        responses={404: {"description": "No subscription of yours has that endpoint"}},
+    )
     async def push_unsubscribe(
         user: CurrentUser,
         uow: UowDep,

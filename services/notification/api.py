@@ -1,7 +1,7 @@
 """/api/notifications: the in-app inbox, channel preferences and Web Push subscriptions."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -133,7 +133,9 @@ def push_router(sender: PushSender | None) -> APIRouter:
             raise NotFound("push notifications are not set up on this server (no VAPID key)")
         return sender
 
-    off = {404: {"description": "Push notifications are not set up on this server"}}
+    off: dict[int | str, dict[str, Any]] = {
+        404: {"description": "Push notifications are not set up on this server"}
+    }
 
     @push.get("/key", response_model=PushKey, responses=off)
     async def push_key(user: CurrentUser) -> PushKey:

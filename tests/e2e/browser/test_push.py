@@ -9,12 +9,43 @@ nothing, and delivers the push message to the worker through the DevTools
 protocol (`ServiceWorker.deliverPushMessage`), which is what FCM would do."""
 
 import json
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+from fastapi import FastAPI, Request, Response
 from playwright.async_api import Page, expect
 
+from services.bootstrap import Container
 from tests.e2e.browser.conftest import Account, NewContext, WebApp, login_link
 from tests.e2e.processes import poll
+from tests.integration.test_web_push import Browser
+from testsupport.dapr_standin import LoopbackServer
+
+
+class PushWebApp(WebApp):
+    """The app, allowed to deliver to the push service stand-in on loopback (http)."""
+
+    def new_container(self) -> Container:
+        container = super().new_container()
+        container.settings = container.settings.model_copy(update={"push_allow_insecure": True})
+        return container
+
+
+@pytest.fixture
+async def web(tmp_path: Path, sqlite_template: Path, key_file: Path) -> AsyncIterator[WebApp]:
+    path = tmp_path / "todo.db"
+    shutil.copy(sqlite_template, path)
+    app = PushWebApp(f"sqlite+aiosqlite:///{path}", key_file, tmp_path)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
 
 # A subscription as a browser makes it: an ECDH key pair on P-256 and a 16-byte
 # secret, made in the page by WebCrypto, for an https:// push endpoint.
@@ -152,3 +183,55 @@ async def test_the_switch_says_when_the_push_service_cannot_be_reached(
     await expect(status).to_contain_text("could not reach its push service", timeout=30_000)
     await expect(switch).not_to_be_checked()
     assert (await account.api.get("/api/notifications/push/subscriptions")).json() == []
+
+
+async def test_a_reminder_goes_from_the_server_through_the_push_service_to_the_worker(
+    web: WebApp, account: Account, new_context: NewContext
+) -> None:
+    """The whole path but the browser's own push transport: the server encrypts the
+    reminder for a subscription and POSTs it to a push service on loopback; that
+    service decrypts it with the subscription's keys (the browser's part) and hands
+    the message to the registered worker through the DevTools protocol."""
+    page = await _signed_in(web, account, new_context)
+    cdp = await page.context.new_cdp_session(page)
+    registration = await _registration_id(page, cdp)
+    browser = Browser()
+    received: list[dict[str, Any]] = []
+    service = FastAPI()
+
+    @service.post("/push/{name}")
+    async def push(name: str, request: Request) -> Response:
+        message = json.loads(browser.decrypt(await request.body()))
+        received.append(message)
+        await cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": web.url, "registrationId": registration, "data": json.dumps(message)},
+        )
+        return Response(status_code=201)
+
+    server = LoopbackServer(service)
+    await server.start()
+    try:
+        # The page's own code stores the subscription.
+        await page.evaluate(
+            "(json) => import('/static/js/push.js').then((p) => p.saveSubscription(json))",
+            browser.subscription(f"{server.url}/push/chromium"),
+        )
+        soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+        task = await account.add(title="Feed the cat", remind_at=soon)
+
+        async def shown() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = await page.evaluate(
+                """navigator.serviceWorker.ready.then((r) => r.getNotifications())
+                     .then((ns) => ns.map((n) => ({ title: n.title, tag: n.tag, data: n.data })))"""
+            )
+            return found
+
+        notes = await poll(shown, timeout=30)
+    finally:
+        await server.stop()
+    [message] = received
+    assert message["task_id"] == task["id"]
+    assert notes == [
+        {"title": "Feed the cat", "tag": message["event_id"], "data": {"task_id": task["id"]}}
+    ]

@@ -100,8 +100,11 @@ class Container:
         """Web Push, signed with the VAPID key (read, or generated in DATA_DIR, on
         first use: only the processes that deliver or subscribe need it). A key
         file that was named but cannot be read stops the process; a default one
-        that cannot be created (a read-only file system) turns push off."""
+        that cannot be created (a read-only file system) turns push off, as
+        `PUSH_ENABLED=false` does."""
         settings = self.settings
+        if not settings.push_enabled:
+            return None
         try:
             key = load_or_create_vapid_key(settings.push_key_file)
         except OSError as exc:

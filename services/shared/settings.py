@@ -70,6 +70,8 @@ class Settings(ChatSettings):
     # a receiver inside the cluster): a user could otherwise make the service
     # POST into its own network.
     webhook_allow_private: bool = False
+    # Web Push (browser push notifications); off: the push routes answer 404.
+    push_enabled: bool = True
     # Web Push: the VAPID signing key (EC P-256, PEM); generated in DATA_DIR
     # when unset. In production it comes from the secret store.
     vapid_private_key_file: Path | None = None

@@ -342,3 +342,16 @@ async def test_a_push_service_that_keeps_failing_is_recorded_and_the_subscriptio
     assert len(push_service.requests) == 3
     assert push_service.accepted == []
     assert await listed(api, me) == [push_service.endpoint("down")]
+
+
+async def test_with_push_off_the_push_routes_say_so(container: Container) -> None:
+    container.settings = container.settings.model_copy(update={"push_enabled": False})
+    transport = httpx.ASGITransport(app=build_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        _, me = await register(client, "http://test")
+        key = await client.get("/api/notifications/push/key", headers=me)
+        stored = await client.post("/api/notifications/push/subscriptions", headers=me, json=GOOD)
+    assert container.push is None
+    for response in (key, stored):
+        assert response.status_code == 404
+        assert "push notifications are not set up" in response.json()["detail"]

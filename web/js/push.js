@@ -90,7 +90,7 @@ export class PushSwitch {
           userVisibleOnly: true, applicationServerKey: base64UrlToBytes(key),
         });
       } catch (err) {
-        throw new Error(`the browser could not reach its push service (${err.message})`);
+        throw new Error(`the browser could not subscribe at its push service (${err.message})`);
       }
       await saveSubscription(subscription.toJSON());
       this.say("Reminders will reach this browser while the page is closed.");

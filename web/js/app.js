@@ -83,7 +83,8 @@ function start(me) {
   };
   const chat = new ChatPane($("#chat"), { store, onReveal: reveal, getUser });
   const inbox = new Inbox({ button: $("#inbox-button"), panel: $("#inbox-panel"), toaster, onOpenTask: reveal });
-  new PushSwitch($("#push-settings")).start();
+  const push = new PushSwitch($("#push-settings"));
+  push.start();
   const feed = new LiveFeed();
   started = { feed };
 
@@ -134,8 +135,9 @@ function start(me) {
       $("summary", account).focus();
     }
   });
-  $("#sign-out").addEventListener("click", () => {
+  $("#sign-out").addEventListener("click", async () => {
     feed.stop();
+    await push.forgetThisBrowser().catch(() => {}); // its reminders stop coming here
     credentials.clear();
     location.reload();
   });

@@ -36,6 +36,25 @@ export function forgetSubscription(endpoint) {
   return api(`${PUSH}/subscriptions?endpoint=${encodeURIComponent(endpoint)}`, { method: "DELETE" });
 }
 
+/**
+ * Signing out: this browser stops getting the account's reminders. The server forgets the
+ * subscription and the browser drops it at its push service (so even when the server
+ * cannot be reached, the push service answers 410 to the next message and the server
+ * removes it then). True when there was a subscription.
+ * @param {ServiceWorkerRegistration | null} registration
+ */
+export async function forgetBrowser(registration) {
+  const subscription = await registration?.pushManager.getSubscription();
+  if (!subscription) return false;
+  try {
+    await forgetSubscription(subscription.endpoint);
+  } catch {
+    // Unreachable, or already gone there: unsubscribing below is enough.
+  }
+  await subscription.unsubscribe();
+  return true;
+}
+
 export function supported() {
   return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
 }
@@ -101,6 +120,11 @@ export class PushSwitch {
     } finally {
       this.input.disabled = false;
     }
+  }
+
+  /** Before signing out (see `forgetBrowser`). */
+  forgetThisBrowser() {
+    return forgetBrowser(this.registration);
   }
 
   async disable() {

@@ -108,6 +108,13 @@ def _web(app: FastAPI) -> None:
 
     app.mount("/static", _WebFiles(directory=WEB_DIR), name="static")
 
+    # The service worker at the root: its scope covers the whole page.
+    @app.get("/sw.js", include_in_schema=False)
+    async def service_worker() -> FileResponse:
+        return FileResponse(
+            WEB_DIR / "sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+        )
+
     @app.get("/login", include_in_schema=False)
     async def login_page() -> FileResponse:
         return FileResponse(WEB_DIR / "login.html", media_type="text/html")

@@ -8,11 +8,13 @@ Nothing connects at import time; the engine connects on first use, the bus
 and the workers when the app's lifespan calls `Container.start()`.
 """
 
+import logging
 import os
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,8 +24,9 @@ from events.bus import Bus, Subscription
 from events.factory import create_bus
 from events.relay import OutboxRelay
 from services.notification.channels import SmtpTarget, parse_smtp_url
+from services.notification.webpush import PushSender
 from services.recurring.reminders import ReminderScheduler
-from services.shared.auth.keys import KeyRing, parse_key_files
+from services.shared.auth.keys import KeyRing, load_or_create_vapid_key, parse_key_files
 from services.shared.auth.throttle import (
     LoginThrottle,
     MemoryFailureStore,
@@ -36,6 +39,8 @@ from services.shared.settings import Settings, get_settings
 from services.shared.timeutil import is_known_zone
 from services.shared.uow import UnitOfWork
 from services.tasks.realtime import ConnectionHub, Fanout, LocalFanout, RedisFanout
+
+log = logging.getLogger(__name__)
 
 
 class Worker(Protocol):
@@ -89,6 +94,25 @@ class Container:
         await self.relay.start()
         for worker in self._workers:
             await worker.start()
+
+    @cached_property
+    def push(self) -> PushSender | None:
+        """Web Push, signed with the VAPID key (read, or generated in DATA_DIR, on
+        first use: only the processes that deliver or subscribe need it). A key
+        file that was named but cannot be read stops the process; a default one
+        that cannot be created (a read-only file system) turns push off, as
+        `PUSH_ENABLED=false` does."""
+        settings = self.settings
+        if not settings.push_enabled:
+            return None
+        try:
+            key = load_or_create_vapid_key(settings.push_key_file)
+        except OSError as exc:
+            if settings.vapid_private_key_file is not None:
+                raise
+            log.warning("web push is off: no VAPID key at %s (%s)", settings.push_key_file, exc)
+            return None
+        return PushSender(key, settings.vapid_subject, allow_insecure=settings.push_allow_insecure)
 
     @property
     def access_ttl(self) -> timedelta:

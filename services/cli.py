@@ -12,14 +12,21 @@ import typer
 
 from services.bootstrap import bootstrap
 from services.migrations.runner import upgrade, upgrade_reporting, wait_for_schema
+from services.notification.webpush import b64url_public_key
 from services.shared.auth import accounts
-from services.shared.auth.keys import key_id, load_or_create_private_key
+from services.shared.auth.keys import (
+    key_id,
+    load_or_create_private_key,
+    load_or_create_vapid_key,
+)
 from services.shared.settings import Settings, get_settings
 
 app = typer.Typer(help="todo-app: a chat-first task assistant.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 token_app = typer.Typer(help="Personal access tokens.", no_args_is_help=True)
-keys_app = typer.Typer(help="The key that signs access tokens.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="The keys that sign access tokens and Web Push messages.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(keys_app, name="keys")
@@ -205,10 +212,12 @@ def db_wait(
 
 @keys_app.command("init")
 def keys_init() -> None:
-    """Create the signing key (JWT_PRIVATE_KEY_FILE, else DATA_DIR/jwt-private.pem) when it is
-    missing, and print its path and key id. Run it once before starting several services
-    that share the key, so they never race to create it."""
-    path = get_settings().signing_key_file
+    """Create the signing key (JWT_PRIVATE_KEY_FILE, else DATA_DIR/jwt-private.pem) and the
+    Web Push key (VAPID_PRIVATE_KEY_FILE, else DATA_DIR/vapid-private.pem) when they are
+    missing, and print their paths, the key id and the VAPID public key. Run it once before
+    starting several services that share the keys, so they never race to create them."""
+    settings = get_settings()
+    path = settings.signing_key_file
     existed = path.exists()
     try:
         key = load_or_create_private_key(path)
@@ -216,6 +225,15 @@ def keys_init() -> None:
         typer.secho(f"error: {path}: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{'kept' if existed else 'created'} {path} (kid {key_id(key.public_key())})")
+    path = settings.push_key_file
+    existed = path.exists()
+    try:
+        vapid = load_or_create_vapid_key(path)
+    except (OSError, ValueError) as exc:
+        typer.secho(f"error: {path}: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    public = b64url_public_key(vapid)
+    typer.echo(f"{'kept' if existed else 'created'} {path} (VAPID public key {public})")
 
 
 @token_app.command("create")

@@ -79,7 +79,7 @@ def _recurring(container: Container, process: Process) -> None:
 
 def _notification(container: Container, process: Process) -> None:
     from events.topics import Topic
-    from services.notification.api import router
+    from services.notification.api import push_router, router
     from services.notification.delivery import AccountCleanup, ReminderDelivery
 
     process.subscriptions += [
@@ -90,11 +90,12 @@ def _notification(container: Container, process: Process) -> None:
                 container.uow,
                 container.smtp,
                 allow_private_webhooks=container.settings.webhook_allow_private,
+                push=container.push,
             ),
         ),
         Subscription(Topic.TASK_EVENTS, "notification", AccountCleanup(container.uow)),
     ]
-    process.routers.append(router)
+    process.routers += [router, push_router(container.push)]
 
 
 def _audit(container: Container, process: Process) -> None:

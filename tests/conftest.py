@@ -35,6 +35,7 @@ TABLES = [
     "calendar_feeds",
     "audit_logs",
     "notification_preferences",
+    "push_subscriptions",
     "notifications",
     "reminder_schedule",
     "processed_events",

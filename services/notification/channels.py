@@ -129,7 +129,7 @@ def webhook_url_problem(url: str, *, allow_private: bool) -> str | None:
     return None
 
 
-async def _refuse_private(url: str) -> None:
+async def refuse_private(url: str, what: str = "webhook") -> None:
     """At send time: the host must resolve to public addresses only."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -137,12 +137,12 @@ async def _refuse_private(url: str) -> None:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise DeliveryError(f"webhook host {host} does not resolve: {exc}") from exc
+        raise DeliveryError(f"{what} host {host} does not resolve: {exc}") from exc
     for info in infos:
         address = str(info[4][0]).split("%", 1)[0]
         if not _public(ipaddress.ip_address(address)):
             raise DeliveryError(
-                f"webhook {url} refused: {host} resolves to the non-public address {address}"
+                f"{what} {url} refused: {host} resolves to the non-public address {address}"
             )
 
 
@@ -159,7 +159,7 @@ async def post_webhook(
     if problem is not None:
         raise DeliveryError(f"webhook {url} refused: it {problem}")
     if not allow_private:
-        await _refuse_private(url)
+        await refuse_private(url)
     body = json.dumps(payload, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     headers = {

@@ -11,6 +11,7 @@ from events.bus import PermanentFailure
 from events.processed import claim_event, was_processed
 from events.runtime import dead_letter_event
 from events.topics import Topic
+from services.notification import subscriptions
 from services.notification.channels import (
     DeliveryError,
     SmtpTarget,
@@ -24,6 +25,7 @@ from services.notification.inbox import (
     forget_user,
     get_preferences,
 )
+from services.notification.webpush import PushSender, SubscriptionGone, topic_for
 from services.shared.metrics import NOTIFICATIONS
 
 log = logging.getLogger(__name__)
@@ -41,11 +43,17 @@ def _body(data: dict[str, Any]) -> str:
 
 class ReminderDelivery:
     def __init__(
-        self, uow_factory: Any, smtp: SmtpTarget | None, *, allow_private_webhooks: bool = False
+        self,
+        uow_factory: Any,
+        smtp: SmtpTarget | None,
+        *,
+        allow_private_webhooks: bool = False,
+        push: PushSender | None = None,
     ) -> None:
         self._uow = uow_factory
         self._smtp = smtp
         self._allow_private = allow_private_webhooks
+        self._push = push
 
     async def __call__(self, event: CloudEvent) -> None:
         if event.type != EventType.REMINDER_TRIGGERED:
@@ -58,6 +66,7 @@ class ReminderDelivery:
             raise PermanentFailure(f"malformed reminder.triggered: {exc}") from exc
         async with self._uow() as uow:
             prefs = await get_preferences(uow.connection, user_id)
+            pushes = await subscriptions.for_user(uow.connection, user_id)
         if prefs.in_app:
             await self._in_app(event, user_id, task_id, title, body)
         if prefs.email and prefs.email_address and self._smtp is not None:
@@ -86,6 +95,41 @@ class ReminderDelivery:
                 "webhook",
                 lambda: post_webhook(url, secret, payload, allow_private=allow),
             )
+        if self._push is not None:
+            await self._web_push(event, task_id, title, body, pushes)
+
+    async def _web_push(
+        self,
+        event: CloudEvent,
+        task_id: uuid.UUID,
+        title: str,
+        body: str,
+        pushes: list[subscriptions.StoredSubscription],
+    ) -> None:
+        """Every browser the user subscribed, each once: the idempotency key is the
+        event id per subscription. The page's service worker shows the message
+        tagged with `event_id`, so a resend replaces it instead of adding one, and
+        the `Topic` header lets the push service drop a queued earlier copy."""
+        sender = self._push
+        assert sender is not None
+        payload = {
+            "event_id": event.id,
+            "type": "reminder",
+            "task_id": str(task_id),
+            "title": title,
+            "body": body,
+            "due_at": event.data.get("due_at"),
+        }
+        topic = topic_for(f"reminder.{event.id}")
+        for push in pushes:
+            target = push.target()
+            await self._external(
+                event,
+                "push",
+                lambda target=target: sender.send(target, payload, topic=topic),
+                key=str(push.id),
+                gone=push.id,
+            )
 
     async def _in_app(
         self, event: CloudEvent, user_id: uuid.UUID, task_id: uuid.UUID, title: str, body: str
@@ -113,14 +157,29 @@ class ReminderDelivery:
             await uow.commit()
         NOTIFICATIONS.labels(channel="in_app", outcome="delivered").inc()
 
-    async def _external(self, event: CloudEvent, channel: str, send: Any) -> None:
-        consumer = f"{CONSUMER}:{channel}"
+    async def _external(
+        self,
+        event: CloudEvent,
+        channel: str,
+        send: Any,
+        *,
+        key: str | None = None,
+        gone: uuid.UUID | None = None,
+    ) -> None:
+        """Send once per (channel, key) and event: recorded after the send, so a
+        crash in between sends again with the same idempotency key. `gone` is
+        the push subscription to remove when the push service says it is gone."""
+        consumer = f"{CONSUMER}:{channel}" + (f":{key}" if key else "")
         async with self._uow() as uow:
             if await was_processed(uow.connection, consumer, event.id):
                 return
         error: str | None = None
+        removed = False
         try:
             await send()
+        except SubscriptionGone as exc:
+            error, removed = str(exc), gone is not None
+            log.info("%s delivery of %s: %s; subscription removed", channel, event.id, error)
         except DeliveryError as exc:
             error = str(exc)
             log.warning("%s delivery of %s failed: %s", channel, event.id, error)
@@ -129,6 +188,10 @@ class ReminderDelivery:
                 return
             if error is None:
                 uow.emit(self._outcome(event, EventType.NOTIFICATION_SENT, channel))
+            elif removed and gone is not None:
+                # Nothing to retry: the browser unsubscribed or its subscription expired.
+                await subscriptions.remove(uow.connection, gone)
+                uow.emit(self._outcome(event, EventType.NOTIFICATION_FAILED, channel, reason=error))
             else:
                 uow.emit(
                     self._outcome(event, EventType.NOTIFICATION_FAILED, channel, reason=error),
@@ -159,7 +222,7 @@ class ReminderDelivery:
 
 
 class AccountCleanup:
-    """`user.deleted` → the user's inbox and preferences are removed."""
+    """`user.deleted` → the user's inbox, preferences and push subscriptions are removed."""
 
     def __init__(self, uow_factory: Any) -> None:
         self._uow = uow_factory
@@ -168,7 +231,9 @@ class AccountCleanup:
         if event.type != EventType.USER_DELETED:
             return
         async with self._uow() as uow:
-            await forget_user(uow.connection, uuid.UUID(event.userid))
+            user_id = uuid.UUID(event.userid)
+            await forget_user(uow.connection, user_id)
+            await subscriptions.forget_user(uow.connection, user_id)
             await uow.commit()
 
 

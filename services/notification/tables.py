@@ -31,3 +31,16 @@ preferences = sa.Table(
     sa.Column("webhook_secret", sa.String(200), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# Web Push subscriptions: one row per browser (its endpoint), owned by the user
+# who subscribed last from it.
+push_subscriptions = sa.Table(
+    "push_subscriptions",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("user_id", sa.Uuid(), nullable=False, index=True),
+    sa.Column("endpoint", sa.String(2000), nullable=False, unique=True),
+    sa.Column("p256dh", sa.String(100), nullable=False),
+    sa.Column("auth", sa.String(50), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)

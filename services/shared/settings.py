@@ -90,6 +90,17 @@ class Settings(ChatSettings):
     # a receiver inside the cluster): a user could otherwise make the service
     # POST into its own network.
     webhook_allow_private: bool = False
+    # Web Push (browser push notifications); off: the push routes answer 404.
+    push_enabled: bool = True
+    # Web Push: the VAPID signing key (EC P-256, PEM); generated in DATA_DIR
+    # when unset. In production it comes from the secret store.
+    vapid_private_key_file: Path | None = None
+    # Who runs this server, for push services (RFC 8292 `sub`): mailto: or https:.
+    vapid_subject: str = "mailto:todo@localhost"
+    # Push endpoints may be http:// and on loopback or private addresses
+    # (a local push service in development and tests); off, only https:// to
+    # public hosts, as every browser's push service is.
+    push_allow_insecure: bool = False
 
     rate_limit_per_user_per_second: int = Field(default=100, ge=1)
     rate_limit_auth_per_minute: int = Field(default=20, ge=1)
@@ -151,6 +162,11 @@ class Settings(ChatSettings):
     def signing_key_file(self) -> Path:
         """The JWT signing key: `JWT_PRIVATE_KEY_FILE`, else `jwt-private.pem` in `DATA_DIR`."""
         return self.jwt_private_key_file or self.data_dir / "jwt-private.pem"
+
+    @property
+    def push_key_file(self) -> Path:
+        """The VAPID key: `VAPID_PRIVATE_KEY_FILE`, else `vapid-private.pem` in `DATA_DIR`."""
+        return self.vapid_private_key_file or self.data_dir / "vapid-private.pem"
 
     @property
     def is_sqlite(self) -> bool:

@@ -12,7 +12,7 @@ import websockets
 from assistant.conversations.tables import conversations
 from services.audit.trail import audit_logs
 from services.bootstrap import Container
-from services.notification.tables import notifications
+from services.notification.tables import notifications, push_subscriptions
 from services.recurring.reminders import schedule
 from services.shared.tables import tasks
 from tests.conftest import LiveServer
@@ -59,6 +59,20 @@ async def test_deleting_an_account_leaves_nothing_behind(live: LiveServer) -> No
             await asyncio.sleep(0.05)
         # The reminder must have fired, or the clean-up below has nothing to delete.
         assert (await client.get("/api/notifications", headers=me)).json()["total"] >= 1
+        # A browser subscribed to push (after the reminder fired: nothing is sent to it).
+        subscribed = await client.post(
+            "/api/notifications/push/subscriptions",
+            headers=me,
+            json={
+                "endpoint": "https://push.example.net/send/deleted-account",
+                "keys": {
+                    "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-"
+                    "AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+                    "auth": "BTBZMqHH6r4Tts7J_aSIgg",
+                },
+            },
+        )
+        assert subscribed.status_code == 201, subscribed.text
         email = (await client.get("/api/auth/me", headers=me)).json()["email"]
         user_id = me["X-User"]
         user_uuid = uuid.UUID(user_id)
@@ -84,6 +98,10 @@ async def test_deleting_an_account_leaves_nothing_behind(live: LiveServer) -> No
             return (
                 await count(container, schedule, schedule.c.user_id == user_uuid) == 0
                 and await count(container, notifications, notifications.c.user_id == user_uuid) == 0
+                and await count(
+                    container, push_subscriptions, push_subscriptions.c.user_id == user_uuid
+                )
+                == 0
             )
 
         for _ in range(200):

@@ -10,6 +10,7 @@ import { $, announce } from "./dom.js";
 import { TaskEditor } from "./editor.js";
 import { LiveFeed } from "./live.js";
 import { Inbox, Toaster } from "./notify.js";
+import { PushSwitch } from "./push.js";
 import { TaskStore } from "./store.js";
 import { browserZone, isKnownZone } from "./time.js";
 
@@ -82,6 +83,8 @@ function start(me) {
   };
   const chat = new ChatPane($("#chat"), { store, onReveal: reveal, getUser });
   const inbox = new Inbox({ button: $("#inbox-button"), panel: $("#inbox-panel"), toaster, onOpenTask: reveal });
+  const push = new PushSwitch($("#push-settings"));
+  push.start();
   const feed = new LiveFeed();
   started = { feed };
 
@@ -132,8 +135,9 @@ function start(me) {
       $("summary", account).focus();
     }
   });
-  $("#sign-out").addEventListener("click", () => {
+  $("#sign-out").addEventListener("click", async () => {
     feed.stop();
+    await push.forgetThisBrowser().catch(() => {}); // its reminders stop coming here
     credentials.clear();
     location.reload();
   });

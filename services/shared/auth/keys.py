@@ -1,4 +1,4 @@
-"""RS256 signing keys, with rotation.
+"""RS256 signing keys, with rotation; and the Web Push (VAPID) key.
 
 The key ring holds one signing key (the newest) and any number of previous
 keys. Tokens are signed with the newest key and carry its `kid`; a token is
@@ -24,7 +24,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from services.errors import AuthError
 
@@ -45,13 +45,15 @@ def key_id(public_key: rsa.RSAPublicKey) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(der).digest()[:12]).decode().rstrip("=")
 
 
-def load_or_create_private_key(path: Path) -> rsa.RSAPrivateKey:
+def _load_or_create(path: Path, kind: type[Any], what: str, generate: Any) -> Any:
+    """The private key in the PEM file at `path`, of type `kind`; a new one from
+    `generate()` written there (owner-only, never over an existing file) when missing."""
     if path.exists():
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise ValueError(f"{path} does not hold an RSA private key")
+        if not isinstance(key, kind):
+            raise ValueError(f"{path} does not hold {what}")
         return key
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -62,6 +64,29 @@ def load_or_create_private_key(path: Path) -> rsa.RSAPrivateKey:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
+    return key
+
+
+def load_or_create_private_key(path: Path) -> rsa.RSAPrivateKey:
+    key: rsa.RSAPrivateKey = _load_or_create(
+        path,
+        rsa.RSAPrivateKey,
+        "an RSA private key",
+        lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    )
+    return key
+
+
+def load_or_create_vapid_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The Web Push (VAPID, RFC 8292) signing key: ECDSA on P-256."""
+    key: ec.EllipticCurvePrivateKey = _load_or_create(
+        path,
+        ec.EllipticCurvePrivateKey,
+        "an EC P-256 private key",
+        lambda: ec.generate_private_key(ec.SECP256R1()),
+    )
+    if not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError(f"{path} holds an EC key on {key.curve.name}, not P-256")
     return key
 
 

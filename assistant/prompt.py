@@ -16,6 +16,8 @@ make the tool call, and the app asks the user to confirm. Never claim it is done
 before a tool result says so.
 - To act on a task the user names, find_tasks first for its task_id; if several \
 match, ask which one.
+- When the user wants the last change reverted ("undo", "cancel that", "take \
+that back"), call undo_last_change; do not revert it with other tools.
 - Answer in short, plain sentences; give times as the user would say them."""
 
 

@@ -131,6 +131,9 @@ async def test_the_undo_button_reverts_the_last_change_and_the_board_follows(
     restored = await account.task(task["id"])
     assert restored is not None
     assert restored["remind_at"] == task["remind_at"]
+    # The restored row takes later changes like any other.
+    await send_chat(page, "make water the plants high priority")
+    await expect(row(page, "Water the plants").locator(".prio-badge")).to_have_text("High")
 
     await send_chat(page, "buy milk tomorrow at 5pm")
     await expect(row(page, "Buy milk")).to_be_visible()

@@ -106,13 +106,14 @@ async def test_deleting_an_account_leaves_nothing_behind(live: LiveServer) -> No
                     )
                 ).all()
             kinds = [kind for kind, _ in trail]
-            if "user.deleted" in kinds and kinds.count("task.created") >= 2:
+            if "user.deleted" in kinds and kinds.count("task.created") >= 3:
                 break
             await asyncio.sleep(0.05)
-        # The audit trail keeps what an operator must keep: both tasks' creation
-        # and the deletion itself, with the content erased.
+        # The audit trail keeps what an operator must keep: the tasks' creation
+        # and deletion and the account's deletion, with the content erased.
         kinds = [kind for kind, _ in trail]
-        assert kinds.count("task.created") == 2, kinds
+        assert kinds.count("task.created") == 3, kinds
+        assert kinds.count("task.deleted") == 1, kinds
         assert kinds.count("user.deleted") == 1, kinds
         assert all("Secret plan" not in json.dumps(m) for _, m in trail)
         # The other user is untouched; the address can be used again, afresh.

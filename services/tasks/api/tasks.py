@@ -130,7 +130,14 @@ async def reopen_task(
     return _tagged(response, task)
 
 
-@router.post("/tasks/{task_id}/restore", response_model=TaskPublic)
+@router.post(
+    "/tasks/{task_id}/restore",
+    response_model=TaskPublic,
+    responses={
+        409: {"description": "Its series has a task at the same occurrence now"},
+        412: {"description": "If-Match is not the deleted task's version"},
+    },
+)
 async def restore_task(
     task_id: uuid.UUID, user: CurrentUser, uow: UowDep, if_match: IfMatch, response: Response
 ) -> TaskPublic:

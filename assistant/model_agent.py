@@ -142,7 +142,7 @@ class ModelAgent:
         ]
 
     async def _loop(self, turn: Turn) -> AsyncIterator[ChatEvent]:
-        specs = function_specs(turn.tools.tools)
+        specs = function_specs(list(turn.tool_map.values()))  # with undo_last_change
         changed: set[str] = set()
         for _ in range(self._settings.chat_max_tool_steps):
             reply = Reply()

@@ -24,6 +24,8 @@ current due time. Read the task (get_task) before such a change.
 - Reminders said relative to the due time ("an hour before", "2 days before") are \
 set_reminder with minutes_before_due; "the day before at 10am" is remind_at at \
 10:00 on the day before the task is due.
+- When the user wants the last change reverted ("undo", "cancel that", "take \
+that back"), call undo_last_change; do not revert it with other tools.
 - Answer in short, plain sentences; give times as the user would say them."""
 
 

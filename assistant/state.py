@@ -1,5 +1,6 @@
 """Short-lived conversation state: what waits for the user's yes, what "the
-second one" refers to, and which task an unfinished request still needs.
+second one" refers to, which task an unfinished request still needs, and the
+conversation's last changes, for "undo".
 
 It lives beside the conversation, not in it: it expires (a "yes" tomorrow
 must not delete what was proposed today) and it is never sent to a model.
@@ -9,7 +10,7 @@ Stores: `MemoryStateStore` in one process, `DaprStateStore`
 
 import time
 import uuid
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -54,12 +55,33 @@ class Awaiting(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
+class ChangeStep(BaseModel):
+    """One task change a tool made, and what it takes to revert it: `before`
+    holds the values a "changed" step puts back."""
+
+    kind: Literal["created", "deleted", "changed", "completed", "reopened"]
+    task_id: str
+    title: str
+    before: dict[str, Any] = Field(default_factory=dict)
+
+
+class Change(BaseModel):
+    """What one turn changed: "undo" reverts all of it, last step first."""
+
+    turn: str
+    steps: list[ChangeStep]
+
+
 class ConversationState(BaseModel):
     user_id: str
     pending: Pending | None = None
     listing: list[ListedTask] = Field(default_factory=list)
     choice: Choice | None = None
     awaiting: Awaiting | None = None
+    # The conversation's recent changes, newest last (`assistant.undo`).
+    changes: list[Change] = Field(default_factory=list)
+    # Whether the previous turn changed something ("cancel that" then means undo).
+    changed_last: bool = False
 
     @property
     def empty(self) -> bool:
@@ -68,6 +90,7 @@ class ConversationState(BaseModel):
             and not self.listing
             and self.choice is None
             and self.awaiting is None
+            and not self.changes
         )
 
 
@@ -122,6 +145,8 @@ class MemoryStateStore:
 
 __all__ = [
     "Awaiting",
+    "Change",
+    "ChangeStep",
     "Choice",
     "ConversationState",
     "HeldCall",

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol
 
-from assistant import stream
+from assistant import stream, undo
 from assistant.config import AssistantSettings
 from assistant.messages import Message, ToolCall, assistant, tool_result
 from assistant.state import ConversationState, Pending
@@ -62,13 +62,48 @@ class Turn:
     calls: list[CallRecord] = field(default_factory=list)
     answer: Message | None = None
     confirming: bool = False
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # Whether the conversation's previous turn changed a task.
+    after_change: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.after_change, self.state.changed_last = self.state.changed_last, False
 
     @cached_property
     def tool_map(self) -> dict[str, ToolInfo]:
-        return {tool.name: tool for tool in self.tools.tools}
+        """The MCP tools, and the assistant's own `undo_last_change`."""
+        return {tool.name: tool for tool in [*self.tools.tools, undo.INFO]}
 
     async def call_tool(
         self, call_id: str, name: str, arguments: dict[str, Any], *, confirmed: bool = False
+    ) -> ToolOutcome:
+        """Run one tool call; a change it makes is remembered for "undo"."""
+        if name == undo.TOOL:
+            return await self.undo(call_id)
+        before = None
+        if name in undo.READ_FIRST and "task_id" in arguments:
+            found = await self.lookup("get_task", {"task_id": arguments["task_id"]})
+            before = found.structured if found.ok else None
+        outcome = await self._run(call_id, name, arguments, confirmed=confirmed)
+        undo.remember(self.state, self.id, name, before, outcome)
+        return outcome
+
+    async def undo(self, call_id: str) -> ToolOutcome:
+        """Revert the conversation's last change (`assistant.undo`)."""
+        outcome = ToolOutcome(ok=False, text=undo.NOTHING)
+        if self.state.changes:
+            change = self.state.changes.pop()
+            done = []
+            for n, step in enumerate(reversed(change.steps), start=1):
+                name, arguments = undo.inverse(step)
+                inner = await self._run(f"{call_id}_{n}", name, arguments, confirmed=True)
+                done.append((step, inner))
+            outcome = undo.summary(done)
+        CHAT_TOOL_CALLS.labels(tool=undo.TOOL, outcome="ok" if outcome.ok else "error").inc()
+        return outcome
+
+    async def _run(
+        self, call_id: str, name: str, arguments: dict[str, Any], *, confirmed: bool
     ) -> ToolOutcome:
         span = self.trace.tool(name=name, arguments=arguments)
         outcome = await self.tools.call(name, arguments)

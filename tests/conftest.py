@@ -42,6 +42,7 @@ TABLES = [
     "outbox",
     "login_links",
     "personal_access_tokens",
+    "deleted_tasks",
     "tasks",
     "users",
 ]

@@ -6,7 +6,8 @@ model would: `add_task`, `find_tasks` to resolve "the dentist task", then
 `complete_task` and the rest.
 A reference that matches several tasks gets a numbered question; the answer
 ("the second one") picks from it. Deleting, and anything that changes more
-than one task, waits for the user's yes, as on the model's path.
+than one task, waits for the user's yes, as on the model's path. "Undo"
+reverts the conversation's last change (`assistant.undo`).
 """
 
 import re
@@ -15,13 +16,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from assistant import confirmation
+from assistant import confirmation, undo
 from assistant.offline import references, replies
 from assistant.parsing import Reading, TaskFilters, parse_utterance
 from assistant.parsing.answers import change_answer, reminder_answer
 from assistant.parsing.changes import changed_due, reminder_before
 from assistant.parsing.clock import Clock
 from assistant.parsing.reading import DueChange, ReminderOffset
+from assistant.parsing.undo import cancel_target
 from assistant.state import Awaiting, Choice, HeldCall, ListedTask, Pending
 from assistant.stream import ChatEvent
 from assistant.tools import ToolOutcome
@@ -212,6 +214,8 @@ class OfflineAgent:
             events = self._add(turn, reading)
         elif reading.intent == "find_tasks":
             events = self._find(turn, reading.filters)
+        elif reading.intent == "undo":
+            events = self._undo(turn)
         elif reading.intent in ACTIONS and reading.task:
             events = self._act_on_reference(turn, reading.intent, reading)
         elif reading.intent == "set_reminder" and len(state.listing) == 1:
@@ -301,6 +305,31 @@ class OfflineAgent:
             turn.state.listing = _listed(items)
             text = replies.listing(items, result.structured["total"], arguments["status"])
         async for event in say(turn, text):
+            yield event
+
+    # -- undo ----------------------------------------------------------------------------
+
+    async def _undo(self, turn: Turn) -> AsyncIterator[ChatEvent]:
+        """Revert the conversation's last change; "cancel that" with no change just
+        before it deletes the task it points at, as "cancel X" does."""
+        target = cancel_target(turn.text)
+        if target is not None and not turn.after_change:
+            reading = Reading(intent="delete_task", task=target)
+            async for event in self._act_on_reference(turn, "delete_task", reading):
+                yield event
+            return
+        if not turn.state.changes:
+            async for event in say(turn, undo.NOTHING):
+                yield event
+            return
+        outcomes: list[ToolOutcome] = []
+        call = PlannedCall(new_call_id(), undo.TOOL, {})
+        async for event in execute(turn, [call], outcomes, confirmed=False):
+            yield event
+        result = outcomes[0]
+        tasks = (result.structured or {}).get("tasks") or []
+        turn.state.listing = _listed(tasks)
+        async for event in say(turn, result.text):
             yield event
 
     # -- acting on tasks -----------------------------------------------------------------

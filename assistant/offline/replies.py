@@ -4,9 +4,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 HELP = (
-    "I can add, find, complete, reopen, change, skip and delete your tasks, and set "
-    "reminders. Try “remind me to call mom tomorrow at 5pm”, “what's due this week?”, "
-    "“complete the dentist task” or “delete the second one”."
+    "I can add, find, complete, reopen, change, skip and delete your tasks, set "
+    "reminders, and undo the last change. Try “remind me to call mom tomorrow at 5pm”, "
+    "“what's due this week?”, “complete the dentist task” or “delete the second one”."
 )
 CANCELLED = "OK, I left everything as it was."
 SHOWN = 10

@@ -15,6 +15,7 @@ from assistant.parsing.references import read_reference
 from assistant.parsing.reminder_requests import read_reminder
 from assistant.parsing.spelling import mend
 from assistant.parsing.text import normalize
+from assistant.parsing.undo import read_undo
 from assistant.parsing.updates import read_update
 
 _log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ def _reminder_first(body: str, clock: Clock) -> str:
 def interpret(text: str, clock: Clock) -> Reading:
     """The reading of `text`; exceptions propagate (tests call this directly)."""
     body = normalize(text)
+    if (undo := read_undo(body) or read_undo(strip_politeness(body))) is not None:
+        return undo
     if is_small_talk(body):
         return UNKNOWN
     body = _reminder_first(mend(strip_politeness(body)), clock)

@@ -13,6 +13,7 @@ Intent = Literal[
     "set_reminder",
     "skip_occurrence",
     "reopen_task",
+    "undo",
     "unknown",
 ]
 Priority = Literal["none", "low", "medium", "high"]

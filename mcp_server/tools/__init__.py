@@ -13,7 +13,13 @@ from mcp_types import ToolAnnotations
 
 from mcp_server.tools.editing import add_task, set_reminder, update_task
 from mcp_server.tools.finding import find_tasks, get_task
-from mcp_server.tools.lifecycle import complete_task, delete_task, reopen_task, skip_occurrence
+from mcp_server.tools.lifecycle import (
+    complete_task,
+    delete_task,
+    reopen_task,
+    restore_task,
+    skip_occurrence,
+)
 from mcp_server.tools.recurrence import preview_recurrence
 
 
@@ -50,6 +56,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(skip_occurrence, "Skip an occurrence"),
     ToolSpec(set_reminder, "Set a reminder", idempotent=True),
     ToolSpec(delete_task, "Delete a task", destructive=True, idempotent=True),
+    ToolSpec(restore_task, "Restore a deleted task"),
     ToolSpec(preview_recurrence, "Preview a recurrence", read_only=True),
 )
 

@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult
 
 from mcp_server import views
@@ -44,8 +45,9 @@ async def skip_occurrence(
 async def delete_task(
     ctx: ToolContext, task_id: TaskId
 ) -> Annotated[CallToolResult, views.DeletedTask]:
-    """Delete a task for good (a recurring one stops repeating). Confirm with
-    the user first; to mark it done use complete_task instead."""
+    """Delete a task (a recurring one stops repeating); restore_task brings it
+    back within 30 days. Confirm with the user first; to mark it done use
+    complete_task instead."""
     async with acting(ctx) as (uow, user):
         task = await service.get_task(uow, user=user, task_id=task_id)
         await service.delete_task(uow, user=user, task_id=task_id, if_match=task.version)
@@ -54,4 +56,23 @@ async def delete_task(
     )
 
 
-__all__ = ["complete_task", "delete_task", "reopen_task", "skip_occurrence"]
+async def restore_task(
+    ctx: ToolContext, task_id: TaskId
+) -> Annotated[CallToolResult, views.TaskView]:
+    """Bring back a task deleted in the last 30 days (undo delete_task): the
+    same id, fields and reminder."""
+    try:
+        async with acting(ctx) as (uow, user):
+            task = views.task_view(await service.restore_task(uow, user=user, task_id=task_id))
+    except ToolError as exc:
+        if str(exc).startswith("no deleted task"):
+            # find_tasks does not list deleted tasks: say where the id comes from.
+            raise ToolError(
+                f"no deleted task {task_id} to restore: give the id delete_task returned, "
+                "within 30 days of the deletion"
+            ) from exc
+        raise
+    return views.result(f"Restored {views.line(task)}", task)
+
+
+__all__ = ["complete_task", "delete_task", "reopen_task", "restore_task", "skip_occurrence"]

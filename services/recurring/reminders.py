@@ -88,7 +88,15 @@ class ScheduleHandler:
                     )
                 )
             else:
-                await self._upsert(conn, event, task, task_id, version, remind_at)
+                # A restored task's reminder whose time has passed is not sent
+                # again: it was due (and most likely sent) before the deletion.
+                past = (
+                    event.data.get("restored") is True
+                    and remind_at is not None
+                    and remind_at <= datetime.now(UTC)
+                )
+                fired_at = datetime.now(UTC) if past else None
+                await self._upsert(conn, event, task, task_id, version, remind_at, fired_at)
             await uow.commit()
         self._on_change()
 
@@ -107,6 +115,7 @@ class ScheduleHandler:
         task_id: uuid.UUID,
         version: int,
         remind_at: datetime | None,
+        fired_at: datetime | None = None,
     ) -> None:
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         stmt = insert(schedule).values(
@@ -117,7 +126,7 @@ class ScheduleHandler:
             due_at=_when(task.get("due_at")),
             timezone=task["timezone"],
             task_version=version,
-            fired_at=None,
+            fired_at=fired_at,
         )
         moved = schedule.c.remind_at != stmt.excluded.remind_at
         await conn.execute(

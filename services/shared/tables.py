@@ -5,6 +5,8 @@ One writer per table: users, tokens, tasks and login links belong to the
 task service (task-api).
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
@@ -56,31 +58,46 @@ login_links = sa.Table(
     sa.Column("used_at", UTCDateTime(), nullable=True),
 )
 
-tasks = sa.Table(
-    "tasks",
+
+def _task_columns() -> list[sa.Column[Any]]:
+    """A task's row: the live table and the deleted tasks' snapshots share it."""
+    return [
+        sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column(
+            "user_id", sa.Uuid(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("title", sa.String(500), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("completed_at", UTCDateTime(), nullable=True),
+        sa.Column("priority", sa.String(16), nullable=False),
+        sa.Column("priority_rank", sa.SmallInteger(), nullable=False),
+        sa.Column("tags", TagList, nullable=False),
+        sa.Column("due_at", UTCDateTime(), nullable=True),
+        sa.Column("remind_at", UTCDateTime(), nullable=True),
+        sa.Column("timezone", sa.String(64), nullable=False),
+        sa.Column("recurrence_rule", sa.String(500), nullable=True),
+        sa.Column("repeat_from", sa.String(16), nullable=False),
+        sa.Column("series_id", sa.Uuid(), nullable=False),
+        sa.Column("occurrence_at", UTCDateTime(), nullable=True),
+        sa.Column("series_start_at", UTCDateTime(), nullable=True),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("exdates", InstantList, nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+    ]
+
+
+tasks = sa.Table("tasks", metadata, *_task_columns())
+
+# A deleted task's row as it was, restorable for `RESTORE_DAYS` (services/tasks/
+# service.py) and purged after; nothing else reads it.
+deleted_tasks = sa.Table(
+    "deleted_tasks",
     metadata,
-    sa.Column("id", sa.Uuid(), primary_key=True),
-    sa.Column("user_id", sa.Uuid(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("title", sa.String(500), nullable=False),
-    sa.Column("description", sa.Text(), nullable=True),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("completed_at", UTCDateTime(), nullable=True),
-    sa.Column("priority", sa.String(16), nullable=False),
-    sa.Column("priority_rank", sa.SmallInteger(), nullable=False),
-    sa.Column("tags", TagList, nullable=False),
-    sa.Column("due_at", UTCDateTime(), nullable=True),
-    sa.Column("remind_at", UTCDateTime(), nullable=True),
-    sa.Column("timezone", sa.String(64), nullable=False),
-    sa.Column("recurrence_rule", sa.String(500), nullable=True),
-    sa.Column("repeat_from", sa.String(16), nullable=False),
-    sa.Column("series_id", sa.Uuid(), nullable=False),
-    sa.Column("occurrence_at", UTCDateTime(), nullable=True),
-    sa.Column("series_start_at", UTCDateTime(), nullable=True),
-    sa.Column("sequence", sa.Integer(), nullable=False),
-    sa.Column("exdates", InstantList, nullable=False),
-    sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("updated_at", UTCDateTime(), nullable=False),
-    sa.Column("version", sa.Integer(), nullable=False),
+    *_task_columns(),
+    sa.Column("deleted_at", UTCDateTime(), nullable=False, index=True),
 )
 
-__all__ = ["access_tokens", "login_links", "metadata", "tasks", "users"]
+__all__ = ["access_tokens", "deleted_tasks", "login_links", "metadata", "tasks", "users"]

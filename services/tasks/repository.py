@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.errors import VersionMismatch
-from services.shared.tables import tasks
+from services.shared.tables import deleted_tasks, tasks
 from services.shared.timeutil import day_bounds, localize
 from services.tasks.domain.model import Priority, RepeatFrom, Status, Task
 from services.tasks.schemas import TaskQuery
@@ -138,10 +138,60 @@ class TaskRepository:
         if result.rowcount != 1:
             raise VersionMismatch(previous_version, task.version)
 
-    async def delete(self, task: Task) -> None:
+    async def delete(self, task: Task, *, at: datetime) -> None:
+        """Remove the task, keeping its row as it was in `deleted_tasks` (restorable)."""
+        await self._conn.execute(deleted_tasks.delete().where(deleted_tasks.c.id == task.id))
+        await self._conn.execute(deleted_tasks.insert().values(**_to_row(task), deleted_at=at))
         await self._conn.execute(
             tasks.delete().where(tasks.c.id == task.id, tasks.c.user_id == task.user_id)
         )
+
+    async def get_deleted(
+        self, user_id: uuid.UUID, task_id: uuid.UUID, *, since: datetime
+    ) -> Task | None:
+        """The task as it was when deleted, if that was at `since` or later."""
+        stmt = sa.select(deleted_tasks).where(
+            deleted_tasks.c.id == task_id,
+            deleted_tasks.c.user_id == user_id,
+            deleted_tasks.c.deleted_at >= since,
+        )
+        if self._pg:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else _from_row(row)
+
+    async def restore(self, task: Task) -> bool:
+        """Put a deleted task back under its own id; False (and nothing changed)
+        when its series has a task at the same occurrence meanwhile."""
+        if not await self.add_if_absent(task):
+            return False
+        await self._conn.execute(
+            deleted_tasks.delete().where(
+                deleted_tasks.c.id == task.id, deleted_tasks.c.user_id == task.user_id
+            )
+        )
+        return True
+
+    async def purge_deleted(self, before: datetime) -> int:
+        """Forget the deleted tasks kept since before `before`."""
+        result = await self._conn.execute(
+            deleted_tasks.delete().where(deleted_tasks.c.deleted_at < before)
+        )
+        return int(result.rowcount or 0)
+
+    async def occurrence(
+        self, user_id: uuid.UUID, series_id: uuid.UUID, occurrence_at: datetime
+    ) -> Task | None:
+        """The series' task for this occurrence, if there is one."""
+        stmt = sa.select(tasks).where(
+            tasks.c.user_id == user_id,
+            tasks.c.series_id == series_id,
+            tasks.c.occurrence_at == occurrence_at,
+        )
+        if self._pg:
+            stmt = stmt.with_for_update()
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else _from_row(row)
 
     async def find(
         self, user_id: uuid.UUID, query: TaskQuery, tz: ZoneInfo, *, now: datetime | None = None

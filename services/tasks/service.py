@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from events import CloudEvent, EventType, new_event
-from services.errors import NotFound, VersionMismatch
+from services.errors import Conflict, NotFound, VersionMismatch
 from services.shared.auth.principal import Principal
 from services.shared.metrics import TASKS_COMPLETED, TASKS_CREATED
 from services.shared.timeutil import in_zone, localize, zone
@@ -31,6 +31,8 @@ from services.tasks.schemas import (
 
 SOURCE = "/task-api"
 MAX_OCCURRENCES = 100
+# A deleted task can be restored this long; after that it is purged.
+RESTORE_WINDOW = timedelta(days=30)
 
 
 class TasksUoW(Protocol):
@@ -188,9 +190,30 @@ async def delete_task(
 ) -> None:
     task = await _load(uow, user, task_id, lock=True)
     _check_version(task, if_match)
-    await uow.tasks.delete(task)
+    now = _now()
+    await uow.tasks.delete(task, at=now)
+    await uow.tasks.purge_deleted(now - RESTORE_WINDOW)
     uow.emit(task_event(EventType.TASK_DELETED, task))
     await uow.commit()
+
+
+async def restore_task(
+    uow: TasksUoW, *, user: Principal, task_id: uuid.UUID, if_match: int | None = None
+) -> TaskPublic:
+    """Bring back a task deleted within `RESTORE_WINDOW`: the same id, fields and
+    reminder, one version later. It is announced as `task.created` with
+    `restored: true`, so every consumer takes it up as it takes up a new task."""
+    now = _now()
+    task = await uow.tasks.get_deleted(user.user_id, task_id, since=now - RESTORE_WINDOW)
+    if task is None:
+        raise NotFound(f"no deleted task {task_id} to restore")
+    _check_version(task, if_match)
+    task.touch(now)
+    if not await uow.tasks.restore(task):
+        raise Conflict("its series has a task for the same occurrence now: delete that one first")
+    uow.emit(*created_events(task, restored=True))
+    await uow.commit()
+    return to_public(task)
 
 
 async def complete_task(
@@ -212,14 +235,29 @@ async def complete_task(
 async def reopen_task(
     uow: TasksUoW, *, user: Principal, task_id: uuid.UUID, if_match: int | None = None
 ) -> TaskPublic:
+    """Make a completed task active again. For a recurring task the next
+    occurrence its completion generated is withdrawn (deleted) if it is still
+    open; one still on its way is not inserted (`add_occurrence`)."""
     task = await _load(uow, user, task_id, lock=True)
     _check_version(task, if_match)
     previous = task.version
-    if task.reopen(_now()):
+    planned = task.next_occurrence(task.completed_at) if task.completed_at else None
+    now = _now()
+    if task.reopen(now):
         await uow.tasks.save(task, previous_version=previous)
         uow.emit(task_event(EventType.TASK_UPDATED, task, changed=["status", "completed_at"]))
+        if planned is not None:
+            await _withdraw(uow, task, planned.occurrence_at, now)
         await uow.commit()
     return to_public(task)
+
+
+async def _withdraw(uow: TasksUoW, task: Task, occurrence_at: datetime, now: datetime) -> None:
+    following = await uow.tasks.occurrence(task.user_id, task.series_id, occurrence_at)
+    if following is None or following.id == task.id or following.status is not Status.ACTIVE:
+        return
+    await uow.tasks.delete(following, at=now)
+    uow.emit(task_event(EventType.TASK_DELETED, following, withdrawn_by=str(task.id)))
 
 
 async def task_occurrences(
@@ -268,10 +306,18 @@ async def add_occurrence(uow: TasksUoW, *, data: dict[str, Any]) -> TaskPublic |
     """Insert the next occurrence the recurring-task service computed
     (`task.occurrence.generated`). The series id and occurrence time are a
     unique key, so a redelivered event or a second replica creates nothing
-    twice: then None is returned and nothing is emitted."""
-    previous = await uow.tasks.get(uuid.UUID(data["user_id"]), uuid.UUID(data["previous_task_id"]))
+    twice: then None is returned and nothing is emitted. Nothing is inserted
+    either when the previous task was reopened before the event arrived.
+
+    The previous task's row is locked first, so a concurrent reopen either
+    sees the inserted occurrence (and withdraws it) or makes this a no-op."""
+    previous = await uow.tasks.get(
+        uuid.UUID(data["user_id"]), uuid.UUID(data["previous_task_id"]), lock=True
+    )
     if previous is None:
         return None  # the series' task was deleted meanwhile: the series ends with it
+    if previous.status is not Status.COMPLETED:
+        return None  # reopened meanwhile: the completion this follows is undone
     offset = data.get("remind_offset_seconds")
     planned = NextOccurrence(
         occurrence_at=datetime.fromisoformat(data["occurrence_at"]),

@@ -14,7 +14,7 @@ from services.audit.trail import audit_logs
 from services.bootstrap import Container
 from services.notification.tables import notifications, push_subscriptions
 from services.recurring.reminders import schedule
-from services.shared.tables import tasks
+from services.shared.tables import deleted_tasks, tasks
 from tests.conftest import LiveServer
 from tests.integration.events.test_event_flow import eventually, register
 
@@ -49,6 +49,8 @@ async def test_deleting_an_account_leaves_nothing_behind(live: LiveServer) -> No
                 "due_at": later,
             },
         )
+        gone = (await client.post("/api/tasks", headers=me, json={"title": "Deleted"})).json()
+        await client.delete(f"/api/tasks/{gone['id']}", headers=me)  # kept, restorable
         pat = (await client.post("/api/auth/tokens", headers=me, json={"name": "cli"})).json()
         chat = await client.post("/api/chat", headers=me, json={"message": "show my tasks"})
         assert chat.status_code == 200
@@ -110,6 +112,7 @@ async def test_deleting_an_account_leaves_nothing_behind(live: LiveServer) -> No
             await asyncio.sleep(0.05)
         assert await cleaned()
         assert await count(container, tasks, tasks.c.user_id == user_uuid) == 0
+        assert await count(container, deleted_tasks, deleted_tasks.c.user_id == user_uuid) == 0
         assert await count(container, conversations, conversations.c.user_id == user_uuid) == 0
         for _ in range(200):  # the audit consumer runs at its own pace
             async with container.engine.connect() as conn:
@@ -121,13 +124,14 @@ async def test_deleting_an_account_leaves_nothing_behind(live: LiveServer) -> No
                     )
                 ).all()
             kinds = [kind for kind, _ in trail]
-            if "user.deleted" in kinds and kinds.count("task.created") >= 2:
+            if "user.deleted" in kinds and kinds.count("task.created") >= 3:
                 break
             await asyncio.sleep(0.05)
-        # The audit trail keeps what an operator must keep: both tasks' creation
-        # and the deletion itself, with the content erased.
+        # The audit trail keeps what an operator must keep: the tasks' creation
+        # and deletion and the account's deletion, with the content erased.
         kinds = [kind for kind, _ in trail]
-        assert kinds.count("task.created") == 2, kinds
+        assert kinds.count("task.created") == 3, kinds
+        assert kinds.count("task.deleted") == 1, kinds
         assert kinds.count("user.deleted") == 1, kinds
         assert all("Secret plan" not in json.dumps(m) for _, m in trail)
         # The other user is untouched; the address can be used again, afresh.

@@ -145,6 +145,24 @@ async def test_the_schedule_follows_the_latest_task_version(container: Container
     assert len(changes) == 5  # every applied event wakes the scheduler; the redelivery does not
 
 
+async def test_a_restored_reminder_fires_again_only_when_still_ahead(
+    container: Container,
+) -> None:
+    handler = ScheduleHandler(container.uow, lambda: None)
+    user, past_task, ahead_task = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    past = datetime.now(UTC) - timedelta(hours=1)
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+    for task_id, remind_at in ((past_task, past), (ahead_task, ahead)):
+        restored = task_event(EventType.TASK_CREATED, task_id, user, version=3, remind_at=remind_at)
+        restored.data["restored"] = True
+        await handler(restored)
+    async with container.engine.connect() as conn:
+        rows = {r.task_id: r for r in (await conn.execute(sa.select(schedule))).all()}
+    assert rows[past_task].fired_at is not None  # due before the deletion: not sent twice
+    assert rows[ahead_task].fired_at is None
+    assert await ReminderScheduler(container.engine, container.uow).fire_due() == 0
+
+
 @pytest.mark.parametrize(
     ("rule", "start", "tz", "expected"),
     [

@@ -15,12 +15,19 @@ const TOOLS = {
   complete_task: ["Completing", "Completed", "check"],
   reopen_task: ["Reopening", "Reopened", "reopen"],
   delete_task: ["Deleting", "Deleted", "trash"],
+  restore_task: ["Restoring", "Restored", "reopen"],
+  undo_last_change: ["Undoing the last change", "Undid", "undo"],
   skip_occurrence: ["Skipping", "Skipped", "skip"],
   set_reminder: ["Setting a reminder on", "Reminder set on", "bell"],
   find_tasks: ["Searching", "Found", "search"],
   get_task: ["Looking up", "Looked up", "search"],
   preview_recurrence: ["Working out the dates", "Worked out the dates", "repeat"],
 };
+// Tools whose success changes a task: a turn that ran one offers an Undo button.
+const CHANGING = new Set(["add_task", "update_task", "complete_task", "reopen_task", "delete_task",
+  "skip_occurrence", "set_reminder", "restore_task"]);
+// What the Undo button sends: the chat reads it as undoing the conversation's last change.
+export const UNDO_MESSAGE = "undo";
 const SUGGESTIONS = [
   "buy milk tomorrow at 5pm #errands",
   "remind me to call mom on friday at 6pm",
@@ -215,7 +222,7 @@ export class ChatPane {
       h("div", { class: "avatar", "aria-hidden": "true" }, icon("logo")), parts);
     this.log.append(el);
     const turn = {
-      el, parts, text: null, chips: null, calls: new Map(), typing: null,
+      el, parts, text: null, chips: null, calls: new Map(), typing: null, changed: false,
       addText: (t) => {
         if (!t) return;
         turn.stopTyping();
@@ -275,6 +282,8 @@ export class ChatPane {
     for (const card of this.log.querySelectorAll(".confirm-card:not(.resolved)")) {
       this.resolveCard(card, reply ? reply[1].toLowerCase() : null);
     }
+    // The Undo button stands for the last change only: a new message retires it.
+    for (const actions of this.log.querySelectorAll(".turn-actions")) actions.remove();
     this.userMessage(text);
     const turn = this.assistantMessage();
     turn.typingDots();
@@ -347,6 +356,7 @@ export class ChatPane {
         this.confirm(turn, data);
         break;
       case "done":
+        if (turn.changed) this.offerUndo(turn);
         if (data.conversation_id) {
           const isNew = data.conversation_id !== this.conversationId;
           this.conversationId = data.conversation_id;
@@ -388,9 +398,16 @@ export class ChatPane {
       return;
     }
     chip.classList.add("ok");
+    if (CHANGING.has(call.name)) turn.changed = true;
     const tasks = tasksIn(result.result);
+    // A restored task comes back under its old id: it counts as created again.
+    const created = ["add_task", "restore_task", "undo_last_change"].includes(call.name);
     for (const task of tasks) {
-      if (typeof task.version === "number" && task.status) this.store.upsert(task, { created: call.name === "add_task" });
+      if (typeof task.version === "number" && task.status) this.store.upsert(task, { created });
+    }
+    if (call.name === "undo_last_change") {
+      const undone = parseMaybe(result.result);
+      for (const id of (undone && Array.isArray(undone.removed) ? undone.removed : [])) this.store.remove(id);
     }
     if (call.name === "delete_task") {
       const id = (entry && entry.args && entry.args.task_id) || (tasks[0] && tasks[0].id);
@@ -415,6 +432,19 @@ export class ChatPane {
       const title = (task && task.title) || (entry && entry.args && entry.args.title) || "";
       if (title) chip.append(h("span", { class: "subject" }, title));
     }
+  }
+
+  /** An Undo button under the answer of a turn that changed a task. */
+  offerUndo(turn) {
+    const button = h("button", { type: "button", class: "ghost undo-last" }, icon("undo"), "Undo");
+    button.setAttribute("aria-label", "Undo the last change");
+    button.addEventListener("click", () => {
+      if (this.streaming) return;
+      this.send(UNDO_MESSAGE);
+    });
+    turn.parts.append(h("div", { class: "turn-actions" }, button));
+    turn.text = null;
+    turn.chips = null;
   }
 
   taskLink(task) {

@@ -1,7 +1,8 @@
 // @ts-check
 // The board's tasks: what the server last said (by version) plus optimistic
 // changes not yet confirmed. An older version never overwrites a newer one,
-// and a deleted task does not come back from a late event.
+// and a deleted task does not come back from a late event; only a restore (a
+// `task.created` in a later version) brings it back.
 
 /**
  * A task as the server sends it (the fields the board reads; see docs/reference.md).
@@ -78,7 +79,10 @@ export class TaskStore extends EventTarget {
    */
   upsert(task, { created = false } = {}) {
     if (!task || !task.id) return false;
-    if (this.gone.has(task.id) && !created) return false;
+    const goneAt = this.gone.get(task.id);
+    // A deleted task comes back only as created anew (restored), in a later version.
+    if (goneAt !== undefined && (!created || task.version <= goneAt)) return false;
+    this.gone.delete(task.id);
     const known = this.tasks.get(task.id);
     if (known && known.version > task.version) return false;
     this.tasks.set(task.id, task);

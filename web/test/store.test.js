@@ -48,6 +48,18 @@ test("an older version never overwrites a newer one, and a deleted task stays go
   assert.deepEqual(ids(store), []);
 });
 
+test("a restored task comes back in a later version and then takes changes", () => {
+  const store = new TaskStore();
+  store.load({ items: [task("a", { version: 3 })], total: 1 }, 0);
+  store.remove("a", 3);
+  // The creation event arriving late does not bring it back.
+  assert.equal(store.upsert(task("a", { version: 3 }), { created: true }), false);
+  assert.equal(store.upsert(task("a", { version: 4 }), { created: true }), true);
+  assert.equal(store.upsert(task("a", { version: 5, title: "renamed" })), true);
+  assert.equal(store.get("a")?.title, "renamed");
+  assert.deepEqual(ids(store), ["a"]);
+});
+
 test("a change made during a fetch survives the fetch's older answer", () => {
   const store = new TaskStore();
   store.load({ items: [task("a")], total: 1 }, 0);

@@ -130,6 +130,25 @@ async def reopen_task(
     return _tagged(response, task)
 
 
+@router.post(
+    "/tasks/{task_id}/restore",
+    response_model=TaskPublic,
+    responses={
+        409: {"description": "Its series has a task at the same occurrence now"},
+        412: {"description": "If-Match is not the deleted task's version"},
+    },
+)
+async def restore_task(
+    task_id: uuid.UUID, user: CurrentUser, uow: UowDep, if_match: IfMatch, response: Response
+) -> TaskPublic:
+    """Bring back a task deleted in the last 30 days, with the same id, fields
+    and reminder. 404 when there is no such deleted task of yours; 409 when its
+    series has a task at the same occurrence meanwhile; with If-Match, 412 when
+    the version is not the deleted one's."""
+    task = await service.restore_task(uow, user=user, task_id=task_id, if_match=if_match)
+    return _tagged(response, task)
+
+
 @router.post("/tasks/{task_id}/skip", response_model=TaskPublic)
 async def skip_occurrence(
     task_id: uuid.UUID, user: CurrentUser, uow: UowDep, if_match: IfMatch, response: Response

@@ -103,3 +103,48 @@ async def test_past_conversations_are_listed_and_reopened(page: Page, account: A
     await expect(page.locator(".chip.ok[data-tool=find_tasks]")).to_contain_text("Found 1 task")
     conversations = (await account.api.get("/api/conversations")).json()
     assert conversations["total"] == 1
+
+
+async def test_the_undo_button_reverts_the_last_change_and_the_board_follows(
+    page: Page, account: Account, shots: Path
+) -> None:
+    task = await account.add(title="Water the plants", remind_at="2031-05-01T09:00")
+    await expect(row(page, "Water the plants")).to_be_visible()
+    undo = page.locator(".undo-last")
+
+    await send_chat(page, "delete water the plants")
+    await expect(page.locator("#send")).to_have_attribute("aria-label", "Send")
+    await expect(undo).to_have_count(0)  # nothing changed yet: the delete waits for yes
+    await page.locator(".confirm-card:not(.resolved)").get_by_role(
+        "button", name="Yes", exact=True).click()
+    await expect(row(page, "Water the plants")).to_have_count(0)
+    await expect(undo).to_have_count(1)
+    await page.screenshot(path=shots / "chat-undo-button.png")
+
+    await page.get_by_role("button", name="Undo the last change").click()
+    await expect(page.locator(".msg-user .bubble").last).to_have_text("undo")
+    await expect(page.locator(".chip.ok[data-tool=undo_last_change]")).to_contain_text("Undid")
+    await expect(page.locator(".msg-assistant .bubble").last).to_have_text(
+        "Restored “Water the plants”.")
+    await expect(row(page, "Water the plants")).to_be_visible()
+    await expect(undo).to_have_count(0)  # an undo is not offered for undoing
+    restored = await account.task(task["id"])
+    assert restored is not None
+    assert restored["remind_at"] == task["remind_at"]
+    # The restored row takes later changes like any other.
+    await send_chat(page, "make water the plants high priority")
+    await expect(row(page, "Water the plants").locator(".prio-badge")).to_have_text("High")
+
+    await send_chat(page, "buy milk tomorrow at 5pm")
+    await expect(row(page, "Buy milk")).to_be_visible()
+    await expect(undo).to_have_count(1)
+    await send_chat(page, "make buy milk high priority")
+    await expect(row(page, "Buy milk").locator(".prio-badge")).to_have_text("High")
+    await expect(undo).to_have_count(1)  # only the last change has the button
+    await undo.click()
+    await expect(page.locator("#send")).to_have_attribute("aria-label", "Send")
+    await expect(row(page, "Buy milk").locator(".prio-badge")).to_have_count(0)
+    # Typed, undo reaches the change before: the added task goes from the board.
+    await send_chat(page, "undo")
+    await expect(row(page, "Buy milk")).to_have_count(0)
+    assert [t["title"] for t in await account.tasks()] == ["Water the plants"]

@@ -55,7 +55,9 @@ async def test_a_turn_that_adds_a_task(alice: User, openai_standin: OpenAIStandI
     assert first["stream"] is True
     assert first["model"] == "gpt-4o-mini"
     specs = {spec["function"]["name"]: spec for spec in first["tools"]}
-    assert len(specs) == 10
+    assert len(specs) == 12  # the MCP tools and the assistant's undo_last_change
+    assert specs["undo_last_change"]["function"]["parameters"]["properties"] == {}
+    assert "undo" in specs["undo_last_change"]["function"]["description"]
     assert specs["add_task"]["function"]["parameters"]["properties"]["title"]["type"] == "string"
     system = first["messages"][0]
     assert system["role"] == "system"
@@ -310,3 +312,65 @@ async def test_minutes_before_due_sets_a_relative_reminder(
     )
     reply = await say(alice, "remind me about dinner with sam an hour before")
     assert reply.of("tool_result")[0]["result"]["remind_at"] == "2031-03-04T18:00:00-05:00"
+
+
+async def test_the_model_undoes_the_last_change_with_its_own_tool(
+    alice: User, openai_standin: OpenAIStandIn
+) -> None:
+    task = await alice.add(title="Report A", due_at="2031-03-04T17:00")
+    openai_standin.script(
+        tools(
+            call(
+                "update_task",
+                {"task_id": task["id"], "priority": "high", "due_at": "2031-03-05T09:00"},
+            )
+        ),
+        text("Report A is high priority and due Wednesday at 9."),
+    )
+    changed = await say(alice, "make report A high priority, due wednesday 9am")
+    assert (await alice.get(f"/api/tasks/{task['id']}")).json()["priority"] == "high"
+
+    openai_standin.script(
+        tools(call("undo_last_change")),
+        lambda request: text(tool_results(request)[-1]),
+    )
+    undone = await say(alice, "oops, take that back", changed.conversation_id)
+    assert [c["name"] for c in undone.of("tool_call")] == ["undo_last_change"]
+    assert "confirm" not in undone.names
+    assert undone.text == "Put back the priority and due time of “Report A”."
+    after = (await alice.get(f"/api/tasks/{task['id']}")).json()
+    assert (after["priority"], after["due_at"]) == ("none", "2031-03-04T17:00:00-05:00")
+
+    openai_standin.script(
+        tools(call("undo_last_change")),
+        lambda request: text(tool_results(request)[-1]),
+    )
+    nothing = await say(alice, "undo", changed.conversation_id)
+    assert nothing.of("tool_result")[0]["ok"] is False
+    assert nothing.text == "Error: There is nothing to undo in this conversation."
+
+
+async def test_the_model_undoes_what_a_yes_ran_as_one_change(
+    alice: User, openai_standin: OpenAIStandIn
+) -> None:
+    old = await alice.add(title="Old report", remind_at="2031-01-01T09:00")
+    openai_standin.script(
+        tools(
+            call("add_task", {"title": "New report"}), call("delete_task", {"task_id": old["id"]})
+        ),
+    )
+    asked = await say(alice, "replace the old report with a new one")
+    assert asked.names[-2:] == ["confirm", "done"]
+    openai_standin.script(text("Done."))
+    await say(alice, "yes", asked.conversation_id)
+    assert await titles(alice) == ["New report"]
+
+    # What the yes ran is one change: one undo reverts all of it, last call first.
+    openai_standin.script(
+        tools(call("undo_last_change")), lambda request: text(tool_results(request)[-1])
+    )
+    undone = await say(alice, "undo", asked.conversation_id)
+    assert undone.text == "Restored “Old report”. Removed “New report”, which had just been added."
+    assert await titles(alice) == ["Old report"]
+    restored = (await alice.get(f"/api/tasks/{old['id']}")).json()
+    assert restored["remind_at"] == old["remind_at"]

@@ -15,6 +15,7 @@ CONTRACT_TOOLS = {
     "complete_task",
     "reopen_task",
     "delete_task",
+    "restore_task",
     "skip_occurrence",
     "set_reminder",
     "preview_recurrence",
@@ -25,6 +26,7 @@ ONE_TASK_TOOLS = {
     "complete_task",
     "reopen_task",
     "delete_task",
+    "restore_task",
     "skip_occurrence",
     "set_reminder",
 }

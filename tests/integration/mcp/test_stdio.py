@@ -69,7 +69,7 @@ async def test_acts_as_the_local_user(environment: dict[str, str], tmp_path: Pat
         found = await session.call_tool("find_tasks", {"q": "stdio"})
         bad = await session.call_tool("get_task", {"task_id": "nope"})
         still = await session.call_tool("find_tasks", {})
-    assert len(tools) == 10
+    assert len(tools) == 11
     assert added["timezone"] == "Europe/Berlin"
     assert added["due_at"] == "2030-07-01T23:59:00+02:00"
     assert structured(found)["items"][0]["id"] == added["id"]

@@ -97,6 +97,16 @@ async def test_another_users_task_is_just_not_found(make_user: MakeUser, session
         ("set_reminder", {"remind_at": "2030-04-30T09:00"}),
         ("delete_task", {}),
     ]
+    async with session_for(alice) as session:
+        await session.call_tool("delete_task", {"task_id": theirs})
+    async with session_for(bob) as session:
+        # Deleted, it is still not bob's to restore.
+        restore = await error_text(session, "restore_task", task_id=theirs)
+        assert restore.startswith(f"no deleted task {theirs} to restore"), restore
+    async with session_for(alice) as session:
+        restored = structured(await session.call_tool("restore_task", {"task_id": theirs}))
+        assert restored["id"] == theirs
+        secret = {**secret, "version": restored["version"], "updated_at": restored["updated_at"]}
     async with session_for(bob) as session:
         for tool, extra in calls:
             foreign = await error_text(session, tool, task_id=theirs, **extra)

@@ -167,6 +167,32 @@ async def test_complete_reopen_and_delete(alice: User, session_for: Any) -> None
     assert (await alice.get("/api/tasks")).json()["total"] == 0
 
 
+async def test_a_deleted_task_is_restored_with_its_id_and_reminder(
+    alice: User, session_for: Any
+) -> None:
+    due = today() + timedelta(days=3)
+    async with session_for(alice) as session:
+        task = await call(
+            session, "add_task", title="Flight", due_at=f"{due}T18:30", remind_at=f"{due}T16:00"
+        )
+        deleted = await call(session, "delete_task", task_id=task["id"])
+        restored = await call(session, "restore_task", task_id=deleted["id"])
+        assert {k: v for k, v in restored.items() if k not in ("version", "updated_at")} == {
+            k: v for k, v in task.items() if k not in ("version", "updated_at")
+        }
+        assert restored["version"] == task["version"] + 1
+        again = await session.call_tool("restore_task", {"task_id": task["id"]})
+        malformed = await session.call_tool("restore_task", {"task_id": "flight"})
+    assert again.is_error
+    assert text(again) == (
+        f"no deleted task {task['id']} to restore: give the id delete_task returned, "
+        "within 30 days of the deletion"
+    )
+    assert malformed.is_error
+    assert text(malformed).startswith("task_id:")
+    assert (await alice.get(f"/api/tasks/{task['id']}")).json()["remind_at"] == task["remind_at"]
+
+
 async def test_set_reminder_at_a_time_or_before_the_due_time(alice: User, session_for: Any) -> None:
     due = today() + timedelta(days=3)
     async with session_for(alice) as session:

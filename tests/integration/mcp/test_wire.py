@@ -101,7 +101,7 @@ async def test_a_plain_json_rpc_client_can_use_every_step(
 
         assert (await raw.request("ping"))["result"] == {}
         tools = (await raw.request("tools/list"))["result"]["tools"]
-        assert len(tools) == 10
+        assert len(tools) == 11
         for tool in tools:
             assert set(tool) >= {"name", "title", "description", "inputSchema", "outputSchema"}
             assert set(tool["annotations"]) == {

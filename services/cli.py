@@ -12,7 +12,7 @@ from services.bootstrap import bootstrap
 from services.migrations.runner import upgrade, wait_for_schema
 from services.shared.auth import accounts
 from services.shared.auth.keys import key_id, load_or_create_private_key
-from services.shared.settings import get_settings
+from services.shared.settings import SecretFileError, get_settings
 
 app = typer.Typer(help="todo-app: a chat-first task assistant.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -238,4 +238,9 @@ def import_(
 
 
 def main() -> None:
+    try:
+        get_settings()  # a secret file that cannot be read stops every command here
+    except SecretFileError as exc:
+        typer.echo(f"todo: {exc}", err=True)
+        raise SystemExit(2) from None
     app()

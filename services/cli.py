@@ -19,7 +19,7 @@ from services.shared.auth.keys import (
     load_or_create_private_key,
     load_or_create_vapid_key,
 )
-from services.shared.settings import Settings, get_settings
+from services.shared.settings import SecretFileError, Settings, get_settings
 
 app = typer.Typer(help="todo-app: a chat-first task assistant.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -340,6 +340,11 @@ def import_(
 
 
 def main() -> None:
+    try:
+        get_settings()  # a secret file that cannot be read stops every command here
+    except SecretFileError as exc:
+        typer.echo(f"todo: {exc}", err=True)
+        raise SystemExit(2) from None
     app()
 
 

@@ -27,7 +27,7 @@ FEED_NAME = "todo-app"
 
 
 # Part of every ETag: bump it when the rendering changes, so clients refetch.
-FEED_FORMAT = "1"
+FEED_FORMAT = "2"
 
 
 @dataclass(frozen=True, slots=True)

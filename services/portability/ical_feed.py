@@ -1,20 +1,22 @@
 """The iCalendar document of a user's dated tasks (RFC 5545), built with the
 `icalendar` library: VTODOs, or VEVENTs for calendars that ignore VTODO.
 
-Times carry the task's TZID and a VTIMEZONE is included for every zone used.
+Times carry the task's TZID and a VTIMEZONE with RRULE-based observances is
+included for every zone used (see `vtimezone`).
 The document depends only on the stored tasks (no clock is read), so the same
 tasks always give the same bytes.
 """
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Component, Event, Timezone, Todo, vRecur
 
 from services.portability.feed_series import SeriesLayout, lay_out, split_series
 from services.portability.schemas import FeedKind
+from services.portability.vtimezone import vtimezone
 from services.shared.timeutil import zone
 from services.tasks.domain.model import Priority, Status, Task
 
@@ -22,8 +24,6 @@ PRODID = "-//todo-app//calendar feed//EN"
 UID_DOMAIN = "todo-app"
 # RFC 5545 §3.8.1.9: 1 is the highest, 9 the lowest, 0 undefined.
 ICAL_PRIORITY = {Priority.HIGH: 1, Priority.MEDIUM: 5, Priority.LOW: 9}
-# VTIMEZONE definitions reach this far past the last time a zone is used.
-ZONE_YEARS_AHEAD = 10
 REFRESH = timedelta(minutes=15)
 
 
@@ -45,16 +45,7 @@ class _Zones:
         return moment if moment.tzinfo is tz else moment.astimezone(tz)
 
     def components(self) -> list[Timezone]:
-        found = []
-        for key, (low, high) in sorted(self._spans.items()):
-            first = low.astimezone(UTC).date() - timedelta(days=1)
-            last_year = min(high.year + ZONE_YEARS_AHEAD, 2299)
-            found.append(
-                Timezone.from_tzinfo(
-                    ZoneInfo(key), tzid=key, first_date=first, last_date=date(last_year, 1, 1)
-                )
-            )
-        return found
+        return [vtimezone(key, low, high) for key, (low, high) in sorted(self._spans.items())]
 
 
 def build_feed(tasks: Sequence[Task], *, kind: FeedKind, name: str) -> bytes:
@@ -106,6 +97,7 @@ def _series(layout: SeriesLayout, kind: FeedKind, zones: _Zones) -> list[Compone
         sequence=sequence,
         stamp=stamp,
         master=True,
+        recurring=True,
     )
     if layout.rule is not None:
         master.add("rrule", vRecur.from_ical(layout.rule))
@@ -117,7 +109,7 @@ def _series(layout: SeriesLayout, kind: FeedKind, zones: _Zones) -> list[Compone
     for row in layout.overrides:
         assert row.occurrence_at is not None
         at = zones.local(row.occurrence_at, tz)
-        override = _component(row, kind, uid, at, sequence=sequence, stamp=stamp)
+        override = _component(row, kind, uid, at, sequence=sequence, stamp=stamp, recurring=True)
         override.add("recurrence-id", at)
         found.append(override)
     return found
@@ -132,6 +124,7 @@ def _component(
     sequence: int,
     stamp: datetime,
     master: bool = False,
+    recurring: bool = False,
 ) -> Component:
     component: Component = Todo() if kind == "todo" else Event()
     component.add("uid", uid)
@@ -141,9 +134,13 @@ def _component(
     component.add("summary", task.title)
     if task.description:
         component.add("description", task.description)
-    component.add("dtstart", at)
-    if kind == "todo":
-        component.add("due", at)  # a task is due at a moment: DUE = DTSTART
+    if kind == "event" or recurring:
+        # RFC 5545 wants DTSTART wherever RRULE is (it anchors the rule) and
+        # a VTODO's DUE later than its DTSTART: a task due at a moment has
+        # no such later time, so an occurrence's DTSTART is its due time.
+        component.add("dtstart", at)
+    else:
+        component.add("due", at)  # alone: DUE equal to DTSTART is invalid
     if task.priority in ICAL_PRIORITY:
         component.add("priority", ICAL_PRIORITY[task.priority])
     if task.tags:
@@ -160,13 +157,13 @@ def _component(
     else:
         component.add("status", "NEEDS-ACTION")
     if not done and task.status is Status.ACTIVE:
-        alarm = _alarm(task, kind)
+        alarm = _alarm(task, related="END" if kind == "todo" and not recurring else "START")
         if alarm is not None:
             component.add_component(alarm)
     return component
 
 
-def _alarm(task: Task, kind: FeedKind) -> Alarm | None:
+def _alarm(task: Task, related: str) -> Alarm | None:
     """The reminder, relative to the due time (so it moves with each occurrence)."""
     if task.remind_at is None or task.due_at is None:
         return None
@@ -174,9 +171,9 @@ def _alarm(task: Task, kind: FeedKind) -> Alarm | None:
     alarm.add("action", "DISPLAY")
     alarm.add("description", task.title)
     before = -(task.due_at - task.remind_at)
-    # For a VTODO, END is its DUE (RFC 5545 §3.8.6.3); an event starts at the due time.
-    related = {"RELATED": "END"} if kind == "todo" else {"RELATED": "START"}
-    alarm.add("trigger", before, parameters=related)
+    # END is a VTODO's DUE (RFC 5545 §3.8.6.3); an event, or an occurrence
+    # of a series, starts at the due time.
+    alarm.add("trigger", before, parameters={"RELATED": related})
     return alarm
 
 

@@ -1,12 +1,24 @@
-"""Configuration from the environment (and `.env` when present)."""
+"""Configuration from the environment (and `.env` when present).
 
+A secret can also come from a file: `<NAME>_FILE` holds the path of a file
+whose content is the value (e.g. `DATABASE_URL_FILE`), as a Kubernetes
+Secret mounted as a volume gives it. Only the variables in `FILE_VARIABLES`
+are read this way; setting both forms of one is an error.
+"""
+
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import platformdirs
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 from sqlalchemy.engine import make_url
 
 APP_NAME = "todo-app"
@@ -24,6 +36,46 @@ def default_data_dir() -> Path:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
+
+
+FILE_VARIABLES = ("DATABASE_URL", "SMTP_URL", "OPENAI_API_KEY")
+
+
+class SecretFileError(ValueError):
+    """A `<NAME>_FILE` that cannot give a value: the service must not start."""
+
+
+class SecretFilesSource(PydanticBaseSettingsSource):
+    """`<NAME>_FILE` for each of `FILE_VARIABLES` that is a field here."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ reads every variable at once
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name in FILE_VARIABLES:
+            field = name.lower()
+            path = os.environ.get(f"{name}_FILE")
+            if field not in self.settings_cls.model_fields or not path:
+                continue
+            if os.environ.get(name):
+                raise SecretFileError(f"{name} and {name}_FILE are both set: keep one of them")
+            found[field] = read_secret_file(f"{name}_FILE", Path(path))
+        return found
+
+
+def read_secret_file(variable: str, path: Path) -> str:
+    """The file's content without its trailing newline; a clear error naming
+    the variable and the path when it is missing, unreadable or empty."""
+    try:
+        value = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except FileNotFoundError:
+        raise SecretFileError(f"{variable}={path}: there is no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SecretFileError(f"{variable}={path}: cannot be read ({exc})") from None
+    if not value.strip():
+        raise SecretFileError(f"{variable}={path}: the file is empty")
+    return value
 
 
 class ChatSettings(BaseSettings):
@@ -50,6 +102,24 @@ class ChatSettings(BaseSettings):
     chat_model_retries: int = Field(default=1, ge=0, le=5)
     chat_state_ttl_seconds: int = Field(default=900, ge=10)
     chat_max_message_chars: int = Field(default=4000, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments, then the environment, then the `<NAME>_FILE` files, then `.env`.
+        return (
+            init_settings,
+            env_settings,
+            SecretFilesSource(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
 
 
 class Settings(ChatSettings):

@@ -86,7 +86,8 @@ def test_each_service_runs_its_own_process_with_its_dapr_app_id(
     env = {e["name"]: e for e in container["env"]}
     assert env["EVENT_BUS"]["value"] == "dapr"
     assert env["DAPR_PUBSUB_NAME"]["value"] == "pubsub-kafka"
-    assert "DATABASE_URL" in env
+    # The URL itself (bundled database), or the file of the Secret that holds it.
+    assert ("DATABASE_URL" in env) != ("DATABASE_URL_FILE" in env)
     assert env["JWT_PRIVATE_KEY_FILE"]["value"].startswith("/var/run/secrets/")
 
 
@@ -357,7 +358,11 @@ def test_task_api_has_an_hpa_and_a_pdb_in_production(
         "name": name_of("task-api"),
     }
     assert hpa["spec"]["minReplicas"] >= 2
-    (pdb,) = of_kind(production, "PodDisruptionBudget")
+    (pdb,) = [
+        p
+        for p in of_kind(production, "PodDisruptionBudget")
+        if p["metadata"]["name"] == name_of("task-api")
+    ]
     labels = deployment(production, "task-api")["spec"]["template"]["metadata"]["labels"]
     assert all(labels.get(k) == v for k, v in pdb["spec"]["selector"]["matchLabels"].items())
     assert "replicas" not in deployment(production, "task-api")["spec"], "the HPA owns replicas"
@@ -411,8 +416,8 @@ def test_secrets_come_from_the_chart_or_an_existing_secret(
         s for s in of_kind(production, "Secret") if s["metadata"]["name"] == "todo-app-secrets"
     ]
     volumes = deployment(production, "task-api")["spec"]["template"]["spec"]["volumes"]
-    jwt = next(v for v in volumes if v["name"] == "jwt")
-    assert jwt["secret"]["secretName"] == "todo-app-secrets"
+    secrets = next(v for v in volumes if v["name"] == "secrets")
+    assert secrets["secret"]["secretName"] == "todo-app-secrets"
 
 
 def test_helm_test_calls_readyz_of_every_service(any_docs: tuple[dict[str, Any], ...]) -> None:
@@ -518,7 +523,7 @@ def test_services_wait_for_the_schema_before_they_start(
         [init] = spec["initContainers"]
         assert init["command"] + init["args"][:2] == ["todo", "db", "wait"]
         names = {e["name"] for e in init["env"]}
-        assert "DATABASE_URL" in names
+        assert "DATABASE_URL" in names or "DATABASE_URL_FILE" in names
 
 
 def _gateway_config(docs: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:

@@ -39,7 +39,17 @@
 {{- end }}
 
 {{- define "todo-app.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- include "todo-app.imageRef" (dict "image" .Values.image "defaultTag" (ternary "" .Chart.AppVersion (not (empty .Values.image.digest)))) }}
+{{- end }}
+
+{{/* An image reference from {repository, tag, digest}: repo:tag, repo@digest, or
+     repo:tag@digest when both are given (the digest is what gets pulled). */}}
+{{- define "todo-app.imageRef" -}}
+{{- $tag := default .defaultTag .image.tag }}
+{{- $ref := .image.repository }}
+{{- if $tag }}{{ $ref = printf "%s:%s" $ref $tag }}{{ end }}
+{{- if .image.digest }}{{ $ref = printf "%s@%s" $ref .image.digest }}{{ end }}
+{{- $ref }}
 {{- end }}
 
 {{/* Labels ------------------------------------------------------------------ */}}
@@ -97,12 +107,46 @@ app.kubernetes.io/component: {{ .component }}
 - name: DATABASE_URL
   value: {{ printf "postgresql+asyncpg://%s:$(POSTGRES_PASSWORD)@%s:5432/%s" .Values.postgresql.auth.username (include "todo-app.postgresqlHost" .) .Values.postgresql.auth.database | quote }}
 {{- else }}
-- name: DATABASE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "todo-app.secretName" . }}
-      key: database-url
+# Read from the Secret mounted as a file (volume "secrets"), not from the environment.
+- name: DATABASE_URL_FILE
+  value: /var/run/secrets/todo/database-url
 {{- end }}
+{{- end }}
+
+{{/* Whether the Secret holds an optional key (smtp-url, openai-api-key): the
+     chart's own Secret when the value is set, an existing one when
+     secrets.existingSecretKeys names it. */}}
+{{- define "todo-app.hasSecretKey" -}}
+{{- $values := .root.Values.secrets }}
+{{- if $values.existingSecret }}
+{{- if has .key $values.existingSecretKeys }}true{{ end }}
+{{- else if index $values (get (dict "smtp-url" "smtpUrl" "openai-api-key" "openaiApiKey") .key) }}true
+{{- end }}
+{{- end }}
+
+{{/* The Secret's keys a pod reads as files under /var/run/secrets/todo (volume
+     "secrets", read-only): the JWT key (with `jwt`), the database URL (external
+     database), and those of `optional` the Secret holds. */}}
+{{- define "todo-app.secretsVolume" -}}
+- name: secrets
+  secret:
+    secretName: {{ include "todo-app.secretName" .root }}
+    defaultMode: 0440
+    items:
+      {{- if .jwt }}
+      - {key: jwt-private.pem, path: jwt-private.pem}
+      {{- end }}
+      {{- if .vapid }}
+      - {key: vapid-private.pem, path: vapid-private.pem}
+      {{- end }}
+      {{- if not .root.Values.postgresql.enabled }}
+      - {key: database-url, path: database-url}
+      {{- end }}
+      {{- range .optional }}
+      {{- if include "todo-app.hasSecretKey" (dict "root" $.root "key" .) }}
+      - {key: {{ . }}, path: {{ . }}}
+      {{- end }}
+      {{- end }}
 {{- end }}
 
 {{- define "todo-app.redisEnv" -}}

@@ -14,3 +14,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: todo-app
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end }}
+
+{{/* The image: repo:tag, or repo:tag@digest when image.digest pins it. */}}
+{{- define "kafka.image" -}}
+{{- printf "%s:%s" .Values.image.repository .Values.image.tag }}
+{{- with .Values.image.digest }}@{{ . }}{{ end }}
+{{- end }}

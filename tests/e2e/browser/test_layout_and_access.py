@@ -135,3 +135,27 @@ async def test_keyboard_only_with_labelled_controls(page: Page, account: Account
     await page.keyboard.press("Escape")
     await expect(page.locator("#inbox-panel")).to_be_hidden()
     await expect(page.locator("#inbox-button")).to_be_focused()
+
+
+DOCUMENT_OVERFLOW = """() => ({
+  document: Math.max(document.documentElement.scrollHeight, document.body.scrollHeight),
+  window: window.innerHeight, scrolled: window.scrollY })"""
+
+
+async def test_a_long_board_scrolls_inside_its_pane(open_page: OpenPage, account: Account) -> None:
+    # Recurring tasks carry a visually hidden "Repeats" label; none of it may
+    # stretch the document beyond the window.
+    for n in range(40):
+        await account.add(title=f"Chore number {n}", recurrence_rule="FREQ=WEEKLY",
+                          due_at="2031-05-04T11:00:00+02:00", tags=["home"], priority="low")
+    page = await open_page(viewport={"width": 1280, "height": 800})
+    await expect(page.locator("#task-list li.task")).to_have_count(40)
+    sizes = await page.evaluate(DOCUMENT_OVERFLOW)
+    assert sizes["document"] <= sizes["window"], sizes
+
+    last = page.locator("#task-list li.task").last
+    await last.scroll_into_view_if_needed()
+    await expect(last).to_be_in_viewport()
+    await expect(page.locator(".topbar")).to_be_in_viewport()
+    sizes = await page.evaluate(DOCUMENT_OVERFLOW)
+    assert sizes["document"] <= sizes["window"] and sizes["scrolled"] == 0, sizes

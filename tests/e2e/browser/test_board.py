@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.async_api import Page, expect
 
-from tests.e2e.browser.conftest import USER_ZONE, Account, row
+from tests.e2e.browser.conftest import USER_ZONE, Account, Axe, row
 from tests.e2e.processes import poll
 
 ZONE = ZoneInfo(USER_ZONE)
@@ -90,7 +90,9 @@ async def test_a_stale_edit_is_refused_and_the_form_shows_the_latest(
     assert (saved["title"], saved["description"]) == ("Renew car insurance", "policy 42")
 
 
-async def test_search_filters_and_sort(page: Page, account: Account, shots: Path) -> None:
+async def test_search_filters_and_sort(
+    page: Page, account: Account, shots: Path, axe: Axe
+) -> None:
     await account.add(
         title="Pay electricity bill", priority="high", tags=["bills", "home"], due_at=local(-2, 10)
     )
@@ -122,6 +124,7 @@ async def test_search_filters_and_sort(page: Page, account: Account, shots: Path
     await expect(row(page, "Water the plants").locator(".repeat")).to_contain_text("every 3 days")
     await expect(row(page, "Call the plumber").locator(".remind")).to_contain_text("tomorrow 08:15")
     await page.screenshot(path=shots / "busy-board.png")
+    await axe.check(page, "busy board")
 
     search = page.get_by_label("Search tasks")
     await search.fill("report")

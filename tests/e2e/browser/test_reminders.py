@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from tests.e2e.browser.conftest import Account, OpenPage, row
+from tests.e2e.browser.conftest import Account, Axe, OpenPage, row
 
 # The browser's Notification API, recorded (headless Chromium shows nothing),
 # as if the user had allowed it and were looking at another window.
@@ -24,7 +24,7 @@ document.hasFocus = () => false;
 
 
 async def test_a_reminder_pops_a_toast_once_and_lands_in_the_inbox(
-    open_page: OpenPage, account: Account, shots: Path
+    open_page: OpenPage, account: Account, shots: Path, axe: Axe
 ) -> None:
     page = await open_page(init_script=DESKTOP)
     now = datetime.now(UTC)
@@ -36,6 +36,7 @@ async def test_a_reminder_pops_a_toast_once_and_lands_in_the_inbox(
     toast = page.locator(".toast-reminder", has_text="Stretch your legs")
     await expect(toast).to_be_visible(timeout=30_000)
     await page.screenshot(path=shots / "reminder-toast.png")
+    await axe.check(page, "reminder toast")
     badge = page.locator("#inbox-button .badge")
     await expect(badge).to_have_text("1")
     await expect(page.locator("#inbox-button")).to_have_attribute(
@@ -52,7 +53,8 @@ async def test_a_reminder_pops_a_toast_once_and_lands_in_the_inbox(
     note = inbox.locator("li.note.unread", has_text="Stretch your legs")
     await expect(note).to_be_visible()
     await page.screenshot(path=shots / "inbox.png")
-    await note.get_by_role("button", name="Mark “Stretch your legs” as read").click()
+    await axe.check(page, "inbox open with an unread reminder")
+    await note.get_by_role("button", name="Mark read “Stretch your legs”").click()
     await expect(inbox.locator("li.note.unread")).to_have_count(0)
     await expect(badge).to_be_hidden()
     notes = (await account.api.get("/api/notifications")).json()["items"]

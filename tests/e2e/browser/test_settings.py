@@ -8,7 +8,16 @@ from datetime import timedelta
 from playwright.async_api import Page, expect
 
 from services.shared.auth import accounts
-from tests.e2e.browser.conftest import Account, NewContext, OpenPage, PageErrors, WebApp, row, send_chat
+from tests.e2e.browser.conftest import (
+    Account,
+    Axe,
+    NewContext,
+    OpenPage,
+    PageErrors,
+    WebApp,
+    row,
+    send_chat,
+)
 
 TWELVE = re.compile(r"\b5:00\s(PM|pm)")
 MAY_SIX = "2031-05-06T17:00:00+02:00"  # 17:00 in the account's zone (Europe/Berlin)
@@ -77,7 +86,7 @@ async def test_times_follow_the_locale_until_the_account_says_otherwise(
         re.compile(r"due tomorrow 5:00 PM"))
 
 
-async def test_changing_the_name_and_the_zone(page: Page, account: Account) -> None:
+async def test_changing_the_name_and_the_zone(page: Page, account: Account, axe: Axe) -> None:
     await account.add(title="Dentist", due_at=MAY_SIX)
     await expect(page.locator(".welcome h3")).to_have_text("Hi Robin, what needs doing?")
     await expect(row(page, "Dentist").locator(".due")).to_have_text("6 May 2031 17:00")
@@ -85,11 +94,13 @@ async def test_changing_the_name_and_the_zone(page: Page, account: Account) -> N
     await open_settings(page)
     dialog = page.get_by_role("dialog", name="Settings")
     await expect(dialog.get_by_label("Time zone")).to_have_value("Europe/Berlin")
+    await axe.check(page, "settings open")
     # A zone the server does not know is refused at the field; nothing changes.
     await dialog.get_by_label("Time zone").fill("Mars/Olympus_Mons")
     await dialog.get_by_role("button", name="Save").click()
     await expect(dialog.locator("#settings-zone-error")).to_contain_text("Mars/Olympus_Mons")
     await expect(dialog.get_by_label("Time zone")).to_have_attribute("aria-invalid", "true")
+    await axe.check(page, "settings showing an error")
     assert (await account.api.get("/api/auth/me")).json()["timezone"] == "Europe/Berlin"
 
     await dialog.get_by_label("Time zone").fill("Asia/Tokyo")

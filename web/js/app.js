@@ -88,7 +88,10 @@ function start(me) {
     board.reveal(id);
   };
   const chat = new ChatPane($("#chat"), { store, onReveal: reveal, getUser });
-  const inbox = new Inbox({ button: $("#inbox-button"), panel: $("#inbox-panel"), toaster, onOpenTask: reveal });
+  const inbox = new Inbox({
+    button: $("#inbox-button"), panel: $("#inbox-panel"), toaster, onOpenTask: reveal,
+    getZone: () => user.timezone,
+  });
   const feed = new LiveFeed();
   started = { feed };
   const settings = new SettingsPanel({
@@ -96,6 +99,7 @@ function start(me) {
     onSaved: (saved) => {
       applyUser(saved);
       board.scheduleDraw();
+      inbox.draw();
       chat.greet();
       announce("Settings saved.");
     },

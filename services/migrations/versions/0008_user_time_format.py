@@ -1,5 +1,8 @@
 """Accounts choose how clock times are written: their locale's way, 12-hour or 24-hour.
 
+An in-app reminder keeps the due time it speaks of (and its zone), so each
+reader's page writes that time in their own format.
+
 The local user was created with the display name "Me", which the page then
 greeted as a name; it has none until the user gives one.
 
@@ -19,6 +22,8 @@ def upgrade() -> None:
         "users",
         sa.Column("time_format", sa.String(8), nullable=False, server_default="auto"),
     )
+    op.add_column("notifications", sa.Column("due_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("notifications", sa.Column("timezone", sa.String(64), nullable=True))
     users = sa.table(
         "users",
         sa.column("display_name", sa.String),
@@ -32,5 +37,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("notifications") as batch:
+        batch.drop_column("timezone")
+        batch.drop_column("due_at")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("time_format")

@@ -2,6 +2,7 @@
 once, the inbox lists it, and the browser's own notification is used when
 the user allowed it and is looking elsewhere."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,11 +22,16 @@ window.Notification = class {
 };
 document.hasFocus = () => false;
 """
+TWELVE_HOUR_DUE = re.compile(r"^Due (today|tomorrow) \d{1,2}:\d{2}\s(AM|PM|am|pm)$")
 
 
 async def test_a_reminder_pops_a_toast_once_and_lands_in_the_inbox(
     open_page: OpenPage, account: Account, shots: Path, axe: Axe
 ) -> None:
+    # The reminder's due time is written in the account's format, here 12-hour
+    # in a browser whose language writes 24-hour times.
+    changed = await account.api.patch("/api/auth/me", json={"time_format": "12h"})
+    assert changed.status_code == 200, changed.text
     page = await open_page(init_script=DESKTOP)
     now = datetime.now(UTC)
     task = await account.add(
@@ -35,6 +41,7 @@ async def test_a_reminder_pops_a_toast_once_and_lands_in_the_inbox(
     )
     toast = page.locator(".toast-reminder", has_text="Stretch your legs")
     await expect(toast).to_be_visible(timeout=30_000)
+    await expect(toast.locator(".toast-body")).to_have_text(TWELVE_HOUR_DUE)
     await page.screenshot(path=shots / "reminder-toast.png")
     await axe.check(page, "reminder toast")
     badge = page.locator("#inbox-button .badge")
@@ -43,6 +50,7 @@ async def test_a_reminder_pops_a_toast_once_and_lands_in_the_inbox(
         "aria-label", "Notifications, 1 unread")
     shown = await page.evaluate("window.__shown")
     assert [n["title"] for n in shown] == ["Stretch your legs"]
+    assert TWELVE_HOUR_DUE.match(shown[0]["body"]), shown
 
     await page.wait_for_timeout(2000)  # a second delivery would have arrived by now
     await expect(toast).to_have_count(1)
@@ -52,6 +60,7 @@ async def test_a_reminder_pops_a_toast_once_and_lands_in_the_inbox(
     await expect(inbox).to_be_visible()
     note = inbox.locator("li.note.unread", has_text="Stretch your legs")
     await expect(note).to_be_visible()
+    await expect(note.locator(".note-body")).to_have_text(TWELVE_HOUR_DUE)
     await page.screenshot(path=shots / "inbox.png")
     await axe.check(page, "inbox open with an unread reminder")
     await note.get_by_role("button", name="Mark read “Stretch your legs”").click()

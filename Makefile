@@ -46,9 +46,13 @@ typecheck: $(VENV)/.installed-dev
 
 ## web-check: the page's modules type-checked (tsc, JSDoc) and their unit tests (node --test)
 .PHONY: web-check
-web-check:
-	cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } \
-		&& node_modules/.bin/tsc --noEmit -p jsconfig.json && node --test test/
+web-check: web/node_modules/.package-lock.json
+	cd web && node_modules/.bin/tsc --noEmit -p jsconfig.json && node --test test/
+
+## the page's npm dev dependencies (TypeScript; axe-core, which the browser tests inject)
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
 
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -58,7 +62,7 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
-pytest: $(VENV)/.installed-dev services $(CHROMIUM) daprd images
+pytest: $(VENV)/.installed-dev web/node_modules/.package-lock.json services $(CHROMIUM) daprd images
 	eval "$$($(SERVICES) env)" && DAPRD="$$(scripts/dapr.sh --print)" DOCKER_COMPOSE="$$(scripts/docker.sh compose)" \
 		TODO_SCREENSHOTS=$(CURDIR)/build/screenshots CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 

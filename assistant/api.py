@@ -8,6 +8,7 @@ client that goes away cancels it (what already ran is still saved).
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import replace
 from typing import Annotated
 
 import anyio
@@ -30,6 +31,7 @@ from assistant.messages import Message
 from assistant.stream import ChatEvent
 from services.errors import NotFound
 from services.shared.api_deps import ContainerDep, CurrentUser
+from services.shared.timeutil import hour_cycle
 
 router = APIRouter(prefix="/api", tags=["assistant"])
 _bearer = HTTPBearer(auto_error=False)
@@ -78,10 +80,18 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     },
 )
 async def chat(
-    body: ChatRequest, user: CurrentUser, assistant: AssistantDep, credentials: Credentials
+    body: ChatRequest,
+    request: Request,
+    user: CurrentUser,
+    assistant: AssistantDep,
+    credentials: Credentials,
 ) -> EventSourceResponse:
     """Talk to the assistant: answers `token`, `tool_call`, `tool_result`, `confirm`,
-    then `done` (or `error`) as server-sent events."""
+    then `done` (or `error`) as server-sent events. Times in the answer are
+    written as the account's `time_format` says; "auto" follows the request's
+    Accept-Language, as the page's own times follow the browser's locale."""
+    cycle = hour_cycle(user.time_format, request.headers.get("accept-language"))
+    user = replace(user, time_format=cycle)
     turn = await assistant.open_turn(
         user,
         body.message,

@@ -4,7 +4,7 @@ person is, and the rules that keep tool output from steering it."""
 from datetime import datetime
 
 from services.shared.auth.principal import Principal
-from services.shared.timeutil import zone
+from services.shared.timeutil import hour_cycle, zone
 
 RULES = """\
 You are a task assistant in a to-do app. You act on the user's tasks only \
@@ -37,6 +37,9 @@ def system_prompt(user: Principal, now: datetime, server_instructions: str | Non
         "",
         f"The user: {name}. Their timezone: {user.timezone}.",
         f"Now, in their timezone: {local:%A %Y-%m-%d %H:%M} (UTC{local:%z}).",
+        "Write times of day in the 12-hour form (5:00 PM)."
+        if hour_cycle(user.time_format) == "12h"
+        else "Write times of day in the 24-hour form (17:00).",
     ]
     if server_instructions:
         lines += ["", "About the tools:", server_instructions]

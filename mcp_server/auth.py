@@ -9,7 +9,7 @@ found" to anyone else presenting that session id.
 """
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
@@ -18,6 +18,7 @@ from services.errors import AuthError
 from services.shared.auth import accounts
 from services.shared.auth.principal import Principal
 from services.shared.context import AppContext
+from services.shared.timeutil import TimeFormat
 
 CLIENT_ID = "todo-app"
 
@@ -29,6 +30,7 @@ def access_token(token: str, user: Principal, issuer: str) -> AccessToken:
         "display_name": user.display_name,
         "timezone": user.timezone,
         "is_local": user.is_local,
+        "time_format": user.time_format,
     }
     return AccessToken(
         token=token, client_id=CLIENT_ID, scopes=[], subject=str(user.user_id), claims=claims
@@ -45,6 +47,7 @@ def principal(token: AccessToken) -> Principal:
         display_name=claims["display_name"],
         timezone=str(claims["timezone"]),
         is_local=bool(claims["is_local"]),
+        time_format=cast(TimeFormat, str(claims.get("time_format", "auto"))),
     )
 
 

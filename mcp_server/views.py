@@ -13,7 +13,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from mcp_server import phrases
-from services.shared.timeutil import zone
+from services.shared.timeutil import hour_cycle, zone
 from services.tasks.schemas import PriorityName, RepeatFromName, StatusName, TaskPage, TaskPublic
 
 
@@ -70,21 +70,30 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def task_view(task: TaskPublic, at: datetime | None = None) -> TaskView:
+def task_view(
+    task: TaskPublic, at: datetime | None = None, *, time_format: str = "auto"
+) -> TaskView:
+    """The phrases write the time of day as the reader's account chooses
+    (`time_format`: "12h", "24h", or "auto", 24-hour when no locale is known)."""
     at = at or now()
     tz = zone(task.timezone)
     done = task.status == "completed"
+    cycle = hour_cycle(time_format)
     return TaskView(
         **task.model_dump(),
-        due_phrase=None if task.due_at is None else phrases.due(task.due_at, at, tz, done=done),
-        remind_phrase=None if task.remind_at is None else phrases.when(task.remind_at, at, tz),
+        due_phrase=None
+        if task.due_at is None
+        else phrases.due(task.due_at, at, tz, done=done, cycle=cycle),
+        remind_phrase=None
+        if task.remind_at is None
+        else phrases.when(task.remind_at, at, tz, cycle=cycle),
     )
 
 
-def task_list(page: TaskPage) -> TaskList:
+def task_list(page: TaskPage, *, time_format: str = "auto") -> TaskList:
     at = now()
     return TaskList(
-        items=[task_view(t, at) for t in page.items],
+        items=[task_view(t, at, time_format=time_format) for t in page.items],
         total=page.total,
         page=page.page,
         limit=page.limit,

@@ -61,7 +61,9 @@ async def add_task(
                 repeat_from=repeat_from,
             )
         )
-        task = views.task_view(await service.create_task(uow, user=user, data=data))
+        task = views.task_view(
+            await service.create_task(uow, user=user, data=data), time_format=user.time_format
+        )
     return views.result(f"Added {views.line(task)}", task)
 
 
@@ -102,7 +104,8 @@ async def update_task(
     async with acting(ctx) as (uow, user):
         data = TaskUpdate.model_validate({**fields, **dict.fromkeys(cleared)})
         task = views.task_view(
-            await service.update_task(uow, user=user, task_id=task_id, data=data)
+            await service.update_task(uow, user=user, task_id=task_id, data=data),
+            time_format=user.time_format,
         )
     return views.result(f"Updated {views.line(task)}", task)
 
@@ -132,7 +135,8 @@ async def set_reminder(
             version = current.version
         data = TaskUpdate.model_validate({"remind_at": target})
         task = views.task_view(
-            await service.update_task(uow, user=user, task_id=task_id, data=data, if_match=version)
+            await service.update_task(uow, user=user, task_id=task_id, data=data, if_match=version),
+            time_format=user.time_format,
         )
     return views.result(f"Reminder set: {views.line(task)}", task)
 

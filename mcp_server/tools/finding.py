@@ -71,7 +71,9 @@ async def find_tasks(
             page=page,
             limit=limit,
         )
-        found = views.task_list(await service.list_tasks(uow, user=user, query=query))
+        found = views.task_list(
+            await service.list_tasks(uow, user=user, query=query), time_format=user.time_format
+        )
     # Models often do not know the date, and "due today" means the user's today.
     local = views.now().astimezone(zone(user.timezone))
     return views.result(_summary(found, f"today is {local:%a %Y-%m-%d} in {user.timezone}"), found)
@@ -80,7 +82,9 @@ async def find_tasks(
 async def get_task(ctx: ToolContext, task_id: TaskId) -> Annotated[CallToolResult, views.TaskView]:
     """One task with all its fields (description, reminder, recurrence)."""
     async with acting(ctx) as (uow, user):
-        task = views.task_view(await service.get_task(uow, user=user, task_id=task_id))
+        task = views.task_view(
+            await service.get_task(uow, user=user, task_id=task_id), time_format=user.time_format
+        )
     notes = f"\n{task.description}" if task.description else ""
     return views.result(views.line(task) + notes, task)
 

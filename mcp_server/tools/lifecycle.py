@@ -18,7 +18,10 @@ async def complete_task(
     a new task (find it with find_tasks); to skip one without doing it, use
     skip_occurrence."""
     async with acting(ctx) as (uow, user):
-        task = views.task_view(await service.complete_task(uow, user=user, task_id=task_id))
+        task = views.task_view(
+            await service.complete_task(uow, user=user, task_id=task_id),
+            time_format=user.time_format,
+        )
     follow = " Its next occurrence follows from its rule." if task.is_recurring else ""
     return views.result(f"Completed {views.line(task)}.{follow}", task)
 
@@ -28,7 +31,9 @@ async def reopen_task(
 ) -> Annotated[CallToolResult, views.TaskView]:
     """Make a completed task active again (undo complete_task)."""
     async with acting(ctx) as (uow, user):
-        task = views.task_view(await service.reopen_task(uow, user=user, task_id=task_id))
+        task = views.task_view(
+            await service.reopen_task(uow, user=user, task_id=task_id), time_format=user.time_format
+        )
     return views.result(f"Reopened {views.line(task)}", task)
 
 
@@ -38,7 +43,10 @@ async def skip_occurrence(
     """Recurring tasks only: skip this occurrence without doing it; the task
     moves to its next occurrence (its reminder moves along)."""
     async with acting(ctx) as (uow, user):
-        task = views.task_view(await service.skip_occurrence(uow, user=user, task_id=task_id))
+        task = views.task_view(
+            await service.skip_occurrence(uow, user=user, task_id=task_id),
+            time_format=user.time_format,
+        )
     return views.result(f"Skipped; now {views.line(task)}", task)
 
 

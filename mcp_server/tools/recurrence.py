@@ -9,7 +9,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from mcp_server import phrases, views
 from mcp_server.runtime import ToolContext, caller, translated
 from services.errors import InvalidInput
-from services.shared.timeutil import zone
+from services.shared.timeutil import hour_cycle, zone
 from services.tasks import service
 
 _START = TypeAdapter(datetime)
@@ -45,11 +45,13 @@ async def preview_recurrence(
             field = "rule" if problem.field == "recurrence_rule" else problem.field
             raise InvalidInput(field, problem.message) from None
     now = views.now()
+    cycle = hour_cycle(user.time_format)
     output = views.OccurrenceList(
         rule=rule,
         timezone=tz_name,
         occurrences=[
-            views.Occurrence(at=at, phrase=phrases.when(at, now, tz)) for at in found.occurrences
+            views.Occurrence(at=at, phrase=phrases.when(at, now, tz, cycle=cycle))
+            for at in found.occurrences
         ],
     )
     listed = "; ".join(f"{o.phrase} ({o.at:%Y-%m-%d})" for o in output.occurrences)

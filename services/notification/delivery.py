@@ -33,11 +33,15 @@ SOURCE = "/notification-service"
 CONSUMER = "notification"
 
 
-def _body(data: dict[str, Any]) -> str:
+def _due(data: dict[str, Any]) -> datetime | None:
     due = data.get("due_at")
-    if not due:
+    return datetime.fromisoformat(due) if due else None
+
+
+def _body(data: dict[str, Any]) -> str:
+    local = _due(data)
+    if local is None:
         return f"Reminder: {data['title']}"
-    local = datetime.fromisoformat(due)
     return f"Reminder: {data['title']} — due {local:%a %d %b %H:%M} ({data['timezone']})"
 
 
@@ -145,6 +149,8 @@ class ReminderDelivery:
                 title=title,
                 body=body,
                 source_event_id=event.id,
+                due_at=_due(event.data),
+                timezone=event.data.get("timezone"),
             )
             uow.emit(
                 self._outcome(

@@ -22,6 +22,8 @@ class NotificationPublic(BaseModel):
     body: str
     created_at: datetime
     read_at: datetime | None
+    due_at: datetime | None = None
+    timezone: str | None = None
 
 
 class NotificationPage(BaseModel):
@@ -54,6 +56,8 @@ async def add_notification(
     title: str,
     body: str,
     source_event_id: str,
+    due_at: datetime | None = None,
+    timezone: str | None = None,
 ) -> NotificationPublic:
     values = {
         "id": uuid.uuid4(),
@@ -65,6 +69,8 @@ async def add_notification(
         "source_event_id": source_event_id,
         "created_at": datetime.now(UTC),
         "read_at": None,
+        "due_at": due_at,
+        "timezone": timezone,
     }
     await conn.execute(notifications.insert().values(**values))
     return NotificationPublic.model_validate(values)

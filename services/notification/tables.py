@@ -18,6 +18,9 @@ notifications = sa.Table(
     sa.Column("source_event_id", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("read_at", UTCDateTime(), nullable=True),
+    # A reminder's due time and the task's zone: the page writes it in the reader's format.
+    sa.Column("due_at", UTCDateTime(), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=True),
 )
 
 preferences = sa.Table(

@@ -28,6 +28,8 @@ users = sa.Table(
     sa.Column("timezone", sa.String(64), nullable=False),
     sa.Column("is_local", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # "auto" (the reader's locale), "12h" or "24h": how clock times are written.
+    sa.Column("time_format", sa.String(8), nullable=False, server_default="auto"),
 )
 
 access_tokens = sa.Table(

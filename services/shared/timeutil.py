@@ -1,7 +1,10 @@
 """Wall-clock times in a task's IANA zone, stored as UTC instants."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from babel import Locale, UnknownLocaleError
 
 from services.errors import InvalidInput
 
@@ -64,3 +67,54 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     start = localize(datetime.combine(day, time()), tz)
     end = localize(datetime.combine(day + timedelta(days=1), time()), tz)
     return start.astimezone(UTC), end.astimezone(UTC)
+
+
+# How an account has clock times written: its reader's locale decides ("auto"),
+# or always "12h" ("5:00 PM") or always "24h" ("17:00").
+TimeFormat = Literal["auto", "12h", "24h"]
+HourCycle = Literal["12h", "24h"]
+
+
+def _languages(accept_language: str) -> list[str]:
+    """The language tags of an Accept-Language header, most wanted first."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate(accept_language.split(",")):
+        tag, _, params = item.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        if tag and tag != "*" and weight > 0:
+            ranked.append((-weight, position, tag.strip()))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def locale_hour_cycle(accept_language: str | None) -> HourCycle:
+    """How the reader's first known language writes the time of day (CLDR's
+    short time pattern); 24-hour when no language is known."""
+    for tag in _languages(accept_language or ""):
+        try:
+            pattern = Locale.parse(tag, sep="-").time_formats["short"].pattern
+        except (UnknownLocaleError, ValueError, TypeError, KeyError):
+            continue
+        return "12h" if "h" in pattern or "K" in pattern else "24h"
+    return "24h"
+
+
+def hour_cycle(time_format: str, accept_language: str | None = None) -> HourCycle:
+    """The account's choice, or for "auto" the reader's locale's."""
+    if time_format == "12h":
+        return "12h"
+    if time_format == "24h":
+        return "24h"
+    return locale_hour_cycle(accept_language)
+
+
+def clock(moment: datetime, cycle: str) -> str:
+    """The time of day of a local datetime: "17:05", or "5:05 PM" in 12-hour."""
+    if cycle == "12h":
+        hour = moment.hour % 12 or 12
+        return f"{hour}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+    return f"{moment:%H:%M}"

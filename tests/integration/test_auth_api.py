@@ -169,3 +169,69 @@ async def test_health(client: httpx.AsyncClient) -> None:
     assert ready.status_code == 200
     assert ready.json()["database"] == "ok"
     assert (await client.get("/openapi.json")).json()["info"]["title"]
+
+
+async def test_change_the_display_name_zone_and_time_format(alice: User) -> None:
+    changed = await alice.patch(
+        "/api/auth/me",
+        json={"display_name": "  Alice L. ", "timezone": "Asia/Tokyo", "time_format": "12h"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json() | {"id": alice.id} == {
+        "id": alice.id,
+        "email": alice.email,
+        "display_name": "Alice L.",
+        "timezone": "Asia/Tokyo",
+        "time_format": "12h",
+    }
+    # Only what is sent changes; null removes the display name.
+    again = await alice.patch("/api/auth/me", json={"display_name": None})
+    assert again.status_code == 200, again.text
+    me = (await alice.get("/api/auth/me")).json()
+    assert (me["display_name"], me["timezone"], me["time_format"]) == (None, "Asia/Tokyo", "12h")
+    assert (await alice.patch("/api/auth/me", json={})).json() == me
+    # Times sent later without an offset are read in the new zone.
+    task = await alice.post("/api/tasks", json={"title": "Tea", "due_at": "2031-05-01T09:00"})
+    assert task.json()["timezone"] == "Asia/Tokyo"
+    assert task.json()["due_at"] == "2031-05-01T09:00:00+09:00"
+
+
+async def test_bad_account_changes_are_refused_and_change_nothing(alice: User) -> None:
+    before = (await alice.get("/api/auth/me")).json()
+    cases: list[tuple[object, str, str]] = [
+        ({"timezone": "Mars/Olympus_Mons"}, "timezone", "Mars/Olympus_Mons"),
+        ({"timezone": "Europe/Berlin "}, "timezone", "Europe/Berlin "),
+        ({"timezone": ""}, "timezone", "IANA"),
+        ({"timezone": None}, "timezone", "string"),
+        ({"timezone": 5}, "timezone", "string"),
+        ({"display_name": "   "}, "display_name", "null to remove"),
+        ({"display_name": ""}, "display_name", "null to remove"),
+        ({"display_name": 42}, "display_name", "string"),
+        ({"display_name": "x" * 101}, "display_name", "100"),
+        ({"time_format": "13h"}, "time_format", "12h"),
+        ({"time_format": None}, "time_format", "auto"),
+        ({"email": "someone@example.com"}, "email", "not permitted"),
+        ({"timezone": "Asia/Tokyo", "is_local": True}, "is_local", "not permitted"),
+    ]
+    for body, field, words in cases:
+        response = await alice.patch("/api/auth/me", json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        problems = response.json()["errors"]
+        assert [p["field"] for p in problems] == [field], (body, problems)
+        assert words in problems[0]["message"], (body, problems)
+    for raw in ["[]", '"Asia/Tokyo"', "{"]:
+        response = await alice.patch(
+            "/api/auth/me", content=raw, headers={"content-type": "application/json"}
+        )
+        assert response.status_code in (400, 422), (raw, response.text)
+    assert (await alice.get("/api/auth/me")).json() == before
+
+
+async def test_the_local_user_has_no_made_up_name(container: Container) -> None:
+    async with container.uow() as uow:
+        user = await accounts.ensure_local_user(uow, email="me@todo.localhost", timezone="UTC")
+    assert user.display_name is None
+    async with container.uow() as uow:
+        named = await accounts.update_profile(uow, user_id=user.user_id, display_name="Sam")
+    assert named.display_name == "Sam"

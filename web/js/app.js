@@ -11,8 +11,9 @@ import { TaskEditor } from "./editor.js";
 import { LiveFeed } from "./live.js";
 import { Inbox, Toaster } from "./notify.js";
 import { PushSwitch } from "./push.js";
+import { SettingsPanel } from "./settings.js";
 import { TaskStore } from "./store.js";
-import { browserZone, isKnownZone } from "./time.js";
+import { browserZone, isKnownZone, setTimeFormat } from "./time.js";
 
 const THEME_KEY = "todo.theme";
 let user = null;
@@ -58,15 +59,21 @@ const STATUS_TEXT = {
   connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline",
 };
 
-function start(me) {
+/** The account as the server says it is: shown in the menu, read by every pane. */
+function applyUser(me) {
   user = { ...me, timezone: isKnownZone(me.timezone) ? me.timezone : browserZone() };
-  const getUser = () => user;
-  $("#signin").hidden = true;
-  $("#app").hidden = false;
+  setTimeFormat(user.time_format);
   $("#account-name").textContent = user.display_name || user.email;
   $("#account-email").textContent = user.email;
   $("#account-zone").textContent = user.timezone;
   $("#account-initial").textContent = (user.display_name || user.email || "?").trim()[0].toUpperCase();
+}
+
+function start(me) {
+  applyUser(me);
+  const getUser = () => user;
+  $("#signin").hidden = true;
+  $("#app").hidden = false;
 
   if (started) {
     // Signed in again (possibly as someone else): start from a clean page.
@@ -82,11 +89,24 @@ function start(me) {
     board.reveal(id);
   };
   const chat = new ChatPane($("#chat"), { store, onReveal: reveal, getUser });
-  const inbox = new Inbox({ button: $("#inbox-button"), panel: $("#inbox-panel"), toaster, onOpenTask: reveal });
+  const inbox = new Inbox({
+    button: $("#inbox-button"), panel: $("#inbox-panel"), toaster, onOpenTask: reveal,
+    getZone: () => user.timezone,
+  });
   const push = new PushSwitch($("#push-settings"));
   push.start();
   const feed = new LiveFeed();
   started = { feed };
+  const settings = new SettingsPanel({
+    getUser,
+    onSaved: (saved) => {
+      applyUser(saved);
+      board.scheduleDraw();
+      inbox.draw();
+      chat.greet();
+      announce("Settings saved.");
+    },
+  });
 
   const conn = $("#conn");
   feed.addEventListener("status", (e) => {
@@ -134,6 +154,10 @@ function start(me) {
       account.open = false;
       $("summary", account).focus();
     }
+  });
+  $("#open-settings").addEventListener("click", () => {
+    account.open = false;
+    settings.open();
   });
   $("#sign-out").addEventListener("click", async () => {
     feed.stop();

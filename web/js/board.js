@@ -8,7 +8,7 @@ import { $, announce, debounce, h } from "./dom.js";
 import { icon } from "./icons.js";
 import { parseTags } from "./editor.js";
 import { describeRule } from "./recurrence.js";
-import { describeDue, describeWhen, fullDateTime } from "./time.js";
+import { describeDue, describeWhen, fullDateTime, getTimeFormat } from "./time.js";
 
 const PAGE = 100;
 const PRIORITY_LABEL = { high: "High", medium: "Medium", low: "Low" };
@@ -222,7 +222,10 @@ export class Board {
     let previous = null;
     for (const task of tasks) {
       let li = this.rows.get(task.id);
-      const key = `${task.version}|${task._pending ? 1 : 0}|${task.status}|${Math.floor(Date.now() / 60_000)}`;
+      // A row is redrawn when its task changes, a minute passes, or the account's
+      // zone or time format does.
+      const key = `${task.version}|${task._pending ? 1 : 0}|${task.status}|${Math.floor(Date.now() / 60_000)}`
+        + `|${this.zone()}|${getTimeFormat()}`;
       if (!li || li.dataset.key !== key) {
         const fresh = this.row(task);
         fresh.dataset.key = key;

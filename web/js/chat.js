@@ -200,6 +200,11 @@ export class ChatPane {
         }, text))))));
   }
 
+  /** The welcome reads the account's name: draw it again when that changes. */
+  greet() {
+    if ($(".welcome", this.log)) this.showWelcome();
+  }
+
   nearBottom() {
     return this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 120;
   }

@@ -6,7 +6,7 @@ import { ApiError, tasksApi } from "./api.js";
 import { announce, h } from "./dom.js";
 import { RecurrenceEditor } from "./recurrence.js";
 import {
-  instantToLocalInput, localInputToInstant, toLocalInput, zonedParts,
+  instantToLocalInput, localInputToInstant, occurrenceText, timeOfDay, toLocalInput, zonedParts,
 } from "./time.js";
 
 const PRIORITIES = [["none", "None"], ["low", "Low"], ["medium", "Medium"], ["high", "High"]];
@@ -56,19 +56,24 @@ export class TaskEditor {
       type: "button", class: "chip-button",
       onclick: () => { this.due.value = make(); this.dueChanged(); },
     }, label);
+    this.dueHint = h("p", { class: "help", id: "te-due-help" });
+    this.due.setAttribute("aria-describedby", "te-due-help");
     const at = (days, hour, minute = 0) => () => {
       const now = zonedParts(new Date(), this.zone());
       const d = new Date(Date.UTC(now.year, now.month - 1, now.day + days));
       const pad = (n) => String(n).padStart(2, "0");
       return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(hour)}:${pad(minute)}`;
     };
+    // Their clock times are written when the form opens, in the account's format.
+    this.quickToday = quick("", at(0, 18));
+    this.quickTomorrow = quick("", at(1, 9));
     const dueRow = h("div", { class: "field" },
       h("label", { for: "te-due" }, "Due"),
       h("div", { class: "input-with-actions" }, this.due,
         h("button", { type: "button", class: "ghost small", onclick: () => { this.due.value = ""; this.dueChanged(); } }, "Clear")),
+      this.dueHint,
       h("div", { class: "quick-picks", role: "group", "aria-label": "Quick due dates" },
-        quick("Today 18:00", at(0, 18)), quick("Tomorrow 09:00", at(1, 9)),
-        quick("In a week", at(7, 9))));
+        this.quickToday, this.quickTomorrow, quick("In a week", at(7, 9))));
 
     this.remindMode = h("select", { id: "te-remind-mode", name: "remind_mode" },
       h("option", { value: "none" }, "No reminder"),
@@ -120,6 +125,8 @@ export class TaskEditor {
   }
 
   dueChanged() {
+    const due = localInputToInstant(this.due.value, this.zone());
+    this.dueHint.textContent = due ? occurrenceText(due, this.zone()) : "";
     this.recurrence.startChanged();
     this.syncReminder();
   }
@@ -145,6 +152,11 @@ export class TaskEditor {
     }
     this.tags.value = task ? task.tags.join(", ") : "";
     this.due.value = task ? toLocalInput(task.due_at, zone) : "";
+    const hour = (n) => timeOfDay(new Date(Date.UTC(2000, 0, 1, n)), "UTC");
+    this.quickToday.textContent = `Today ${hour(18)}`;
+    this.quickTomorrow.textContent = `Tomorrow ${hour(9)}`;
+    const due = localInputToInstant(this.due.value, zone);
+    this.dueHint.textContent = due ? occurrenceText(due, zone) : "";
     this.loadReminder(task);
     this.recurrence.load(task ? task.recurrence_rule : null, task ? task.repeat_from : "due");
     if (preset) this.recurrence.setPreset(preset);
@@ -196,7 +208,7 @@ export class TaskEditor {
       if (!this.due.value) this.remindHint.textContent = "Set a due time first.";
       else {
         const value = this.reminderValue();
-        if (value) this.remindHint.textContent = `At ${toLocalInput(value, this.zone()).replace("T", " ")}.`;
+        if (value) this.remindHint.textContent = `At ${occurrenceText(value, this.zone())}.`;
       }
     }
     if (mode === "at" && !this.remindAt.value) {

@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { $, announce, clear, h } from "./dom.js";
 import { icon } from "./icons.js";
-import { relativeAgo } from "./time.js";
+import { describeWhen, relativeAgo } from "./time.js";
 
 export class Toaster {
   constructor(root) {
@@ -38,7 +38,8 @@ export class Toaster {
 }
 
 export class Inbox {
-  constructor({ button, panel, toaster, onOpenTask }) {
+  constructor({ button, panel, toaster, onOpenTask, getZone }) {
+    this.getZone = getZone;
     this.button = button;
     this.panel = panel;
     this.toaster = toaster;
@@ -98,14 +99,22 @@ export class Inbox {
     for (const n of this.items) {
       const unread = !n.read_at;
       const open = h("button", { type: "button", class: "note-open", onclick: () => this.open(n) },
-        h("strong", {}, n.title), h("span", { class: "note-body" }, n.body),
+        h("strong", {}, n.title), h("span", { class: "note-body" }, this.bodyOf(n)),
         h("time", { class: "muted small", datetime: n.created_at }, relativeAgo(n.created_at)));
+      // The name starts with the visible words, so "click Mark read" works by voice.
       const read = unread ? h("button", {
         type: "button", class: "ghost small note-read", onclick: () => this.markRead(n),
-        "aria-label": `Mark “${n.title}” as read`,
-      }, "Mark read") : null;
+      }, "Mark read", h("span", { class: "sr-only" }, ` “${n.title}”`)) : null;
       this.list.append(h("li", { class: `note${unread ? " unread" : ""}`, "data-id": n.id }, open, read));
     }
+  }
+
+  /**
+   * A reminder's text with its due time written here, in the reader's zone and
+   * time format, like the board's; the server's sentence otherwise.
+   */
+  bodyOf(n) {
+    return n.due_at ? `Due ${describeWhen(n.due_at, this.getZone())}` : n.body;
   }
 
   /** A notification pushed over the live feed. */
@@ -118,7 +127,7 @@ export class Inbox {
     const actions = [];
     if (n.task_id) actions.push({ label: "Show task", primary: true, onClick: () => this.open(n) });
     actions.push({ label: "Mark read", onClick: () => this.markRead(n) });
-    this.toaster.show({ title: n.title, body: n.body, tone: "reminder", actions });
+    this.toaster.show({ title: n.title, body: this.bodyOf(n), tone: "reminder", actions });
     announce(`Reminder: ${n.title}`);
     this.desktop(n);
   }
@@ -127,7 +136,7 @@ export class Inbox {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
     if (document.visibilityState === "visible" && document.hasFocus()) return;
     try {
-      const shown = new Notification(n.title, { body: n.body, tag: n.id });
+      const shown = new Notification(n.title, { body: this.bodyOf(n), tag: n.id });
       shown.onclick = () => { window.focus(); this.open(n); shown.close(); };
     } catch {
       // Some browsers allow notifications only from a service worker; the toast is there anyway.

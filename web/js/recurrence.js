@@ -348,7 +348,7 @@ export class RecurrenceEditor {
     this.previewNote = h("p", { class: "preview-note", role: "status" });
     this.previewBox = h("div", { class: "rec-preview", "aria-live": "polite" },
       h("p", { class: "rule-line" }, h("span", { class: "muted" }, "Rule "), this.ruleText),
-      h("h4", { id: `${id}-preview-heading` }, "Next 5 occurrences"),
+      h("h3", { id: `${id}-preview-heading` }, "Next 5 occurrences"),
       this.previewList, this.previewNote);
     this.previewList.setAttribute("aria-labelledby", `${id}-preview-heading`);
 

@@ -29,15 +29,59 @@
 const formatters = new Map();
 
 /**
+ * How clock times are written everywhere on the page: the account's
+ * `time_format` ("auto": the browser's locale decides, "12h", "24h").
+ * @typedef {"auto" | "12h" | "24h"} TimeFormat
+ */
+/** @type {TimeFormat} */
+let timeFormat = "auto";
+
+/** @param {string | null | undefined} format the account's time_format */
+export function setTimeFormat(format) {
+  timeFormat = format === "12h" || format === "24h" ? format : "auto";
+}
+
+/** @returns {TimeFormat} */
+export function getTimeFormat() {
+  return timeFormat;
+}
+
+/** @type {Map<string, boolean>} */
+const localeCycles = new Map();
+
+/**
+ * Whether this browser's locale writes the time of day with AM/PM.
+ * @param {string} [locale]
+ */
+export function localeUses12Hour(locale) {
+  let twelve = localeCycles.get(locale || "");
+  if (twelve === undefined) {
+    const cycle = new Intl.DateTimeFormat(locale, { hour: "numeric" }).resolvedOptions().hourCycle;
+    twelve = cycle === "h12" || cycle === "h11";
+    localeCycles.set(locale || "", twelve);
+  }
+  return twelve;
+}
+
+/**
  * @param {string} zone
  * @param {Intl.DateTimeFormatOptions} options
  * @param {string} [locale]
  */
 function formatter(zone, options, locale) {
-  const key = `${locale || ""}|${zone}|${JSON.stringify(options)}`;
+  /** @type {Intl.DateTimeFormatOptions} */
+  const all = { timeZone: zone, ...options };
+  // Every formatter that shows an hour follows the account's choice ("5:00 PM"
+  // or "17:00"), unless it fixes its own cycle (the wall-clock arithmetic does).
+  if ("hour" in options && !("hourCycle" in options)) {
+    const twelve = timeFormat === "12h" || (timeFormat === "auto" && localeUses12Hour(locale));
+    all.hour = twelve ? "numeric" : "2-digit";
+    if (timeFormat !== "auto") all.hourCycle = twelve ? "h12" : "h23";
+  }
+  const key = `${locale || ""}|${JSON.stringify(all)}`;
   let f = formatters.get(key);
   if (!f) {
-    f = new Intl.DateTimeFormat(locale, { timeZone: zone, ...options });
+    f = new Intl.DateTimeFormat(locale, all);
     formatters.set(key, f);
   }
   return f;
@@ -152,9 +196,13 @@ export function instantToLocalInput(date, zone) {
   return toLocalInput(date.toISOString(), zone);
 }
 
-/** @param {Date} date @param {string} zone */
-function timeOfDay(date, zone) {
-  return formatter(zone, { hour: "2-digit", minute: "2-digit" }).format(date);
+/**
+ * The time of day in `zone`, as the account writes it: "17:00" or "5:00 PM".
+ * @param {Date | string} date
+ * @param {string} zone
+ */
+export function timeOfDay(date, zone) {
+  return formatter(zone, { hour: "numeric", minute: "2-digit" }).format(new Date(date));
 }
 
 /** @param {Date} date @param {string} zone @param {Date} now */
@@ -229,7 +277,7 @@ export function fullDateTime(value, zone) {
   if (!value) return "";
   return formatter(zone, {
     weekday: "long", day: "numeric", month: "long", year: "numeric",
-    hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+    hour: "numeric", minute: "2-digit", timeZoneName: "short",
   }).format(new Date(value));
 }
 
@@ -242,7 +290,7 @@ export function fullDateTime(value, zone) {
 export function occurrenceText(value, zone) {
   return formatter(zone, {
     weekday: "short", day: "numeric", month: "short", year: "numeric",
-    hour: "2-digit", minute: "2-digit",
+    hour: "numeric", minute: "2-digit",
   }).format(new Date(value));
 }
 

@@ -38,7 +38,8 @@ test("a task due at 09:00 today is overdue at 10:00; tomorrow's is not", () => {
   assert.deepEqual(describeDue("2030-03-04T09:00:00-05:00", NY, { now }), { text: "overdue 1 h", tone: "overdue" });
   const tomorrow = describeDue("2030-03-05T09:00:00-05:00", NY, { now });
   assert.equal(tomorrow?.tone, "soon");
-  assert.match(tomorrow?.text ?? "", /^tomorrow 09:00/); // the clock's format is the locale's
+  // The clock's format is the locale's (or the account's): 09:00 or 9:00 AM.
+  assert.match(tomorrow?.text ?? "", /^tomorrow (09:00|9:00\s(AM|am))$/u);
   assert.deepEqual(describeDue("2030-03-02T09:00:00-05:00", NY, { now }), { text: "overdue 2 days", tone: "overdue" });
 });
 
@@ -46,7 +47,7 @@ test("a completed task is never overdue", () => {
   const now = new Date("2030-03-04T15:00:00Z");
   const done = describeDue("2030-03-04T09:00:00-05:00", NY, { now, completed: true });
   assert.equal(done?.tone, "done");
-  assert.match(done?.text ?? "", /^today 09:00/);
+  assert.match(done?.text ?? "", /^today (09:00|9:00\s(AM|am))$/u);
 });
 
 test("a bare due date (23:59) shows no time of day", () => {
@@ -60,4 +61,23 @@ test("relativeAgo", () => {
   assert.equal(relativeAgo("2030-03-04T14:59:30Z", now), "just now");
   assert.equal(relativeAgo("2030-03-04T14:55:00Z", now), "5 min ago");
   assert.equal(relativeAgo("2030-03-02T15:00:00Z", now), "2 days ago");
+});
+
+test("the account's time format decides how every time of day is written", async (t) => {
+  const { setTimeFormat, timeOfDay, fullDateTime, occurrenceText } = await import("../js/time.js");
+  t.after(() => setTimeFormat("auto"));
+  const now = new Date("2030-03-04T15:00:00Z");
+  const due = "2030-03-05T17:00:00-05:00";
+  setTimeFormat("24h");
+  assert.equal(describeDue(due, NY, { now })?.text, "tomorrow 17:00");
+  assert.match(timeOfDay(due, NY), /^17:00$/);
+  assert.match(occurrenceText(due, NY), /17:00/);
+  assert.match(fullDateTime(due, NY), /17:00/);
+  setTimeFormat("12h");
+  const twelve = describeDue(due, NY, { now })?.text ?? "";
+  assert.match(twelve, /^tomorrow 5:00\s(PM|pm)$/u);
+  assert.doesNotMatch(occurrenceText(due, NY), /17:00/);
+  assert.doesNotMatch(fullDateTime(due, NY), /17:00/);
+  setTimeFormat("nonsense");
+  assert.equal(describeDue(due, NY, { now, completed: true })?.text.startsWith("tomorrow "), true);
 });

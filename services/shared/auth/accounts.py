@@ -4,7 +4,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 
 from events import EventType, new_event
 from services.errors import AuthError, Conflict, InvalidInput, NotFound
@@ -13,7 +13,7 @@ from services.shared.auth.passwords import hash_password, needs_rehash, verify_p
 from services.shared.auth.principal import Principal
 from services.shared.auth.store import AccountStore
 from services.shared.auth.throttle import LoginThrottle
-from services.shared.timeutil import zone
+from services.shared.timeutil import TimeFormat, zone
 
 PAT_PREFIX = "todo_pat_"
 LINK_PREFIX = "todo_link_"
@@ -148,12 +148,49 @@ async def ensure_local_user(uow: AccountsUoW, *, email: str, timezone: str) -> P
         user = await uow.accounts.add_user(
             email=normalise_email(email),
             password_hash=None,
-            display_name="Me",
+            display_name=None,  # until the user gives one in the settings
             timezone=timezone,
             now=datetime.now(UTC),
             is_local=True,
         )
         await uow.commit()
+    return user
+
+
+TIME_FORMATS: tuple[str, ...] = get_args(TimeFormat)
+_UNSET: Any = object()
+
+
+async def update_profile(
+    uow: AccountsUoW,
+    *,
+    user_id: uuid.UUID,
+    display_name: str | None = _UNSET,
+    timezone: str = _UNSET,
+    time_format: str = _UNSET,
+) -> Principal:
+    """Changes what is given: the display name (None removes it), the IANA
+    zone later times are read in, and how clock times are written."""
+    values: dict[str, str | None] = {}
+    if display_name is not _UNSET:
+        if display_name is not None:
+            display_name = display_name.strip()
+            if not display_name:
+                raise InvalidInput("display_name", "must not be empty: send null to remove it")
+            if len(display_name) > 100:
+                raise InvalidInput("display_name", "must be at most 100 characters")
+        values["display_name"] = display_name
+    if timezone is not _UNSET:
+        zone(timezone)
+        values["timezone"] = timezone
+    if time_format is not _UNSET:
+        if time_format not in TIME_FORMATS:
+            raise InvalidInput("time_format", f"{time_format!r} is not one of auto, 12h, 24h")
+        values["time_format"] = time_format
+    user = await uow.accounts.update_user(user_id, **values)
+    if user is None:
+        raise NotFound("no such account")
+    await uow.commit()
     return user
 
 

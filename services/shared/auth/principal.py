@@ -3,6 +3,8 @@
 import uuid
 from dataclasses import dataclass
 
+from services.shared.timeutil import TimeFormat
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -11,3 +13,5 @@ class Principal:
     display_name: str | None
     timezone: str
     is_local: bool = False
+    # How clock times are written for this user: "auto" (their locale's way), "12h" or "24h".
+    time_format: TimeFormat = "auto"

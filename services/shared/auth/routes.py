@@ -5,10 +5,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictStr
 
 from services.shared.api_deps import AuthAttempt, ContainerDep, CurrentUser, UowDep
 from services.shared.auth import accounts
+from services.shared.auth.principal import Principal
+from services.shared.timeutil import TimeFormat
 
 router = APIRouter(tags=["auth"])
 
@@ -42,6 +44,33 @@ class UserPublic(BaseModel):
     email: str
     display_name: str | None
     timezone: str
+    time_format: TimeFormat = Field(
+        description='How clock times are written: "auto" (the reader\'s locale), "12h" or "24h"'
+    )
+
+    @classmethod
+    def of(cls, user: Principal) -> "UserPublic":
+        return cls(
+            id=user.user_id,
+            email=user.email,
+            display_name=user.display_name,
+            timezone=user.timezone,
+            time_format=user.time_format,
+        )
+
+
+class UserUpdate(BaseModel):
+    """The fields to change; those left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: Annotated[
+        StrictStr | None, Field(max_length=100, description="null removes it; not blank")
+    ] = None
+    timezone: Annotated[
+        StrictStr, Field(max_length=64, description="IANA zone, e.g. Europe/Berlin")
+    ] = None  # type: ignore[assignment]  # left out: unchanged (null is refused)
+    time_format: Annotated[TimeFormat, Field(description="auto, 12h or 24h")] = None  # type: ignore[assignment]
 
 
 class PersonalTokenCreate(BaseModel):
@@ -83,9 +112,7 @@ async def register(body: RegisterRequest, uow: UowDep, container: ContainerDep) 
         display_name=body.display_name,
         timezone=body.timezone or container.default_timezone,
     )
-    return UserPublic(
-        id=user.user_id, email=user.email, display_name=user.display_name, timezone=user.timezone
-    )
+    return UserPublic.of(user)
 
 
 @router.post(
@@ -138,9 +165,17 @@ async def sign_in_options(container: ContainerDep) -> SignInOptions:
 
 @router.get("/api/auth/me", response_model=UserPublic)
 async def me(user: CurrentUser) -> UserPublic:
-    return UserPublic(
-        id=user.user_id, email=user.email, display_name=user.display_name, timezone=user.timezone
+    return UserPublic.of(user)
+
+
+@router.patch("/api/auth/me", response_model=UserPublic)
+async def update_me(body: UserUpdate, user: CurrentUser, uow: UowDep) -> UserPublic:
+    """Change your display name, time zone (read for times sent later without
+    an offset, and for the assistant's "tomorrow at 9") or time format."""
+    changed = await accounts.update_profile(
+        uow, user_id=user.user_id, **body.model_dump(include=body.model_fields_set)
     )
+    return UserPublic.of(changed)
 
 
 @router.post(

@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.errors import Conflict
 from services.shared.auth.principal import Principal
 from services.shared.tables import access_tokens, login_links, users
+from services.shared.timeutil import TimeFormat
 
 
 def digest(secret: str) -> str:
@@ -27,6 +28,7 @@ def _principal(row: sa.Row[Any]) -> Principal:
         display_name=m["display_name"],
         timezone=m["timezone"],
         is_local=bool(m["is_local"]),
+        time_format=cast(TimeFormat, m["time_format"]),
     )
 
 
@@ -73,6 +75,12 @@ class AccountStore:
     async def user_by_id(self, user_id: uuid.UUID) -> Principal | None:
         row = (await self._conn.execute(sa.select(users).where(users.c.id == user_id))).first()
         return None if row is None else _principal(row)
+
+    async def update_user(self, user_id: uuid.UUID, **values: str | None) -> Principal | None:
+        """Changes the given columns of a user (display_name, timezone, time_format)."""
+        if values:
+            await self._conn.execute(users.update().where(users.c.id == user_id).values(**values))
+        return await self.user_by_id(user_id)
 
     async def local_user(self) -> Principal | None:
         row = (

@@ -254,6 +254,52 @@ def page_errors() -> Iterator[PageErrors]:
     assert errors.errors == [], f"errors in the page: {errors.errors}"
 
 
+AXE = Path(__file__).resolve().parents[3] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+# Rules axe runs only when asked: an accessible name that drops the visible
+# label breaks speech control ("click Mark read").
+AXE_RUN = """async () => {
+  const results = await axe.run(document, {
+    resultTypes: ["violations"],
+    rules: { "label-content-name-mismatch": { enabled: true } },
+  });
+  return results.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => `${n.target.join(" ")}: ${n.failureSummary}`.slice(0, 400)),
+  }));
+}"""
+BLOCKING = ("serious", "critical")
+# Lesser rules the page once broke and now keeps: they fail a test too.
+KEPT = ("landmark-one-main", "page-has-heading-one", "region", "heading-order", "empty-heading")
+
+
+class Axe:
+    """axe-core (web/node_modules, from web/package.json) run in the page as it
+    is: every browser test calls `check` at the states worth looking at. A
+    serious or critical violation fails the test, and so does a break of a
+    rule in KEPT; the rest are kept in `found` by state."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, list[dict[str, Any]]] = {}
+
+    async def check(self, page: Page, state: str) -> list[dict[str, Any]]:
+        if not await page.evaluate("() => typeof window.axe === 'object'"):
+            assert AXE.exists(), f"no {AXE}: run `npm ci` in web/ (make test does)"
+            # Evaluated over the DevTools protocol, so the page's CSP does not block it.
+            await page.evaluate(AXE.read_text())
+        violations: list[dict[str, Any]] = await page.evaluate(AXE_RUN)
+        self.found[state] = violations
+        blocking = [v for v in violations if v["impact"] in BLOCKING or v["id"] in KEPT]
+        assert not blocking, f"accessibility, {state}: " + "\n".join(
+            f"{v['impact']} {v['id']} ({v['help']}): {v['nodes']}" for v in blocking
+        )
+        return violations
+
+
+@pytest.fixture
+def axe() -> Axe:
+    return Axe()
+
+
 async def login_link(web: WebApp, account: Account) -> str:
     assert web.container is not None
     async with web.container.uow() as uow:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from tests.e2e.browser.conftest import Account, row, send_chat
+from tests.e2e.browser.conftest import Account, Axe, row, send_chat
 
 
 async def test_a_task_added_in_chat_appears_on_the_board(
-    page: Page, account: Account, shots: Path
+    page: Page, account: Account, shots: Path, axe: Axe
 ) -> None:
     composer = page.locator("#composer-input")
     await composer.fill("first line")
@@ -36,6 +36,7 @@ async def test_a_task_added_in_chat_appears_on_the_board(
     await expect(item.locator(".tag")).to_have_text("#errands")
     await expect(item.locator(".prio-badge")).to_have_text("High")
     await page.screenshot(path=shots / "chat-tool-chips.png")
+    await axe.check(page, "chat with tool chips")
 
     await chip.locator("a.chip-link").click()
     await expect(item).to_have_class("task prio-high flash")
@@ -50,7 +51,9 @@ async def test_a_task_added_in_chat_appears_on_the_board(
     await account.settles(task["id"], "active")
 
 
-async def test_a_delete_asked_in_chat_waits_for_yes(page: Page, account: Account) -> None:
+async def test_a_delete_asked_in_chat_waits_for_yes(
+    page: Page, account: Account, axe: Axe
+) -> None:
     task = await account.add(title="Water the plants")
     await expect(row(page, "Water the plants")).to_be_visible()
 
@@ -61,6 +64,7 @@ async def test_a_delete_asked_in_chat_waits_for_yes(page: Page, account: Account
     await expect(page.locator("#composer-input")).to_be_focused()  # typing "yes" works too
     await expect(page.locator("#send")).to_have_attribute("aria-label", "Send")
     assert await account.task(task["id"]) is not None  # held, not done
+    await axe.check(page, "chat asking for a yes")
 
     await card.get_by_role("button", name="No", exact=True).click()
     await expect(card).to_contain_text("You said no.")
@@ -77,7 +81,9 @@ async def test_a_delete_asked_in_chat_waits_for_yes(page: Page, account: Account
     assert await account.task(task["id"]) is None
 
 
-async def test_past_conversations_are_listed_and_reopened(page: Page, account: Account) -> None:
+async def test_past_conversations_are_listed_and_reopened(
+    page: Page, account: Account, axe: Axe
+) -> None:
     await send_chat(page, "call the bank on friday at 10am")
     await expect(page.locator(".chip.ok[data-tool=add_task]")).to_be_visible()
     await expect(page.locator("#send")).to_have_attribute("aria-label", "Send")
@@ -90,6 +96,7 @@ async def test_past_conversations_are_listed_and_reopened(page: Page, account: A
     entry = page.locator("#history-list .history-item")
     await expect(entry).to_have_count(1)
     await expect(entry).to_contain_text("call the bank")
+    await axe.check(page, "chat history open")
     await entry.click()
     await expect(page.locator("#history")).to_be_hidden()
     await expect(page.locator(".msg-user .bubble")).to_have_text(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from tests.e2e.browser.conftest import Account, OpenPage, row, send_chat
+from tests.e2e.browser.conftest import Account, Axe, OpenPage, row, send_chat
 
 UNNAMED_CONTROLS = """() => [
   ...document.querySelectorAll("input, select, textarea, button, a[href]")]
@@ -39,7 +39,9 @@ async def busy(account: Account) -> None:
                       remind_at="2031-05-07T08:30:00+02:00")
 
 
-async def test_a_phone_sized_screen(open_page: OpenPage, account: Account, shots: Path) -> None:
+async def test_a_phone_sized_screen(
+    open_page: OpenPage, account: Account, shots: Path, axe: Axe
+) -> None:
     await busy(account)
     page = await open_page(viewport={"width": PHONE, "height": 844}, is_mobile=True,
                            has_touch=True, device_scale_factor=2)
@@ -48,6 +50,7 @@ async def test_a_phone_sized_screen(open_page: OpenPage, account: Account, shots
     await expect(board).to_be_hidden()
     assert await page.evaluate(OVERFLOW) <= 0
     await page.screenshot(path=shots / "phone-chat.png")
+    await axe.check(page, "phone, chat")
 
     await page.get_by_role("button", name="Tasks", exact=True).click()
     await expect(board).to_be_visible()
@@ -55,6 +58,7 @@ async def test_a_phone_sized_screen(open_page: OpenPage, account: Account, shots
     await expect(page.locator("#task-list li.task")).to_have_count(3)
     assert await page.evaluate(OVERFLOW) <= 0
     await page.screenshot(path=shots / "phone-board.png")
+    await axe.check(page, "phone, board")
 
     await row(page, "Call grandma").locator(".task-title").click()
     dialog = page.locator("dialog[open]")
@@ -63,6 +67,7 @@ async def test_a_phone_sized_screen(open_page: OpenPage, account: Account, shots
     assert box is not None
     assert box["width"] <= PHONE
     await page.screenshot(path=shots / "phone-editor.png")
+    await axe.check(page, "phone, task dialog")
     await page.keyboard.press("Escape")
 
     # A chip in the chat takes the phone to the board, at the task.
@@ -73,7 +78,9 @@ async def test_a_phone_sized_screen(open_page: OpenPage, account: Account, shots
     await expect(row(page, "Buy bread")).to_be_in_viewport()
 
 
-async def test_dark_and_light_themes(open_page: OpenPage, account: Account, shots: Path) -> None:
+async def test_dark_and_light_themes(
+    open_page: OpenPage, account: Account, shots: Path, axe: Axe
+) -> None:
     await busy(account)
     page = await open_page(color_scheme="dark")
     background = "() => getComputedStyle(document.body).backgroundColor"
@@ -82,6 +89,7 @@ async def test_dark_and_light_themes(open_page: OpenPage, account: Account, shot
     await send_chat(page, "renew the passport on march 3rd #admin p1")
     await expect(page.locator(".chip.ok")).to_be_visible()
     await page.screenshot(path=shots / "dark.png")
+    await axe.check(page, "dark theme, busy board and chat")
 
     toggle = page.get_by_role("button", name="Use the light theme")
     await toggle.click()
@@ -92,7 +100,9 @@ async def test_dark_and_light_themes(open_page: OpenPage, account: Account, shot
     await expect(page.get_by_role("button", name="Use the dark theme")).to_be_visible()
 
 
-async def test_keyboard_only_with_labelled_controls(page: Page, account: Account) -> None:
+async def test_keyboard_only_with_labelled_controls(
+    page: Page, account: Account, axe: Axe
+) -> None:
     await busy(account)
     await expect(page.locator("#task-list li.task")).to_have_count(3)
     assert await page.evaluate(UNNAMED_CONTROLS) == []
@@ -110,6 +120,7 @@ async def test_keyboard_only_with_labelled_controls(page: Page, account: Account
     dialog = page.locator("dialog[open]")
     await expect(dialog.get_by_label("Title")).to_be_focused()
     assert await page.evaluate(UNNAMED_CONTROLS) == []
+    await axe.check(page, "new task dialog")
     await page.keyboard.type("Sharpen the pencils")
     await page.keyboard.press("Enter")
     await expect(dialog).to_be_hidden()
@@ -132,6 +143,32 @@ async def test_keyboard_only_with_labelled_controls(page: Page, account: Account
     await page.locator("#inbox-button").focus()
     await page.keyboard.press("Enter")
     await expect(page.locator("#inbox-panel")).to_be_visible()
+    await axe.check(page, "inbox open, empty")
     await page.keyboard.press("Escape")
     await expect(page.locator("#inbox-panel")).to_be_hidden()
     await expect(page.locator("#inbox-button")).to_be_focused()
+
+
+DOCUMENT_OVERFLOW = """() => ({
+  document: Math.max(document.documentElement.scrollHeight, document.body.scrollHeight),
+  window: window.innerHeight, scrolled: window.scrollY })"""
+
+
+async def test_a_long_board_scrolls_inside_its_pane(open_page: OpenPage, account: Account) -> None:
+    # Recurring tasks carry a visually hidden "Repeats" label; none of it may
+    # stretch the document beyond the window.
+    for n in range(40):
+        await account.add(title=f"Chore number {n}", recurrence_rule="FREQ=WEEKLY",
+                          due_at="2031-05-04T11:00:00+02:00", tags=["home"], priority="low")
+    page = await open_page(viewport={"width": 1280, "height": 800})
+    await expect(page.locator("#task-list li.task")).to_have_count(40)
+    sizes = await page.evaluate(DOCUMENT_OVERFLOW)
+    assert sizes["document"] <= sizes["window"], sizes
+
+    last = page.locator("#task-list li.task").last
+    await last.scroll_into_view_if_needed()
+    await expect(last).to_be_in_viewport()
+    await expect(page.locator(".topbar")).to_be_in_viewport()
+    sizes = await page.evaluate(DOCUMENT_OVERFLOW)
+    assert sizes["document"] <= sizes["window"], sizes
+    assert sizes["scrolled"] == 0, sizes

@@ -95,7 +95,7 @@ async def _registration_id(page: Page, cdp: Any) -> str:
     async def known() -> bool:
         return "id" in found
 
-    await poll(known, timeout=10)
+    await poll(known, timeout=30)
     return found["id"]
 
 
@@ -133,7 +133,7 @@ async def test_the_worker_registers_and_a_push_shows_a_notification(
     async def one_shown() -> bool:
         return len(await shown()) == 1
 
-    await poll(one_shown, timeout=10)
+    await poll(one_shown, timeout=30)
     assert await shown() == [
         {"title": "Water the plants", "body": "Reminder: Water the plants", "tag": "e-123"}
     ]
@@ -151,7 +151,7 @@ async def test_the_worker_registers_and_a_push_shows_a_notification(
     async def two_shown() -> bool:
         return len(await shown()) == 2
 
-    await poll(two_shown, timeout=10)
+    await poll(two_shown, timeout=30)
     assert sorted(n["tag"] for n in await shown()) == ["e-123", "e-456"]
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from playwright.async_api import Locator, Page, expect
 
-from tests.e2e.browser.conftest import USER_ZONE, Account, row
+from tests.e2e.browser.conftest import USER_ZONE, Account, Axe, row
 
 # A Thursday, three days before the clocks go forward in Berlin (30 March 2031).
 START = "2031-03-27T09:00"
@@ -46,7 +46,7 @@ async def open_new_task(page: Page, title: str) -> Locator:
 
 
 async def test_the_preview_matches_the_api_for_every_preset(
-    page: Page, account: Account, shots: Path
+    page: Page, account: Account, shots: Path, axe: Axe
 ) -> None:
     dialog = await open_new_task(page, "Water the garden")
     repeats = dialog.get_by_label("Repeats", exact=True)
@@ -71,6 +71,7 @@ async def test_the_preview_matches_the_api_for_every_preset(
     await shows(preview, await api_preview(account, "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;COUNT=3"))
     await expect(preview).to_contain_text("The series ends there.")
     await dialog.screenshot(path=shots / "recurrence-editor.png")
+    await axe.check(page, "task dialog with the recurrence editor")
 
     await repeats.select_option("custom")
     custom = dialog.get_by_label("RRULE (RFC 5545)")

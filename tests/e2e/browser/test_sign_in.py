@@ -9,6 +9,7 @@ from playwright.async_api import Page, expect
 
 from tests.e2e.browser.conftest import (
     Account,
+    Axe,
     NewContext,
     PageErrors,
     WebApp,
@@ -17,7 +18,7 @@ from tests.e2e.browser.conftest import (
 
 
 async def test_signed_out_the_page_offers_sign_in_register_and_the_local_link(
-    web: WebApp, new_context: NewContext, page_errors: PageErrors, shots: Path
+    web: WebApp, new_context: NewContext, page_errors: PageErrors, shots: Path, axe: Axe
 ) -> None:
     page = page_errors.watch(await (await new_context()).new_page())
     await page.goto(web.url + "/")
@@ -27,8 +28,10 @@ async def test_signed_out_the_page_offers_sign_in_register_and_the_local_link(
     await expect(page.locator("#local-hint")).to_be_hidden()  # no local user on this server
     await expect(page.locator("#signin-email")).to_be_focused()
     await page.screenshot(path=shots / "signed-out.png")
+    await axe.check(page, "sign-in page")
 
     await page.get_by_role("button", name="Create account").click()
+    await axe.check(page, "registration form")
     email = f"new-{uuid.uuid4().hex[:8]}@example.com"
     await page.get_by_label("Your name").fill("Ada")
     await page.locator("#register-email").fill(email)
@@ -40,6 +43,7 @@ async def test_signed_out_the_page_offers_sign_in_register_and_the_local_link(
     await expect(page.locator("#chat-log")).to_contain_text("Hi Ada")
     await expect(page.locator("#composer-input")).to_be_focused()
     await page.screenshot(path=shots / "empty.png")
+    await axe.check(page, "empty board")
 
     # Signing out and in again with the password.
     await page.locator(".account summary").click()
@@ -49,6 +53,7 @@ async def test_signed_out_the_page_offers_sign_in_register_and_the_local_link(
     await page.locator("#signin-password").fill("wrong password!")
     await page.locator("#signin-password").press("Enter")
     await expect(page.locator("#signin-error")).to_contain_text("do not match")
+    await axe.check(page, "sign-in error")
     await page.locator("#signin-password").fill("correct horse battery")
     await page.locator("#signin-password").press("Enter")
     await expect(page.locator("#app")).to_be_visible()

@@ -8,7 +8,7 @@ import asyncio
 
 from assistant.chat import Assistant
 from tests.conftest import MakeUser, User
-from tests.integration.assistant.conftest import say, titles
+from tests.integration.assistant.conftest import Reply, parse_sse, say, titles
 
 
 async def test_adds_a_task_in_the_users_zone(alice: User) -> None:
@@ -188,3 +188,33 @@ async def test_one_shared_mcp_session_acts_as_each_caller(
     assert await titles(bob) == [f"Buy bread {n}" for n in range(5)]
     listed = await say(bob, "show my tasks")
     assert "milk" not in listed.text
+
+
+async def _added(user: User, message: str, language: str | None = None) -> str:
+    headers = {"Accept-Language": language} if language else {}
+    response = await user.post("/api/chat", json={"message": message}, headers=headers)
+    reply = Reply(response.status_code, parse_sse(response.text))
+    assert reply.of("tool_result")[0]["ok"] is True, reply.events
+    return reply.text
+
+
+async def test_times_are_written_as_the_account_and_its_reader_choose(alice: User) -> None:
+    # "auto": the reader's locale decides, as it does for the page's own times.
+    assert "due tomorrow 5:00 PM" in await _added(alice, "buy milk tomorrow at 5pm", "en-US,en")
+    assert "due tomorrow 17:00" in await _added(alice, "buy eggs tomorrow at 5pm", "en-GB,en")
+    assert "due tomorrow 17:00" in await _added(alice, "buy tea tomorrow at 5pm")
+    # The account's choice wins over the locale.
+    changed = await alice.patch("/api/auth/me", json={"time_format": "24h"})
+    assert changed.status_code == 200, changed.text
+    assert "due tomorrow 17:00" in await _added(alice, "buy jam tomorrow at 5pm", "en-US")
+    await alice.patch("/api/auth/me", json={"time_format": "12h"})
+    assert "due tomorrow 5:00 PM" in await _added(alice, "buy oil tomorrow at 5pm", "de-DE")
+
+
+async def test_a_new_zone_is_used_for_later_phrases(alice: User) -> None:
+    changed = await alice.patch("/api/auth/me", json={"timezone": "Asia/Kolkata"})
+    assert changed.status_code == 200, changed.text
+    await _added(alice, "call the bank tomorrow at 9")
+    task = (await alice.get("/api/tasks")).json()["items"][0]
+    assert task["timezone"] == "Asia/Kolkata"
+    assert task["due_at"].endswith("T09:00:00+05:30")

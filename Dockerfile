@@ -23,12 +23,15 @@ COPY services ./services
 COPY events ./events
 COPY mcp_server ./mcp_server
 COPY assistant ./assistant
-# Every dependency ships manylinux wheels: refusing sdists keeps compilers out of
-# both stages. pip and setuptools are not needed at run time (fewer packages,
-# fewer scanner findings), so they leave the environment before it is copied.
+# Every dependency ships wheels but http-ece (Web Push encryption, pure Python):
+# its wheel is built here from its source, which needs no compiler. Refusing
+# every other sdist keeps compilers out of both stages. pip and setuptools are
+# not needed at run time (fewer packages, fewer scanner findings), so they
+# leave the environment before it is copied.
 RUN pip wheel --no-deps --wheel-dir /wheels . \
+ && pip wheel --no-deps --no-binary=http-ece --wheel-dir /wheels "http-ece>=1.1.0,<2" \
  && python -m venv /opt/todo \
- && /opt/todo/bin/pip install --only-binary=:all: /wheels/todo_app-*.whl \
+ && /opt/todo/bin/pip install --only-binary=:all: --find-links /wheels /wheels/todo_app-*.whl \
  && /opt/todo/bin/pip uninstall --yes pip setuptools wheel \
  && /opt/todo/bin/python -m compileall -q /opt/todo/lib
 # The login page is served from a `web/` folder next to the installed packages.

@@ -51,6 +51,7 @@ from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOption
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken, ProtectedResourceMetadata
 from pydantic import AnyHttpUrl, AnyUrl, BaseModel, ConfigDict, Field, TypeAdapter
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_server.auth import CLIENT_ID, access_token
@@ -59,6 +60,7 @@ from services.shared.api_deps import CurrentUser, UowDep
 from services.shared.auth import oauth
 from services.shared.auth.store import digest
 from services.shared.context import AppContext
+from services.shared.ratelimit import TooManyRequests, enforce
 
 AUTHORIZE_PATH = "/authorize"
 TOKEN_PATH = "/token"  # noqa: S105 - a path, not a secret
@@ -110,7 +112,7 @@ class TodoOAuthProvider:
     """The SDK's `OAuthAuthorizationServerProvider`, and the `/mcp` token verifier."""
 
     def __init__(self, container: AppContext, resource_url: str) -> None:
-        self._container = container
+        self.container = container
         self.resource_url = resource_url
         self.public_url = container.settings.public_url.rstrip("/")
         settings = container.settings
@@ -120,7 +122,7 @@ class TodoOAuthProvider:
     # clients
 
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
-        async with self._container.reading() as uow:
+        async with self.container.reading() as uow:
             row = await oauth.client(uow, client_id)
         if row is None:
             return None
@@ -149,7 +151,7 @@ class TodoOAuthProvider:
         registration = client_info.model_dump(
             mode="json", exclude={"client_id", "client_secret"}, exclude_none=True
         )
-        async with self._container.uow() as uow:
+        async with self.container.uow() as uow:
             await oauth.register_client(
                 uow,
                 client_id=client_info.client_id or "",
@@ -173,7 +175,7 @@ class TodoOAuthProvider:
         unknown = [scope for scope in scopes if scope not in oauth.SCOPES]
         if unknown:
             raise AuthorizeError("invalid_scope", f"unknown scope: {', '.join(unknown)}")
-        async with self._container.uow() as uow:
+        async with self.container.uow() as uow:
             request_id = await oauth.start_authorization(
                 uow,
                 client_id=client.client_id or "",
@@ -189,7 +191,7 @@ class TodoOAuthProvider:
     async def load_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: str
     ) -> AuthorizationCode | None:
-        async with self._container.uow() as uow:
+        async with self.container.uow() as uow:
             row = await oauth.code_for(uow, authorization_code, client.client_id or "")
         if row is None:
             return None
@@ -205,17 +207,23 @@ class TodoOAuthProvider:
             subject=str(row.user_id),
         )
 
+    async def authorized_redirect(self, client_id: str, code: str) -> str | None:
+        """The redirect URI a live code was authorized with, when sent explicitly."""
+        async with self.container.reading() as uow:
+            row = await oauth.authorized(uow, code, client_id)
+        return row.redirect_uri if row is not None and row.redirect_uri_explicit else None
+
     async def exchange_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: AuthorizationCode
     ) -> OAuthToken:
-        async with self._container.uow() as uow:
+        async with self.container.uow() as uow:
             row = await oauth.code_for(uow, authorization_code.code, client.client_id or "")
             if row is None:
                 raise TokenError("invalid_grant", "authorization code does not exist")
             try:
                 issued = await oauth.exchange_code(
                     uow,
-                    self._container.keys,
+                    self.container.keys,
                     code=authorization_code.code,
                     authorization=row,
                     access_ttl=self._access_ttl,
@@ -230,7 +238,7 @@ class TodoOAuthProvider:
     async def load_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: str
     ) -> GrantRefresh | None:
-        async with self._container.uow() as uow:
+        async with self.container.uow() as uow:
             grant = await oauth.refresh_grant(uow, refresh_token, client.client_id or "")
         if grant is None:
             return None
@@ -246,14 +254,14 @@ class TodoOAuthProvider:
     async def exchange_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: GrantRefresh, scopes: list[str]
     ) -> OAuthToken:
-        async with self._container.uow() as uow:
+        async with self.container.uow() as uow:
             grant = await oauth.refresh_grant(uow, refresh_token.token, client.client_id or "")
             if grant is None:
                 raise TokenError("invalid_grant", "refresh token does not exist")
             try:
                 issued = await oauth.rotate(
                     uow,
-                    self._container.keys,
+                    self.container.keys,
                     token=refresh_token.token,
                     grant=grant,
                     scopes=scopes,
@@ -268,16 +276,16 @@ class TodoOAuthProvider:
 
     async def load_access_token(self, token: str) -> GrantAccess | None:
         try:
-            async with self._container.reading() as uow:
+            async with self.container.reading() as uow:
                 caller = await oauth.authenticate(
-                    uow, self._container.keys, token, self.resource_url
+                    uow, self.container.keys, token, self.resource_url
                 )
         except AuthError:
             return None
         base = access_token(
             token,
             caller.user,
-            self._container.settings.jwt_issuer,
+            self.container.settings.jwt_issuer,
             caller.client_id or CLIENT_ID,
         )
         return GrantAccess(
@@ -294,7 +302,7 @@ class TodoOAuthProvider:
     async def revoke_token(self, token: GrantAccess | GrantRefresh) -> None:
         if token.grant_id is None:
             return  # a personal access token is revoked on the web page, not here
-        async with self._container.uow() as uow:
+        async with self.container.uow() as uow:
             await oauth.revoke(uow, token.grant_id)
 
     async def exchange_identity_assertion(self, client: Any, params: Any) -> OAuthToken:
@@ -373,20 +381,57 @@ def oauth_routes(provider: TodoOAuthProvider, mcp_path: str) -> list[Route]:
         ProtectedResourceMetadataHandler(resource).handle, ["GET", "OPTIONS"]
     )
 
+    async def moved(request: Request) -> bool:
+        """A known code of this (authenticated) client, sent with another redirect URI."""
+        try:
+            client = await authenticator.authenticate_request(request)
+        except AuthenticationError:
+            return False  # the token handler answers invalid_client
+        form = await request.form()
+        code, sent = form.get("code"), form.get("redirect_uri")
+        if not isinstance(code, str) or not isinstance(sent, str):
+            return False
+        try:
+            sent = str(AnyUrl(sent))
+        except ValueError:
+            return False  # malformed: the token handler answers invalid_request
+        expected = await provider.authorized_redirect(client.client_id or "", code)
+        return expected is not None and expected != sent
+
     async def token(request: Request) -> Response:
         # RFC 8707 §2: a token for any other resource is refused here.
         form = await request.form()
         wanted = form.get("resource")
         if isinstance(wanted, str) and not _same_resource(wanted, provider.resource_url):
-            return PydanticJSONResponse(
-                status_code=400,
-                content=_TokenProblem(
-                    error="invalid_target",
-                    error_description=f"resource must be {provider.resource_url}",
-                ),
-                headers={"Cache-Control": "no-store"},
+            return _token_problem("invalid_target", f"resource must be {provider.resource_url}")
+        if form.get("grant_type") == "authorization_code" and await moved(request):
+            # RFC 6749 §5.2 names this invalid_grant (the SDK answers invalid_request).
+            return _token_problem(
+                "invalid_grant", "redirect_uri differs from the one the code was issued for"
             )
         answer: Response = await tokens.handle(request)
+        return answer
+
+    registrar = RegistrationHandler(provider, registration)
+
+    async def register(request: Request) -> Response:
+        # The same budget per address as sign-in and account registration.
+        container = provider.container
+        address = request.client.host if request.client else "unknown"
+        try:
+            await enforce(
+                container.limiter,
+                f"auth:{address}",
+                container.settings.rate_limit_auth_per_minute,
+                60.0,
+            )
+        except TooManyRequests as exc:
+            return JSONResponse(
+                {"error": "too_many_requests", "error_description": exc.detail},
+                status_code=429,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
+        answer: Response = await registrar.handle(request)
         return answer
 
     paths = oauth_paths(mcp_path)
@@ -410,9 +455,7 @@ def oauth_routes(provider: TodoOAuthProvider, mcp_path: str) -> list[Route]:
         ),
         Route(
             REGISTER_PATH,
-            endpoint=cors_middleware(
-                RegistrationHandler(provider, registration).handle, ["POST", "OPTIONS"]
-            ),
+            endpoint=cors_middleware(register, ["POST", "OPTIONS"]),
             methods=["POST", "OPTIONS"],
         ),
         Route(
@@ -428,6 +471,14 @@ def oauth_routes(provider: TodoOAuthProvider, mcp_path: str) -> list[Route]:
 class _TokenProblem(BaseModel):
     error: str
     error_description: str
+
+
+def _token_problem(error: str, description: str) -> Response:
+    return PydanticJSONResponse(
+        status_code=400,
+        content=_TokenProblem(error=error, error_description=description),
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
 
 
 # The consent, answered by the signed-in user on the web page, and their

@@ -102,6 +102,7 @@ async def start_authorization(
 ) -> str:
     """Keeps the request until the user answers it; its id goes to the page."""
     request_id = secrets.token_urlsafe(24)
+    now = _now()
     await uow.oauth.add_authorization(
         request_id=request_id,
         client_id=client_id,
@@ -111,7 +112,8 @@ async def start_authorization(
         state=state,
         scopes=scopes,
         resource=resource,
-        expires_at=_now() + REQUEST_TTL,
+        now=now,
+        expires_at=now + REQUEST_TTL,
     )
     await uow.commit()
     return request_id
@@ -151,6 +153,14 @@ async def deny(uow: OAuthUoW, *, request_id: str) -> PendingRequest:
     await uow.oauth.delete_authorization(request_id)
     await uow.commit()
     return answered
+
+
+async def authorized(uow: OAuthUoW, code: str, client_id: str) -> AuthorizationRow | None:
+    """The approved, unspent authorization behind a code; changes nothing."""
+    found = await uow.oauth.authorization_by_code(code)
+    if found is None or found.client_id != client_id or found.user_id is None:
+        return None
+    return None if found.used_at is not None else found
 
 
 async def code_for(uow: OAuthUoW, code: str, client_id: str) -> AuthorizationRow | None:

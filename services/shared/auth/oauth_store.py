@@ -161,8 +161,16 @@ class OAuthStore:
         state: str | None,
         scopes: list[str],
         resource: str,
+        now: datetime,
         expires_at: datetime,
     ) -> None:
+        # Requests nobody answered and codes nobody exchanged in time go now;
+        # a spent code stays, so presenting it again still revokes its grant.
+        await self._conn.execute(
+            oauth_authorizations.delete().where(
+                oauth_authorizations.c.expires_at <= now, oauth_authorizations.c.used_at.is_(None)
+            )
+        )
         await self._conn.execute(
             oauth_authorizations.insert().values(
                 id=request_id,

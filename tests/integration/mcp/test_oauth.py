@@ -14,8 +14,9 @@ import secrets
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -55,8 +56,10 @@ class Server:
         return self.url + "/mcp"
 
 
-@pytest.fixture
-async def server(database_url: str, key_file: Path, tmp_path: Path) -> AsyncIterator[Server]:
+@asynccontextmanager
+async def running(
+    database_url: str, key_file: Path, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[Server]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -68,22 +71,29 @@ async def server(database_url: str, key_file: Path, tmp_path: Path) -> AsyncIter
         local_user=False,
         default_timezone="UTC",
         public_url=url,
+        **overrides,
     )
     config = uvicorn.Config(
         app_with_mcp(container), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
-    running = uvicorn.Server(config)
-    task = asyncio.create_task(running.serve())
-    while not running.started:
+    served = uvicorn.Server(config)
+    task = asyncio.create_task(served.serve())
+    while not served.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
     try:
         yield Server(url, container)
     finally:
-        running.should_exit = True
+        served.should_exit = True
         await task
         await container.aclose()
+
+
+@pytest.fixture
+async def server(database_url: str, key_file: Path, tmp_path: Path) -> AsyncIterator[Server]:
+    async with running(database_url, key_file, tmp_path) as started:
+        yield started
 
 
 async def rows(server: Server, table: sa.Table) -> list[dict[str, Any]]:
@@ -402,10 +412,14 @@ async def test_code_exchange_failures(server: Server, user: User) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
         client = await register(http)
         code = await authorize(server, http, user, client, challenge)
-        # Another redirect URI than the one authorized (RFC 6749 §4.1.3).
+        # Another redirect URI than the one authorized (RFC 6749 §4.1.3, §5.2).
         moved = await exchange(http, client, code, verifier, redirect_uri=OTHER_REDIRECT)
         assert moved.status_code == 400
-        assert moved.json()["error"] == "invalid_request"
+        assert moved.json()["error"] == "invalid_grant"
+        # The same with a wrong client secret: the client is refused first.
+        stranger = Registered(client.client_id, "wrong")
+        moved = await exchange(http, stranger, code, verifier, redirect_uri=OTHER_REDIRECT)
+        assert moved.status_code == 401
         # The wrong PKCE verifier.
         mismatch = await exchange(http, client, code, pkce()[0])
         assert mismatch.status_code == 400
@@ -554,3 +568,43 @@ async def test_the_consent_needs_the_user_and_can_be_refused(server: Server, use
     # Answered once: the request is gone.
     assert (await user.get(f"/api/oauth/requests/{request_id}")).status_code == 404
     assert await rows(server, oauth_authorizations) == []
+
+
+async def test_registrations_share_the_sign_in_budget_per_address(
+    database_url: str, key_file: Path, tmp_path: Path
+) -> None:
+    async with (
+        running(database_url, key_file, tmp_path, rate_limit_auth_per_minute=2) as limited,
+        httpx.AsyncClient(base_url=limited.url) as http,
+    ):
+        await register(http)
+        await register(http)
+        third = await http.post("/register", json={"redirect_uris": [REDIRECT]})
+        assert third.status_code == 429
+        assert int(third.headers["Retry-After"]) >= 1
+        assert third.json()["error"] == "too_many_requests"
+        assert len(await rows(limited, oauth_clients)) == 2
+
+
+async def test_requests_left_unanswered_expire_and_are_cleared(server: Server, user: User) -> None:
+    _, challenge = pkce()
+    params = {
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "code_challenge": challenge,
+        "state": "s",
+    }
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        client = await register(http)
+        first = await http.get("/authorize", params=params | {"client_id": client.client_id})
+        stale = parse_qs(urlsplit(first.headers["location"]).query)["oauth_request"][0]
+        async with server.container.engine.begin() as conn:
+            await conn.execute(
+                oauth_authorizations.update()
+                .where(oauth_authorizations.c.id == stale)
+                .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+        assert (await user.get(f"/api/oauth/requests/{stale}")).status_code == 404
+        await http.get("/authorize", params=params | {"client_id": client.client_id})
+    assert stale not in [row["id"] for row in await rows(server, oauth_authorizations)]
+    assert len(await rows(server, oauth_authorizations)) == 1

@@ -2,8 +2,8 @@
 
 The SDK's bearer middleware asks a `TokenVerifier` about every request and
 keeps the answer in a context variable the tool call runs under; the answer
-here is the product's own `accounts.authenticate` (an access token JWT or a
-personal access token), with the user carried in the `AccessToken`. Its
+here is `mcp_server.oauth.TodoOAuthProvider` (a sign-in JWT, a personal access
+token or an OAuth access token), with the user carried in the `AccessToken`. Its
 subject also binds a session to its user: the SDK answers "session not
 found" to anyone else presenting that session id.
 """
@@ -15,15 +15,15 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 
 from services.errors import AuthError
-from services.shared.auth import accounts
 from services.shared.auth.principal import Principal
-from services.shared.context import AppContext
 from services.shared.timeutil import TimeFormat
 
 CLIENT_ID = "todo-app"
 
 
-def access_token(token: str, user: Principal, issuer: str) -> AccessToken:
+def access_token(
+    token: str, user: Principal, issuer: str, client_id: str = CLIENT_ID
+) -> AccessToken:
     claims: dict[str, Any] = {
         "iss": issuer,
         "email": user.email,
@@ -33,7 +33,7 @@ def access_token(token: str, user: Principal, issuer: str) -> AccessToken:
         "time_format": user.time_format,
     }
     return AccessToken(
-        token=token, client_id=CLIENT_ID, scopes=[], subject=str(user.user_id), claims=claims
+        token=token, client_id=client_id, scopes=[], subject=str(user.user_id), claims=claims
     )
 
 
@@ -59,19 +59,4 @@ def connection_principal() -> Principal:
     return principal(token)
 
 
-class AccountTokenVerifier:
-    """The SDK's `TokenVerifier`, answered by the accounts service layer."""
-
-    def __init__(self, container: AppContext) -> None:
-        self._container = container
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        try:
-            async with self._container.reading() as uow:
-                user = await accounts.authenticate(uow, self._container.keys, token)
-        except AuthError:
-            return None
-        return access_token(token, user, self._container.settings.jwt_issuer)
-
-
-__all__ = ["AccountTokenVerifier", "access_token", "connection_principal", "principal"]
+__all__ = ["access_token", "connection_principal", "principal"]

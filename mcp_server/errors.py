@@ -2,7 +2,9 @@
 
 A failed call comes back as an `isError` result (the SDK turns a `ToolError`
 into one), never as a protocol error, so the model reads what to fix and the
-session goes on. Nothing here reveals whether another user's task exists: the
+session goes on. (A tool or prompt name the server does not know is another
+matter: that is a bad request, answered with JSON-RPC error -32602 by
+`server.TaskServer`.) Nothing here reveals whether another user's task exists: the
 service layer already answers "not found" for both.
 """
 

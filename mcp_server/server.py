@@ -10,6 +10,8 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult
 from pydantic import ValidationError
 
 from mcp_server import errors
@@ -79,6 +81,26 @@ def _tools() -> list[Tool]:
     return tools
 
 
+class TaskServer(MCPServer[Runtime]):
+    """Unknown names are the caller's mistake in the request itself: a
+    JSON-RPC error with code -32602 (invalid params), as the specification
+    asks, not an error result nor code 0."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Any = None
+    ) -> CallToolResult | InputRequiredResult:
+        if self._tool_manager.get_tool(name) is None:
+            raise MCPError(INVALID_PARAMS, f"Unknown tool: {name}", {"name": name})
+        return await super().call_tool(name, arguments, context)
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Any = None
+    ) -> GetPromptResult | InputRequiredResult:
+        if self._prompt_manager.get_prompt(name) is None:
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name}", {"name": name})
+        return await super().get_prompt(name, arguments, context)
+
+
 def create_server(
     runtime: Runtime,
     *,
@@ -91,7 +113,7 @@ def create_server(
     async def lifespan(_: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         yield runtime
 
-    server: MCPServer[Runtime] = MCPServer(
+    server: MCPServer[Runtime] = TaskServer(
         NAME,
         title="Tasks",
         instructions=INSTRUCTIONS,

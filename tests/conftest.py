@@ -30,6 +30,10 @@ os.environ.setdefault("RATE_LIMIT_PER_USER_PER_SECOND", "100000")
 T = TypeVar("T")
 BACKENDS = ["sqlite", "postgres"]
 TABLES = [
+    "oauth_refresh_tokens",
+    "oauth_authorizations",
+    "oauth_grants",
+    "oauth_clients",
     "conversation_messages",
     "conversations",
     "calendar_feeds",

@@ -143,6 +143,10 @@ class Settings(ChatSettings):
     jwt_issuer: str = "todo-app"
     access_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     login_link_ttl_seconds: int = Field(default=15 * 60, ge=30)
+    # Remote MCP clients connected over OAuth: short-lived access tokens,
+    # refresh tokens that rotate on every use.
+    oauth_access_token_ttl_seconds: int = Field(default=3600, ge=60)
+    oauth_refresh_token_ttl_days: int = Field(default=30, ge=1)
 
     public_url: str = "http://127.0.0.1:8000"
     # The local user exists for the single-user laptop setup; by default it is

@@ -103,3 +103,82 @@ deleted_tasks = sa.Table(
 )
 
 __all__ = ["access_tokens", "deleted_tasks", "login_links", "metadata", "tasks", "users"]
+
+# OAuth for remote MCP clients: registered clients, authorization requests
+# awaiting the user's consent (then their one-time codes), grants (one per
+# connected client; revoking one ends every token it issued) and rotating
+# refresh tokens. Secrets are stored as their SHA-256.
+oauth_clients = sa.Table(
+    "oauth_clients",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=True),  # NULL: a public client
+    sa.Column("client_name", sa.String(200), nullable=True),
+    sa.Column("registration", sa.JSON(), nullable=False),  # the registered metadata
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+oauth_grants = sa.Table(
+    "oauth_grants",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Uuid(),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column(
+        "client_id",
+        sa.String(64),
+        sa.ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("scopes", sa.String(200), nullable=False),
+    sa.Column("resource", sa.String(500), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_used_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+oauth_authorizations = sa.Table(
+    "oauth_authorizations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "client_id",
+        sa.String(64),
+        sa.ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("user_id", sa.Uuid(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("redirect_uri", sa.Text(), nullable=False),
+    sa.Column("redirect_uri_explicit", sa.Boolean(), nullable=False),
+    sa.Column("code_challenge", sa.String(128), nullable=False),
+    sa.Column("state", sa.Text(), nullable=True),
+    sa.Column("scopes", sa.String(200), nullable=False),
+    sa.Column("resource", sa.String(500), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=True, unique=True),
+    sa.Column(
+        "grant_id", sa.Uuid(), sa.ForeignKey("oauth_grants.id", ondelete="CASCADE"), nullable=True
+    ),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+)
+
+oauth_refresh_tokens = sa.Table(
+    "oauth_refresh_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "grant_id",
+        sa.Uuid(),
+        sa.ForeignKey("oauth_grants.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),  # rotated: a second use revokes the grant
+)

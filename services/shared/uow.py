@@ -14,6 +14,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from events import CloudEvent, write_outbox
+from services.shared.auth.oauth_store import OAuthStore
 from services.shared.auth.store import AccountStore
 from services.tasks.repository import TaskRepository
 
@@ -21,6 +22,7 @@ from services.tasks.repository import TaskRepository
 class UnitOfWork:
     tasks: TaskRepository
     accounts: AccountStore
+    oauth: OAuthStore
 
     def __init__(self, engine: AsyncEngine, on_commit: Callable[[], None] | None = None) -> None:
         self._engine = engine
@@ -39,6 +41,7 @@ class UnitOfWork:
                 raise
         self.tasks = TaskRepository(self._conn)
         self.accounts = AccountStore(self._conn)
+        self.oauth = OAuthStore(self._conn)
         return self
 
     async def __aexit__(

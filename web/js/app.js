@@ -6,6 +6,7 @@ import { api, credentials, UNAUTHORIZED } from "./api.js";
 import { showSignIn } from "./auth.js";
 import { Board } from "./board.js";
 import { ChatPane } from "./chat.js";
+import { startConnections } from "./connect.js";
 import { $, announce } from "./dom.js";
 import { TaskEditor } from "./editor.js";
 import { LiveFeed } from "./live.js";
@@ -180,6 +181,7 @@ function start(me) {
   board.refresh();
   inbox.load();
   feed.start();
+  startConnections();
   chat.focus();
 }
 

@@ -164,12 +164,22 @@ class KeyRing:
         keys.sort(key=lambda k: k["kid"] != self.kid)
         return {"keys": keys}
 
-    def issue(self, user_id: uuid.UUID, ttl: timedelta) -> str:
+    def issue(
+        self,
+        user_id: uuid.UUID,
+        ttl: timedelta,
+        *,
+        audience: str = AUDIENCE,
+        extra: Mapping[str, Any] | None = None,
+    ) -> str:
+        """A signed token for `audience`: the API's (`AUDIENCE`) unless told,
+        or an MCP resource URL for a token issued over OAuth."""
         now = datetime.now(UTC)
         claims = {
+            **(extra or {}),
             "sub": str(user_id),
             "iss": self.issuer,
-            "aud": AUDIENCE,
+            "aud": audience,
             "iat": now,
             "nbf": now,
             "exp": now + ttl,
@@ -178,7 +188,11 @@ class KeyRing:
         return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
 
     def verify(self, token: str) -> uuid.UUID:
-        """The user id of a valid access token, or AuthError."""
+        """The user id of a valid access token for the API, or AuthError."""
+        return uuid.UUID(str(self.claims(token, [AUDIENCE])["sub"]))
+
+    def claims(self, token: str, audiences: list[str]) -> dict[str, Any]:
+        """The claims of a valid token whose audience is one of `audiences`, or AuthError."""
         try:
             header = jwt.get_unverified_header(token)
             # Only RS256 is accepted: "none" and HMAC with the public key as the
@@ -188,16 +202,17 @@ class KeyRing:
             public = self._by_kid.get(str(header.get("kid")))
             if public is None:
                 raise AuthError("the access token was signed by an unknown key: log in again")
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 public,
                 algorithms=[ALGORITHM],
-                audience=AUDIENCE,
+                audience=audiences,
                 issuer=self.issuer,
                 options={"require": ["exp", "sub", "iat"]},
                 leeway=5,
             )
-            return uuid.UUID(str(claims["sub"]))
+            uuid.UUID(str(claims["sub"]))
+            return claims
         except jwt.ExpiredSignatureError:
             raise AuthError("the access token has expired: log in again") from None
         except (jwt.InvalidTokenError, ValueError):

@@ -76,6 +76,7 @@ class WebApp:
             local_user=False,
             default_timezone="UTC",
             relay_poll_seconds=0.2,
+            public_url=self.url,
         )
 
     async def start(self) -> None:

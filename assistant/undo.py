@@ -19,10 +19,12 @@ change before.
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 
 from assistant.state import Change, ChangeStep, ConversationState
 from assistant.tools import ToolInfo, ToolOutcome
+from mcp_server.tools.args import Clearable
+from services.tasks.domain.editing import EDITABLE
 
 TOOL = "undo_last_change"
 DEPTH = 10
@@ -45,18 +47,9 @@ INFO = ToolInfo(
 READ_FIRST = frozenset(
     {"update_task", "set_reminder", "skip_occurrence", "complete_task", "reopen_task"}
 )
-FIELDS = (
-    "title",
-    "description",
-    "priority",
-    "tags",
-    "due_at",
-    "remind_at",
-    "timezone",
-    "recurrence_rule",
-    "repeat_from",
-)
-CLEARABLE = frozenset({"description", "due_at", "remind_at", "recurrence_rule"})
+# What update_task can set, and what it can clear: undo puts back exactly these.
+FIELDS = EDITABLE
+CLEARABLE = frozenset(get_args(Clearable))
 _FIELD_WORDS = {
     "due_at": "due time",
     "remind_at": "reminder",

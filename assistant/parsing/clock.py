@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Zones whose people write 12/05 for December 5 (elsewhere it is 12 May).
@@ -19,11 +20,18 @@ def load_zone(tz: str) -> ZoneInfo:
     """The IANA zone `tz`; a clear ValueError when there is no such zone."""
     if not isinstance(tz, str) or not tz.strip():
         raise ValueError("time zone is empty: expected an IANA name such as 'Europe/Berlin'")
+    return _zone(tz.strip())
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    """ZoneInfo keeps its own cache; this one also skips its lookup (and failures are
+    not cached, so a zone installed later is found)."""
     try:
-        return ZoneInfo(tz.strip())
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValueError(
-            f"unknown time zone {tz!r}: expected an IANA name such as 'Europe/Berlin'"
+            f"unknown time zone {name!r}: expected an IANA name such as 'Europe/Berlin'"
         ) from exc
 
 

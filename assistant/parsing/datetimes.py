@@ -69,7 +69,7 @@ class _TimeHit:
 def _time_hit(match: re.Match[str]) -> _TimeHit:
     groups = match.groupdict()
     if groups.get("named"):
-        return _TimeHit(NAMED_TIMES[re.sub(r"\s+", "", groups["named"].lower())], False)
+        return _TimeHit(NAMED_TIMES["".join(groups["named"].lower().split())], False)
     hour = int(groups.get("h") or groups.get("h2") or 0)
     minute = int(groups.get("m") or 0)
     meridiem = (groups.get("ap") or "").lower()

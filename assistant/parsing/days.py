@@ -24,7 +24,7 @@ from assistant.parsing.lexicon import (
     WEEKDAY_FULL,
     WEEKDAYS,
 )
-from assistant.parsing.text import cut, to_number
+from assistant.parsing.text import cut, single_spaced, to_number
 
 _I = re.IGNORECASE
 _LEAD = r"(?:(?:due\s+)?(?:on|by|for|before)\s+|due\s+)?"
@@ -61,7 +61,7 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
 
 
 def _relative_word(match: re.Match[str], today: date) -> DayHit | None:
-    word = re.sub(r"\s+", " ", match.group("word").lower())
+    word = single_spaced(match.group("word").lower())
     if word.endswith("after tomorrow"):
         return DayHit(today + timedelta(days=2), _period(match))
     if word.startswith("tom") or word.startswith("tm"):
@@ -138,7 +138,7 @@ def _ordinal_day(match: re.Match[str], today: date) -> DayHit | None:
 
 
 def _named_span(match: re.Match[str], today: date) -> DayHit | None:
-    span = re.sub(r"\s+", " ", match.group("span").lower())
+    span = single_spaced(match.group("span").lower())
     monday_next = today + timedelta(days=7 - today.weekday())
     if span == "next week":
         found = monday_next
@@ -181,7 +181,7 @@ def _nth_weekday(match: re.Match[str], today: date) -> DayHit | None:
     """The last friday of the month, the first monday of next month / of june."""
     ordinal = ORDINAL_WORDS[match.group("ord").lower()]
     day_of_week = weekday(WEEKDAYS[match.group("wd").lower()])(ordinal)
-    scope = re.sub(r"\s+", " ", match.group("scope").lower())
+    scope = single_spaced(match.group("scope").lower())
     this_month = today.replace(day=1)
     year = match.groupdict().get("y")
     if scope in MONTHS and year:  # "the 1st fri in feb 2011": that month, even if past

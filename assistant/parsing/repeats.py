@@ -25,7 +25,7 @@ from assistant.parsing.lexicon import (
     WEEKDAYS,
 )
 from assistant.parsing.recurrence import Frequency, Recurrence
-from assistant.parsing.text import cut_span, to_number
+from assistant.parsing.text import cut_span, single_spaced, to_number
 
 _I = re.IGNORECASE
 MAX_REPEAT = 1000
@@ -57,7 +57,7 @@ def _ordinals(text: str) -> tuple[int, ...]:
     """'2nd and last' -> (2, -1), in the order said, without repeats."""
     found: list[int] = []
     for word in _ORDINAL_SPLIT.findall(text):
-        value = ORDINAL_WORDS.get(re.sub(r"\s+", " ", word.lower()))
+        value = ORDINAL_WORDS.get(single_spaced(word.lower()))
         if value is not None and value not in found:
             found.append(value)
     return tuple(found)

@@ -30,6 +30,9 @@ _TRAILING_TASK = re.compile(
     rf"(?:\s+|^)(?:{'|'.join(re.escape(w) for w in TRAILING_TASK_WORDS)})$", re.IGNORECASE
 )
 _QUOTED = re.compile(r"""^(["'])(?P<inner>.+)\1$""")
+_SPACE_BEFORE_STOP = re.compile(r"\s+([,;:.!?])")
+_REPEATED_SEPARATORS = re.compile(r"([,;:])(?:\s*[,;:])+")
+_EMPTY_CLAUSE = re.compile(r"\s*,\s*(?=,|$)")
 
 
 def normalize(text: object) -> str:
@@ -37,15 +40,20 @@ def normalize(text: object) -> str:
     if not isinstance(text, str):
         return ""
     text = unicodedata.normalize("NFKC", text[:MAX_INPUT]).translate(_QUOTES)
-    text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return _SPACES.sub(" ", text).strip()
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return single_spaced(text)
+
+
+def single_spaced(text: str) -> str:
+    """Runs of whitespace as one space, none at the ends."""
+    return " ".join(text.split())
 
 
 def squash(text: str) -> str:
     """Single spaces, no space before a comma or stop."""
-    text = _SPACES.sub(" ", text).strip()
-    text = re.sub(r"\s+([,;:.!?])", r"\1", text)
-    return re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
+    text = _SPACE_BEFORE_STOP.sub(r"\1", single_spaced(text))
+    return _REPEATED_SEPARATORS.sub(r"\1", text)
 
 
 def cut(text: str, match: re.Match[str]) -> str:
@@ -73,7 +81,7 @@ def strip_edges(text: str, *, reference: bool = False) -> str:
 def tidy_title(text: str) -> str | None:
     """The user's words as a task title: trimmed, first letter capitalised."""
     text = strip_edges(squash(text))
-    text = re.sub(r"\s*,\s*(?=,|$)", "", text)
+    text = _EMPTY_CLAUSE.sub("", text)
     quoted = _QUOTED.match(text)
     if quoted:
         text = quoted.group("inner").strip()

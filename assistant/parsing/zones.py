@@ -10,6 +10,8 @@ import zoneinfo
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
 
+from assistant.parsing.text import single_spaced
+
 _I = re.IGNORECASE
 # Abbreviations people write after a time. Those with their own DST words (EST/EDT)
 # are fixed offsets; the bare regional ones (ET, PT) follow the region's clock.
@@ -76,7 +78,7 @@ def on_wall_clock_of(moment: datetime, zone: tzinfo) -> datetime:
 
 
 def _cut(text: str, start: int, end: int) -> str:
-    return re.sub(r"\s+", " ", f"{text[:start]} {text[end:]}").strip()
+    return single_spaced(f"{text[:start]} {text[end:]}")
 
 
 __all__ = ["extract_zone", "on_wall_clock_of"]

@@ -24,7 +24,7 @@ from assistant.parsing.lexicon import (
     WEEKDAY_FULL,
     WEEKDAYS,
 )
-from assistant.parsing.text import cut, single_spaced, to_number
+from assistant.parsing.text import any_of, cut, single_spaced, to_number
 
 _I = re.IGNORECASE
 _LEAD = r"(?:(?:due\s+)?(?:on|by|for|before)\s+|due\s+)?"
@@ -277,19 +277,29 @@ def _rules(clock: Clock) -> tuple[_DayRule, ...]:
     return (*_DAY_RULES, _MONTH_FIRST_RULE if clock.month_first else _DAY_FIRST_RULE)
 
 
+# Where any rule matches: one scan finds the place, then each rule is tried right there.
+_ANY_DAY = any_of(rule.pattern for rule in (*_DAY_RULES, _MONTH_FIRST_RULE))
+
+
 def _first_day_match(text: str, clock: Clock) -> tuple[DayHit, re.Match[str]] | None:
-    """The earliest day expression in `text` (the longest when two start together)."""
+    """The earliest day expression in `text` (the longest when two start together; the
+    first rule listed when they also end together)."""
     today = clock.today
-    best: tuple[DayHit, re.Match[str]] | None = None
-    for rule in _rules(clock):
-        for match in rule.pattern.finditer(text):
-            hit = _resolve_day(rule, match, today)
-            if hit is None:
+    rules = _rules(clock)
+    pos = 0
+    while (found := _ANY_DAY.search(text, pos)) is not None:
+        best: tuple[DayHit, re.Match[str]] | None = None
+        for rule in rules:
+            match = rule.pattern.match(text, found.start())
+            if match is None or (best is not None and match.end() <= best[1].end()):
                 continue
-            if best is None or (match.start(), -match.end()) < (best[1].start(), -best[1].end()):
+            hit = _resolve_day(rule, match, today)
+            if hit is not None:
                 best = (hit, match)
-            break
-    return best
+        if best is not None:
+            return best
+        pos = found.start() + 1  # a date that does not exist ("feb 30"): look further on
+    return None
 
 
 def _resolve_day(rule: _DayRule, match: re.Match[str], today: date) -> DayHit | None:

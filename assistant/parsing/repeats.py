@@ -25,7 +25,7 @@ from assistant.parsing.lexicon import (
     WEEKDAYS,
 )
 from assistant.parsing.recurrence import Frequency, Recurrence
-from assistant.parsing.text import cut_span, single_spaced, to_number
+from assistant.parsing.text import any_of, cut_span, single_spaced, to_number
 
 _I = re.IGNORECASE
 MAX_REPEAT = 1000
@@ -349,7 +349,13 @@ def _adverb_fits(text: str, m: re.Match[str]) -> bool:
     return m.start() > 0 and _ADVERB_FOLLOWERS.match(text, m.end()) is not None
 
 
+_ANY_PHRASE = any_of(pattern for pattern, _ in _PHRASES)
+
+
 def _find_phrase(text: str) -> tuple[Recurrence, int, int] | None:
+    """The first phrase, in the order `_PHRASES` lists them, that reads as a repeat."""
+    if _ANY_PHRASE.search(text) is None:  # most sentences do not repeat: one scan says so
+        return None
     for pattern, builder in _PHRASES:
         for m in pattern.finditer(text):
             rec = builder(m) if _adverb_fits(text, m) else None

@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from assistant.parsing.lexicon import LEADING_FILLERS, NUMBER_WORDS, TRAILING_TASK_WORDS
 
@@ -48,6 +49,27 @@ def normalize(text: object) -> str:
 def single_spaced(text: str) -> str:
     """Runs of whitespace as one space, none at the ends."""
     return " ".join(text.split())
+
+
+_GROUP_NAME = re.compile(r"\(\?P<\w+>")
+
+
+def any_of(patterns: Iterable[re.Pattern[str]]) -> re.Pattern[str]:
+    """One pattern that finds where a word starts that any of `patterns` would match
+    from, in a single scan. Each pattern must only match from the start of a word.
+
+    Group names are dropped (they repeat across patterns), so use it to find where to
+    look and then match the pattern itself there.
+    """
+    patterns = tuple(patterns)
+    parts = []
+    flags = 0
+    for pattern in patterns:
+        source = pattern.pattern.removeprefix(r"\b")
+        parts.append(_GROUP_NAME.sub("(?:", source))
+        flags |= pattern.flags
+    # Checking "a word starts here" once lets the scan skip every other place quickly.
+    return re.compile(r"(?=\w)\b(?:" + "|".join(f"(?:{part})" for part in parts) + ")", flags)
 
 
 def squash(text: str) -> str:

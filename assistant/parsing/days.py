@@ -24,7 +24,7 @@ from assistant.parsing.lexicon import (
     WEEKDAY_FULL,
     WEEKDAYS,
 )
-from assistant.parsing.text import any_of, cut, single_spaced, to_number
+from assistant.parsing.text import WordFinder, cut, single_spaced, to_number
 
 _I = re.IGNORECASE
 _LEAD = r"(?:(?:due\s+)?(?:on|by|for|before)\s+|due\s+)?"
@@ -278,7 +278,7 @@ def _rules(clock: Clock) -> tuple[_DayRule, ...]:
 
 
 # Where any rule matches: one scan finds the place, then each rule is tried right there.
-_ANY_DAY = any_of(rule.pattern for rule in (*_DAY_RULES, _MONTH_FIRST_RULE))
+_ANY_DAY = WordFinder(rule.pattern for rule in (*_DAY_RULES, _MONTH_FIRST_RULE))
 
 
 def _first_day_match(text: str, clock: Clock) -> tuple[DayHit, re.Match[str]] | None:
@@ -287,10 +287,10 @@ def _first_day_match(text: str, clock: Clock) -> tuple[DayHit, re.Match[str]] | 
     today = clock.today
     rules = _rules(clock)
     pos = 0
-    while (found := _ANY_DAY.search(text, pos)) is not None:
+    while (start := _ANY_DAY.search(text, pos)) is not None:
         best: tuple[DayHit, re.Match[str]] | None = None
         for rule in rules:
-            match = rule.pattern.match(text, found.start())
+            match = rule.pattern.match(text, start)
             if match is None or (best is not None and match.end() <= best[1].end()):
                 continue
             hit = _resolve_day(rule, match, today)
@@ -298,7 +298,7 @@ def _first_day_match(text: str, clock: Clock) -> tuple[DayHit, re.Match[str]] | 
                 best = (hit, match)
         if best is not None:
             return best
-        pos = found.start() + 1  # a date that does not exist ("feb 30"): look further on
+        pos = start + 1  # a date that does not exist ("feb 30"): look further on
     return None
 
 

@@ -25,7 +25,7 @@ from assistant.parsing.lexicon import (
     WEEKDAYS,
 )
 from assistant.parsing.recurrence import Frequency, Recurrence
-from assistant.parsing.text import any_of, cut_span, single_spaced, to_number
+from assistant.parsing.text import WordFinder, cut_span, single_spaced, to_number
 
 _I = re.IGNORECASE
 MAX_REPEAT = 1000
@@ -349,7 +349,7 @@ def _adverb_fits(text: str, m: re.Match[str]) -> bool:
     return m.start() > 0 and _ADVERB_FOLLOWERS.match(text, m.end()) is not None
 
 
-_ANY_PHRASE = any_of(pattern for pattern, _ in _PHRASES)
+_ANY_PHRASE = WordFinder(pattern for pattern, _ in _PHRASES)
 
 
 def _find_phrase(text: str) -> tuple[Recurrence, int, int] | None:

@@ -52,24 +52,38 @@ def single_spaced(text: str) -> str:
 
 
 _GROUP_NAME = re.compile(r"\(\?P<\w+>")
+_ESCAPE = re.compile(r"\\.")
 
 
-def any_of(patterns: Iterable[re.Pattern[str]]) -> re.Pattern[str]:
-    """One pattern that finds where a word starts that any of `patterns` would match
-    from, in a single scan. Each pattern must only match from the start of a word.
+class WordFinder:
+    """Where a word starts that any of `patterns` would match from, in one scan instead
+    of one per pattern. Each pattern must only match from the start of a word.
 
-    Group names are dropped (they repeat across patterns), so use it to find where to
-    look and then match the pattern itself there.
+    It says where to look; match the patterns themselves there for their groups.
+    ASCII text is scanned lower-cased without IGNORECASE, which is much faster.
     """
-    patterns = tuple(patterns)
-    parts = []
-    flags = 0
-    for pattern in patterns:
-        source = pattern.pattern.removeprefix(r"\b")
-        parts.append(_GROUP_NAME.sub("(?:", source))
-        flags |= pattern.flags
-    # Checking "a word starts here" once lets the scan skip every other place quickly.
-    return re.compile(r"(?=\w)\b(?:" + "|".join(f"(?:{part})" for part in parts) + ")", flags)
+
+    __slots__ = ("_any_case", "_lower_case")
+
+    def __init__(self, patterns: Iterable[re.Pattern[str]]) -> None:
+        parts = []
+        flags = 0
+        for pattern in patterns:
+            # Group names repeat across the patterns; the start of a word is tested once.
+            parts.append(_GROUP_NAME.sub("(?:", pattern.pattern.removeprefix(r"\b")))
+            flags |= pattern.flags
+        source = r"(?=\w)\b(?:" + "|".join(f"(?:{part})" for part in parts) + ")"
+        self._any_case = re.compile(source, flags | re.IGNORECASE)
+        literal_upper = any(ch.isupper() for ch in _ESCAPE.sub("", source))
+        self._lower_case = None if literal_upper else re.compile(source, flags & ~re.IGNORECASE)
+
+    def search(self, text: str, pos: int = 0) -> int | None:
+        """The first place at or after `pos` where one of the patterns may match."""
+        if self._lower_case is not None and text.isascii():
+            found = self._lower_case.search(text.lower(), pos)
+        else:
+            found = self._any_case.search(text, pos)
+        return None if found is None else found.start()
 
 
 def squash(text: str) -> str:

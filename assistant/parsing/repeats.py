@@ -354,10 +354,11 @@ _ANY_PHRASE = WordFinder(pattern for pattern, _ in _PHRASES)
 
 def _find_phrase(text: str) -> tuple[Recurrence, int, int] | None:
     """The first phrase, in the order `_PHRASES` lists them, that reads as a repeat."""
-    if _ANY_PHRASE.search(text) is None:  # most sentences do not repeat: one scan says so
+    earliest = _ANY_PHRASE.search(text)
+    if earliest is None:  # most sentences do not repeat: one scan says so
         return None
     for pattern, builder in _PHRASES:
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(text, earliest):
             rec = builder(m) if _adverb_fits(text, m) else None
             if rec is not None:
                 rec, end = _phrase_end(rec, text, m.end())

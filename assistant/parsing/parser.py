@@ -61,11 +61,12 @@ def _reminder_first(body: str, clock: Clock) -> str:
 def interpret(text: str, clock: Clock) -> Reading:
     """The reading of `text`; exceptions propagate (tests call this directly)."""
     body = normalize(text)
-    if (undo := read_undo(body) or read_undo(strip_politeness(body))) is not None:
+    polite = strip_politeness(body)
+    if (undo := read_undo(body) or read_undo(polite)) is not None:
         return undo
     if is_small_talk(body):
         return UNKNOWN
-    body = _reminder_first(mend(strip_politeness(body)), clock)
+    body = _reminder_first(mend(polite), clock)
     if is_small_talk(body):
         return UNKNOWN
     for reader in _READERS:

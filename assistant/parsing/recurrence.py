@@ -106,9 +106,12 @@ def schedule(
     begin = rec.start or start_day
     if begin is not None:
         earliest = max(earliest, datetime.combine(begin, at))
-    dtstart = _first(replace(rec, interval=1, count=None), earliest, None) or earliest
+    # The first matching day, with the interval counted from it, so it is itself the
+    # rule's first occurrence unless an end date comes before it.
+    found = _first(replace(rec, interval=1, count=None), earliest, None)
+    dtstart = found or earliest
     until_day = None if rec.count else _until(rec, dtstart)
     until_wall = datetime.combine(until_day, time(23, 59, 59)) if until_day else None
-    first = _first(rec, dtstart, until_wall)
+    first = found if found is not None and (until_wall is None or found <= until_wall) else None
     stamp = clock.utc_stamp(until_wall) if until_wall else None
     return Schedule(rec.body(stamp), clock.localize(first) if first else None)

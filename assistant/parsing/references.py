@@ -5,7 +5,7 @@ import re
 from assistant.parsing.clock import Clock
 from assistant.parsing.datetimes import extract_when
 from assistant.parsing.reading import Intent, Reading
-from assistant.parsing.text import clean_reference
+from assistant.parsing.text import WordFinder, clean_reference
 
 _I = re.IGNORECASE
 _DONE = (
@@ -116,9 +116,14 @@ def _reference(raw: str, intent: Intent, clock: Clock) -> str | None:
     return clean_reference(raw)
 
 
+_ANY_RULE = WordFinder((pattern for pattern, _, _ in _RULES), word_start=False)
+
+
 def read_reference(text: str, clock: Clock) -> Reading | None:
     """complete_task / reopen_task / delete_task / skip_occurrence, or None."""
     body = _VERB_COLON.sub(r"\g<verb> ", text.rstrip(" .!?"))
+    if _ANY_RULE.search(body) is None:  # most requests are none of these: one scan says so
+        return None
     for pattern, intent, hint in _RULES:
         match = pattern.match(body)
         if match is None:

@@ -57,7 +57,8 @@ _ESCAPE = re.compile(r"\\.")
 
 class WordFinder:
     """Where a word starts that any of `patterns` would match from, in one scan instead
-    of one per pattern. Each pattern must only match from the start of a word.
+    of one per pattern. Each pattern must only match from the start of a word, unless
+    `word_start` is False (for patterns anchored some other way, such as with "^").
 
     It says where to look; match the patterns themselves there for their groups.
     ASCII text is scanned lower-cased without IGNORECASE, which is much faster.
@@ -65,14 +66,16 @@ class WordFinder:
 
     __slots__ = ("_any_case", "_lower_case")
 
-    def __init__(self, patterns: Iterable[re.Pattern[str]]) -> None:
+    def __init__(self, patterns: Iterable[re.Pattern[str]], *, word_start: bool = True) -> None:
         parts = []
         flags = 0
         for pattern in patterns:
             # Group names repeat across the patterns; the start of a word is tested once.
-            parts.append(_GROUP_NAME.sub("(?:", pattern.pattern.removeprefix(r"\b")))
+            source = pattern.pattern.removeprefix(r"\b") if word_start else pattern.pattern
+            parts.append(_GROUP_NAME.sub("(?:", source))
             flags |= pattern.flags
-        source = r"(?=\w)\b(?:" + "|".join(f"(?:{part})" for part in parts) + ")"
+        source = "|".join(f"(?:{part})" for part in parts)
+        source = rf"(?=\w)\b(?:{source})" if word_start else source
         self._any_case = re.compile(source, flags | re.IGNORECASE)
         literal_upper = any(ch.isupper() for ch in _ESCAPE.sub("", source))
         self._lower_case = None if literal_upper else re.compile(source, flags & ~re.IGNORECASE)

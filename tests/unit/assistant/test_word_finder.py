@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from assistant.parsing import days, repeats
+from assistant.parsing import days, references, repeats
 from assistant.parsing.text import WordFinder
 
 _I = re.IGNORECASE
@@ -77,3 +77,13 @@ def test_the_readers_finders_agree_with_their_rules(text: str) -> None:
     phrases = [pattern for pattern, _ in repeats._PHRASES]
     assert days._ANY_DAY.search(text) == _earliest(day_rules, text)
     assert repeats._ANY_PHRASE.search(text) == _earliest(phrases, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["mark the report as done", "Skip yoga on Friday", "\"taxes\" is done", "buy milk"],
+)
+def test_the_reference_finder_agrees_with_its_rules(text: str) -> None:
+    rules = [pattern for pattern, _, _ in references._RULES]
+    found = references._ANY_RULE.search(text)
+    assert (found is not None) == any(rule.match(text) for rule in rules)

@@ -18,6 +18,9 @@ from bench.common import Database
 from testsupport.ports import free_port
 
 TODO = Path(sys.executable).parent / "todo"
+# The code under measurement is this checkout's, whichever tree the
+# environment's editable install points at.
+ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
 SAMPLE_EVERY = 0.1
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -104,6 +107,7 @@ class ApiServer:
             "DATA_DIR": self._tmp.name,
             # The benchmarks measure the service, not the per-user rate limiter.
             "RATE_LIMIT_PER_USER_PER_SECOND": "1000000",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             **self._extra_env,
         }
         with self.log_path.open("wb") as log:

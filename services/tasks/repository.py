@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events import outbox_table
 from services.errors import VersionMismatch
 from services.shared.tables import deleted_tasks, tasks
 from services.shared.timeutil import day_bounds, localize
@@ -102,6 +103,21 @@ class TaskRepository:
 
     async def add(self, task: Task) -> None:
         await self._conn.execute(tasks.insert().values(**_to_row(task)))
+
+    async def add_with_outbox(self, new: Sequence[Task], outbox: Sequence[dict[str, Any]]) -> None:
+        """New tasks and their outbox rows. On PostgreSQL one statement (the
+        task rows inserted by a data-modifying CTE), so one round trip; SQLite
+        has no such CTE and takes two statements in the same transaction."""
+        if not new:
+            return
+        rows = [_to_row(task) for task in new]
+        if self._pg and outbox:
+            new_tasks = tasks.insert().values(rows).cte("new_tasks")
+            await self._conn.execute(outbox_table.insert().values(list(outbox)).add_cte(new_tasks))
+            return
+        await self._conn.execute(tasks.insert(), rows)
+        if outbox:
+            await self._conn.execute(outbox_table.insert(), list(outbox))
 
     async def add_if_absent(self, task: Task) -> bool:
         """Insert unless the series already has this occurrence (unique key)."""

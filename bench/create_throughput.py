@@ -50,6 +50,7 @@ class CreateConfig:
 FULL = CreateConfig(tasks=3000, warmup=300, concurrency=32, rounds=3)
 QUICK = CreateConfig(tasks=300, warmup=50, concurrency=32, rounds=1)
 TARGET_P99 = 3.0
+KEEPALIVE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +105,24 @@ class ApiSide:
         self._client = httpx.AsyncClient(
             base_url=server.base_url,
             headers={"authorization": f"Bearer {token}"},
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            # Idle connections are dropped before the server's keep-alive
+            # timeout (uvicorn: 5 s) closes them under a request being sent.
+            limits=httpx.Limits(
+                max_connections=concurrency,
+                max_keepalive_connections=concurrency,
+                keepalive_expiry=KEEPALIVE_S,
+            ),
             timeout=60.0,
         )
         self.failures: list[str] = []
 
     async def one(self) -> bool:
         """One create; False (and the answer kept as a failure) unless it was made."""
-        response = await self._client.post("/api/tasks", json=self._bodies.next())
+        try:
+            response = await self._client.post("/api/tasks", json=self._bodies.next())
+        except httpx.TransportError as exc:
+            self.failures.append(f"{type(exc).__name__}: {exc}")
+            return False
         if response.status_code != 201:
             self.failures.append(f"{response.status_code} {response.text[:200]}")
             return False

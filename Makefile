@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest bench bench-faults services services-stop clean tools daprd deploy-check minikube \
+.PHONY: run test lint typecheck pytest bench profile bench-faults services services-stop clean tools daprd deploy-check minikube \
 	images compose-up compose-down cluster-up cluster-ready cluster-down cluster-test
 
 $(BIN)/python:
@@ -79,6 +79,11 @@ services-stop:
 bench: $(VENV)/.installed-dev services
 	eval "$$($(SERVICES) env)" && DAPRD="$$(scripts/dapr.sh --print)" \
 		$(BIN)/python -m bench $(if $(ONLY),--only $(ONLY))
+
+## profile: flame graph (py-spy, SVG in bench/results/) of the task API creating tasks under load
+##   PROFILE_SECONDS (20)
+profile: $(VENV)/.installed-dev services
+	eval "$$($(SERVICES) env)" && $(BIN)/python -m bench.profile --seconds $${PROFILE_SECONDS:-20}
 
 ## bench-faults: load + fault campaign on a stack of its own (minutes; not part of `make test`)
 ##   FAULTS_USERS (50), FAULTS_DURATION seconds (300), FAULTS=on|off

@@ -25,6 +25,8 @@ from bench import (
 )
 from bench.common import Runner, Stopwatch, server_dsn, server_version
 from bench.report import render
+from bench.server import take_started_memory
+from bench.summary import summary
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -61,7 +63,10 @@ def _commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty"],  # noqa: S607 - git from PATH
-            capture_output=True, text=True, check=True, cwd=RESULTS.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=RESULTS.parent,
         )
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -91,8 +96,13 @@ async def _main(names: list[str], quick: bool) -> dict[str, Any]:
     for name in names:
         log(f"benchmark {name}{' (quick)' if quick else ''}")
         bench_watch = Stopwatch()
-        results["benchmarks"][name] = await BENCHMARKS[name](quick, log)
-        results["benchmarks"][name]["seconds"] = round(bench_watch.elapsed, 1)
+        take_started_memory()
+        result = await BENCHMARKS[name](quick, log)
+        result["seconds"] = round(bench_watch.elapsed, 1)
+        result["service_memory"] = take_started_memory()
+        result["summary"] = summary(name, result)
+        log(f"{name} summary: {json.dumps(result['summary'])}")
+        results["benchmarks"][name] = result
     results["environment"]["load_average_at_end"] = os.getloadavg()
     results["seconds"] = round(watch.elapsed, 1)
     return results

@@ -115,9 +115,16 @@ class Summary:
     p50: float
     p95: float
     mean: float
+    p99: float
 
     def as_dict(self) -> dict[str, float]:
-        return {"n": self.n, "p50_ms": self.p50, "p95_ms": self.p95, "mean_ms": self.mean}
+        return {
+            "n": self.n,
+            "p50_ms": self.p50,
+            "p95_ms": self.p95,
+            "p99_ms": self.p99,
+            "mean_ms": self.mean,
+        }
 
 
 def percentile_cuts(values: Sequence[float]) -> list[float]:
@@ -134,7 +141,7 @@ def summarize(seconds: Sequence[float]) -> Summary:
         raise ValueError("no samples")
     ms = [s * 1000 for s in seconds]
     q = percentile_cuts(ms)
-    return Summary(len(ms), q[49], q[94], statistics.fmean(ms))
+    return Summary(len(ms), q[49], q[94], statistics.fmean(ms), q[98])
 
 
 def ratio(numerator: float, denominator: float) -> float:

@@ -58,46 +58,73 @@ class RawSide:
         """The task row by column name, filled as the service fills it for a new task."""
         due = body.get("due_at")
         return {
-            "id": task_id, "user_id": self._user_id, "title": body.get("title", ""),
-            "description": body.get("description"), "status": "active", "completed_at": None,
+            "id": task_id,
+            "user_id": self._user_id,
+            "title": body.get("title", ""),
+            "description": body.get("description"),
+            "status": "active",
+            "completed_at": None,
             "priority": body.get("priority", "none"),
             "priority_rank": PRIORITIES.index(body.get("priority", "none")),
             "tags": body.get("tags", []),
             "due_at": None if due is None else datetime.fromisoformat(due).replace(tzinfo=self._tz),
-            "remind_at": None, "timezone": TIMEZONE, "recurrence_rule": None,
-            "repeat_from": "due", "series_id": task_id, "occurrence_at": None,
-            "series_start_at": None, "sequence": 1, "exdates": "[]", "created_at": now,
-            "updated_at": now, "version": 1,
+            "remind_at": None,
+            "timezone": TIMEZONE,
+            "recurrence_rule": None,
+            "repeat_from": "due",
+            "series_id": task_id,
+            "occurrence_at": None,
+            "series_start_at": None,
+            "sequence": 1,
+            "exdates": "[]",
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
         }
 
     def _event(self, row: dict[str, Any]) -> str:
         """The task.created CloudEvent as the outbox stores it (JSON text)."""
         local = self._tz
         task = {
-            "id": str(row["id"]), "title": row["title"], "description": row["description"],
-            "status": "active", "completed_at": None, "priority": row["priority"],
-            "tags": row["tags"], "due_at": row["due_at"] and row["due_at"].isoformat(),
-            "remind_at": None, "timezone": TIMEZONE, "recurrence_rule": None,
-            "repeat_from": "due", "is_recurring": False, "series_id": str(row["id"]),
+            "id": str(row["id"]),
+            "title": row["title"],
+            "description": row["description"],
+            "status": "active",
+            "completed_at": None,
+            "priority": row["priority"],
+            "tags": row["tags"],
+            "due_at": row["due_at"] and row["due_at"].isoformat(),
+            "remind_at": None,
+            "timezone": TIMEZONE,
+            "recurrence_rule": None,
+            "repeat_from": "due",
+            "is_recurring": False,
+            "series_id": str(row["id"]),
             "created_at": row["created_at"].astimezone(local).isoformat(),
-            "updated_at": row["updated_at"].astimezone(local).isoformat(), "version": 1,
+            "updated_at": row["updated_at"].astimezone(local).isoformat(),
+            "version": 1,
         }
         event = {
-            "specversion": "1.0", "id": str(uuid.uuid4()), "source": "/task-api",
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "/task-api",
             "type": "task.created",
             "time": row["created_at"].isoformat().replace("+00:00", "Z"),
-            "datacontenttype": "application/json", "subject": task["id"],
-            "userid": str(self._user_id), "data": {"task": task},
+            "datacontenttype": "application/json",
+            "subject": task["id"],
+            "userid": str(self._user_id),
+            "data": {"task": task},
         }
         return json.dumps(event, separators=(",", ":"))
 
-    async def one(self) -> None:
+    async def one(self) -> bool:
         now = datetime.now(UTC)
         row = self._row(uuid.uuid4(), self._bodies.next(), now)
         payload = self._event(row)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(self._task_sql, *(row[c] for c in self._columns))
             await conn.execute(self.OUTBOX_SQL, str(row["id"]), str(self._user_id), payload, now)
+        return True
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -110,10 +137,10 @@ async def raw_user(db: Database) -> uuid.UUID:
         await conn.execute(
             "INSERT INTO users (id, email, timezone, is_local, created_at)"
             " VALUES ($1, $2, $3, false, now())",
-            user_id, f"raw-{user_id.hex[:8]}@bench.example.com", TIMEZONE,
+            user_id,
+            f"raw-{user_id.hex[:8]}@bench.example.com",
+            TIMEZONE,
         )
     finally:
         await conn.close()
     return user_id
-
-

@@ -14,18 +14,20 @@ def _create(result: dict[str, Any]) -> list[str]:
     lines = [
         f"Task creation: {cfg['tasks']:,} tasks x {cfg['rounds']} round(s) per side, "
         f"concurrency {cfg['concurrency']}, after {cfg['warmup']} warm-up",
-        f"  {'side':<28}{'per s':>9}{'p50 ms':>9}{'p95 ms':>9}",
+        f"  {'side':<28}{'per s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}",
     ]
     for r in result["rounds"]:
         label = "raw asyncpg (task + outbox)" if r["side"] == "raw" else "API POST /api/tasks"
         lat = r["latency"]
         lines.append(
             f"  {label:<28}{r['per_second']:>9,.0f}{lat['p50_ms']:>9.1f}{lat['p95_ms']:>9.1f}"
+            f"{lat['p99_ms']:>9.1f}"
         )
     lines += [
         f"  median: API {result['api_tasks_per_s']:,.0f} tasks/s, raw "
         f"{result['raw_rows_per_s']:,.0f} tasks/s -> API/raw = {result['ratio_api_over_raw']:.2f}"
-        f" (target >= {result['target_ratio']:.2f}: {verdict})",
+        f" (target >= {result['target_ratio']:.2f}: {verdict}); p99 API/raw ="
+        f" {result['ratio_p99_api_over_raw']:.2f} (target <= {result['target_p99_ratio']:.0f})",
         f"  API process: peak RSS {mem['peak_rss_hwm_mib']} MiB (sampled max "
         f"{mem['peak_rss_sampled_mib']} MiB); CPU {result['server_cpu_ms_per_task']} ms per task"
         f" in the API, {result['client_cpu_ms_per_api_task']} ms in the load generator",

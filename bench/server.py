@@ -18,9 +18,24 @@ from bench.common import Database
 from testsupport.ports import free_port
 
 TODO = Path(sys.executable).parent / "todo"
+# The code under measurement is this checkout's, whichever tree the
+# environment's editable install points at.
+ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
 SAMPLE_EVERY = 0.1
 _TICKS = os.sysconf("SC_CLK_TCK")
+
+# The memory of every service process started since `take_started_memory()`
+# was last called, taken as each stops: `python -m bench` adds it to the
+# result of the benchmark that started them.
+_started_memory: list[dict[str, Any]] = []
+
+
+def take_started_memory() -> list[dict[str, Any]]:
+    """Memory of the service processes started (and stopped) since the last call."""
+    taken = list(_started_memory)
+    _started_memory.clear()
+    return taken
 
 
 def _status_kib(pid: int, field: str) -> int | None:
@@ -34,10 +49,35 @@ def _status_kib(pid: int, field: str) -> int | None:
     return None
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def descendants(pid: int) -> list[int]:
+    """The live child processes of `pid`, their children, and so on."""
+    found: list[int] = []
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return found
+    for child in map(int, children):
+        found += [child, *descendants(child)]
+    return found
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process and its live children (the
+    worker processes of a server started with several)."""
+    return sum(_own_cpu_seconds(p) for p in (pid, *descendants(pid)))
+
+
+def _rss_kib(pid: int) -> int:
+    """Resident memory of a process and its live children, in KiB."""
+    return sum(_status_kib(p, "VmRSS") or 0 for p in (pid, *descendants(pid)))
 
 
 class ApiServer:
@@ -67,6 +107,7 @@ class ApiServer:
             "DATA_DIR": self._tmp.name,
             # The benchmarks measure the service, not the per-user rate limiter.
             "RATE_LIMIT_PER_USER_PER_SECOND": "1000000",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             **self._extra_env,
         }
         with self.log_path.open("wb") as log:
@@ -110,17 +151,18 @@ class ApiServer:
 
     async def _sample(self) -> None:
         while True:
-            rss = _status_kib(self.pid, "VmRSS")
-            if rss is not None:
-                self.peak_rss_kib = max(self.peak_rss_kib, rss)
+            self.peak_rss_kib = max(self.peak_rss_kib, _rss_kib(self.pid))
             await asyncio.sleep(SAMPLE_EVERY)
 
     def memory(self) -> dict[str, Any]:
-        """Peak RSS seen by sampling, and the kernel's own high-water mark."""
+        """Peak RSS seen by sampling and the kernel's own high-water mark, of
+        the server with its worker processes (each process's mark summed)."""
+        pids = (self.pid, *descendants(self.pid))
         return {
+            "processes": len(pids),
             "peak_rss_sampled_mib": round(self.peak_rss_kib / 1024, 1),
-            "peak_rss_hwm_mib": round((_status_kib(self.pid, "VmHWM") or 0) / 1024, 1),
-            "rss_now_mib": round((_status_kib(self.pid, "VmRSS") or 0) / 1024, 1),
+            "peak_rss_hwm_mib": round(sum(_status_kib(p, "VmHWM") or 0 for p in pids) / 1024, 1),
+            "rss_now_mib": round(_rss_kib(self.pid) / 1024, 1),
         }
 
     def cpu_seconds(self) -> float:
@@ -139,6 +181,7 @@ class ApiServer:
                 await self._sampler
         proc = self._proc
         if proc is not None and proc.poll() is None:
+            _started_memory.append({"service": "task-api", "pid": proc.pid, **self.memory()})
             proc.send_signal(signal.SIGINT)
             for _ in range(100):
                 if proc.poll() is not None:

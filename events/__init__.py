@@ -6,7 +6,7 @@ to the outbox in the same transaction as the change (`write_outbox`).
 """
 
 from events.cloudevents import CloudEvent, new_event
-from events.outbox import OutboxRow, outbox_table, write_outbox
+from events.outbox import OutboxRow, outbox_rows, outbox_table, write_outbox
 from events.topics import EventType, Topic, topic_for
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "OutboxRow",
     "Topic",
     "new_event",
+    "outbox_rows",
     "outbox_table",
     "topic_for",
     "write_outbox",

@@ -52,15 +52,13 @@ class OutboxRow:
     sent_at: datetime | None
 
 
-async def write_outbox(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
-    """Insert events in the caller's open transaction, in the order given."""
-    if not events:
-        return
-    # The trace of the request or handler making the change travels on.
-    events = [with_trace(event) for event in events]
-    await conn.execute(
-        outbox_table.insert(),
-        [
+def outbox_rows(events: Sequence[CloudEvent]) -> list[dict[str, object]]:
+    """The outbox rows of `events`, in the order given, each carrying the
+    trace of the request or handler making the change."""
+    rows: list[dict[str, object]] = []
+    for event in events:
+        event = with_trace(event)
+        rows.append(
             {
                 "event_id": event.id,
                 "topic": _topic(event),
@@ -69,9 +67,15 @@ async def write_outbox(conn: AsyncConnection, events: Sequence[CloudEvent]) -> N
                 "payload": json.dumps(event.to_json_dict(), separators=(",", ":")),
                 "created_at": event.time,
             }
-            for event in events
-        ],
-    )
+        )
+    return rows
+
+
+async def write_outbox(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
+    """Insert events in the caller's open transaction, in the order given."""
+    if not events:
+        return
+    await conn.execute(outbox_table.insert(), outbox_rows(events))
 
 
 def _topic(event: CloudEvent) -> str:
@@ -119,17 +123,21 @@ async def read_after(
     if start is None:
         return None
     rows = (
-        await conn.execute(
-            sa.select(outbox_table.c.payload)
-            .where(
-                outbox_table.c.partition_key == partition_key,
-                outbox_table.c.topic == topic.value,
-                outbox_table.c.id > start,
+        (
+            await conn.execute(
+                sa.select(outbox_table.c.payload)
+                .where(
+                    outbox_table.c.partition_key == partition_key,
+                    outbox_table.c.topic == topic.value,
+                    outbox_table.c.id > start,
+                )
+                .order_by(outbox_table.c.id)
+                .limit(limit + 1)
             )
-            .order_by(outbox_table.c.id)
-            .limit(limit + 1)
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if len(rows) > limit:
         return None
     return [CloudEvent.model_validate_json(str(payload)) for payload in rows]

@@ -2,6 +2,7 @@
 (the repository is the one place that maps task rows)."""
 
 import uuid
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Protocol
@@ -30,6 +31,8 @@ class PortabilityUoW(Protocol):
     def connection(self) -> AsyncConnection: ...
 
     def emit(self, *events: CloudEvent) -> None: ...
+
+    async def add_tasks(self, new: Sequence[Task], events: Sequence[CloudEvent]) -> None: ...
 
     async def commit(self) -> None: ...
 

@@ -10,6 +10,9 @@ from events.sqltypes import UTCDateTime
 
 __all__ = ["UTCDateTime", "create_engine", "ping", "reader"]
 
+# Reconnect a pooled PostgreSQL connection after this long.
+POOL_RECYCLE_SECONDS = 300
+
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     """An async engine; nothing connects until first use."""
@@ -17,8 +20,15 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
+    # No pre-ping: it costs a round trip on every checkout. Connections are
+    # recycled before a server or proxy idle timeout is likely to close them, and
+    # a connection found broken is discarded by the pool when its error surfaces.
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=POOL_RECYCLE_SECONDS,
     )
 
 

@@ -7,15 +7,16 @@
 Leaving the block without `commit()` rolls everything back, events included.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from events import CloudEvent, write_outbox
+from events import CloudEvent, outbox_rows, write_outbox
 from services.shared.auth.oauth_store import OAuthStore
 from services.shared.auth.store import AccountStore
+from services.tasks.domain.model import Task
 from services.tasks.repository import TaskRepository
 
 
@@ -28,6 +29,7 @@ class UnitOfWork:
         self._engine = engine
         self._on_commit = on_commit
         self._events: list[CloudEvent] = []
+        self._wrote_events = False
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
 
@@ -57,6 +59,7 @@ class UnitOfWork:
         finally:
             await self._conn.close()
             self._events.clear()
+            self._wrote_events = False
 
     @property
     def connection(self) -> AsyncConnection:
@@ -67,6 +70,12 @@ class UnitOfWork:
         """Queue events; they are written to the outbox by `commit`."""
         self._events.extend(events)
 
+    async def add_tasks(self, new: Sequence[Task], events: Sequence[CloudEvent]) -> None:
+        """Insert new tasks with their events written to the outbox now, in
+        one round trip where the database allows (rather than at `commit`)."""
+        await self.tasks.add_with_outbox(new, outbox_rows(events))
+        self._wrote_events = self._wrote_events or bool(events)
+
     @property
     def pending_events(self) -> list[CloudEvent]:
         return list(self._events)
@@ -74,9 +83,10 @@ class UnitOfWork:
     async def commit(self) -> None:
         assert self._tx is not None
         assert self._conn is not None
-        wrote_events = bool(self._events)
+        wrote_events = bool(self._events) or self._wrote_events
         await write_outbox(self._conn, self._events)
         await self._tx.commit()
         self._events.clear()
+        self._wrote_events = False
         if wrote_events and self._on_commit is not None:
             self._on_commit()  # wake the outbox relay now rather than at its next poll

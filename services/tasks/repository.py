@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events import outbox_table
 from services.errors import VersionMismatch
 from services.shared.tables import deleted_tasks, tasks
 from services.shared.timeutil import day_bounds, localize
@@ -95,6 +96,48 @@ def _from_row(row: sa.Row[Any]) -> Task:
     )
 
 
+_OUTBOX_COLUMNS = ("event_id", "topic", "event_type", "partition_key", "payload", "created_at")
+_SHAPES_KEPT = 64
+_shapes: dict[tuple[int, int], sa.TextClause] = {}
+
+
+def _values(prefix: str, count: int, names: Sequence[str]) -> str:
+    return ", ".join(
+        "(" + ", ".join(f":{prefix}{n}_{name}" for name in names) + ")" for n in range(count)
+    )
+
+
+def _tasks_with_outbox(task_columns: list[str], n_tasks: int, n_events: int) -> sa.TextClause:
+    """`n_tasks` task rows (`task_columns`, as `_to_row` makes them) and
+    `n_events` outbox rows in one INSERT (the tasks' in a data-modifying CTE),
+    with typed named parameters. SQLAlchemy never caches the compiled form of
+    a CTE holding an INSERT, so the statement is text, built once per shape."""
+    found = _shapes.get((n_tasks, n_events))
+    if found is not None:
+        return found
+    # Only the tables' own column names and numbered parameter names go into
+    # the text; every value is a bound parameter.
+    sql = (
+        f"WITH new_tasks AS (INSERT INTO {tasks.name} ({', '.join(task_columns)})"  # noqa: S608
+        f" VALUES {_values('t', n_tasks, task_columns)})"
+        f" INSERT INTO {outbox_table.name} ({', '.join(_OUTBOX_COLUMNS)})"
+        f" VALUES {_values('e', n_events, _OUTBOX_COLUMNS)}"
+    )
+    params = [
+        sa.bindparam(f"{prefix}{n}_{name}", type_=table.c[name].type)
+        for table, prefix, count, names in (
+            (tasks, "t", n_tasks, task_columns),
+            (outbox_table, "e", n_events, _OUTBOX_COLUMNS),
+        )
+        for n in range(count)
+        for name in names
+    ]
+    stmt = sa.text(sql).bindparams(*params)
+    if len(_shapes) < _SHAPES_KEPT:
+        _shapes[(n_tasks, n_events)] = stmt
+    return stmt
+
+
 class TaskRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -102,6 +145,23 @@ class TaskRepository:
 
     async def add(self, task: Task) -> None:
         await self._conn.execute(tasks.insert().values(**_to_row(task)))
+
+    async def add_with_outbox(self, new: Sequence[Task], outbox: Sequence[dict[str, Any]]) -> None:
+        """New tasks and their outbox rows. On PostgreSQL one statement (the
+        task rows inserted by a data-modifying CTE), so one round trip; SQLite
+        has no such CTE and takes two statements in the same transaction."""
+        if not new:
+            return
+        rows = [_to_row(task) for task in new]
+        if self._pg and outbox:
+            params = {f"t{n}_{k}": v for n, row in enumerate(rows) for k, v in row.items()}
+            params |= {f"e{n}_{k}": v for n, row in enumerate(outbox) for k, v in row.items()}
+            stmt = _tasks_with_outbox(list(rows[0]), len(rows), len(outbox))
+            await self._conn.execute(stmt, params)
+            return
+        await self._conn.execute(tasks.insert(), rows)
+        if outbox:
+            await self._conn.execute(outbox_table.insert(), list(outbox))
 
     async def add_if_absent(self, task: Task) -> bool:
         """Insert unless the series already has this occurrence (unique key)."""

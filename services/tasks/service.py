@@ -33,12 +33,17 @@ SOURCE = "/task-api"
 MAX_OCCURRENCES = 100
 # A deleted task can be restored this long; after that it is purged.
 RESTORE_WINDOW = timedelta(days=30)
+# New tasks written per statement (with their events), well under the
+# database's limit of bind parameters per statement.
+STORE_CHUNK = 100
 
 
 class TasksUoW(Protocol):
     tasks: TaskRepository
 
     def emit(self, *events: CloudEvent) -> None: ...
+
+    async def add_tasks(self, new: Sequence[Task], events: Sequence[CloudEvent]) -> None: ...
 
     async def commit(self) -> None: ...
 
@@ -141,9 +146,9 @@ async def store_new_tasks(uow: TasksUoW, tasks: Sequence[Task], **extra: Any) ->
     """The one way new tasks are stored, whatever door they come through
     (the API, the assistant, an import): each task with its events in the
     outbox, one commit, and each counted in `todo_tasks_created_total`."""
-    for task in tasks:
-        await uow.tasks.add(task)
-        uow.emit(*created_events(task, **extra))
+    for start in range(0, len(tasks), STORE_CHUNK):
+        chunk = tasks[start : start + STORE_CHUNK]
+        await uow.add_tasks(chunk, [e for task in chunk for e in created_events(task, **extra)])
     await uow.commit()
     TASKS_CREATED.inc(len(tasks))
 

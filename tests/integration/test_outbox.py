@@ -135,3 +135,40 @@ async def test_a_failed_transaction_leaves_neither_row_nor_event(
     assert await task_count(container) == 1
     assert [r["event_type"] for r in await outbox(container)] == ["task.created"]
     assert (await alice.get(f"/api/tasks/{kept['id']}")).json()["title"] == "kept"
+
+
+async def test_new_tasks_stored_in_chunks_each_have_their_events_in_order(
+    alice: User, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from services.tasks.domain.editing import new_task
+
+    monkeypatch.setattr(service, "STORE_CHUNK", 2)
+    user_id = uuid.UUID(alice.id)
+    now = datetime.now(UTC)
+    new = [
+        new_task(
+            user_id=user_id,
+            fields={
+                "title": f"task {n}",
+                **({"remind_at": datetime(2030, 1, 1, 8, tzinfo=UTC)} if n == 2 else {}),
+            },
+            default_timezone="UTC",
+            now=now,
+        )
+        for n in range(5)
+    ]
+    async with container.uow() as uow:
+        await service.store_new_tasks(uow, new)
+    assert await task_count(container) == 5
+    rows = await outbox(container)
+    assert [(r["event_type"], r["event"]["subject"]) for r in rows] == [
+        ("task.created", str(new[0].id)),
+        ("task.created", str(new[1].id)),
+        ("task.created", str(new[2].id)),
+        ("reminder.scheduled", str(new[2].id)),
+        ("task.created", str(new[3].id)),
+        ("task.created", str(new[4].id)),
+    ]
+    assert {r["partition_key"] for r in rows} == {alice.id}

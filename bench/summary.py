@@ -1,0 +1,81 @@
+"""The headline of each benchmark's result: a flat `summary` object of its
+ratios, so runs can be compared without knowing each result's layout.
+
+Each benchmark keeps its detailed result; this only picks the numbers that
+say whether it met its goal. A key is left out when its side did not run.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+Picker = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _get(result: dict[str, Any], *path: str) -> Any:
+    value: Any = result
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _create(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "create_vs_raw": result.get("ratio_api_over_raw"),
+        "create_p99_vs_raw": result.get("ratio_p99_api_over_raw"),
+        "server_cpu_ms_per_create": result.get("server_cpu_ms_per_task"),
+        "errors": result.get("errors", 0),
+    }
+
+
+def _relay(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "relay_vs_producer": result.get("ratio_kafka_over_producer"),
+        "relay_vs_sequential_floor": result.get("ratio_kafka_over_sequential_floor"),
+        "relay_memory_vs_db_floor": result.get("ratio_memory_over_db_floor"),
+    }
+
+
+def _events(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kafka_p99_vs_raw": _get(result, "kafka_target", "ratio_p99_kafka_over_raw"),
+    }
+
+
+def _assistant(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "chat_overhead": _get(result, "turns", "added_by_model_loop"),
+        "chat_offline_overhead": _get(result, "turns", "added_by_offline_loop"),
+        "parser_per_s": _get(result, "parser", "per_second"),
+    }
+
+
+def _mcp(result: dict[str, Any]) -> dict[str, Any]:
+    ratios = result.get("ratios") or {}
+    return {f"mcp_{key}": value for key, value in ratios.items()}
+
+
+def _reminders(result: dict[str, Any]) -> dict[str, Any]:
+    p99_ms = _get(result, "delay", "received", "p99_ms")
+    return {
+        "burst_delivery_p99_s": None if p99_ms is None else round(p99_ms / 1000, 3),
+        "missing": result.get("missing"),
+    }
+
+
+PICKERS: dict[str, Picker] = {
+    "create": _create,
+    "relay": _relay,
+    "events": _events,
+    "assistant": _assistant,
+    "mcp": _mcp,
+    "reminders": _reminders,
+}
+
+
+def summary(name: str, result: dict[str, Any]) -> dict[str, Any]:
+    """The headline ratios of benchmark `name`'s result (None values dropped)."""
+    pick = PICKERS.get(name)
+    picked = pick(result) if pick is not None else {}
+    return {key: value for key, value in picked.items() if value is not None}

@@ -25,7 +25,6 @@ and that deployment would deliver each of them twice.
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -80,7 +79,8 @@ def _deployment(record: Any) -> str:
 
 
 def _encode(event: CloudEvent) -> bytes:
-    return json.dumps(event.to_json_dict(), separators=(",", ":")).encode()
+    # Serialised by pydantic directly: half the cost of dumping a dict through json.
+    return event.model_dump_json(exclude_none=True).encode()
 
 
 def _broken(producer: Any) -> bool:

@@ -124,7 +124,8 @@ def daprd_binary() -> str:
 
 
 def daprd_command(
-    daprd: str, *, app_id: str, app_port: int, http_port: int, resources: Path
+    daprd: str, *, app_id: str, app_port: int, http_port: int, resources: Path,
+    grpc_port: int | None = None,
 ) -> list[str]:
     """daprd in self-hosted mode without placement, in front of the app on `app_port`,
     its HTTP API on `http_port`, its other ports free ones, logging at info."""
@@ -135,7 +136,7 @@ def daprd_command(
         "--app-port", str(app_port),
         "--app-protocol", "http",
         "--dapr-http-port", str(http_port),
-        "--dapr-grpc-port", str(free_port()),
+        "--dapr-grpc-port", str(grpc_port or free_port()),
         "--dapr-internal-grpc-port", str(free_port()),
         "--metrics-port", str(free_port()),
         "--resources-path", str(resources),

@@ -26,7 +26,8 @@ our events is delivered to the consumers as a `dlq.unreadable` event that carrie
 
 Errors:
 
-    DaprError            Dapr refused a request (`error_code` is Dapr's, e.g. ERR_PUBSUB_NOT_FOUND)
+    DaprError            Dapr refused a request (`error_code` is Dapr's, e.g. ERR_PUBSUB_NOT_FOUND
+                         over HTTP, its gRPC ErrorInfo reason DAPR_PUBSUB_NOT_FOUND over gRPC)
      └── DaprUnavailable the sidecar did not answer in time, or says it is not ready
 """
 
@@ -47,6 +48,7 @@ import grpc
 import httpx
 from dapr.aio.clients import DaprClient
 from dapr.clients.exceptions import DaprGrpcError
+from dapr.conf import settings as dapr_settings
 from fastapi import APIRouter, Request
 
 from events.bus import Subscription
@@ -62,6 +64,7 @@ __all__ = [
     "DaprUnavailable",
     "DeliveryStatus",
     "delivered_event",
+    "open_sdk_client",
     "raw_record",
     "unreadable_record",
 ]
@@ -220,6 +223,26 @@ class _TraceContext(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
         return await continuation(client_call_details, request)
 
 
+def open_sdk_client(
+    *,
+    http_port: int,
+    grpc_port: int,
+    interceptors: list[Any] | None = None,
+    ready_timeout: float = 5.0,
+) -> DaprClient:
+    """The SDK's async client for the sidecar on these loopback ports; call it in the loop,
+    once the sidecar is known to be ready (its gRPC channel belongs to the running loop).
+
+    The constructor checks, blocking, that the sidecar's HTTP health endpoint answers, at the
+    address in the SDK's process-wide settings (DAPR_HTTP_PORT by default) and for up to
+    DAPR_HEALTH_TIMEOUT (60 s by default). It is pointed at this sidecar, the one sidecar of
+    the process, and bounded by `ready_timeout`: with a ready sidecar it answers at once."""
+    # The SDK declares its settings dynamically.
+    dapr_settings.DAPR_HTTP_ENDPOINT = f"http://127.0.0.1:{http_port}"  # type: ignore[attr-defined]
+    dapr_settings.DAPR_HEALTH_TIMEOUT = ready_timeout  # type: ignore[attr-defined]
+    return DaprClient(address=f"127.0.0.1:{grpc_port}", interceptors=interceptors)
+
+
 # gRPC status codes that mean the sidecar was not there to answer.
 _UNREACHABLE: Final = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
@@ -240,7 +263,8 @@ class DaprBus:
         timeout: float = 5.0,
     ) -> None:
         self._base_url = f"http://127.0.0.1:{http_port}"
-        self._grpc_address = None if grpc_port is None else f"127.0.0.1:{grpc_port}"
+        self._http_port = http_port
+        self._grpc_port = grpc_port
         self._sdk: DaprClient | None = None
         self._timeout_s = timeout
         self._pubsub = pubsub_name
@@ -295,16 +319,24 @@ class DaprBus:
             raise DaprUnavailable.from_response(response, "the Dapr sidecar is not ready")
 
     async def publish(self, topic: str, event: CloudEvent) -> None:
-        if self._grpc_address is not None:
-            await self._publish_grpc(self._grpc_address, topic, event)
+        if self._grpc_port is not None:
+            await self._publish_grpc(self._grpc_port, topic, event)
         else:
             await self.publish_http(topic, event)
 
-    async def _publish_grpc(self, address: str, topic: str, event: CloudEvent) -> None:
+    async def _publish_grpc(self, grpc_port: int, topic: str, event: CloudEvent) -> None:
         if self._stopped:
             raise DaprUnavailable("the Dapr bus is stopped")
+        address = f"127.0.0.1:{grpc_port}"
         if self._sdk is None:
-            self._sdk = DaprClient(address=address, interceptors=[_TraceContext()])
+            # The client's constructor waits until the sidecar is ready; fail fast instead.
+            await self.ping()
+            self._sdk = open_sdk_client(
+                http_port=self._http_port,
+                grpc_port=grpc_port,
+                interceptors=[_TraceContext()],
+                ready_timeout=self._timeout_s,
+            )
         headers = _publish_headers(event)
         trace = tuple((k, v) for k, v in headers.items() if k.startswith("trace"))
         token = _publish_trace.set(trace)

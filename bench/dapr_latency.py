@@ -1,9 +1,12 @@
 """Dapr: what the real sidecar adds to publishing and to delivery, beside direct aiokafka.
 
-Two paths to the same broker (KAFKA_BOOTSTRAP_SERVERS), measured in the same run in
+Three paths to the same broker (KAFKA_BOOTSTRAP_SERVERS), measured in the same run in
 alternating blocks, one message in flight at a time, after a small random gap:
 
-- Dapr: `POST /v1.0/publish/pubsub-kafka/<topic>?metadata.partitionKey=<user>` to a real
+- dapr-grpc: the same CloudEvent published through the Dapr Python SDK over gRPC
+  (`DaprClient.publish_event`, as `events.dapr.DaprBus` does when DAPR_GRPC_PORT is set) to
+  the same daprd, its deliveries arriving at the same app;
+- Dapr (HTTP): `POST /v1.0/publish/pubsub-kafka/<topic>?metadata.partitionKey=<user>` to a real
   daprd (`Content-Type: application/cloudevents+json`, as `events.dapr.DaprBus` sends it);
   daprd's Kafka consumer delivers each record to a small HTTP app in this process
   (programmatic subscription, `GET /dapr/subscribe`), which answers SUCCESS.
@@ -12,7 +15,8 @@ alternating blocks, one message in flight at a time, after a small random gap:
 
 Publish latency is the time until the publish is acknowledged (daprd's 204, the producer's
 ack); delivery latency is from just before the publish to the moment the subscriber has
-the event. The added latency is Dapr minus direct, per percentile; Dapr's published
+the event. The added latency is Dapr minus direct, per percentile, for both Dapr paths, and
+the gRPC path's publish is also given as a ratio over the HTTP path's; Dapr's published
 figures for what its sidecar adds are about 0.5 ms at p90 and 1.2 ms at p99.
 
 Each run uses two fresh topics (deleted afterwards) and fresh consumer groups that start at
@@ -46,6 +50,7 @@ import httpx
 import uvicorn
 import yaml  # type: ignore[import-untyped]
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
+from dapr.aio.clients import DaprClient
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -53,7 +58,7 @@ from starlette.routing import Route
 
 from bench.common import Stopwatch, percentile_cuts, runner_of
 from bench.kafka_floor import PRODUCER_OPTIONS, BenchTopic, kafka_servers
-from events.dapr import CLOUDEVENTS_JSON
+from events.dapr import CLOUDEVENTS_JSON, open_sdk_client
 from testsupport.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +67,7 @@ APP_ID = "todo-bench-dapr"
 ROUTE = "/deliver"
 DAPR = "dapr"
 DIRECT = "direct"
+DAPR_GRPC = "dapr-grpc"
 # What Dapr publishes for its sidecar's own cost (p90, p99 added, in ms).
 DAPR_PUBLISHED_ADDED_MS = {"p90": 0.5, "p99": 1.2}
 
@@ -124,7 +130,8 @@ def daprd_binary() -> str:
 
 
 def daprd_command(
-    daprd: str, *, app_id: str, app_port: int, http_port: int, resources: Path
+    daprd: str, *, app_id: str, app_port: int, http_port: int, resources: Path,
+    grpc_port: int | None = None,
 ) -> list[str]:
     """daprd in self-hosted mode without placement, in front of the app on `app_port`,
     its HTTP API on `http_port`, its other ports free ones, logging at info."""
@@ -135,7 +142,7 @@ def daprd_command(
         "--app-port", str(app_port),
         "--app-protocol", "http",
         "--dapr-http-port", str(http_port),
-        "--dapr-grpc-port", str(free_port()),
+        "--dapr-grpc-port", str(grpc_port or free_port()),
         "--dapr-internal-grpc-port", str(free_port()),
         "--metrics-port", str(free_port()),
         "--resources-path", str(resources),
@@ -274,6 +281,7 @@ class Sidecar:
         self.resources = workdir / "components"
         self.log_path = workdir / "daprd.log"
         self.http_port = free_port()
+        self.grpc_port = free_port()
         self.group = f"todo-bench-dapr-{uuid.uuid4().hex[:8]}"
         self.resources.mkdir(parents=True, exist_ok=True)
         (self.resources / "pubsub-kafka.yaml").write_text(pubsub_component(brokers, self.group))
@@ -295,6 +303,7 @@ class Sidecar:
                 daprd_command(
                     self.daprd, app_id=APP_ID, app_port=self._app_port,
                     http_port=self.http_port, resources=self.resources,
+                    grpc_port=self.grpc_port,
                 ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -369,6 +378,40 @@ class DaprPath:
         await self._client.aclose()
 
 
+class DaprSdkPath:
+    """Publish through the Dapr SDK over daprd's gRPC API; deliveries as DaprPath's."""
+
+    name = DAPR_GRPC
+
+    def __init__(self, sidecar: Sidecar, topic: str, arrivals: Arrivals) -> None:
+        self.arrivals = arrivals
+        self._sidecar = sidecar
+        self._topic = topic
+        self._client: DaprClient | None = None
+
+    async def start(self) -> None:
+        self._client = open_sdk_client(
+            http_port=self._sidecar.http_port, grpc_port=self._sidecar.grpc_port
+        )
+
+    async def publish(self, key: bytes, value: bytes) -> None:
+        assert self._client is not None, "start() first"
+        await self._client.publish_event(
+            pubsub_name=PUBSUB,
+            topic_name=self._topic,
+            data=value,
+            publish_metadata={"partitionKey": key.decode()},
+            data_content_type=CLOUDEVENTS_JSON,
+        )
+
+    def diagnose(self) -> str:
+        return f"daprd log ({self._sidecar.log_path}):\n{self._sidecar.tail()}"
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()  # type: ignore[no-untyped-call]
+
+
 class DirectPath:
     """An aiokafka producer as KafkaBus's, and a group consumer of a fresh group."""
 
@@ -424,7 +467,7 @@ class DirectPath:
             await self._producer.stop()
 
 
-Transport = DaprPath | DirectPath
+Transport = DaprPath | DaprSdkPath | DirectPath
 
 
 class Message:
@@ -569,12 +612,16 @@ async def run(cfg: DaprConfig, log: Callable[[str], None]) -> dict[str, Any]:
             )
             dapr_path = DaprPath(sidecar, dapr_topic, dapr_arrivals)
             stack.push_async_callback(dapr_path.aclose)
+            # Same sidecar, topic and subscriber: only the publish API differs.
+            sdk_path = DaprSdkPath(sidecar, dapr_topic, dapr_arrivals)
+            stack.push_async_callback(sdk_path.aclose)
+            await sdk_path.start()
             direct_path = DirectPath(servers, direct_topic, direct_arrivals)
             stack.push_async_callback(direct_path.aclose)
             await direct_path.start()
             result["topics"] = {DAPR: dapr_topic, DIRECT: direct_topic}
             result["consumer_group"] = sidecar.group
-            samples, cut_short = await measure([dapr_path, direct_path], cfg, log)
+            samples, cut_short = await measure([dapr_path, sdk_path, direct_path], cfg, log)
             result["redeliveries_or_late"] = {
                 DAPR: dapr_arrivals.unexpected, DIRECT: direct_arrivals.unexpected,
             }
@@ -590,6 +637,16 @@ async def run(cfg: DaprConfig, log: Callable[[str], None]) -> dict[str, Any]:
         kind: added(result["paths"][DAPR][kind], result["paths"][DIRECT][kind])
         for kind in ("publish", "delivery")
     }
+    result["added_grpc"] = {
+        kind: added(result["paths"][DAPR_GRPC][kind], result["paths"][DIRECT][kind])
+        for kind in ("publish", "delivery")
+    }
+    http_pub, grpc_pub = result["paths"][DAPR]["publish"], result["paths"][DAPR_GRPC]["publish"]
+    result["publish_grpc_over_http"] = (
+        {p: round(grpc_pub[f"{p}_ms"] / http_pub[f"{p}_ms"], 3) for p in ("p50", "p90", "p99")}
+        if http_pub and grpc_pub
+        else None
+    )
     result["dapr_published_added_ms"] = DAPR_PUBLISHED_ADDED_MS
     result["cut_short"] = cut_short
     result["load_average_at_end"] = os.getloadavg()
@@ -608,7 +665,7 @@ def render(result: dict[str, Any]) -> list[str]:
         f"  {'ms':<22}{'n':>6}{'p50':>9}{'p90':>9}{'p99':>9}{'max':>9}  missing",
     ]
     for kind in ("publish", "delivery"):
-        for name in (DIRECT, DAPR):
+        for name in (DIRECT, DAPR, DAPR_GRPC):
             s = result["paths"][name][kind]
             label = f"{kind} {name}"
             if s is None:
@@ -618,12 +675,19 @@ def render(result: dict[str, Any]) -> list[str]:
                 f"  {label:<22}{s['n']:>6}{s['p50_ms']:>9.2f}{s['p90_ms']:>9.2f}"
                 f"{s['p99_ms']:>9.2f}{s['max_ms']:>9.2f}  {result['paths'][name]['missing']}"
             )
-        add = result["added"][kind]
-        if add:
-            lines.append(
-                f"  {kind + ' added by Dapr':<22}{'':>6}{add['p50_ms']:>9.2f}"
-                f"{add['p90_ms']:>9.2f}{add['p99_ms']:>9.2f}"
-            )
+        for label, key in (("added by Dapr", "added"), ("added (gRPC)", "added_grpc")):
+            add = result.get(key, {}).get(kind)
+            if add:
+                lines.append(
+                    f"  {kind + ' ' + label:<22}{'':>6}{add['p50_ms']:>9.2f}"
+                    f"{add['p90_ms']:>9.2f}{add['p99_ms']:>9.2f}"
+                )
+    ratio = result.get("publish_grpc_over_http")
+    if ratio:
+        lines.append(
+            f"  publish gRPC/HTTP ratio: p50 {ratio['p50']:.2f}, p90 {ratio['p90']:.2f},"
+            f" p99 {ratio['p99']:.2f}"
+        )
     published = result["dapr_published_added_ms"]
     lines.append(
         f"  Dapr's published sidecar cost: p90 +{published['p90']} ms, p99 +{published['p99']} ms;"

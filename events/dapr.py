@@ -1,10 +1,13 @@
 """The Dapr transport (EVENT_BUS=dapr): publish through the sidecar, receive by its HTTP push.
 
-Publishing is `POST /v1.0/publish/{pubsub}/{topic}?metadata.partitionKey={userid}` with
-`Content-Type: application/cloudevents+json`: Dapr then passes our structured CloudEvent through
-(adding only its routing and tracing attributes) instead of wrapping it in an envelope of its
-own, and the Kafka component keys the message by user, so one user's events keep their order.
-Dapr answers 204, or an error status with `{"errorCode": ..., "message": ...}`.
+Publishing goes through the official Dapr SDK over gRPC when the sidecar's gRPC port is known
+(DAPR_GRPC_PORT, which Dapr's sidecar injector sets in Kubernetes), and otherwise through
+`POST /v1.0/publish/{pubsub}/{topic}?metadata.partitionKey={userid}`. Either way the event goes
+as `application/cloudevents+json` with the `partitionKey` metadata: Dapr then passes our
+structured CloudEvent through (adding only its routing and tracing attributes) instead of
+wrapping it in an envelope of its own, and the Kafka component keys the message by user, so
+one user's events keep their order. Dapr answers 204 (gRPC: OK), or an error status with
+`{"errorCode": ..., "message": ...}` (gRPC: a status whose details carry the error code).
 
 Receiving: the service mounts `router()`. Dapr reads `GET /dapr/subscribe` when it starts and
 POSTs each event to the route listed for its topic; our answer `{"status": ...}` tells it what
@@ -23,13 +26,15 @@ our events is delivered to the consumers as a `dlq.unreadable` event that carrie
 
 Errors:
 
-    DaprError            Dapr refused a request (`error_code` is Dapr's, e.g. ERR_PUBSUB_NOT_FOUND)
+    DaprError            Dapr refused a request (`error_code` is Dapr's, e.g. ERR_PUBSUB_NOT_FOUND
+                         over HTTP, its gRPC ErrorInfo reason DAPR_PUBSUB_NOT_FOUND over gRPC)
      └── DaprUnavailable the sidecar did not answer in time, or says it is not ready
 """
 
 import asyncio
 import base64
 import binascii
+import contextvars
 import hashlib
 import json
 import logging
@@ -39,7 +44,11 @@ from enum import StrEnum
 from typing import Any, Final, Self
 from urllib.parse import quote
 
+import grpc
 import httpx
+from dapr.aio.clients import DaprClient
+from dapr.clients.exceptions import DaprGrpcError
+from dapr.conf import settings as dapr_settings
 from fastapi import APIRouter, Request
 
 from events.bus import Subscription
@@ -55,6 +64,7 @@ __all__ = [
     "DaprUnavailable",
     "DeliveryStatus",
     "delivered_event",
+    "open_sdk_client",
     "raw_record",
     "unreadable_record",
 ]
@@ -190,18 +200,73 @@ def unreadable_record(record: bytes, *, topic: str, source: str, reason: str) ->
     )
 
 
+# The trace context of the event being published, sent as gRPC metadata by `_TraceContext`.
+_publish_trace: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "dapr_publish_trace", default=()
+)
+
+
+class _TraceContext(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Adds the published event's `traceparent`/`tracestate` to the call's metadata.
+
+    The sidecar continues the trace named there, as it does with the HTTP headers."""
+
+    async def intercept_unary_unary(
+        self, continuation: Any, client_call_details: Any, request: Any
+    ) -> Any:
+        trace = _publish_trace.get()
+        if trace:
+            metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
+            for name, value in trace:
+                metadata.add(name, value)
+            client_call_details = client_call_details._replace(metadata=metadata)
+        return await continuation(client_call_details, request)
+
+
+def open_sdk_client(
+    *,
+    http_port: int,
+    grpc_port: int,
+    interceptors: list[Any] | None = None,
+    ready_timeout: float = 5.0,
+) -> DaprClient:
+    """The SDK's async client for the sidecar on these loopback ports; call it in the loop,
+    once the sidecar is known to be ready (its gRPC channel belongs to the running loop).
+
+    The constructor checks, blocking, that the sidecar's HTTP health endpoint answers, at the
+    address in the SDK's process-wide settings (DAPR_HTTP_PORT by default) and for up to
+    DAPR_HEALTH_TIMEOUT (60 s by default). It is pointed at this sidecar, the one sidecar of
+    the process, and bounded by `ready_timeout`: with a ready sidecar it answers at once."""
+    # The SDK declares its settings dynamically.
+    dapr_settings.DAPR_HTTP_ENDPOINT = f"http://127.0.0.1:{http_port}"  # type: ignore[attr-defined]
+    dapr_settings.DAPR_HEALTH_TIMEOUT = ready_timeout  # type: ignore[attr-defined]
+    return DaprClient(address=f"127.0.0.1:{grpc_port}", interceptors=interceptors)
+
+
+# gRPC status codes that mean the sidecar was not there to answer.
+_UNREACHABLE: Final = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
 class DaprBus:
-    """The `Bus` over a Dapr sidecar's HTTP API; mount `router()` in the service's app."""
+    """The `Bus` over a Dapr sidecar; mount `router()` in the service's app.
+
+    With `grpc_port` events are published through the Dapr SDK over gRPC, without it
+    through the sidecar's HTTP API. Health checks always use the HTTP API."""
 
     def __init__(
         self,
         *,
         http_port: int,
         pubsub_name: str,
+        grpc_port: int | None = None,
         app_route_prefix: str = "/events",
         timeout: float = 5.0,
     ) -> None:
         self._base_url = f"http://127.0.0.1:{http_port}"
+        self._http_port = http_port
+        self._grpc_port = grpc_port
+        self._sdk: DaprClient | None = None
+        self._timeout_s = timeout
         self._pubsub = pubsub_name
         prefix = app_route_prefix.strip("/")
         self._prefix = f"/{prefix}" if prefix else ""
@@ -243,6 +308,9 @@ class DaprBus:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._sdk is not None:
+            await self._sdk.close()  # type: ignore[no-untyped-call]
+            self._sdk = None
 
     async def ping(self) -> None:
         """Raise unless the sidecar is up and its components (the broker) are ready."""
@@ -251,6 +319,54 @@ class DaprBus:
             raise DaprUnavailable.from_response(response, "the Dapr sidecar is not ready")
 
     async def publish(self, topic: str, event: CloudEvent) -> None:
+        if self._grpc_port is not None:
+            await self._publish_grpc(self._grpc_port, topic, event)
+        else:
+            await self.publish_http(topic, event)
+
+    async def _publish_grpc(self, grpc_port: int, topic: str, event: CloudEvent) -> None:
+        if self._stopped:
+            raise DaprUnavailable("the Dapr bus is stopped")
+        address = f"127.0.0.1:{grpc_port}"
+        if self._sdk is None:
+            # The client's constructor waits until the sidecar is ready; fail fast instead.
+            await self.ping()
+            self._sdk = open_sdk_client(
+                http_port=self._http_port,
+                grpc_port=grpc_port,
+                interceptors=[_TraceContext()],
+                ready_timeout=self._timeout_s,
+            )
+        headers = _publish_headers(event)
+        trace = tuple((k, v) for k, v in headers.items() if k.startswith("trace"))
+        token = _publish_trace.set(trace)
+        try:
+            # Bounded, as the HTTP path is, so a wedged sidecar fails the publish.
+            async with asyncio.timeout(self._timeout_s):
+                await self._sdk.publish_event(
+                    pubsub_name=self._pubsub,
+                    topic_name=topic,
+                    data=json.dumps(event.to_json_dict()).encode(),
+                    publish_metadata={"partitionKey": event.userid},
+                    data_content_type=CLOUDEVENTS_JSON,
+                )
+        except TimeoutError as exc:
+            raise DaprUnavailable(
+                f"no answer from the Dapr sidecar at {address} within {self._timeout_s} s"
+            ) from exc
+        except DaprGrpcError as exc:
+            # The SDK leaves these accessors unannotated.
+            status = exc.code()  # type: ignore[no-untyped-call]
+            code: str | None = exc.error_code() or None  # type: ignore[no-untyped-call]
+            doing = f"publishing {event.id} to {topic}: {exc.details()}"  # type: ignore[no-untyped-call]
+            if status in _UNREACHABLE:
+                raise DaprUnavailable(doing, error_code=code) from exc
+            raise DaprError(doing, error_code=code) from exc
+        finally:
+            _publish_trace.reset(token)
+
+    async def publish_http(self, topic: str, event: CloudEvent) -> None:
+        """Publish through the sidecar's HTTP API (used without a gRPC port)."""
         path = f"/v1.0/publish/{quote(self._pubsub, safe='')}/{quote(topic, safe='')}"
         response = await self._send(
             "POST",

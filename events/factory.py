@@ -14,6 +14,7 @@ def create_bus(
     client_id: str,
     kafka_bootstrap_servers: str = "127.0.0.1:9092",
     dapr_http_port: int = 3500,
+    dapr_grpc_port: int | None = None,
     dapr_pubsub_name: str = "pubsub-kafka",
     kafka_group_prefix: str = "",
 ) -> Bus:
@@ -29,6 +30,8 @@ def create_bus(
     if kind == "dapr":
         from events.dapr import DaprBus
 
-        dapr: Bus = DaprBus(http_port=dapr_http_port, pubsub_name=dapr_pubsub_name)
+        dapr: Bus = DaprBus(
+            http_port=dapr_http_port, grpc_port=dapr_grpc_port, pubsub_name=dapr_pubsub_name
+        )
         return dapr
     raise ValueError(f"unknown EVENT_BUS {kind!r}: use memory, kafka or dapr")

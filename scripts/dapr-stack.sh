@@ -108,7 +108,7 @@ start() {
     if running "$STATE/$service.pid"; then
       log "$service already runs"
     else
-      DAPR_HTTP_PORT="$http_port" nohup "$TODO" serve --service "$service" \
+      DAPR_HTTP_PORT="$http_port" DAPR_GRPC_PORT=$((3601 + i)) nohup "$TODO" serve --service "$service" \
         --host 127.0.0.1 --port "$app_port" </dev/null >"$STATE/$service.log" 2>&1 &
       echo $! >"$STATE/$service.pid"
     fi

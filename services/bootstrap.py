@@ -157,6 +157,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         client_id=settings.service_name,
         kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
         dapr_http_port=settings.dapr_http_port,
+        dapr_grpc_port=settings.dapr_grpc_port,
         dapr_pubsub_name=settings.dapr_pubsub_name,
         kafka_group_prefix=settings.kafka_group_prefix,
     )

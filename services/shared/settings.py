@@ -131,6 +131,8 @@ class Settings(ChatSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_group_prefix: str = ""
     dapr_http_port: int = 3500
+    # Set (as Dapr's sidecar injector does): publish through the Dapr SDK over gRPC.
+    dapr_grpc_port: int | None = None
     dapr_pubsub_name: str = "pubsub-kafka"
     redis_url: str | None = None
 

@@ -50,9 +50,11 @@ class Sidecars(Processes):
     resources: Path = Path()
     apps: dict[str, int] = field(default_factory=dict)
     http: dict[str, int] = field(default_factory=dict)
+    grpc: dict[str, int] = field(default_factory=dict)
 
     def start(self, service: str) -> None:
         self.http.setdefault(service, free_port())
+        self.grpc.setdefault(service, free_port())
         self.spawn(
             f"{service}.daprd",
             daprd_command(
@@ -60,6 +62,7 @@ class Sidecars(Processes):
                 app_id=APP_IDS[service],
                 app_port=self.apps[service],
                 http_port=self.http[service],
+                grpc_port=self.grpc[service],
                 resources=self.resources,
             ),
         )
@@ -102,6 +105,7 @@ async def dapr_cluster(
         resources=resources,
         apps=ports,
         http={s: free_port() for s in SERVICES},
+        grpc={s: free_port() for s in SERVICES},
     )
     env = service_env(
         {**os.environ, "EVENT_BUS": "dapr", "DAPR_PUBSUB_NAME": "pubsub-kafka"},
@@ -114,7 +118,11 @@ async def dapr_cluster(
         logs,
         env=env,
         ports=ports,
-        service_env={s: {"DAPR_HTTP_PORT": str(sidecars.http[s])} for s in SERVICES},
+        # The services publish through the Dapr SDK over gRPC, as in the cluster.
+        service_env={
+            s: {"DAPR_HTTP_PORT": str(sidecars.http[s]), "DAPR_GRPC_PORT": str(sidecars.grpc[s])}
+            for s in SERVICES
+        },
     )
     try:
         for service in SERVICES:

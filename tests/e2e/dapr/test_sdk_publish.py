@@ -1,0 +1,83 @@
+"""DaprBus publishing through the Dapr SDK over gRPC to a real daprd (DAPR_GRPC_PORT set):
+the event reaches a subscriber, and Dapr's refusals and a missing sidecar surface as
+DaprError and DaprUnavailable, as on the HTTP path."""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bench.dapr_latency import PUBSUB, Arrivals, BenchTopic, Sidecar, subscriber_app
+from events.cloudevents import CloudEvent
+from events.dapr import DaprBus, DaprError, DaprUnavailable
+from tests.e2e.dapr.conftest import daprd_binary
+from testsupport.ports import free_port
+
+
+def task_event() -> CloudEvent:
+    task = str(uuid.uuid4())
+    return CloudEvent.model_validate(
+        {
+            "id": str(uuid.uuid4()),
+            "source": "/todo/task-api",
+            "type": "task.created",
+            "subject": task,
+            "userid": str(uuid.uuid4()),
+            "data": {"id": task, "title": "Renew passport"},
+        }
+    )
+
+
+@contextlib.asynccontextmanager
+async def sidecar_with_subscriber(
+    kafka: str, workdir: Path
+) -> AsyncIterator[tuple[Sidecar, str, Arrivals]]:
+    arrivals = Arrivals()
+    async with (
+        BenchTopic(kafka, "sdk") as topic,
+        subscriber_app(topic, arrivals) as app_port,
+        Sidecar(daprd_binary(), workdir, kafka, app_port) as sidecar,
+    ):
+        yield sidecar, topic, arrivals
+
+
+@pytest.mark.timeout(180)
+async def test_publish_over_grpc_reaches_the_subscriber(kafka: str, tmp_path: Path) -> None:
+    async with sidecar_with_subscriber(kafka, tmp_path) as (sidecar, topic, arrivals):
+        bus = DaprBus(http_port=sidecar.http_port, grpc_port=sidecar.grpc_port, pubsub_name=PUBSUB)
+        try:
+            # The consumer group forms after daprd starts: publish until one arrives.
+            async with asyncio.timeout(90):
+                while True:
+                    event = task_event()
+                    arrival = arrivals.expect(event.id)
+                    await bus.publish(topic, event)
+                    try:
+                        async with asyncio.timeout(2):
+                            await arrival
+                        break
+                    except TimeoutError:
+                        arrivals.forget(event.id)
+            wrong = DaprBus(
+                http_port=sidecar.http_port,
+                grpc_port=sidecar.grpc_port,
+                pubsub_name="no-such-pubsub",
+            )
+            with pytest.raises(DaprError) as refused:
+                await wrong.publish(topic, task_event())
+            await wrong.stop()
+            # Over gRPC Dapr names its errors by their ErrorInfo reason.
+            assert refused.value.error_code == "DAPR_PUBSUB_NOT_FOUND", refused.value
+            assert not isinstance(refused.value, DaprUnavailable)
+        finally:
+            await bus.stop()
+
+
+async def test_publish_over_grpc_without_a_sidecar_is_unavailable() -> None:
+    bus = DaprBus(http_port=free_port(), grpc_port=free_port(), pubsub_name=PUBSUB, timeout=1.0)
+    with pytest.raises(DaprUnavailable):
+        await bus.publish("task-events", task_event())
+    await bus.stop()

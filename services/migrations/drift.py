@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from events.sqltypes import UTCDateTime
 from services.shared.tables import metadata
 
 # Full-text search is the migrations' alone and differs by database (see the
@@ -51,6 +52,14 @@ def include_object_on(dialect: str) -> Any:
     return include_object
 
 
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """A drafted migration writes an instant column as the migrations do: the
+    database stores a timestamp with time zone, `UTCDateTime` is the code's."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def options(connection: Connection) -> dict[str, Any]:
     """`context.configure` options for comparing the models with `connection`'s database."""
     return {
@@ -65,6 +74,7 @@ def options(connection: Connection) -> dict[str, Any]:
         "compare_server_default": True,
         "include_name": include_name,
         "include_object": include_object_on(connection.dialect.name),
+        "render_item": render_item,
     }
 
 

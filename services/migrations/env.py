@@ -30,6 +30,9 @@ async def _online(url: str) -> None:
         await engine.dispose()
 
 
-url = context.config.get_main_option("sqlalchemy.url")
-assert url, "sqlalchemy.url is not set"
+# `todo db upgrade` sets the URL; a contributor's `alembic ... -x url=...` passes it.
+url = context.config.get_main_option("sqlalchemy.url") or context.get_x_argument(
+    as_dictionary=True
+).get("url")
+assert url, "no database URL: set sqlalchemy.url or pass `-x url=...`"
 asyncio.run(_online(url))

@@ -52,8 +52,8 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = Field(sa_type=sa.Text())
 
 
-# Every table of the product is on SQLModel's one registry (migrations compare
-# against it); queries are written in Core against the table.
+# Every table is on SQLModel's one registry (the migrations are compared with
+# it); queries are written in Core against the table.
 metadata = SQLModel.metadata
 outbox_table = table_of(Outbox)
 

@@ -69,8 +69,8 @@ def options(connection: Connection) -> dict[str, Any]:
         # Types are compared (String lengths, BigInteger against Integer, ...);
         # `UTCDateTime` is compared as the DateTime(timezone=True) it stores.
         "compare_type": True,
-        # Server defaults are compared too: the database renders them its own
-        # way ('0' against false on PostgreSQL), which alembic normalises.
+        # Server defaults are compared too, each rendered for the database
+        # compared with (`false()` is '0' on SQLite, 'false' on PostgreSQL).
         "compare_server_default": True,
         "include_name": include_name,
         "include_object": include_object_on(connection.dialect.name),

@@ -7,17 +7,22 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import Field, SQLModel
 
-from events.outbox import metadata
-from events.sqltypes import UTCDateTime
+from events.sqltypes import UTCDateTime, table_of
 
-processed_events = sa.Table(
-    "processed_events",
-    metadata,
-    sa.Column("consumer", sa.String(64), primary_key=True),
-    sa.Column("event_id", sa.String(64), primary_key=True),
-    sa.Column("processed_at", UTCDateTime(), nullable=False),
-)
+
+class ProcessedEvent(SQLModel, table=True):
+    """An event a consumer applied (its effect is committed with this row)."""
+
+    __tablename__ = "processed_events"
+
+    consumer: str = Field(primary_key=True, sa_type=sa.String(64))
+    event_id: str = Field(primary_key=True, sa_type=sa.String(64))
+    processed_at: datetime = Field(sa_type=UTCDateTime())
+
+
+processed_events = table_of(ProcessedEvent)
 
 
 async def claim_event(conn: AsyncConnection, consumer: str, event_id: str) -> bool:
@@ -33,6 +38,7 @@ async def was_processed(conn: AsyncConnection, consumer: str, event_id: str) -> 
     """Whether `consumer` already applied `event_id` (read-only check)."""
     found = await conn.execute(
         sa.select(processed_events.c.event_id).where(
-            processed_events.c.consumer == consumer, processed_events.c.event_id == event_id)
+            processed_events.c.consumer == consumer, processed_events.c.event_id == event_id
+        )
     )
     return found.first() is not None

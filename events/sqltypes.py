@@ -1,10 +1,11 @@
-"""Column types shared by every table of the product."""
+"""Column types shared by every table of the product, and the Core table of a model."""
 
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlmodel import SQLModel
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -34,3 +35,10 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a SQLModel table model, for queries written in Core."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, sa.Table), f"{model.__name__} is not a table model"
+    return table

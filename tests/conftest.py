@@ -10,6 +10,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,10 +87,17 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_url() -> Iterator[str]:
     """A database of this test run's own on the test server, dropped at the
     end: runs side by side (and benchmarks) never see each other's rows."""
+    with _postgres_database("todo_run") as url:
+        yield url
+
+
+@contextmanager
+def _postgres_database(prefix: str) -> Iterator[str]:
+    """A new, empty database on the test server, dropped on leaving."""
     server_url = os.environ.get("TEST_POSTGRES_URL")
     if not server_url:
         pytest.skip("TEST_POSTGRES_URL is not set: `make test` starts PostgreSQL")
-    name = f"todo_run_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.make_url(server_url).set(database="postgres")
     run_blocking(lambda: _autocommit(admin, f'CREATE DATABASE "{name}"'))
     try:
@@ -127,6 +135,18 @@ async def _sql(url: str, *statements: str) -> None:
 def postgres_migrated(postgres_url: str) -> str:
     upgrade(postgres_url)
     return postgres_url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def empty_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database no migration ran on, on each backend: for the migration tests."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('empty') / 'todo.db'}"
+        return
+    with _postgres_database("todo_empty") as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -13,30 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import CloudEvent
 from events.bus import Subscription
-from events.sqltypes import UTCDateTime
 from events.topics import Topic
+from services.shared.tables import audit_logs as audit_logs  # the trail's table
 
-metadata = sa.MetaData()
-audit_logs = sa.Table(
-    "audit_logs",
-    metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
-    sa.Column("event_id", sa.String(64), nullable=False),
-    sa.Column("topic", sa.String(64), nullable=False),
-    sa.Column("event_type", sa.String(64), nullable=False),
-    sa.Column("event_source", sa.String(200), nullable=False),
-    sa.Column("event_time", UTCDateTime(), nullable=False),
-    sa.Column("actor_id", sa.String(64), nullable=False),
-    sa.Column("resource_type", sa.String(32), nullable=False),
-    sa.Column("resource_id", sa.String(64), nullable=True),
-    sa.Column("metadata", sa.JSON(), nullable=False),
-    sa.Column("recorded_at", UTCDateTime(), nullable=False),
-)
 AUDITED_TOPICS = [
     Topic.TASK_EVENTS,
     Topic.REMINDER_EVENTS,

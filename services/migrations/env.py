@@ -1,15 +1,21 @@
-"""Alembic environment: async engines for SQLite and PostgreSQL."""
+"""Alembic environment: async engines for SQLite and PostgreSQL.
+
+`target_metadata` is every table model (services/shared/tables.py), compared
+as services/migrations/drift.py says, so `alembic revision --autogenerate`
+drafts a migration from a model change.
+"""
 
 import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from services.migrations.drift import options
 from services.shared.db import create_engine
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=None, render_as_batch=True)
+    context.configure(connection=connection, **options(connection))
     with context.begin_transaction():
         context.run_migrations()
 
@@ -24,6 +30,9 @@ async def _online(url: str) -> None:
         await engine.dispose()
 
 
-url = context.config.get_main_option("sqlalchemy.url")
-assert url, "sqlalchemy.url is not set"
+# `todo db upgrade` sets the URL; a contributor's `alembic ... -x url=...` passes it.
+url = context.config.get_main_option("sqlalchemy.url") or context.get_x_argument(
+    as_dictionary=True
+).get("url")
+assert url, "no database URL: set sqlalchemy.url or pass `-x url=...`"
 asyncio.run(_online(url))

@@ -21,28 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events import CloudEvent, EventType, new_event
 from events.bus import PermanentFailure
 from events.processed import claim_event
-from events.sqltypes import UTCDateTime
 from events.wakeable import WakeableLoop
 from services.shared.metrics import REMINDER_DELAY, REMINDERS_FIRED
+from services.shared.tables import reminder_schedule
 from services.shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 SOURCE = "/recurring-task-service"
 CONSUMER = "recurring-task-reminders"
 
-metadata = sa.MetaData()
-schedule = sa.Table(
-    "reminder_schedule",
-    metadata,
-    sa.Column("task_id", sa.Uuid(), primary_key=True),
-    sa.Column("user_id", sa.Uuid(), nullable=False),
-    sa.Column("remind_at", UTCDateTime(), nullable=False),
-    sa.Column("title", sa.String(500), nullable=False),
-    sa.Column("due_at", UTCDateTime(), nullable=True),
-    sa.Column("timezone", sa.String(64), nullable=False),
-    sa.Column("task_version", sa.Integer(), nullable=False),
-    sa.Column("fired_at", UTCDateTime(), nullable=True),
-)
+schedule = reminder_schedule  # this service's table
 UowFactory = Callable[[], UnitOfWork]
 
 

@@ -32,6 +32,7 @@ from tests.integration.events.conftest import (
     eventually,
     topic_partitions,
 )
+from testsupport.event_data import task_updated
 
 TOPIC = Topic.AUDIT_EVENTS
 SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
@@ -41,7 +42,7 @@ OpenTail = Callable[[str], Awaitable[TopicTail]]
 
 def make_event(source: str, user: str, seq: int, **data: Any) -> CloudEvent:
     return new_event(EventType.TASK_UPDATED, source=source, user_id=user, subject=None,
-                     data={"seq": seq, **data})
+                     data=task_updated(seq=seq, **data))
 
 
 def a_source() -> str:

@@ -44,6 +44,11 @@ lint: $(VENV)/.installed-dev web-check
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+## asyncapi: regenerate docs/asyncapi.yaml and docs/schemas/events/ from events/schemas.py
+.PHONY: asyncapi
+asyncapi: $(VENV)/.installed-dev
+	$(BIN)/python -m events.catalogue
+
 ## web-check: the page's modules type-checked (tsc, JSDoc) and their unit tests (node --test)
 .PHONY: web-check
 web-check: web/node_modules/.package-lock.json

@@ -36,7 +36,14 @@ async def index() -> JSONResponse:
 @router.get(
     "/schemas/events/{name}",
     summary="The JSON Schema of one event type's data",
-    responses={404: {"description": "no such event type"}},
+    responses={
+        200: {
+            "description": "a JSON Schema (2020-12)",
+            "content": {"application/schema+json": {"schema": {"type": "object"}}},
+        },
+        304: {"description": "not modified (If-None-Match)"},
+        404: {"description": "no such event type"},
+    },
     response_model=None,
 )
 async def event_schema(name: str, request: Request) -> Response:

@@ -38,11 +38,27 @@ run: $(VENV)/.installed
 ## test: lint, type-check, then the whole suite against real PostgreSQL and Redis
 test: lint typecheck pytest
 
-lint: $(VENV)/.installed-dev web-check
+lint: $(VENV)/.installed-dev web-check asyncapi-validate
 	$(BIN)/ruff check $(wildcard services events mcp_server assistant tests bench) && $(BIN)/lint-imports --no-logo
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
+
+## asyncapi: regenerate docs/asyncapi.yaml and docs/schemas/events/ from events/schemas.py
+.PHONY: asyncapi
+asyncapi: $(VENV)/.installed-dev
+	$(BIN)/python -m events.catalogue
+
+## asyncapi-validate: docs/asyncapi.yaml checked by the AsyncAPI CLI (web/'s dev dependency),
+##   offline: its usage analytics are off through a config file of its own in build/
+.PHONY: asyncapi-validate
+asyncapi-validate: web/node_modules/.package-lock.json
+	mkdir -p build
+	echo '{"analyticsEnabled":"false","infoMessageShown":"true","userID":"todo-app"}' \
+		> build/asyncapi-analytics.json
+	cd web && ASYNCAPI_METRICS_CONFIG_PATH=$(CURDIR)/build/asyncapi-analytics.json \
+		SUPPRESS_NO_CONFIG_WARNING=1 NODE_CONFIG_STRICT_MODE=0 \
+		node_modules/.bin/asyncapi validate ../docs/asyncapi.yaml --fail-severity=warn
 
 ## web-check: the page's modules type-checked (tsc, JSDoc) and their unit tests (node --test)
 .PHONY: web-check

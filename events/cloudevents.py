@@ -6,6 +6,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from events.schemas import schema_url, validate_data
 from events.topics import EventType
 
 
@@ -25,6 +26,7 @@ class CloudEvent(BaseModel):
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))
     datacontenttype: str = "application/json"
     subject: str | None = None
+    dataschema: str | None = None
     userid: str
     data: dict[str, Any] = Field(default_factory=dict)
 
@@ -40,9 +42,15 @@ def new_event(
     subject: object | None,
     data: dict[str, Any],
 ) -> CloudEvent:
-    """Build an event of our own; ids and times are filled in."""
+    """Build an event of our own; ids and times are filled in.
+
+    `data` must match the type's schema (`events.schemas`), else
+    `InvalidEventData` says which fields are wrong: a producer never
+    publishes data its consumers would refuse."""
+    validate_data(event_type.value, data)
     return CloudEvent(
         type=event_type.value,
+        dataschema=schema_url(event_type.value),
         source=source,
         userid=str(user_id),
         subject=None if subject is None else str(subject),

@@ -17,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 
 from events.bus import PermanentFailure, Publisher, Subscription
 from events.cloudevents import CloudEvent
+from events.schemas import InvalidEventData, validate_data
 from events.topics import Topic
 from events.tracing import consumer_span
 
@@ -126,6 +127,11 @@ class Dispatcher:
     capped backoff, for up to `outage_seconds`, so valid events are not
     dead-lettered while PostgreSQL restarts. Only after that does an outage
     count like any other failure.
+
+    An event whose data does not match its type's schema (`events.schemas`),
+    or whose type is unknown, never reaches the handler: it goes to
+    `dlq-events` at once, the validation error as its `dlqreason`. Deliveries
+    from `dlq-events` itself are handed over as they are.
     """
 
     def __init__(
@@ -140,6 +146,16 @@ class Dispatcher:
         self._outage_seconds = outage_seconds
 
     async def deliver(self, subscription: Subscription, event: CloudEvent) -> Outcome:
+        labels = {"service": subscription.group, "topic": subscription.topic}
+        if subscription.topic != Topic.DLQ_EVENTS:
+            try:
+                validate_data(event.type, event.data)
+            except InvalidEventData as exc:
+                FAILED.labels(**labels).inc()
+                return await self._dead_letter(subscription, event, f"{type(exc).__name__}: {exc}")
+        return await self._handle(subscription, event)
+
+    async def _handle(self, subscription: Subscription, event: CloudEvent) -> Outcome:
         reason = "unknown"
         labels = {"service": subscription.group, "topic": subscription.topic}
         attempt = 0  # failures that count toward max_attempts
@@ -188,6 +204,12 @@ class Dispatcher:
             finally:
                 HANDLING.labels(**labels).observe(time.perf_counter() - started)
             await asyncio.sleep(self._backoff(tries))
+        return await self._dead_letter(subscription, event, reason)
+
+    async def _dead_letter(
+        self, subscription: Subscription, event: CloudEvent, reason: str
+    ) -> Outcome:
+        labels = {"service": subscription.group, "topic": subscription.topic}
         if subscription.topic == Topic.DLQ_EVENTS:
             log.error(
                 "%s could not handle dead-lettered event %s; left in dlq-events: %s",

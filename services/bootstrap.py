@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.bus import Bus, Subscription
 from events.factory import create_bus
 from events.relay import OutboxRelay
+from events.schemas import set_schema_base
 from services.notification.channels import SmtpTarget, parse_smtp_url
 from services.notification.webpush import PushSender
 from services.recurring.reminders import ReminderScheduler
@@ -161,6 +162,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         dapr_pubsub_name=settings.dapr_pubsub_name,
         kafka_group_prefix=settings.kafka_group_prefix,
     )
+    set_schema_base(settings.event_schemas_at)
     relay = OutboxRelay(engine, bus, poll_interval=settings.relay_poll_seconds)
     hub = ConnectionHub()
     fanout: Fanout = LocalFanout(hub)

@@ -44,7 +44,7 @@ async def start_process(container: Container, service: str | None = None) -> Pro
 
 def _task_api(container: Container, process: Process) -> None:
     from services.shared.auth import routes as auth
-    from services.tasks.api import tasks, ws
+    from services.tasks.api import event_schemas, tasks, ws
     from services.tasks.consumers import occurrence_subscription
     from services.tasks.realtime import realtime_subscriptions
 
@@ -55,7 +55,14 @@ def _task_api(container: Container, process: Process) -> None:
     from assistant.api import router as chat
     from services.portability.api import router as portability
 
-    process.routers += [auth.router, tasks.router, ws.router, portability, chat]
+    process.routers += [
+        auth.router,
+        tasks.router,
+        ws.router,
+        event_schemas.router,
+        portability,
+        chat,
+    ]
 
 
 def _recurring(container: Container, process: Process) -> None:

@@ -151,6 +151,14 @@ class Settings(ChatSettings):
     oauth_refresh_token_ttl_days: int = Field(default=30, ge=1)
 
     public_url: str = "http://127.0.0.1:8000"
+    # Where the events' JSON Schemas are served (each event's `dataschema`);
+    # empty: PUBLIC_URL + /schemas/events.
+    event_schema_base_url: str = ""
+
+    @property
+    def event_schemas_at(self) -> str:
+        return self.event_schema_base_url or f"{self.public_url.rstrip('/')}/schemas/events"
+
     # The local user exists for the single-user laptop setup; by default it is
     # on exactly when the database is the embedded SQLite file.
     local_user: bool | None = None

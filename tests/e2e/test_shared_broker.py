@@ -9,6 +9,7 @@ from events import CloudEvent, EventType, new_event
 from events.bus import Subscription
 from events.kafka import KafkaBus
 from events.topics import Topic
+from testsupport.event_data import task_data
 from testsupport.kafka import start_groups_at_the_end
 
 
@@ -26,7 +27,7 @@ def _event(user: uuid.UUID) -> CloudEvent:
         source="/test-shared-broker",
         user_id=user,
         subject=uuid.uuid4(),
-        data={"task": {"id": str(uuid.uuid4()), "title": "Call the bank"}},
+        data={"task": task_data()},
     )
 
 

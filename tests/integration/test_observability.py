@@ -35,6 +35,7 @@ from tests.integration.events.conftest import (  # the Kafka fixtures, used here
 )
 from tests.integration.events.test_event_flow import eventually, register
 from tests.tracing_support import span_exporter
+from testsupport.event_data import task_updated
 
 FAMILIES = [
     "todo_events_consumed_total",
@@ -166,7 +167,7 @@ async def test_the_trace_context_survives_the_kafka_transport(
     with tracer.start_as_current_span("request") as request:
         event = with_trace(
             new_event(EventType.TASK_UPDATED, source=source, user_id=uuid.uuid4(),
-                      subject=None, data={})
+                      subject=None, data=task_updated())
         )
     delivered, error = await publish_in_order(bus, [(topic, event)])
     assert (delivered, error) == (1, None)

@@ -15,6 +15,16 @@ from services.bootstrap import Container, bootstrap
 from services.recurring.reminders import ReminderScheduler, ScheduleHandler, schedule
 from tests.conftest import User
 from tests.integration.events.test_event_flow import eventually
+from testsupport.event_data import task_data
+
+
+def _data(kind: EventType, task: dict[str, Any]) -> dict[str, Any]:
+    if kind == EventType.TASK_UPDATED:
+        return {"task": task, "changed": ["remind_at"]}
+    if kind == EventType.TASK_COMPLETED:
+        series = {"start_at": None, "occurrence_at": None, "sequence": 1, "exdates": []}
+        return {"task": task, "series": series}
+    return {"task": task}
 
 
 def task_event(
@@ -31,17 +41,17 @@ def task_event(
         source="/test",
         user_id=user,
         subject=task_id,
-        data={
-            "task": {
-                "id": str(task_id),
-                "title": "t",
-                "status": status,
-                "version": version,
-                "timezone": "UTC",
-                "due_at": None,
-                "remind_at": None if remind_at is None else remind_at.isoformat(),
-            }
-        },
+        data=_data(
+            kind,
+            task_data(
+                id=str(task_id),
+                series_id=str(task_id),
+                title="t",
+                status=status,
+                version=version,
+                remind_at=None if remind_at is None else remind_at.isoformat(),
+            ),
+        ),
     )
 
 

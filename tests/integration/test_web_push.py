@@ -29,6 +29,7 @@ from services.notification.webpush import b64url, b64url_decode
 from tests.conftest import LiveServer, serve_app
 from tests.integration.events.test_event_flow import eventually, register
 from testsupport.dapr_standin import LoopbackServer
+from testsupport.event_data import reminder_triggered
 
 # -- the browser's side: its keys, and RFC 8291 decryption written out here -----------------
 
@@ -281,7 +282,7 @@ def _reminder(user_id: str, title: str = "Call the dentist") -> Any:
         source="/recurring-task-service",
         user_id=user_id,
         subject=task_id,
-        data={"task_id": task_id, "title": title, "due_at": None, "timezone": "UTC"},
+        data=reminder_triggered(task_id=task_id, title=title),
     )
 
 

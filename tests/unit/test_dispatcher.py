@@ -11,11 +11,16 @@ from events.cloudevents import CloudEvent, new_event
 from events.memory import MemoryBus
 from events.runtime import Dispatcher, Outcome, is_outage
 from events.topics import EventType, Topic
+from testsupport.event_data import task_updated
 
 
 def an_event() -> CloudEvent:
     return new_event(
-        EventType.TASK_UPDATED, source="/tests", user_id=uuid.uuid4(), subject=None, data={}
+        EventType.TASK_UPDATED,
+        source="/tests",
+        user_id=uuid.uuid4(),
+        subject=None,
+        data=task_updated(),
     )
 
 

@@ -14,11 +14,16 @@ from events.topics import EventType, Topic
 from events.tracing import consumer_span, event_context, with_trace
 from services.shared.logs import JsonFormatter
 from tests.tracing_support import span_exporter
+from testsupport.event_data import task_updated
 
 
 def an_event() -> CloudEvent:
     return new_event(
-        EventType.TASK_UPDATED, source="/tests", user_id=uuid.uuid4(), subject=None, data={}
+        EventType.TASK_UPDATED,
+        source="/tests",
+        user_id=uuid.uuid4(),
+        subject=None,
+        data=task_updated(),
     )
 
 

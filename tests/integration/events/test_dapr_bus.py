@@ -29,6 +29,7 @@ from events.dapr import (
 )
 from events.topics import EventType, Topic
 from testsupport.dapr_standin import DaprStandIn, LoopbackServer, Outcome
+from testsupport.event_data import task_data
 
 PUBSUB = "pubsub-kafka"
 
@@ -39,7 +40,7 @@ def task_event(user: str = "user-1", title: str = "Renew passport") -> CloudEven
         source="/task-api",
         user_id=user,
         subject="42",
-        data={"title": title, "priority": "high"},
+        data={"task": task_data(title=title, priority="high")},
     )
 
 
@@ -338,9 +339,9 @@ async def test_one_users_events_are_delivered_in_order() -> None:
     seen: list[tuple[str, str]] = []
 
     async def slow_for_alice_first(event: CloudEvent) -> None:
-        if event.data["title"] == "a1":
+        if event.data["task"]["title"] == "a1":
             await asyncio.sleep(0.2)  # bob's events need not wait for this
-        seen.append((event.userid, event.data["title"]))
+        seen.append((event.userid, event.data["task"]["title"]))
 
     async with wired([Subscription(Topic.TASK_EVENTS, "audit", slow_for_alice_first)]) as w:
         for user, title in [

@@ -32,6 +32,7 @@ from tests.integration.events.conftest import (
     eventually,
     topic_partitions,
 )
+from testsupport.event_data import task_updated
 
 TOPIC = Topic.AUDIT_EVENTS
 SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
@@ -41,7 +42,7 @@ OpenTail = Callable[[str], Awaitable[TopicTail]]
 
 def make_event(source: str, user: str, seq: int, **data: Any) -> CloudEvent:
     return new_event(EventType.TASK_UPDATED, source=source, user_id=user, subject=None,
-                     data={"seq": seq, **data})
+                     data=task_updated(seq=seq, **data))
 
 
 def a_source() -> str:
@@ -330,3 +331,38 @@ async def test_a_broker_crash_fails_publishing_fast_and_both_sides_recover(
     assert first_seen == list(range(n))
     assert failures
     await bus.ping()
+
+
+async def test_events_whose_data_breaks_the_schema_go_to_the_dlq_unhandled(
+    make_kafka_bus: MakeBus, new_group: NewGroup, open_tail: OpenTail, kafka_servers: str
+) -> None:
+    source, group, user = a_source(), await new_group(TOPIC), str(uuid.uuid4())
+    dlq = await open_tail(Topic.DLQ_EVENTS)
+    received = Received(source)
+    bus = make_kafka_bus()
+    await bus.start([Subscription(TOPIC, group, received)])
+
+    def arriving(event_type: str, data: dict[str, Any]) -> CloudEvent:
+        # As a broken or foreign producer publishes it: without new_event's check.
+        return CloudEvent(type=event_type, source=source, userid=user, data=data)
+
+    broken = {
+        "unknown event type 'task.renamed'": arriving("task.renamed", task_updated()),
+        "changed: Field required": arriving("task.updated", {"task": task_updated()["task"]}),
+        "task.version: Input should be a valid integer": arriving(
+            "task.updated", task_updated() | {"task": {**task_updated()["task"], "version": "x"}}
+        ),
+    }
+    after = make_event(source, user, 1)
+    for event in broken.values():
+        await bus.publish(TOPIC, event)
+    await bus.publish(TOPIC, after)
+
+    await eventually(lambda: received.ids == [after.id])
+    records = await dlq.read(lambda rs: len(ours(rs, source)) == len(broken))
+    dead = {d["id"]: d for d in (json.loads(r.value) for r in ours(records, source))}
+    for reason, event in broken.items():
+        assert dead[event.id]["data"] == event.data
+        assert dead[event.id]["dlqconsumer"] == group
+        assert dead[event.id]["dlqreason"].startswith("InvalidEventData: ")
+        assert reason in dead[event.id]["dlqreason"]

@@ -14,6 +14,7 @@ from events.relay import OutboxRelay
 from services.bootstrap import Container
 from services.shared.db import create_engine
 from tests.integration.events.test_event_flow import eventually
+from testsupport.event_data import task_updated
 
 
 class FlakyBroker:
@@ -41,7 +42,8 @@ class FlakyBroker:
 
 async def seed(engine: AsyncEngine, users: Sequence[str], per_user: int, first: int = 0) -> None:
     events = [
-        new_event(EventType.TASK_UPDATED, source="/test", user_id=user, subject=None, data={"n": n})
+        new_event(EventType.TASK_UPDATED, source="/test", user_id=user, subject=None,
+                  data=task_updated(n=n))
         for n in range(first, first + per_user)
         for user in users
     ]

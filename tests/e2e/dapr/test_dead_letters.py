@@ -1,7 +1,8 @@
 """Dead letters through the real daprd: what ends on `dlq-events`, and the audit's record of it.
 
-Two paths lead there. An event a handler rejects for good is dead-lettered by us (the
-`Dispatcher` publishes it with `dlqreason` through the sidecar and answers SUCCESS). A record
+Two paths lead there. An event whose data breaks its schema, or that a handler rejects for
+good, is dead-lettered by us (the `Dispatcher` publishes it with `dlqreason` through the
+sidecar and answers SUCCESS). A record
 no service can read is dead-lettered by daprd itself, unchanged: a body that is not JSON
 never reaches the app, and one that is JSON but not our event is answered DROP. The audit
 reads `dlq-events` as raw payloads, so even a record that is not JSON is recorded there
@@ -28,7 +29,7 @@ PUBLISH = "/v1.0/publish/pubsub-kafka/task-events"
 
 
 def completed_without_task(user_id: str) -> dict[str, Any]:
-    """A task.completed the recurring-task service rejects for good: its data lacks the task."""
+    """A task.completed whose data lacks the task: its schema refuses it before any handler."""
     return {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
@@ -69,7 +70,7 @@ async def dlq_rows(database_url: str, **where: str) -> list[dict[str, Any]]:
 async def rejected_and_audited(
     client: httpx.AsyncClient, cluster: DaprCluster, me: dict[str, str]
 ) -> dict[str, Any]:
-    """Publish an event recurring-task rejects; its dead letter as the audit API shows it."""
+    """Publish an event the subscribers refuse; its dead letter as the audit API shows it."""
     user_id = (await client.get(cluster.apps.url("task-api") + "/api/auth/me", headers=me)).json()[
         "id"
     ]
@@ -93,7 +94,7 @@ async def rejected_and_audited(
 
 
 @pytest.mark.timeout(180)
-async def test_an_event_a_handler_rejects_is_dead_lettered_with_its_reason(
+async def test_an_event_whose_data_breaks_its_schema_is_dead_lettered_with_the_reason(
     dapr_cluster: DaprCluster,
 ) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
@@ -101,7 +102,7 @@ async def test_an_event_a_handler_rejects_is_dead_lettered_with_its_reason(
         entry = await rejected_and_audited(client, dapr_cluster, me)
     dlq = entry["metadata"]["dlq"]
     assert dlq["dlqtopic"] == "task-events"
-    assert dlq["dlqreason"].startswith("PermanentFailure: malformed task.completed")
+    assert dlq["dlqreason"].startswith("InvalidEventData: invalid task.completed data: task:")
     assert dlq["dlqconsumer"]
     # Settled by our own dead letter: daprd was told SUCCESS and dead-lettered nothing itself.
     assert "DROP status returned" not in dapr_cluster.sidecars.log("recurring-task")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
 from events.cloudevents import CloudEvent
-from events.sqltypes import UTCDateTime, table_of
+from events.sqltypes import UTCDateTime, serial_id, table_of
 from events.topics import Topic, topic_for
 from events.tracing import with_trace
 
@@ -36,11 +36,7 @@ class Outbox(SQLModel, table=True):
         ),
     )
 
-    id: int = Field(
-        primary_key=True,
-        sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-        sa_column_kwargs={"autoincrement": True},
-    )
+    id: int = serial_id()
     event_id: str = Field(sa_type=sa.String(64))
     topic: str = Field(sa_type=sa.String(64))
     event_type: str = Field(sa_type=sa.String(64))

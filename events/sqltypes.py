@@ -5,7 +5,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -35,6 +35,16 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def serial_id() -> Any:
+    """A growing row id: BIGINT on PostgreSQL, INTEGER on SQLite (its rowid, which only
+    an INTEGER PRIMARY KEY aliases)."""
+    return Field(
+        primary_key=True,
+        sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa_column_kwargs={"autoincrement": True},
+    )
 
 
 def table_of(model: type[SQLModel]) -> sa.Table:

@@ -26,7 +26,7 @@ from sqlmodel import Field, SQLModel
 
 import events.processed
 from events.outbox import outbox_table
-from events.sqltypes import UTCDateTime, table_of
+from events.sqltypes import UTCDateTime, serial_id, table_of
 
 metadata = SQLModel.metadata
 
@@ -329,11 +329,7 @@ class AuditLog(SQLModel, table=True):
         sa.Index("ix_audit_actor_resource", "actor_id", "resource_id"),
     )
 
-    id: int = Field(
-        primary_key=True,
-        sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-        sa_column_kwargs={"autoincrement": True},
-    )
+    id: int = serial_id()
     event_id: str = Field(sa_type=sa.String(64))
     topic: str = Field(sa_type=sa.String(64))
     event_type: str = Field(sa_type=sa.String(64))

@@ -50,6 +50,15 @@ _STRICT_ADJECTIVE = re.compile(
     _I,
 )
 _LOOSE_ADJECTIVE = re.compile(r"\b(?P<lvl>urgent(?:ly)?|important|asap|critical)\b", _I)
+# Every priority phrase above holds one of these, so text without them needs no rule.
+_PRIORITY_HINTS = ("pri", "urgent", "important", "rush", "asap", "critical", "p1", "p2", "p3", "p4")
+
+
+def _may_name_priority(text: str) -> bool:
+    if not text.isascii():  # IGNORECASE folds more than lower() does: let the rules say
+        return True
+    lowered = text.lower()
+    return any(hint in lowered for hint in _PRIORITY_HINTS)
 
 
 def _add_tag(tags: list[str], raw: str) -> None:
@@ -84,6 +93,8 @@ def extract_priority(text: str, *, loose: bool = False) -> tuple[Priority | None
     only when they stand apart ("..., urgent"), so a title like "prepare important
     documents" keeps its words.
     """
+    if not _may_name_priority(text):
+        return None, text
     for pattern in _PRIORITY_RULES:
         match = pattern.search(text)
         if match is None:

@@ -32,6 +32,14 @@ _POLITE_PREFIX = re.compile(
 _POLITE_SUFFIX = re.compile(
     r"(?:[\s,]*\b(?:please|pls|plz|thanks|thank\s+you|thx|for\s+me))+[\s.!?]*$", _I
 )
+# Every polite ending above holds one of these, so text without them keeps its end.
+_POLITE_HINT = re.compile(r"p(?:lease|ls|lz)|th(?:ank|x)|for\s+me", _I)
+
+
+def _may_end_politely(text: str) -> bool:
+    return _POLITE_HINT.search(text) is not None
+
+
 _QUESTION_START = re.compile(
     r"^(?:what|what's|whats|who|who's|why|how|when|where|which|whose"
     r"|do\s+(?:i|you|we)|does|did|(?:can|could|would|will|should|shall)\s+(?:i|you|we|it)"
@@ -57,6 +65,8 @@ def is_small_talk(text: str) -> bool:
 def strip_politeness(text: str) -> str:
     """'please', 'can you', 'hi,' ... around the request itself."""
     text = _POLITE_PREFIX.sub("", text)
+    if not _may_end_politely(text):
+        return text.strip()
     return _POLITE_SUFFIX.sub("", text).strip()
 
 

@@ -82,12 +82,14 @@ def _time_hit(match: re.Match[str]) -> _TimeHit:
     return _TimeHit(time(hour, minute), 7 <= hour <= 11 and not padded)
 
 
+_CLOCK_TIMES = (_TWELVE_HOUR, _TWENTY_FOUR_HOUR, _NAMED_TIME, _BARE_HOUR)
+_DIGIT = re.compile(r"\d")
+
+
 def _extract_clock_time(text: str) -> tuple[_TimeHit | None, str]:
-    matches = [
-        m
-        for pattern in (_TWELVE_HOUR, _TWENTY_FOUR_HOUR, _NAMED_TIME, _BARE_HOUR)
-        if (m := pattern.search(text)) is not None
-    ]
+    # Only a named time ("noon") is written without a digit.
+    patterns = _CLOCK_TIMES if _DIGIT.search(text) else (_NAMED_TIME,)
+    matches = [m for pattern in patterns if (m := pattern.search(text)) is not None]
     if not matches:
         return None, text
     match = min(matches, key=lambda m: (m.start(), -m.end()))

@@ -66,9 +66,10 @@ def interpret(text: str, clock: Clock) -> Reading:
         return undo
     if is_small_talk(body):
         return UNKNOWN
-    body = _reminder_first(mend(polite), clock)
-    if is_small_talk(body):
+    mended = _reminder_first(mend(polite), clock)
+    if mended != body and is_small_talk(mended):
         return UNKNOWN
+    body = mended
     for reader in _READERS:
         reading = reader(body, clock)
         if reading is not None:

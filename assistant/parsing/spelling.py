@@ -43,20 +43,18 @@ _COMMANDS: dict[str, frozenset[str]] = {
 _WORD = re.compile(r"[A-Za-z]+")
 _NUMBERISH = re.compile(r"^\d{1,4}(?:st|nd|rd|th)?$", re.IGNORECASE)
 _MIN_LENGTH = 4
+_KNOWN = frozenset((*_COMMANDS, *_DAY_WORDS, *_MONTHS, *_LEVELS, "priority"))
 
 
 def _closest(word: str, known: Iterable[str]) -> str | None:
     """The one known word within the allowed distance of `word`; None on a tie or none."""
-    lowered = word.lower()
     best: list[str] = []
     best_distance = 3
     for candidate in known:
-        if candidate == lowered:
-            return None  # spelled right
         limit = 1 if len(candidate) <= 7 else 2
-        if abs(len(candidate) - len(lowered)) > limit:
+        if abs(len(candidate) - len(word)) > limit:
             continue
-        distance = Levenshtein.distance(lowered, candidate, score_cutoff=limit)
+        distance = Levenshtein.distance(word, candidate, score_cutoff=limit)
         if distance > limit:
             continue
         if distance < best_distance:
@@ -67,9 +65,9 @@ def _closest(word: str, known: Iterable[str]) -> str | None:
 
 
 def _choices(words: list[str], at: int) -> tuple[str, ...]:
-    """The known words that belong where `words[at]` stands."""
-    before = words[at - 1].lower() if at > 0 else ""
-    after = words[at + 1].lower() if at + 1 < len(words) else ""
+    """The known words that belong where `words[at]` stands (`words` lower-cased)."""
+    before = words[at - 1] if at > 0 else ""
+    after = words[at + 1] if at + 1 < len(words) else ""
     choices: list[str] = []
     if at == 0:
         choices += [verb for verb, follow in _COMMANDS.items() if after in follow]
@@ -90,7 +88,8 @@ def mend(text: str) -> str:
     words = [t.strip(",.;:!?").lower() for t in tokens]
     changed = False
     for at, word in enumerate(words):
-        if len(word) < _MIN_LENGTH or not _WORD.fullmatch(word):
+        # A word spelled right needs nothing: no known word is within reach of another.
+        if len(word) < _MIN_LENGTH or word in _KNOWN or not _WORD.fullmatch(word):
             continue
         choices = _choices(words, at)
         if not choices:

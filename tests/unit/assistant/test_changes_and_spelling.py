@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assistant.parsing import parse_utterance
+from assistant.parsing import parse_utterance, spelling
 from assistant.parsing.changes import changed_due, reminder_before
 from assistant.parsing.clock import Clock
 from assistant.parsing.reading import DueChange, ReminderOffset
@@ -93,6 +93,28 @@ def test_typos_in_words_that_carry_the_request_are_mended(typed: str, meant: str
 )
 def test_titles_are_left_as_typed(title: str) -> None:
     assert mend(title) == title
+
+
+def test_no_known_word_is_mended_into_a_word_of_another_group() -> None:
+    """Mending skips the words it knows. That is only safe while a known word can never
+    be mended into a different one: the words of one place (days, months, levels, the
+    commands before the same words) always come together, so a word of that place is
+    among them, and no word of another place may be within reach."""
+    commands = spelling._COMMANDS
+    groups = [
+        *(tuple(v for v, f in commands.items() if f == after) for after in set(commands.values())),
+        spelling._DAY_WORDS,
+        spelling._MONTHS,
+        spelling._LEVELS,
+        ("priority",),
+    ]
+    close = [
+        (word, fixed)
+        for word in sorted(spelling._KNOWN)
+        for group in groups
+        if word not in group and (fixed := spelling._closest(word, group))
+    ]
+    assert close == []
 
 
 def test_a_misspelled_request_reads_like_the_right_one() -> None:

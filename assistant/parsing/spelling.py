@@ -9,7 +9,7 @@ longer ones.
 """
 
 import re
-from collections.abc import Iterable
+from functools import lru_cache
 
 from rapidfuzz.distance import Levenshtein
 
@@ -40,13 +40,17 @@ _COMMANDS: dict[str, frozenset[str]] = {
         for verb in ("delete", "complete", "finish", "reschedule", "postpone", "rename", "reopen")
     },
 }
-_WORD = re.compile(r"[A-Za-z]+")
 _NUMBERISH = re.compile(r"^\d{1,4}(?:st|nd|rd|th)?$", re.IGNORECASE)
 _MIN_LENGTH = 4
 _KNOWN = frozenset((*_COMMANDS, *_DAY_WORDS, *_MONTHS, *_LEVELS, "priority"))
+# Words beside which a known word may stand (numbers aside).
+_AFTER_COMMAND = frozenset().union(*_COMMANDS.values())
+_BEFORE_KNOWN = _BEFORE_DAY | _BEFORE_MONTH | frozenset(_LEVELS)
+_BEFORE_LEVEL = frozenset({"priority", "prio"})
 
 
-def _closest(word: str, known: Iterable[str]) -> str | None:
+@lru_cache(maxsize=4096)
+def _closest(word: str, known: tuple[str, ...]) -> str | None:
     """The one known word within the allowed distance of `word`; None on a tie or none."""
     best: list[str] = []
     best_distance = 3
@@ -64,41 +68,54 @@ def _closest(word: str, known: Iterable[str]) -> str | None:
     return best[0] if len(best) == 1 else None
 
 
-def _choices(words: list[str], at: int) -> tuple[str, ...]:
-    """The known words that belong where `words[at]` stands (`words` lower-cased)."""
-    before = words[at - 1] if at > 0 else ""
-    after = words[at + 1] if at + 1 < len(words) else ""
-    choices: list[str] = []
-    if at == 0:
-        choices += [verb for verb, follow in _COMMANDS.items() if after in follow]
+def _numberish(word: str) -> bool:
+    return word[:1].isdigit() and _NUMBERISH.match(word) is not None
+
+
+def _choices(before: str, after: str, *, first: bool) -> tuple[str, ...]:
+    """The known words that belong between `before` and `after` (lower-cased)."""
+    choices: tuple[str, ...] = ()
+    if first:
+        choices += tuple(verb for verb, follow in _COMMANDS.items() if after in follow)
     if before in _BEFORE_DAY:
         choices += _DAY_WORDS
-    if before in _BEFORE_MONTH or _NUMBERISH.match(before) or _NUMBERISH.match(after):
+    if before in _BEFORE_MONTH or _numberish(before) or _numberish(after):
         choices += _MONTHS
     if before in _LEVELS:
-        choices.append("priority")
-    if after in ("priority", "prio"):
+        choices += ("priority",)
+    if after in _BEFORE_LEVEL:
         choices += _LEVELS
-    return tuple(choices)
+    return choices
 
 
 def mend(text: str) -> str:
     """`text` with typos in command, day, month and priority words mended."""
-    tokens = text.split(" ")
-    words = [t.strip(",.;:!?").lower() for t in tokens]
-    changed = False
+    words = [t.strip(",.;:!?") for t in text.lower().split(" ")]
+    last = len(words) - 1
+    tokens: list[str] | None = None
     for at, word in enumerate(words):
         # A word spelled right needs nothing: no known word is within reach of another.
-        if len(word) < _MIN_LENGTH or word in _KNOWN or not _WORD.fullmatch(word):
+        if len(word) < _MIN_LENGTH or word in _KNOWN:
             continue
-        choices = _choices(words, at)
-        if not choices:
+        before = words[at - 1] if at else ""
+        after = words[at + 1] if at < last else ""
+        if not (
+            (at == 0 and after in _AFTER_COMMAND)
+            or before in _BEFORE_KNOWN
+            or after in _BEFORE_LEVEL
+            or before[:1].isdigit()
+            or after[:1].isdigit()
+        ):
+            continue  # no known word belongs here: the most common case, decided at once
+        if not (word.isascii() and word.isalpha()):
             continue
-        fixed = _closest(word, choices)
+        choices = _choices(before, after, first=at == 0)
+        fixed = _closest(word, choices) if choices else None
         if fixed is not None:
+            tokens = tokens or text.split(" ")
             tokens[at] = tokens[at].lower().replace(word, fixed)
-            words[at], changed = fixed, True
-    return " ".join(tokens) if changed else text
+            words[at] = fixed
+    return text if tokens is None else " ".join(tokens)
 
 
 __all__ = ["mend"]

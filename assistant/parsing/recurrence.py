@@ -1,6 +1,6 @@
 """A repeat pattern as an RFC 5545 RRULE body, and its first occurrence (dateutil.rrule)."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
@@ -31,16 +31,15 @@ class Recurrence:
     start: date | None = None
     lasting: tuple[int, str] | None = None
 
-    def rrule(self, dtstart: datetime, until: datetime | None) -> rrule:
+    def matching(self, dtstart: datetime) -> rrule:
+        """Every time from `dtstart` that fits the pattern, whatever the interval, count
+        or end: the first of them is where the repeat starts."""
         return rrule(
             _FREQUENCIES[self.freq],
             dtstart=dtstart,
-            interval=self.interval,
             byweekday=[weekday(day, n) for day, n in self.weekdays] or None,
             bymonthday=list(self.month_days) or None,
             bymonth=list(self.months) or None,
-            count=self.count,
-            until=None if self.count else until,
         )
 
     def body(self, until_stamp: str | None) -> str:
@@ -67,9 +66,9 @@ class Schedule:
     first: datetime | None  # aware; None when the rule has no occurrence left
 
 
-def _first(rec: Recurrence, dtstart: datetime, until: datetime | None) -> datetime | None:
+def _first_day(rec: Recurrence, dtstart: datetime) -> datetime | None:
     try:
-        return next(iter(rec.rrule(dtstart, until)), None)
+        return next(iter(rec.matching(dtstart)), None)
     except (ValueError, OverflowError):
         return None
 
@@ -108,7 +107,7 @@ def schedule(
         earliest = max(earliest, datetime.combine(begin, at))
     # The first matching day, with the interval counted from it, so it is itself the
     # rule's first occurrence unless an end date comes before it.
-    found = _first(replace(rec, interval=1, count=None), earliest, None)
+    found = _first_day(rec, earliest)
     dtstart = found or earliest
     until_day = None if rec.count else _until(rec, dtstart)
     until_wall = datetime.combine(until_day, time(23, 59, 59)) if until_day else None

@@ -91,7 +91,10 @@ class WordFinder:
 
 def squash(text: str) -> str:
     """Single spaces, no space before a comma or stop."""
-    text = _SPACE_BEFORE_STOP.sub(r"\1", single_spaced(text))
+    text = single_spaced(text)
+    if not any(stop in text for stop in ",;:.!?"):  # most leftovers: nothing to tidy
+        return text
+    text = _SPACE_BEFORE_STOP.sub(r"\1", text)
     return _REPEATED_SEPARATORS.sub(r"\1", text)
 
 

@@ -51,14 +51,24 @@ _STRICT_ADJECTIVE = re.compile(
 )
 _LOOSE_ADJECTIVE = re.compile(r"\b(?P<lvl>urgent(?:ly)?|important|asap|critical)\b", _I)
 # Every priority phrase above holds one of these, so text without them needs no rule.
-_PRIORITY_HINTS = ("pri", "urgent", "important", "rush", "asap", "critical", "p1", "p2", "p3", "p4")
+_PRIORITY_HINT = re.compile(r"pri|urgent|important|rush|asap|critical|p[1-4]")
+# Every tag phrase holds one of these.
+_TAG_HINT = re.compile(r"tag|label")
+
+
+def _may_hold(hint: re.Pattern[str], text: str) -> bool:
+    """Whether `text` holds the (lower-case) hint of a rule."""
+    if not text.isascii():  # IGNORECASE folds more than lower() does: let the rules say
+        return True
+    return hint.search(text.lower()) is not None
 
 
 def _may_name_priority(text: str) -> bool:
-    if not text.isascii():  # IGNORECASE folds more than lower() does: let the rules say
-        return True
-    lowered = text.lower()
-    return any(hint in lowered for hint in _PRIORITY_HINTS)
+    return _may_hold(_PRIORITY_HINT, text)
+
+
+def _may_name_tags(text: str) -> bool:
+    return _may_hold(_TAG_HINT, text)
 
 
 def _add_tag(tags: list[str], raw: str) -> None:
@@ -70,10 +80,12 @@ def _add_tag(tags: list[str], raw: str) -> None:
 def extract_tags(text: str) -> tuple[tuple[str, ...], str]:
     """Tags named with '#word' or 'tagged word, word' and the text without them."""
     tags: list[str] = []
-    while (match := _TAGGED.search(text)) is not None:
+    while _may_name_tags(text) and (match := _TAGGED.search(text)) is not None:
         for word in _JOINER.split(match.group("list")):
             _add_tag(tags, word)
         text = cut(text, match)
+    if "#" not in text:
+        return tuple(tags), text
     for match in _HASHTAG.finditer(text):
         _add_tag(tags, match.group("tag"))
     return tuple(tags), _HASHTAG.sub(" ", text) if tags else text

@@ -31,6 +31,7 @@ _TRAILING_TASK = re.compile(
     rf"(?:\s+|^)(?:{'|'.join(re.escape(w) for w in TRAILING_TASK_WORDS)})$", re.IGNORECASE
 )
 _QUOTED = re.compile(r"""^(["'])(?P<inner>.+)\1$""")
+_STOPS = frozenset(",;:.!?")
 _SPACE_BEFORE_STOP = re.compile(r"\s+([,;:.!?])")
 _REPEATED_SEPARATORS = re.compile(r"([,;:])(?:\s*[,;:])+")
 _EMPTY_CLAUSE = re.compile(r"\s*,\s*(?=,|$)")
@@ -92,7 +93,7 @@ class WordFinder:
 def squash(text: str) -> str:
     """Single spaces, no space before a comma or stop."""
     text = single_spaced(text)
-    if not any(stop in text for stop in ",;:.!?"):  # most leftovers: nothing to tidy
+    if _STOPS.isdisjoint(text):  # most leftovers: nothing to tidy
         return text
     text = _SPACE_BEFORE_STOP.sub(r"\1", text)
     return _REPEATED_SEPARATORS.sub(r"\1", text)

@@ -36,6 +36,17 @@ PRIORITY_PHRASES = [
     "buy milk",
     "paint the fence",
 ]
+TAG_PHRASES = [
+    "call the plumber tagged home",
+    "call the plumber TAGGED with home, urgent",
+    "call the plumber labeled as home",
+    "call the plumber labelled home and diy",
+    "call the plumber with the tags home, diy",
+    "call the plumber tags: home",
+    "call the plumber #home #diy",
+    "call the plumber",
+    "stage the release",
+]
 POLITE_ENDINGS = [
     "buy milk please",
     "buy milk, PLS",
@@ -87,6 +98,19 @@ def test_priority_hint_never_hides_a_priority(
         lambda: attributes.extract_priority(text, loose=loose),
     )
     assert fast == slow
+
+
+@pytest.mark.parametrize("text", CORPUS + TAG_PHRASES)
+def test_tag_hint_never_hides_a_tag(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    fast, slow = _both_ways(
+        monkeypatch, attributes, "_may_name_tags", lambda: attributes.extract_tags(text)
+    )
+    assert fast == slow
+
+
+def test_the_tag_phrases_are_read() -> None:
+    tagged = [text for text in TAG_PHRASES if attributes.extract_tags(text)[0]]
+    assert len(tagged) == len(TAG_PHRASES) - 2
 
 
 def test_the_priority_phrases_are_read() -> None:

@@ -9,8 +9,9 @@ wrapping it in an envelope of its own, and the Kafka component keys the message 
 one user's events keep their order. Dapr answers 204 (gRPC: OK), or an error status with
 `{"errorCode": ..., "message": ...}` (gRPC: a status whose details carry the error code).
 
-Receiving: the service mounts `router()`. Dapr reads `GET /dapr/subscribe` when it starts and
-POSTs each event to the route listed for its topic; our answer `{"status": ...}` tells it what
+Receiving: the service mounts `router()`, made with the Dapr SDK's FastAPI extension (`DaprApp`).
+Dapr reads `GET /dapr/subscribe` when it starts and POSTs each event to the route listed for its
+topic; our answer `{"status": ...}` tells it what
 to do next: SUCCESS (done), RETRY (redeliver under its resiliency policy, then dead-letter) or
 DROP (dead-letter it now). The handler runs under the same `Dispatcher` as on every other bus,
 so its retries and our `dlq-events` entry (with `dlqreason`) do not depend on the transport.
@@ -39,7 +40,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from typing import Any, Final, Self
 from urllib.parse import quote
@@ -49,6 +50,7 @@ import httpx
 from dapr.aio.clients import DaprClient
 from dapr.clients.exceptions import DaprGrpcError
 from dapr.conf import settings as dapr_settings
+from dapr.ext.fastapi import DaprApp
 from fastapi import APIRouter, Request
 
 from events.bus import Subscription
@@ -289,8 +291,7 @@ class DaprBus:
         group of this process that subscribed to the topic."""
         routes: dict[str, list[Subscription]] = {}
         for subscription in [*self._pending, *subscriptions]:
-            if not subscription.topic or "/" in subscription.topic:
-                raise ValueError(f"{subscription.topic!r} cannot be a segment of a Dapr route")
+            _check_topic(subscription.topic)
             groups = routes.setdefault(subscription.topic, [])
             if any(s.group == subscription.group for s in groups):
                 raise ValueError(
@@ -403,43 +404,56 @@ class DaprBus:
 
     # -- Dapr's side of the app -----------------------------------------------------------
 
-    def router(self) -> APIRouter:
-        """`GET /dapr/subscribe` and the delivery routes, for the service's FastAPI app.
+    def router(self, subscriptions: Sequence[Subscription]) -> APIRouter:
+        """`GET /dapr/subscribe` and a delivery route per topic, for the service's FastAPI app.
 
-        Routes are looked up per request, so the app may be built before `start()`.
+        The Dapr SDK's FastAPI extension lists the subscriptions and mounts their routes;
+        `start()` with the same subscriptions then says which consumer groups each
+        delivery goes to, so the app may be built before the bus starts.
         """
-        router = APIRouter(tags=["dapr"])
-        router.add_api_route(
-            "/dapr/subscribe", self._subscribe, methods=["GET"], include_in_schema=False
-        )
-        router.add_api_route(
-            self._prefix + "/{topic}", self._receive, methods=["POST"], include_in_schema=False
-        )
+        router = APIRouter()
+        dapr_app = DaprApp(router, router_tags=["dapr"])
+        for topic in dict.fromkeys(s.topic for s in subscriptions):
+            _check_topic(topic)
+            entry = self._entry(topic)
+            dapr_app.subscribe(
+                pubsub=self._pubsub,
+                topic=topic,
+                route=entry["route"],
+                metadata=entry.get("metadata", {}),
+                dead_letter_topic=entry.get("deadLetterTopic"),
+            )(self._delivery_route(topic))
         return router
 
     def route(self, topic: str) -> str:
         return f"{self._prefix}/{topic}"
 
     def subscription_entries(self) -> list[dict[str, Any]]:
-        """What `GET /dapr/subscribe` answers: Dapr's programmatic subscription format."""
-        entries: list[dict[str, Any]] = []
-        for topic in self._routes:
-            entry: dict[str, Any] = {
-                "pubsubname": self._pubsub,
-                "topic": topic,
-                "route": self.route(topic),
-            }
-            if topic == Topic.DLQ_EVENTS:
-                # Events that fail a consumer of dlq-events must not be dead-lettered onto it
-                # again; and daprd must not have to parse what it dead-lettered (see above).
-                entry["metadata"] = {"rawPayload": "true"}
-            else:
-                entry["deadLetterTopic"] = Topic.DLQ_EVENTS.value
-            entries.append(entry)
-        return entries
+        """Dapr's programmatic subscription format for the started subscriptions: what
+        `GET /dapr/subscribe` answers."""
+        return [self._entry(topic) for topic in self._routes]
 
-    async def _subscribe(self) -> list[dict[str, Any]]:
-        return self.subscription_entries()
+    def _entry(self, topic: str) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "pubsubname": self._pubsub,
+            "topic": topic,
+            "route": self.route(topic),
+            "metadata": {},
+        }
+        if topic == Topic.DLQ_EVENTS:
+            # Events that fail a consumer of dlq-events must not be dead-lettered onto it
+            # again; and daprd must not have to parse what it dead-lettered (see above).
+            entry["metadata"] = {"rawPayload": "true"}
+        else:
+            entry["deadLetterTopic"] = Topic.DLQ_EVENTS.value
+        return entry
+
+    def _delivery_route(self, topic: str) -> Callable[[Request], Awaitable[dict[str, str]]]:
+        async def deliver(request: Request) -> dict[str, str]:
+            return await self._receive(topic, request)
+
+        deliver.__name__ = f"deliver_{topic.replace('-', '_')}"
+        return deliver
 
     async def _receive(self, topic: str, request: Request) -> dict[str, str]:
         groups = self._routes.get(topic)
@@ -482,6 +496,11 @@ class DaprBus:
             return unreadable_record(
                 record, topic=topic, source=f"/dapr/{self._pubsub}", reason=str(exc)
             )
+
+
+def _check_topic(topic: str) -> None:
+    if not topic or "/" in topic:
+        raise ValueError(f"{topic!r} cannot be a segment of a Dapr route")
 
 
 def _publish_headers(event: CloudEvent) -> dict[str, str]:

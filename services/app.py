@@ -70,7 +70,7 @@ def build_app(container: Container | None = None, *, service: str | None = None)
     app.include_router(metrics.router)
     router = getattr(container.bus, "router", None)
     if router is not None:  # Dapr pushes deliveries to the app over HTTP
-        app.include_router(router())
+        app.include_router(router(process.subscriptions), include_in_schema=False)
     for part in process.routers:
         app.include_router(part)
     if serves_mcp:

@@ -1,6 +1,6 @@
 """DaprBus against a stand-in sidecar that speaks Dapr's HTTP contract.
 
-The app under test is a FastAPI app mounting `DaprBus.router()`, served by uvicorn; the
+The app under test is a FastAPI app mounting `DaprBus.router(subscriptions)`, served by uvicorn; the
 stand-in (testsupport/dapr_standin.py) publishes through its broker and pushes deliveries to
 that app the way daprd does. Both talk real HTTP on loopback ports.
 """
@@ -64,7 +64,7 @@ async def wired(
         bus = DaprBus(http_port=sidecar.http_port, pubsub_name=PUBSUB, timeout=2.0)
         await bus.start(subscriptions)
         app = FastAPI()
-        app.include_router(bus.router())
+        app.include_router(bus.router(subscriptions))
         server = LoopbackServer(app)
         await server.start()
         await sidecar.connect_app(server.port)
@@ -133,6 +133,7 @@ async def test_dapr_subscribe_lists_one_route_per_subscription() -> None:
                 "pubsubname": PUBSUB,
                 "topic": "task-events",
                 "route": "/events/task-events",
+                "metadata": {},
                 "deadLetterTopic": "dlq-events",
             },
             # A failing dlq-events consumer must not dead-letter onto dlq-events again, and
@@ -144,6 +145,8 @@ async def test_dapr_subscribe_lists_one_route_per_subscription() -> None:
                 "metadata": {"rawPayload": "true"},
             },
         ]
+        # Served by the SDK's FastAPI extension; the bus describes the same subscriptions.
+        assert response.json() == w.bus.subscription_entries()
         assert [(s.topic, s.route, s.dead_letter_topic) for s in w.sidecar.subscriptions] == [
             ("task-events", "/events/task-events", "dlq-events"),
             ("dlq-events", "/events/dlq-events", ""),
@@ -359,8 +362,9 @@ async def test_one_users_events_are_delivered_in_order() -> None:
         assert seen.index(("bob", "b1")) < seen.index(("alice", "a1"))
 
 
-async def test_a_delivery_before_start_is_retried_not_lost() -> None:
-    async with wired([]) as w:
+async def test_a_delivery_while_the_bus_is_stopped_is_retried_not_lost() -> None:
+    async with wired([Subscription(Topic.TASK_EVENTS, "audit", Recorder())]) as w:
+        await w.bus.stop()  # as before start(): the route is there, no consumer yet
         response = await w.app.post(
             "/events/task-events",
             content=task_event().model_dump_json(),

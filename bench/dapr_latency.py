@@ -204,9 +204,11 @@ class Samples:
 class Arrivals:
     """When each awaited event id reached its subscriber (perf_counter seconds)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = False) -> None:
         self._waiting: dict[str, asyncio.Future[float]] = {}
         self.unexpected = 0
+        self._keep = keep
+        self.delivered: dict[str, dict[str, Any]] = {}  # with `keep`: each event as delivered
 
     def expect(self, event_id: str) -> "asyncio.Future[float]":
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
@@ -216,7 +218,9 @@ class Arrivals:
     def forget(self, event_id: str) -> None:
         self._waiting.pop(event_id, None)
 
-    def arrived(self, event_id: str, at: float) -> None:
+    def arrived(self, event_id: str, at: float, event: dict[str, Any] | None = None) -> None:
+        if self._keep and event is not None:
+            self.delivered[event_id] = event
         future = self._waiting.pop(event_id, None)
         if future is None:
             self.unexpected += 1  # an abandoned warm-up, or a redelivery
@@ -224,9 +228,9 @@ class Arrivals:
             future.set_result(at)
 
 
-def _event_id(body: bytes) -> str:
+def _delivered(body: bytes) -> tuple[str, dict[str, Any] | None]:
     event = json.loads(body)
-    return str(event["id"]) if isinstance(event, dict) else ""
+    return (str(event["id"]), event) if isinstance(event, dict) else ("", None)
 
 
 class _QuietServer(uvicorn.Server):
@@ -245,8 +249,8 @@ async def subscriber_app(topic: str, arrivals: Arrivals) -> AsyncIterator[int]:
         return JSONResponse([{"pubsubname": PUBSUB, "topic": topic, "route": ROUTE}])
 
     async def deliver(request: Request) -> JSONResponse:
-        body = await request.body()
-        arrivals.arrived(_event_id(body), time.perf_counter())
+        event_id, event = _delivered(await request.body())
+        arrivals.arrived(event_id, time.perf_counter(), event)
         return JSONResponse({"status": "SUCCESS"})
 
     app = Starlette(routes=[
@@ -445,7 +449,7 @@ class DirectPath:
             batch = await self._consumer.getmany(timeout_ms=1000)
             for tp, records in batch.items():
                 for record in records:
-                    self.arrivals.arrived(_event_id(record.value), time.perf_counter())
+                    self.arrivals.arrived(_delivered(record.value)[0], time.perf_counter())
                     await self._consumer.commit({tp: record.offset + 1})
 
     async def publish(self, key: bytes, value: bytes) -> None:

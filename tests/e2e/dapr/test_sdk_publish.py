@@ -1,6 +1,6 @@
 """DaprBus publishing through the Dapr SDK over gRPC to a real daprd (DAPR_GRPC_PORT set):
-the event reaches a subscriber, and Dapr's refusals and a missing sidecar surface as
-DaprError and DaprUnavailable, as on the HTTP path."""
+the event reaches a subscriber, in the trace it was published in, and Dapr's refusals and
+a missing sidecar surface as DaprError and DaprUnavailable, as on the HTTP path."""
 
 import asyncio
 import contextlib
@@ -17,7 +17,7 @@ from tests.e2e.dapr.conftest import daprd_binary
 from testsupport.ports import free_port
 
 
-def task_event() -> CloudEvent:
+def task_event(**extensions: str) -> CloudEvent:
     task = str(uuid.uuid4())
     return CloudEvent.model_validate(
         {
@@ -27,6 +27,7 @@ def task_event() -> CloudEvent:
             "subject": task,
             "userid": str(uuid.uuid4()),
             "data": {"id": task, "title": "Renew passport"},
+            **extensions,
         }
     )
 
@@ -35,7 +36,7 @@ def task_event() -> CloudEvent:
 async def sidecar_with_subscriber(
     kafka: str, workdir: Path
 ) -> AsyncIterator[tuple[Sidecar, str, Arrivals]]:
-    arrivals = Arrivals()
+    arrivals = Arrivals(keep=True)
     async with (
         BenchTopic(kafka, "sdk") as topic,
         subscriber_app(topic, arrivals) as app_port,
@@ -74,6 +75,34 @@ async def test_publish_over_grpc_reaches_the_subscriber(kafka: str, tmp_path: Pa
             assert not isinstance(refused.value, DaprUnavailable)
         finally:
             await bus.stop()
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("path", ["grpc", "http"])
+async def test_the_delivery_continues_the_trace_the_event_was_published_in(
+    kafka: str, tmp_path: Path, path: str
+) -> None:
+    async with sidecar_with_subscriber(kafka, tmp_path) as (sidecar, topic, arrivals):
+        grpc_port = sidecar.grpc_port if path == "grpc" else None
+        bus = DaprBus(http_port=sidecar.http_port, grpc_port=grpc_port, pubsub_name=PUBSUB)
+        try:
+            async with asyncio.timeout(90):
+                while True:  # until the consumer group has formed and one arrives
+                    trace_id = uuid.uuid4().hex
+                    event = task_event(traceparent=f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01")
+                    arrival = arrivals.expect(event.id)
+                    await bus.publish(topic, event)
+                    try:
+                        async with asyncio.timeout(2):
+                            await arrival
+                        break
+                    except TimeoutError:
+                        arrivals.forget(event.id)
+        finally:
+            await bus.stop()
+    delivered = arrivals.delivered[event.id]
+    # daprd names its own publish span, in the publisher's trace.
+    assert delivered["traceparent"].split("-")[1] == trace_id, delivered
 
 
 async def test_publish_over_grpc_without_a_sidecar_is_unavailable() -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from dapr.clients.exceptions import DaprGrpcError
 
 from bench.dapr_latency import PUBSUB, Arrivals, BenchTopic, Sidecar, subscriber_app
 from events.cloudevents import CloudEvent
@@ -103,6 +104,28 @@ async def test_the_delivery_continues_the_trace_the_event_was_published_in(
     delivered = arrivals.delivered[event.id]
     # daprd names its own publish span, in the publisher's trace.
     assert delivered["traceparent"].split("-")[1] == trace_id, delivered
+
+
+@pytest.mark.timeout(180)
+async def test_a_sidecar_gone_after_start_is_unavailable_over_grpc(
+    kafka: str, tmp_path: Path
+) -> None:
+    async with sidecar_with_subscriber(kafka, tmp_path) as (sidecar, topic, _):
+        bus = DaprBus(
+            http_port=sidecar.http_port,
+            grpc_port=sidecar.grpc_port,
+            pubsub_name=PUBSUB,
+            timeout=3.0,
+        )
+        try:
+            await bus.publish(topic, task_event())  # the SDK's client is open from here on
+            await sidecar.__aexit__(None, None, None)  # daprd stops
+            with pytest.raises(DaprUnavailable) as gone:
+                await bus.publish(topic, task_event())
+            # The gRPC call itself failed (no health check stands in front of it now).
+            assert isinstance(gone.value.__cause__, (DaprGrpcError, TimeoutError)), gone.value
+        finally:
+            await bus.stop()
 
 
 async def test_publish_over_grpc_without_a_sidecar_is_unavailable() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from services.bootstrap import bootstrap
 from services.migrations.runner import upgrade, upgrade_reporting, wait_for_schema
@@ -19,7 +20,7 @@ from services.shared.auth.keys import (
     load_or_create_private_key,
     load_or_create_vapid_key,
 )
-from services.shared.settings import SecretFileError, Settings, get_settings
+from services.shared.settings import SecretFileError, Settings, get_settings, settings_error
 
 app = typer.Typer(help="todo-app: a chat-first task assistant.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -344,6 +345,10 @@ def main() -> None:
         get_settings()  # a secret file that cannot be read stops every command here
     except SecretFileError as exc:
         typer.echo(f"todo: {exc}", err=True)
+        raise SystemExit(2) from None
+    except ValidationError as exc:  # a setting with a value it cannot take
+        for line in settings_error(exc).splitlines():
+            typer.echo(f"todo: {line}", err=True)
         raise SystemExit(2) from None
     app()
 

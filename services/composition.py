@@ -70,6 +70,8 @@ def _recurring(container: Container, process: Process) -> None:
     from services.recurring.occurrences import OccurrenceHandler
     from services.recurring.reminders import JobReminders, ScheduleHandler
 
+    if container.settings.reminder_scheduler == "dapr-jobs":
+        container.settings.reminder_jobs_port()  # stops the start without a sidecar port
     if container.reminder_jobs is None:  # REMINDER_SCHEDULER=builtin
         scheduler = container.reminders
         reminders = ScheduleHandler(container.uow, scheduler.notify)

@@ -45,6 +45,10 @@ class SecretFileError(ValueError):
     """A `<NAME>_FILE` that cannot give a value: the service must not start."""
 
 
+class SettingsError(ValueError):
+    """Settings a process cannot run with (each fine alone): it must not start."""
+
+
 class SecretFilesSource(PydanticBaseSettingsSource):
     """`<NAME>_FILE` for each of `FILE_VARIABLES` that is a field here."""
 
@@ -212,16 +216,6 @@ class Settings(ChatSettings):
     _database_by_default: bool = PrivateAttr(default=False)
 
     @model_validator(mode="after")
-    def _jobs_need_the_sidecar(self) -> Self:
-        if self.reminder_scheduler == "dapr-jobs" and self.dapr_grpc_port is None:
-            raise ValueError(
-                "REMINDER_SCHEDULER=dapr-jobs schedules reminders through the Dapr sidecar's "
-                "gRPC API: set DAPR_GRPC_PORT (Dapr's sidecar injector sets it), or use "
-                "REMINDER_SCHEDULER=builtin"
-            )
-        return self
-
-    @model_validator(mode="after")
     def _default_database(self) -> Self:
         self.data_dir = self.data_dir.expanduser()
         if not self.database_url:
@@ -265,6 +259,16 @@ class Settings(ChatSettings):
     def push_key_file(self) -> Path:
         """The VAPID key: `VAPID_PRIVATE_KEY_FILE`, else `vapid-private.pem` in `DATA_DIR`."""
         return self.vapid_private_key_file or self.data_dir / "vapid-private.pem"
+
+    def reminder_jobs_port(self) -> int:
+        """The sidecar gRPC port for the Dapr Jobs API (REMINDER_SCHEDULER=dapr-jobs)."""
+        if self.dapr_grpc_port is None:
+            raise SettingsError(
+                "REMINDER_SCHEDULER=dapr-jobs schedules reminders through the Dapr sidecar's "
+                "gRPC API: set DAPR_GRPC_PORT (Dapr's sidecar injector sets it), or use "
+                "REMINDER_SCHEDULER=builtin"
+            )
+        return self.dapr_grpc_port
 
     @property
     def is_sqlite(self) -> bool:

@@ -12,7 +12,8 @@ from services.bootstrap import bootstrap
 from services.cli import main
 from services.composition import compose
 from services.recurring.reminders import ReminderScheduler
-from services.shared.settings import Settings, get_settings, settings_error
+from services.shared.settings import Settings, SettingsError, get_settings, settings_error
+from testsupport.ports import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -64,15 +65,16 @@ def test_a_value_it_cannot_take_names_the_variable_and_the_choices(
     assert "'builtin' or 'dapr-jobs'" in message
 
 
-def test_dapr_jobs_without_the_sidecars_grpc_port_says_what_to_set(
+def test_dapr_jobs_without_the_sidecars_grpc_port_stops_the_service_saying_what_to_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("REMINDER_SCHEDULER", "dapr-jobs")
-    with pytest.raises(ValidationError) as refused:
-        Settings()
-    message = settings_error(refused.value)
-    assert "set DAPR_GRPC_PORT" in message
-    assert "REMINDER_SCHEDULER=builtin" in message
+    settings = Settings()  # commands that fire no reminders (migrations) still run
+    with pytest.raises(SettingsError) as refused:
+        routes("recurring-task")
+    assert "set DAPR_GRPC_PORT" in str(refused.value)
+    assert "REMINDER_SCHEDULER=builtin" in str(refused.value)
+    assert settings.reminder_scheduler == "dapr-jobs"
 
 
 def test_every_command_stops_with_the_message(
@@ -86,3 +88,20 @@ def test_every_command_stops_with_the_message(
     err = capsys.readouterr().err
     assert "todo: REMINDER_SCHEDULER='weekly': Input should be 'builtin' or 'dapr-jobs'" in err
     assert "Traceback" not in err
+
+
+def test_serving_the_reminders_without_the_port_stops_with_the_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REMINDER_SCHEDULER", "dapr-jobs")
+    monkeypatch.setenv("LOCAL_USER", "false")
+    port = str(free_port())
+    monkeypatch.setattr(
+        "sys.argv", ["todo", "serve", "--service", "recurring-task", "--port", port]
+    )
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "todo: REMINDER_SCHEDULER=dapr-jobs schedules reminders" in err
+    assert "set DAPR_GRPC_PORT" in err

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+import httpx
 from dapr.aio.clients import DaprClient
 from dapr.clients.exceptions import DaprGrpcError
 from dapr.clients.grpc._jobs import ConstantFailurePolicy, Job
@@ -61,8 +62,17 @@ class DaprJobs:
         )
         self._sdk: DaprClient | None = None
 
-    def _client(self) -> DaprClient:
+    async def _client(self) -> DaprClient:
         if self._sdk is None:
+            # The client's constructor waits, blocking, until the sidecar is ready: ask first.
+            url = f"http://127.0.0.1:{self._http_port}/v1.0/healthz"
+            try:
+                async with httpx.AsyncClient(timeout=self._timeout) as client:
+                    ready = (await client.get(url)).status_code == 204
+            except httpx.HTTPError as exc:
+                raise DaprUnavailable(f"no answer from the Dapr sidecar at {url}: {exc!r}") from exc
+            if not ready:
+                raise DaprUnavailable(f"the Dapr sidecar at {url} is not ready")
             self._sdk = open_sdk_client(
                 http_port=self._http_port, grpc_port=self._grpc_port, ready_timeout=self._timeout
             )
@@ -77,11 +87,13 @@ class DaprJobs:
         packed = any_pb2.Any()
         packed.Pack(value)
         job = Job(name=name, due_time=at.isoformat(), data=packed, failure_policy=self._policy)
-        await self._call(f"scheduling job {name}", self._client().schedule_job_alpha1, job, True)
+        client = await self._client()
+        await self._call(f"scheduling job {name}", client.schedule_job_alpha1, job, True)
 
     async def delete(self, name: str) -> None:
         """Delete the job `name`; deleting one that is not there is not an error."""
-        await self._call(f"deleting job {name}", self._client().delete_job_alpha1, name)
+        client = await self._client()
+        await self._call(f"deleting job {name}", client.delete_job_alpha1, name)
 
     async def _call(self, doing: str, method: Callable[..., Awaitable[Any]], *args: Any) -> None:
         try:

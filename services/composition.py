@@ -80,6 +80,7 @@ def _recurring(container: Container, process: Process) -> None:
         jobs = JobReminders(container.reminder_jobs, container.uow)
         reminders = ScheduleHandler(container.uow, lambda: None, synced=jobs.sync)
         process.routers.append(container.reminder_jobs.router(jobs.trigger))
+        process.workers.append(jobs)  # schedules the jobs of reminders pending at start
     process.subscriptions += [
         Subscription(
             Topic.TASK_EVENTS, "recurring-task-occurrences", OccurrenceHandler(container.uow)

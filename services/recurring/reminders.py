@@ -274,17 +274,68 @@ def job_name(task_id: uuid.UUID) -> str:
     return f"{JOB_PREFIX}{task_id}"
 
 
-class JobReminders:
+class JobReminders(WakeableLoop):
     """REMINDER_SCHEDULER=dapr-jobs: every reminder not fired yet is a one-shot job.
 
     `sync` (the `ScheduleHandler`'s `synced` hook) runs in the transaction that changed the
     rows, before it commits: a job that cannot be scheduled fails the event, which is then
-    redelivered with the change undone. `trigger` is what the job's callback runs."""
+    redelivered with the change undone. `trigger` is what the job's callback runs.
 
-    def __init__(self, jobs: ReminderJobs, uow_factory: UowFactory) -> None:
+    Started as a worker, it schedules the job of every pending reminder once (retrying
+    until the sidecar takes them): reminders kept while REMINDER_SCHEDULER was `builtin`,
+    or whose jobs were lost with the scheduler's data, fire too. Each batch holds its rows'
+    locks while it schedules, so a change to one of them waits and schedules after it."""
+
+    task_name = "reminder-jobs-resync"
+
+    def __init__(
+        self, jobs: ReminderJobs, uow_factory: UowFactory, *, batch_size: int = 200
+    ) -> None:
+        super().__init__()
         self._jobs = jobs
         self._uow = uow_factory
+        self.batch_size = batch_size
         self.fired_total = 0
+        self.resynced: int | None = None  # how many jobs the start-up pass scheduled
+
+    async def _run(self) -> None:
+        wait = 1.0
+        while True:
+            try:
+                self.resynced = await self.resync()
+                log.info("scheduled the jobs of %d pending reminders", self.resynced)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the sidecar or the database is not there yet
+                log.warning("scheduling the pending reminders' jobs failed (%s); retrying", exc)
+                await self._sleep(wait)
+                wait = min(wait * 2, 30.0)
+
+    async def resync(self) -> int:
+        """Schedule the job of every reminder not fired yet; how many."""
+        done, after = 0, None
+        while True:
+            async with self._uow() as uow:
+                conn = uow.connection
+                query = (
+                    sa.select(schedule.c.task_id)
+                    .where(schedule.c.fired_at.is_(None))
+                    .order_by(schedule.c.task_id)
+                    .limit(self.batch_size)
+                )
+                if after is not None:
+                    query = query.where(schedule.c.task_id > after)
+                if conn.dialect.name == "postgresql":
+                    # Rows a handler is changing are skipped: it schedules them itself.
+                    query = query.with_for_update(skip_locked=True)
+                batch = list((await conn.execute(query)).scalars())
+                await self.sync(conn, batch)
+                await uow.commit()
+            done += len(batch)
+            if len(batch) < self.batch_size:
+                return done
+            after = batch[-1]
 
     async def sync(self, conn: Any, task_ids: Sequence[uuid.UUID]) -> None:
         if not task_ids:

@@ -210,3 +210,26 @@ async def test_reminders_due_while_the_scheduler_is_down_fire_once_it_is_back(
         await poll(lambda task=task: _negate(job_exists(jobs, task)), timeout=60)
     assert await reminders.titles() == titles
     assert [await reminders.published(t) for t in tasks] == [1] * len(tasks)
+
+
+@pytest.mark.timeout(240)
+async def test_a_pending_reminder_without_a_job_gets_one_when_the_service_starts(
+    dapr_cluster: DaprCluster, jobs: DaprClient, reminders: Reminders
+) -> None:
+    """As after a switch from `builtin`, or a scheduler that lost its data."""
+    remind_at = datetime.now(UTC) + timedelta(seconds=25)
+    task = await reminders.create("Water the plants", remind_at)
+    await poll(lambda: job_exists(jobs, task), timeout=60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        await jobs.delete_job_alpha1(job_name(uuid.UUID(task)))
+    assert not await job_exists(jobs, task)
+    apps = dapr_cluster.apps
+    apps.kill("recurring-task")
+    apps.start("recurring-task")
+    await apps.ready("recurring-task")
+    await poll(lambda: job_exists(jobs, task), timeout=60)
+    [note] = await poll(reminders.notes, timeout=90)
+    assert note["title"] == "Water the plants"
+    await poll(lambda: _negate(job_exists(jobs, task)), timeout=60)
+    assert await reminders.published(task) == 1

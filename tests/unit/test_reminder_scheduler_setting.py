@@ -3,6 +3,7 @@
 port); any other value stops every command with a message that names the variable and
 the values it takes."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,15 @@ from testsupport.ports import free_port
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in ("REMINDER_SCHEDULER", "DAPR_GRPC_PORT", "EVENT_BUS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'todo.db'}")
     monkeypatch.chdir(tmp_path)  # no .env of the checkout
     get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()  # the settings of this environment stay behind with it
 
 
 def routes(service: str, **overrides: object) -> tuple[list[str], list[object]]:

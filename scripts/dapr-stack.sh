@@ -4,7 +4,7 @@
 # Dapr's scheduler service (the Jobs API: reminders with REMINDER_SCHEDULER=dapr-jobs).
 #
 #   scripts/dapr-stack.sh start    broker + Redis, migrations, the scheduler, four apps and four sidecars
-#   scripts/dapr-stack.sh stop     the apps and sidecars (the broker and Redis stay up)
+#   scripts/dapr-stack.sh stop     the apps, sidecars and the scheduler (the broker and Redis stay up)
 #   scripts/dapr-stack.sh status   which processes run, and the sidecars' health
 #
 # `start` returns once every sidecar answers /v1.0/healthz and every app /readyz (or

@@ -79,7 +79,7 @@ $(CHROMIUM):
 	$(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
 pytest: $(VENV)/.installed-dev web/node_modules/.package-lock.json services $(CHROMIUM) daprd images
-	eval "$$($(SERVICES) env)" && DAPRD="$$(scripts/dapr.sh --print)" DOCKER_COMPOSE="$$(scripts/docker.sh compose)" \
+	eval "$$($(SERVICES) env)" && DAPRD="$$(scripts/dapr.sh --print)" DAPR_SCHEDULER="$$(scripts/dapr.sh scheduler --print)" DOCKER_COMPOSE="$$(scripts/docker.sh compose)" \
 		TODO_SCREENSHOTS=$(CURDIR)/build/screenshots CHROMIUM_PATH=$(CHROMIUM) $(BIN)/pytest $(PYTEST_ARGS)
 
 ## services: start the PostgreSQL and Redis servers the tests use (idempotent)
@@ -93,7 +93,7 @@ services-stop:
 ##   ONLY=name runs one (assistant, create, dapr, events, mcp, occurrences, relay, reminders, search)
 ##   (the dapr benchmark uses the daprd of `make daprd`, and says it did not run without one)
 bench: $(VENV)/.installed-dev services
-	eval "$$($(SERVICES) env)" && DAPRD="$$(scripts/dapr.sh --print)" \
+	eval "$$($(SERVICES) env)" && DAPRD="$$(scripts/dapr.sh --print)" DAPR_SCHEDULER="$$(scripts/dapr.sh scheduler --print)" \
 		$(BIN)/python -m bench $(if $(ONLY),--only $(ONLY))
 
 ## profile: flame graph (py-spy, SVG in bench/results/) of the task API creating tasks under load
@@ -115,10 +115,11 @@ clean:
 tools:
 	scripts/tools.sh
 
-## daprd: the Dapr sidecar, built from the Go module proxy (scripts/dapr.sh), cached in ~/.cache/todo-app/dapr;
-##   a cold build takes minutes, later runs build nothing
+## daprd: the Dapr sidecar and Dapr's scheduler (the Jobs API), built from the Go module proxy
+##   (scripts/dapr.sh), cached in ~/.cache/todo-app/dapr; a cold build takes minutes, later runs build nothing
 daprd:
 	scripts/dapr.sh >/dev/null
+	scripts/dapr.sh scheduler >/dev/null
 
 ## images: every image the compose stack runs, built here from Debian's packages, Maven Central,
 ##   PyPI and the Go module proxy, never pulled (scripts/images.sh); starts the engine if needed

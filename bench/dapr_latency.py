@@ -132,11 +132,15 @@ def daprd_binary() -> str:
 def daprd_command(
     daprd: str, *, app_id: str, app_port: int, http_port: int, resources: Path,
     grpc_port: int | None = None,
+    scheduler: str | None = None,
 ) -> list[str]:
     """daprd in self-hosted mode without placement, in front of the app on `app_port`,
-    its HTTP API on `http_port`, its other ports free ones, logging at info."""
+    its HTTP API on `http_port`, its other ports free ones, logging at info; with
+    `scheduler` (host:port), connected to that scheduler for the Jobs API."""
+    jobs = ["--scheduler-host-address", scheduler] if scheduler else []
     return [
         daprd,
+        *jobs,
         "--mode", "standalone",
         "--app-id", app_id,
         "--app-port", str(app_port),

@@ -15,6 +15,12 @@ Per reminder, against its `remind_at`:
 - received: when a subscriber on reminder-events handled it;
 - inbox: when the notification service stored the in-app notification.
 
+The same reminders are then fired by the Dapr Jobs API (REMINDER_SCHEDULER=dapr-jobs, on
+PostgreSQL): a real Dapr scheduler and daprd in front of the system served over HTTP, one
+job per reminder scheduled by the `ScheduleHandler` as it is fed, fired when daprd calls
+`POST /job/<name>`. Without a built daprd and scheduler (`make daprd`) that side says it
+did not run.
+
 The floor, in the same loop under the same load: one asyncio timer per
 reminder set for the same instant (`loop.call_at`); its lateness is what
 any scheduler in this process would pay. Target (issue 4): every reminder
@@ -23,16 +29,21 @@ within 1 s of its time.
 
 import asyncio
 import contextlib
+import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
 from bench.common import Stopwatch, ratio, runner_of
+from bench.dapr_latency import NotRun, daprd_binary, daprd_command
 from bench.latency import latency_or_none
 from bench.report_events import render_reminders
 from bench.system import (
@@ -50,6 +61,8 @@ from services.composition import process_of
 from services.notification.tables import notifications
 from services.recurring.reminders import CONSUMER as SCHEDULE_GROUP
 from services.shared.tables import users
+from testsupport.dapr_scheduler import DaprScheduler, scheduler_binary
+from testsupport.ports import free_port
 
 DATABASE = "todo_bench_reminders"
 TARGET_S = 1.0
@@ -173,13 +186,93 @@ async def _inbox(system: System) -> dict[str, datetime]:
     return stored
 
 
+DAPR_JOBS = "dapr-jobs/postgres"
+
+
+def _scheduler_binary() -> str:
+    path = scheduler_binary()
+    if path is None:
+        try:
+            out = subprocess.run(  # noqa: S603 - our own script
+                [str(Path(__file__).parents[1] / "scripts" / "dapr.sh"), "scheduler", "--print"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise NotRun(f"scripts/dapr.sh scheduler --print failed: {exc}") from exc
+        path = out.stdout.strip()
+    if not path or not Path(path).is_file():
+        raise NotRun(f"the Dapr scheduler is not built ({path or 'no path'}): run `make daprd`")
+    return path
+
+
+def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as out:  # the child keeps its own copy
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+
+
+@contextlib.asynccontextmanager
+async def _jobs_sidecar(system: System, http_port: int, grpc_port: int) -> Any:
+    """A Dapr scheduler and a daprd (no components) in front of the served system."""
+    daprd = daprd_binary()
+    scheduler_path = _scheduler_binary()
+    with tempfile.TemporaryDirectory(prefix="todo-bench-jobs-") as tmp:
+        work = Path(tmp)
+        (work / "components").mkdir()
+        async with DaprScheduler(scheduler_path, work) as scheduler:
+            app_port = int(system.base_url.rsplit(":", 1)[1])
+            command = daprd_command(
+                daprd,
+                app_id="recurring-task-service",
+                app_port=app_port,
+                http_port=http_port,
+                grpc_port=grpc_port,
+                resources=work / "components",
+                scheduler=scheduler.address,
+            )
+            proc = _spawn(command, work / "daprd.log")
+            try:
+                async with httpx.AsyncClient() as client, asyncio.timeout(60):
+                    while True:
+                        if proc.poll() is not None:
+                            raise RuntimeError(f"daprd exited ({proc.returncode})")
+                        with contextlib.suppress(httpx.HTTPError):
+                            url = f"http://127.0.0.1:{http_port}/v1.0/healthz"
+                            if (await client.get(url)).status_code == 204:
+                                break
+                        await asyncio.sleep(0.1)
+                yield
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
 async def _backend(
-    backend: Backend, cfg: ReminderConfig, log: Callable[[str], None]
+    backend: Backend, cfg: ReminderConfig, log: Callable[[str], None], *, jobs: bool = False
 ) -> dict[str, Any]:
     recorder = Recorder(reminder_task_id)
     subscription = Subscription(Topic.REMINDER_EVENTS, "bench-reminders-recorder", recorder)
     watch = Stopwatch()
-    async with System(backend, DATABASE, [subscription], serve=False) as system:
+    settings: dict[str, Any] = {}
+    if jobs:
+        http_port, grpc_port = free_port(), free_port()
+        settings = {
+            "reminder_scheduler": "dapr-jobs",
+            "dapr_http_port": http_port,
+            "dapr_grpc_port": grpc_port,
+        }
+    async with contextlib.AsyncExitStack() as stack:
+        system = await stack.enter_async_context(
+            System(backend, DATABASE, [subscription], serve=jobs, settings=settings)
+        )
+        if jobs:
+            await stack.enter_async_context(_jobs_sidecar(system, http_port, grpc_port))
         assert system.container is not None
         owners = await _users(system, cfg.users)
         first = datetime.now(UTC) + timedelta(seconds=cfg.feed_budget_s + cfg.lead_s)
@@ -191,8 +284,9 @@ async def _backend(
         await _feed(_schedule_handler(system), events)
         feed_s = feed_watch.elapsed
         lead = (first - datetime.now(UTC)).total_seconds()
+        name = DAPR_JOBS if jobs else backend.name
         log(
-            f"  {backend.name}: fed {len(events):,} reminders in {feed_s:.1f} s;"
+            f"  {name}: fed {len(events):,} reminders in {feed_s:.1f} s;"
             f" the first is due in {lead:.1f} s"
         )
         last = max(planned.values())
@@ -205,7 +299,7 @@ async def _backend(
         # Let the notification service store the last ones too.
         await asyncio.sleep(0.5)
         inbox = await _inbox(system)
-        fired_total = system.container.reminders.fired_total
+        fired_total = None if jobs else system.container.reminders.fired_total
     fired, emitted, received, stored = [], [], [], []
     for task_id, remind in planned.items():
         event = recorder.events.get(task_id)
@@ -250,6 +344,18 @@ async def run(cfg: ReminderConfig, log: Callable[[str], None]) -> dict[str, Any]
     result: dict[str, Any] = {"config": asdict(cfg), "target_s": TARGET_S, "backends": {}}
     for backend in (MEMORY_SQLITE, MEMORY_POSTGRES):
         result["backends"][backend.name] = await _backend(backend, cfg, log)
+    try:
+        result["backends"][DAPR_JOBS] = await _backend(MEMORY_POSTGRES, cfg, log, jobs=True)
+    except NotRun as exc:
+        result["not_run"] = {DAPR_JOBS: str(exc)}
+        log(f"  {DAPR_JOBS}: not run: {exc}")
+        return result
+    builtin, dapr = result["backends"][MEMORY_POSTGRES.name], result["backends"][DAPR_JOBS]
+    if builtin["delay"]["received"] and dapr["delay"]["received"]:
+        result["ratio_received_dapr_jobs_over_builtin"] = {
+            q: round(ratio(dapr["delay"]["received"][q], builtin["delay"]["received"][q]), 2)
+            for q in ("p50_ms", "p95_ms", "p99_ms")
+        }
     return result
 
 

@@ -104,15 +104,15 @@ def render_reminders(result: dict[str, Any]) -> list[str]:
     lines = [
         f"Reminder firing delay (actual - scheduled): {cfg['reminders']:,} reminders on "
         f"whole seconds over {cfg['spread_s']} s, memory bus",
-        f"  {'backend':<17}{'measured at':<22}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}",
+        f"  {'backend':<20}{'measured at':<22}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}",
     ]
     for name, b in result["backends"].items():
         label = name
         for what, lat in [*b["delay"].items(), ("asyncio timer (floor)", b["timer_floor"])]:
-            lines.append(f"  {label:<17}{what:<22}{_ms(lat)}")
+            lines.append(f"  {label:<20}{what:<22}{_ms(lat)}")
             label = ""
         lines.append(
-            f"  {'':<17}fed in {b['feed_seconds']:.1f} s, first due {b['lead_after_feeding_s']:.1f}"
+            f"  {'':<20}fed in {b['feed_seconds']:.1f} s, first due {b['lead_after_feeding_s']:.1f}"
             f" s later; {b['fired_events']:,} fired, {b['missing']} missing, "
             f"{b['redeliveries_seen']} redelivered; within {result['target_s']:.0f} s: "
             f"fired {_met(b['meets_target_fired'])}, received {_met(b['meets_target_received'])}"
@@ -124,6 +124,14 @@ def render_reminders(result: dict[str, Any]) -> list[str]:
         " in-app",
         "  notification stored)",
     ]
+    ratios = result.get("ratio_received_dapr_jobs_over_builtin")
+    if ratios:
+        lines.append(
+            "  received, dapr-jobs / builtin (both PostgreSQL): "
+            + ", ".join(f"{q.removesuffix('_ms')} {r}" for q, r in ratios.items())
+        )
+    for name, why in result.get("not_run", {}).items():
+        lines.append(f"  {name}: not run: {why}")
     return lines
 
 

@@ -152,8 +152,11 @@ class System:
         *,
         kafka: str | None = None,
         serve: bool = True,
+        settings: dict[str, Any] | None = None,
     ) -> None:
+        """`settings` overrides what the container is bootstrapped with."""
         self.backend = backend
+        self._settings = dict(settings or {})
         self._db_name = db_name
         self._subscriptions = list(subscriptions)
         self._kafka = kafka
@@ -192,7 +195,7 @@ class System:
                 "kafka_bootstrap_servers": self._kafka,
                 "kafka_group_prefix": f"bench-{uuid.uuid4().hex[:8]}-",
             }
-        container = bootstrap(**overrides)
+        container = bootstrap(**overrides, **self._settings)
         self.container = container
         self.clock = CommitClock(container.relay)
         container.extra_subscriptions.extend(self._subscriptions)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The four services as separate processes, each with its own daprd sidecar in
-# self-hosted mode, on the real Kafka broker and Redis of scripts/test-services.sh.
+# self-hosted mode, on the real Kafka broker and Redis of scripts/test-services.sh, and
+# Dapr's scheduler service (the Jobs API: reminders with REMINDER_SCHEDULER=dapr-jobs).
 #
-#   scripts/dapr-stack.sh start    broker + Redis, migrations, four apps and four sidecars
-#   scripts/dapr-stack.sh stop     the apps and sidecars (the broker and Redis stay up)
+#   scripts/dapr-stack.sh start    broker + Redis, migrations, the scheduler, four apps and four sidecars
+#   scripts/dapr-stack.sh stop     the apps, sidecars and the scheduler (the broker and Redis stay up)
 #   scripts/dapr-stack.sh status   which processes run, and the sidecars' health
 #
 # `start` returns once every sidecar answers /v1.0/healthz and every app /readyz (or
@@ -14,8 +15,10 @@
 #                     todo_dapr_stack, on the test server; the test suite resets todo_test)
 #   DAPR_STACK_STATE  pid files and logs (build/dapr-stack)
 #   DAPR_STACK_BASE   first app port (8101); the sidecars' ports are fixed: HTTP 3501..,
-#                     gRPC 3601.., internal gRPC 3701.., metrics 9091.. (all below the
-#                     ephemeral range, where an outgoing connection could hold them)
+#                     gRPC 3601.., internal gRPC 3701.., metrics 9091.., and the scheduler's:
+#                     gRPC 3801, health 3802, etcd 3803 and 3804, metrics 9099 (all below
+#                     the ephemeral range, where an outgoing connection could hold them)
+#   REMINDER_SCHEDULER  what fires reminders (dapr-jobs here; builtin for the services' own)
 #   DAPR_STACK_TIMEOUT  seconds to wait for each process to come up (60) or go (15)
 set -euo pipefail
 
@@ -26,6 +29,8 @@ TODO="$ROOT/.venv/bin/todo"
 PYTHON="$ROOT/.venv/bin/python"
 TIMEOUT="${DAPR_STACK_TIMEOUT:-60}"
 STACK_DATABASE=todo_dapr_stack
+SCHEDULER_PORT=3801
+SCHEDULER_HEALTHZ_PORT=3802
 
 # service|Dapr app id
 SERVICES=(
@@ -85,7 +90,7 @@ PY
 }
 
 start() {
-  local daprd i entry service app_id app_port http_port
+  local daprd scheduler i entry service app_id app_port http_port
   "$ROOT/scripts/test-services.sh" start --kafka >&2
   eval "$("$ROOT/scripts/test-services.sh" env)"
   if [[ -z "${DATABASE_URL:-}" ]]; then
@@ -94,9 +99,26 @@ start() {
   export DATABASE_URL
   export REDIS_URL="${REDIS_URL:-$TEST_REDIS_URL}"
   export EVENT_BUS=dapr DAPR_PUBSUB_NAME=pubsub-kafka
+  export REMINDER_SCHEDULER="${REMINDER_SCHEDULER:-dapr-jobs}"
   daprd="$("$ROOT/scripts/dapr.sh")"
+  scheduler="$("$ROOT/scripts/dapr.sh" scheduler)"
   mkdir -p "$STATE"
   "$TODO" db upgrade >&2
+  # The scheduler first: a sidecar told of one is not healthy until it reaches it. Its
+  # etcd keeps the jobs in $STATE/scheduler-data across restarts.
+  if running "$STATE/scheduler.pid"; then
+    log "the scheduler already runs"
+  else
+    nohup "$scheduler" --mode standalone --listen-address 127.0.0.1 --port "$SCHEDULER_PORT" \
+      --healthz-listen-address 127.0.0.1 --healthz-port "$SCHEDULER_HEALTHZ_PORT" \
+      --metrics-listen-address 127.0.0.1 --metrics-port 9099 \
+      --etcd-data-dir "$STATE/scheduler-data" --etcd-client-port 3803 \
+      --etcd-initial-cluster dapr-scheduler-server-0=http://127.0.0.1:3804 \
+      --log-level info </dev/null >"$STATE/scheduler.log" 2>&1 &
+    echo $! >"$STATE/scheduler.pid"
+  fi
+  wait_http "the scheduler" "http://127.0.0.1:$SCHEDULER_HEALTHZ_PORT/healthz" 200 \
+    "$STATE/scheduler.pid" "$STATE/scheduler.log"
   # From the repository, so the secret store's relative file path resolves.
   cd "$ROOT"
   i=0
@@ -121,7 +143,7 @@ start() {
         --dapr-http-port "$http_port" --dapr-grpc-port $((3601 + i)) \
         --dapr-internal-grpc-port $((3701 + i)) --metrics-port $((9091 + i)) \
         --resources-path "$ROOT/dapr/components" --placement-host-address "" \
-        --log-level info </dev/null >"$STATE/$service.daprd.log" 2>&1 &
+        --scheduler-host-address "127.0.0.1:$SCHEDULER_PORT" --log-level info </dev/null >"$STATE/$service.daprd.log" 2>&1 &
       echo $! >"$STATE/$service.daprd.pid"
     fi
     i=$((i + 1))
@@ -138,7 +160,7 @@ start() {
     log "$service: app http://127.0.0.1:$app_port, sidecar http://127.0.0.1:$http_port"
     i=$((i + 1))
   done
-  log "up; database $DATABASE_URL"
+  log "up; database $DATABASE_URL; reminders: $REMINDER_SCHEDULER (scheduler 127.0.0.1:$SCHEDULER_PORT)"
 }
 
 # Until the process of `pid_file` (sent SIGTERM) exits; SIGKILL after $DAPR_STACK_TIMEOUT/4
@@ -163,7 +185,7 @@ wait_gone() {
 stop() {
   local pid_file
   local -a pid_files=()
-  # The sidecars first: they stop delivering before their apps go away.
+  # The sidecars first: they stop delivering before their apps (and the scheduler) go away.
   for pid_file in "$STATE"/*.daprd.pid "$STATE"/*.pid; do
     [[ -e "$pid_file" ]] || continue
     if running "$pid_file"; then
@@ -187,6 +209,9 @@ status() {
       "$(running "$STATE/$service.daprd.pid" && echo up || echo down)" "$code"
     i=$((i + 1))
   done
+  code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SCHEDULER_HEALTHZ_PORT/healthz" || true)"
+  printf '%-15s %-12s %-14s healthz %s\n' scheduler \
+    "$(running "$STATE/scheduler.pid" && echo up || echo down)" "" "$code"
 }
 
 case "${1:-}" in

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -40,6 +40,9 @@ from services.shared.settings import Settings, get_settings
 from services.shared.timeutil import is_known_zone
 from services.shared.uow import UnitOfWork
 from services.tasks.realtime import ConnectionHub, Fanout, LocalFanout, RedisFanout
+
+if TYPE_CHECKING:
+    from events.jobs import DaprJobs
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,8 @@ class Container:
     limiter: RateLimiter
     throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(MemoryFailureStore()))
     extra_subscriptions: list[Subscription] = field(default_factory=list)
+    # REMINDER_SCHEDULER=dapr-jobs: the Dapr Jobs API that fires the reminders instead.
+    reminder_jobs: "DaprJobs | None" = None
     _started: bool = False
     _workers: list[Worker] = field(default_factory=list)
 
@@ -131,6 +136,8 @@ class Container:
             await self.bus.stop()
             await self.realtime.fanout.stop()
             self._started = False
+        if self.reminder_jobs is not None:
+            await self.reminder_jobs.stop()
         await self.limiter.aclose()
         await self.throttle.aclose()
         await self.engine.dispose()
@@ -164,6 +171,11 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
     )
     set_schema_base(settings.event_schemas_at)
     relay = OutboxRelay(engine, bus, poll_interval=settings.relay_poll_seconds)
+    jobs = None
+    if settings.reminder_scheduler == "dapr-jobs" and settings.dapr_grpc_port is not None:
+        from events.jobs import DaprJobs
+
+        jobs = DaprJobs(http_port=settings.dapr_http_port, grpc_port=settings.dapr_grpc_port)
     hub = ConnectionHub()
     fanout: Fanout = LocalFanout(hub)
     if settings.redis_url:
@@ -180,6 +192,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         relay=relay,
         realtime=Realtime(hub, fanout),
         reminders=ReminderScheduler(engine, lambda: UnitOfWork(engine, on_commit=relay.notify)),
+        reminder_jobs=jobs,
         smtp=parse_smtp_url(settings.smtp_url, settings.smtp_from) if settings.smtp_url else None,
         limiter=RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter(),
         throttle=LoginThrottle(

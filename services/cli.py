@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from services.bootstrap import bootstrap
 from services.migrations.runner import upgrade, upgrade_reporting, wait_for_schema
@@ -19,7 +20,13 @@ from services.shared.auth.keys import (
     load_or_create_private_key,
     load_or_create_vapid_key,
 )
-from services.shared.settings import SecretFileError, Settings, get_settings
+from services.shared.settings import (
+    SecretFileError,
+    Settings,
+    SettingsError,
+    get_settings,
+    settings_error,
+)
 
 app = typer.Typer(help="todo-app: a chat-first task assistant.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -122,9 +129,12 @@ def serve(
             err=True,
         )
     log_config = configure(settings.log_format, settings.log_level)
-    config = uvicorn.Config(
-        build_app(service=service.value), host=host, port=port, log_config=log_config
-    )
+    try:
+        served = build_app(service=service.value)
+    except BaseException:
+        listening.close()
+        raise
+    config = uvicorn.Config(served, host=host, port=port, log_config=log_config)
     uvicorn.Server(config).run(sockets=[listening])
 
 
@@ -345,7 +355,15 @@ def main() -> None:
     except SecretFileError as exc:
         typer.echo(f"todo: {exc}", err=True)
         raise SystemExit(2) from None
-    app()
+    except ValidationError as exc:  # a setting with a value it cannot take
+        for line in settings_error(exc).splitlines():
+            typer.echo(f"todo: {line}", err=True)
+        raise SystemExit(2) from None
+    try:
+        app()
+    except SettingsError as exc:  # settings this command cannot run with
+        typer.echo(f"todo: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

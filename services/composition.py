@@ -68,20 +68,25 @@ def _task_api(container: Container, process: Process) -> None:
 def _recurring(container: Container, process: Process) -> None:
     from events.topics import Topic
     from services.recurring.occurrences import OccurrenceHandler
-    from services.recurring.reminders import ScheduleHandler
+    from services.recurring.reminders import JobReminders, ScheduleHandler
 
-    scheduler = container.reminders
+    if container.settings.reminder_scheduler == "dapr-jobs":
+        container.settings.reminder_jobs_port()  # stops the start without a sidecar port
+    if container.reminder_jobs is None:  # REMINDER_SCHEDULER=builtin
+        scheduler = container.reminders
+        reminders = ScheduleHandler(container.uow, scheduler.notify)
+        process.workers.append(scheduler)
+    else:  # dapr-jobs: the scheduler calls back `POST /job/<name>`
+        jobs = JobReminders(container.reminder_jobs, container.uow)
+        reminders = ScheduleHandler(container.uow, lambda: None, synced=jobs.sync)
+        process.routers.append(container.reminder_jobs.router(jobs.trigger))
+        process.workers.append(jobs)  # schedules the jobs of reminders pending at start
     process.subscriptions += [
         Subscription(
             Topic.TASK_EVENTS, "recurring-task-occurrences", OccurrenceHandler(container.uow)
         ),
-        Subscription(
-            Topic.TASK_EVENTS,
-            "recurring-task-reminders",
-            ScheduleHandler(container.uow, scheduler.notify),
-        ),
+        Subscription(Topic.TASK_EVENTS, "recurring-task-reminders", reminders),
     ]
-    process.workers.append(scheduler)
 
 
 def _notification(container: Container, process: Process) -> None:

@@ -1,18 +1,28 @@
 """The reminder schedule: fed by task events, fired exactly once.
 
-The table is this service's own copy of what to remind and when. The
-scheduler sleeps until the next reminder is due (or until a handler in this
-process schedules a nearer one), claims due rows with a conditional UPDATE in
-the same transaction that writes `reminder.triggered` to the outbox, so a
-reminder fires once even with several replicas and across crashes.
+The table is this service's own copy of what to remind and when. What wakes a
+reminder when it is due is REMINDER_SCHEDULER's to say:
+
+- `builtin` (`ReminderScheduler`): a worker of this process sleeps until the
+  next reminder is due (or until a handler in this process schedules a nearer
+  one) and fires every due row;
+- `dapr-jobs` (`JobReminders`): each pending reminder is a one-shot job of the
+  Dapr Jobs API named after its task, scheduled, moved or deleted in the same
+  transaction that changes the row; Dapr's scheduler calls the service back
+  when it is due.
+
+Either way a reminder is claimed with a conditional UPDATE (not fired yet, the
+same `remind_at`) in the transaction that writes `reminder.triggered` to the
+outbox, so it fires once even with several replicas, a redelivered trigger, a
+job left behind by a rolled-back change, and across crashes.
 """
 
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,6 +42,8 @@ CONSUMER = "recurring-task-reminders"
 
 schedule = reminder_schedule  # this service's table
 UowFactory = Callable[[], UnitOfWork]
+# Called in the transaction that changed the rows of these tasks, before it commits.
+Synced = Callable[[Any, Sequence[uuid.UUID]], Awaitable[None]]
 
 
 def _when(value: str | None) -> datetime | None:
@@ -42,9 +54,16 @@ class ScheduleHandler:
     """Keeps the schedule in step with `task-events`; a newer task version
     always wins over an older one delivered late."""
 
-    def __init__(self, uow_factory: UowFactory, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        uow_factory: UowFactory,
+        on_change: Callable[[], None],
+        *,
+        synced: Synced | None = None,
+    ) -> None:
         self._uow = uow_factory
         self._on_change = on_change
+        self._synced = synced
 
     async def __call__(self, event: CloudEvent) -> None:
         if event.type == EventType.USER_DELETED:
@@ -85,14 +104,19 @@ class ScheduleHandler:
                 )
                 fired_at = datetime.now(UTC) if past else None
                 await self._upsert(conn, event, task, task_id, version, remind_at, fired_at)
+            if self._synced is not None:
+                await self._synced(conn, [task_id])
             await uow.commit()
         self._on_change()
 
     async def _forget(self, event: CloudEvent) -> None:
         async with self._uow() as uow:
-            await uow.connection.execute(
-                schedule.delete().where(schedule.c.user_id == uuid.UUID(event.userid))
-            )
+            user = schedule.c.user_id == uuid.UUID(event.userid)
+            conn = uow.connection
+            tasks = (await conn.execute(sa.select(schedule.c.task_id).where(user))).scalars().all()
+            await conn.execute(schedule.delete().where(user))
+            if self._synced is not None:
+                await self._synced(conn, tasks)
             await uow.commit()
 
     async def _upsert(
@@ -200,28 +224,170 @@ class ReminderScheduler(WakeableLoop):
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             due = (await conn.execute(query)).all()
-            fired = 0
-            delays: list[float] = []
-            for row in due:
-                claimed = await conn.execute(
-                    schedule.update()
-                    .where(
-                        schedule.c.task_id == row.task_id,
-                        schedule.c.fired_at.is_(None),
-                        schedule.c.remind_at == row.remind_at,
-                    )
-                    .values(fired_at=now)
-                )
-                if claimed.rowcount == 1:
-                    uow.emit(_triggered(row, now))
-                    fired += 1
-                    delays.append((now - _utc(row.remind_at)).total_seconds())
+            delays = [d for row in due if (d := await _claim(uow, row, now)) is not None]
             await uow.commit()
+        fired = len(delays)
         self.fired_total += fired
-        REMINDERS_FIRED.inc(fired)
-        for delay in delays:
-            REMINDER_DELAY.observe(max(0.0, delay))
+        _observe(delays)
         return fired
+
+
+async def _claim(uow: UnitOfWork, row: Any, now: datetime) -> float | None:
+    """Fire `row` in `uow` unless it fired already or moved: mark it fired and write its
+    `reminder.triggered` to the outbox. How late it fired, in seconds, or None."""
+    claimed = await uow.connection.execute(
+        schedule.update()
+        .where(
+            schedule.c.task_id == row.task_id,
+            schedule.c.fired_at.is_(None),
+            schedule.c.remind_at == row.remind_at,
+        )
+        .values(fired_at=now)
+    )
+    if claimed.rowcount != 1:
+        return None
+    uow.emit(_triggered(row, now))
+    return (now - _utc(row.remind_at)).total_seconds()
+
+
+def _observe(delays: Sequence[float]) -> None:
+    REMINDERS_FIRED.inc(len(delays))
+    for delay in delays:
+        REMINDER_DELAY.observe(max(0.0, delay))
+
+
+class ReminderJobs(Protocol):
+    """One-shot jobs kept outside this process (the Dapr Jobs API: `events.jobs.DaprJobs`)."""
+
+    async def schedule(self, name: str, at: datetime, data: dict[str, Any]) -> None: ...
+
+    async def delete(self, name: str) -> None: ...
+
+
+JOB_PREFIX = "reminder-"
+# A trigger this long before its reminder's time did not come from the scheduler.
+EARLY_SLACK = timedelta(seconds=2)
+
+
+def job_name(task_id: uuid.UUID) -> str:
+    """The job of a task's reminder: one per task, so moving the reminder replaces it."""
+    return f"{JOB_PREFIX}{task_id}"
+
+
+class JobReminders(WakeableLoop):
+    """REMINDER_SCHEDULER=dapr-jobs: every reminder not fired yet is a one-shot job.
+
+    `sync` (the `ScheduleHandler`'s `synced` hook) runs in the transaction that changed the
+    rows, before it commits: a job that cannot be scheduled fails the event, which is then
+    redelivered with the change undone. `trigger` is what the job's callback runs.
+
+    Started as a worker, it schedules the job of every pending reminder once (retrying
+    until the sidecar takes them): reminders kept while REMINDER_SCHEDULER was `builtin`,
+    or whose jobs were lost with the scheduler's data, fire too. Each batch holds its rows'
+    locks while it schedules, so a change to one of them waits and schedules after it."""
+
+    task_name = "reminder-jobs-resync"
+
+    def __init__(
+        self, jobs: ReminderJobs, uow_factory: UowFactory, *, batch_size: int = 200
+    ) -> None:
+        super().__init__()
+        self._jobs = jobs
+        self._uow = uow_factory
+        self.batch_size = batch_size
+        self.fired_total = 0
+        self.resynced: int | None = None  # how many jobs the start-up pass scheduled
+
+    async def _run(self) -> None:
+        wait = 1.0
+        while True:
+            try:
+                self.resynced = await self.resync()
+                log.info("scheduled the jobs of %d pending reminders", self.resynced)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the sidecar or the database is not there yet
+                log.warning("scheduling the pending reminders' jobs failed (%s); retrying", exc)
+                await self._sleep(wait)
+                wait = min(wait * 2, 30.0)
+
+    async def resync(self) -> int:
+        """Schedule the job of every reminder not fired yet; how many."""
+        done, after = 0, None
+        while True:
+            async with self._uow() as uow:
+                conn = uow.connection
+                query = (
+                    sa.select(schedule.c.task_id)
+                    .where(schedule.c.fired_at.is_(None))
+                    .order_by(schedule.c.task_id)
+                    .limit(self.batch_size)
+                )
+                if after is not None:
+                    query = query.where(schedule.c.task_id > after)
+                if conn.dialect.name == "postgresql":
+                    # Rows a handler is changing are skipped: it schedules them itself.
+                    query = query.with_for_update(skip_locked=True)
+                batch = list((await conn.execute(query)).scalars())
+                await self.sync(conn, batch)
+                await uow.commit()
+            done += len(batch)
+            if len(batch) < self.batch_size:
+                return done
+            after = batch[-1]
+
+    async def sync(self, conn: Any, task_ids: Sequence[uuid.UUID]) -> None:
+        if not task_ids:
+            return
+        pending = {
+            row.task_id: row.remind_at
+            for row in await conn.execute(
+                sa.select(schedule.c.task_id, schedule.c.remind_at).where(
+                    schedule.c.task_id.in_(task_ids), schedule.c.fired_at.is_(None)
+                )
+            )
+        }
+        for task_id in task_ids:
+            remind_at = pending.get(task_id)
+            if remind_at is None:
+                await self._jobs.delete(job_name(task_id))
+            else:
+                at = _utc(remind_at)
+                await self._jobs.schedule(
+                    job_name(task_id), at, {"task_id": str(task_id), "remind_at": at.isoformat()}
+                )
+
+    async def trigger(self, name: str, data: dict[str, Any]) -> None:
+        """Fire the reminder of the job `name` once; a trigger of a reminder that fired, moved
+        or went away does nothing. Raises ValueError for data no job of ours carries."""
+        from events.jobs import JobNotDue
+
+        try:
+            task_id = uuid.UUID(str(data["task_id"]))
+            remind_at = _utc(datetime.fromisoformat(str(data["remind_at"])))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"not a reminder's job data ({exc!r}): {data}") from exc
+        if name != job_name(task_id):
+            raise ValueError(f"the job of task {task_id} is {job_name(task_id)}, not {name}")
+        now = datetime.now(UTC)
+        if remind_at - now > EARLY_SLACK:
+            raise JobNotDue(f"job {name} is not due until {remind_at.isoformat()}")
+        async with self._uow() as uow:
+            row = (
+                await uow.connection.execute(
+                    sa.select(schedule).where(
+                        schedule.c.task_id == task_id, schedule.c.remind_at == remind_at
+                    )
+                )
+            ).one_or_none()
+            delay = None if row is None else await _claim(uow, row, now)
+            await uow.commit()
+        if delay is None:
+            log.info("job %s: its reminder fired already, moved or went away", name)
+            return
+        self.fired_total += 1
+        _observe([delay])
 
 
 def _utc(instant: datetime) -> datetime:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import platformdirs
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -43,6 +43,10 @@ FILE_VARIABLES = ("DATABASE_URL", "SMTP_URL", "OPENAI_API_KEY")
 
 class SecretFileError(ValueError):
     """A `<NAME>_FILE` that cannot give a value: the service must not start."""
+
+
+class SettingsError(ValueError):
+    """Settings a process cannot run with (each fine alone): it must not start."""
 
 
 class SecretFilesSource(PydanticBaseSettingsSource):
@@ -134,6 +138,10 @@ class Settings(ChatSettings):
     # Set (as Dapr's sidecar injector does): publish through the Dapr SDK over gRPC.
     dapr_grpc_port: int | None = None
     dapr_pubsub_name: str = "pubsub-kafka"
+    # What fires reminders when they are due: `builtin`, a worker of the recurring-task
+    # service that watches its table; `dapr-jobs`, one job per reminder in Dapr's scheduler
+    # (the Jobs API through the sidecar: needs DAPR_GRPC_PORT).
+    reminder_scheduler: Literal["builtin", "dapr-jobs"] = "builtin"
     redis_url: str | None = None
 
     # The embedded database and the generated signing key; per user, not per folder.
@@ -252,6 +260,16 @@ class Settings(ChatSettings):
         """The VAPID key: `VAPID_PRIVATE_KEY_FILE`, else `vapid-private.pem` in `DATA_DIR`."""
         return self.vapid_private_key_file or self.data_dir / "vapid-private.pem"
 
+    def reminder_jobs_port(self) -> int:
+        """The sidecar gRPC port for the Dapr Jobs API (REMINDER_SCHEDULER=dapr-jobs)."""
+        if self.dapr_grpc_port is None:
+            raise SettingsError(
+                "REMINDER_SCHEDULER=dapr-jobs schedules reminders through the Dapr sidecar's "
+                "gRPC API: set DAPR_GRPC_PORT (Dapr's sidecar injector sets it), or use "
+                "REMINDER_SCHEDULER=builtin"
+            )
+        return self.dapr_grpc_port
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -263,6 +281,20 @@ class Settings(ChatSettings):
     @property
     def local_user_enabled(self) -> bool:
         return self.is_sqlite if self.local_user is None else self.local_user
+
+
+def settings_error(exc: ValidationError) -> str:
+    """What is wrong with the environment, one line per variable: its name as it is set
+    (`REMINDER_SCHEDULER='weekly': Input should be 'builtin' or 'dapr-jobs'`)."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        where = "_".join(str(part) for part in error["loc"]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if where:
+            lines.append(f"{where}={error['input']!r}: {message}")
+        else:
+            lines.append(message)
+    return "\n".join(lines)
 
 
 @lru_cache(maxsize=1)

@@ -595,3 +595,25 @@ def test_a_gateway_node_port_outside_the_range_is_refused(helm: str) -> None:
             "--set",
             "gateway.service.nodePort=8080",
         )
+
+
+def _reminder_schedulers(docs: tuple[dict[str, Any], ...]) -> dict[str, str]:
+    found = {}
+    for doc in of_kind(docs, "Deployment"):
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            for env in container.get("env", []):
+                if env["name"] == "REMINDER_SCHEDULER":
+                    found[doc["metadata"]["name"]] = env["value"]
+    return found
+
+
+def test_the_reminder_scheduler_is_chosen_for_every_service(helm: str) -> None:
+    default = _reminder_schedulers(render_chart(helm, "values.yaml"))
+    assert len(default) == 4
+    assert set(default.values()) == {"builtin"}
+    jobs = render_chart(
+        helm, "values.yaml", KUBE_VERSIONS[-1], "--set", "dapr.reminderScheduler=dapr-jobs"
+    )
+    assert set(_reminder_schedulers(jobs).values()) == {"dapr-jobs"}
+    with pytest.raises(ToolError, match="reminderScheduler"):
+        render_chart(helm, "values.yaml", KUBE_VERSIONS[-1], "--set", "dapr.reminderScheduler=cron")

@@ -120,14 +120,16 @@ def test_the_tests_job_runs_make_pytest_with_what_ci_true_requires() -> None:
     assert "/etc/apt/trusted.gpg.d/" in script
     used = actions(job)
     assert "actions/setup-go" in used
-    # daprd cached where scripts/dapr.sh builds it, keyed on how it is built; every
+    # daprd and the scheduler cached where scripts/dapr.sh builds them, keyed on how they are
+    # built; every
     # restored cache is saved under the same path.
     restores = [s for s in job["steps"] if s.get("uses", "").startswith("actions/cache/restore@")]
     saves = [s for s in job["steps"] if s.get("uses", "").startswith("actions/cache/save@")]
     assert sorted(s["with"]["path"] for s in restores) == sorted(s["with"]["path"] for s in saves)
     [daprd] = [s for s in restores if "/dapr/" in s["with"]["path"]]
-    assert daprd["with"]["path"] == "~/.cache/todo-app/dapr/daprd-v*"
-    assert 'BIN="$CACHE/dapr/daprd-v$DAPR_VERSION' in (REPO / "scripts" / "dapr.sh").read_text()
+    assert daprd["with"]["path"] == "~/.cache/todo-app/dapr/*-v*"
+    assert 'BIN="$CACHE/dapr/$NAME-v$DAPR_VERSION' in (REPO / "scripts" / "dapr.sh").read_text()
+    assert "scripts/dapr.sh scheduler" in makefile.split("\ndaprd:", 1)[1].split("\n\n", 1)[0]
     assert "'scripts/dapr.sh', 'scripts/dapr/*'" in daprd["with"]["key"]
 
 

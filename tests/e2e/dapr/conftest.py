@@ -1,7 +1,11 @@
 """The four services, each behind its own real daprd sidecar (self-hosted mode), on the
-real Kafka broker and a PostgreSQL database of the test run.
+real Kafka broker and a PostgreSQL database of the test run, with Dapr's scheduler service
+for the Jobs API.
 
-DAPRD names the sidecar binary (`make test` sets it from `scripts/dapr.sh --print`).
+DAPRD names the sidecar binary (`make test` sets it from `scripts/dapr.sh --print`),
+DAPR_SCHEDULER the scheduler's (`scripts/dapr.sh scheduler --print`). The services fire
+reminders as the `reminder_scheduler` fixture says (REMINDER_SCHEDULER; `builtin` unless a
+test module overrides the fixture).
 Each run writes its own components directory: the local stack's `pubsub-kafka` on the
 test broker, with consumer groups of its own (`<run>-<app id>`). Before the sidecars
 start, those groups get the topics' end offsets committed, so records other runs left on
@@ -21,6 +25,7 @@ from bench.dapr_latency import daprd_command, pubsub_component
 from events.topics import Topic
 from tests.e2e.processes import SERVICES, Cluster, Processes, service_env
 from tests.integration.test_acceptance import Inbox
+from testsupport.dapr_scheduler import DaprScheduler, scheduler_binary
 from testsupport.kafka import start_group_at_the_end
 from testsupport.ports import free_port
 
@@ -42,6 +47,17 @@ def daprd_binary() -> str:
     return path
 
 
+def dapr_scheduler_binary() -> str:
+    path = scheduler_binary()
+    if path is None:
+        pytest.fail(
+            f"DAPR_SCHEDULER={os.environ.get('DAPR_SCHEDULER', '')!r} is not an executable "
+            "Dapr scheduler: `make test` sets it (or run with "
+            "DAPR_SCHEDULER=$(scripts/dapr.sh scheduler --print))"
+        )
+    return path
+
+
 @dataclass
 class Sidecars(Processes):
     """One daprd per service, logging to `<logs>/<service>.daprd.log`."""
@@ -51,6 +67,7 @@ class Sidecars(Processes):
     apps: dict[str, int] = field(default_factory=dict)
     http: dict[str, int] = field(default_factory=dict)
     grpc: dict[str, int] = field(default_factory=dict)
+    scheduler: str | None = None  # host:port of Dapr's scheduler service
 
     def start(self, service: str) -> None:
         self.http.setdefault(service, free_port())
@@ -64,6 +81,7 @@ class Sidecars(Processes):
                 http_port=self.http[service],
                 grpc_port=self.grpc[service],
                 resources=self.resources,
+                scheduler=self.scheduler,
             ),
         )
 
@@ -83,13 +101,26 @@ class DaprCluster:
     sidecars: Sidecars
     database_url: str
     kafka: str
+    scheduler: DaprScheduler
+
+
+@pytest.fixture
+def reminder_scheduler() -> str:
+    """REMINDER_SCHEDULER for the services of `dapr_cluster`."""
+    return "builtin"
 
 
 @pytest.fixture
 async def dapr_cluster(
-    fresh_postgres: str, kafka: str, key_file: Path, tmp_path: Path, smtp: tuple[Inbox, int]
+    fresh_postgres: str,
+    kafka: str,
+    key_file: Path,
+    tmp_path: Path,
+    smtp: tuple[Inbox, int],
+    reminder_scheduler: str,
 ) -> AsyncIterator[DaprCluster]:
     daprd = daprd_binary()
+    scheduler = DaprScheduler(dapr_scheduler_binary(), tmp_path)
     resources = tmp_path / "components"
     resources.mkdir()
     run = f"e2e-dapr-{uuid.uuid4().hex[:8]}"
@@ -106,9 +137,15 @@ async def dapr_cluster(
         apps=ports,
         http={s: free_port() for s in SERVICES},
         grpc={s: free_port() for s in SERVICES},
+        scheduler=scheduler.address,
     )
     env = service_env(
-        {**os.environ, "EVENT_BUS": "dapr", "DAPR_PUBSUB_NAME": "pubsub-kafka"},
+        {
+            **os.environ,
+            "EVENT_BUS": "dapr",
+            "DAPR_PUBSUB_NAME": "pubsub-kafka",
+            "REMINDER_SCHEDULER": reminder_scheduler,
+        },
         database_url=fresh_postgres,
         key_file=key_file,
         data_dir=tmp_path,
@@ -125,6 +162,9 @@ async def dapr_cluster(
         },
     )
     try:
+        # First: a sidecar told of a scheduler is not healthy until it reaches it.
+        scheduler.start()
+        await scheduler.ready()
         for service in SERVICES:
             apps.start(service)
             sidecars.start(service)
@@ -132,7 +172,8 @@ async def dapr_cluster(
             await sidecars.ready(service)
         for service in SERVICES:
             await apps.ready(service)
-        yield DaprCluster(apps, sidecars, fresh_postgres, kafka)
+        yield DaprCluster(apps, sidecars, fresh_postgres, kafka, scheduler)
     finally:
         sidecars.stop_all()
         apps.stop_all()
+        scheduler.stop()

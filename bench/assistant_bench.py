@@ -263,6 +263,43 @@ async def turn_overhead(cfg: AssistantBenchConfig, log: Callable[[str], None]) -
     }
 
 
+async def model_turns(seconds: float) -> int:
+    """Model turns, one after another, for `seconds` (what `make profile-chat` samples);
+    each turn's fold is awaited before the next, as in the benchmark. How many ran."""
+    db = database("todo_bench_profile_chat")
+    await recreate_database(db)
+    scratch = Path(tempfile.mkdtemp(prefix="chat-profile-"))
+    container = bootstrap(database_url=db.url, data_dir=scratch, local_user=False)
+    standin = OpenAIStandIn()
+    await standin.start()
+    model = Assistant.for_container(
+        container, _settings(openai_api_key="sk-bench", openai_base_url=standin.base_url)
+    )
+    await model.start()
+    done = 0
+    try:
+        async with container.uow() as uow:
+            user: Principal = await accounts.ensure_local_user(
+                uow, email="profile@assistant.example.com", timezone="Europe/Berlin"
+            )
+        conversation: uuid.UUID | None = None
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            if done % SESSION_TURNS == 0:
+                conversation = None
+            standin.script(tools(call("add_task", {"title": "Bench task"})), text("Added."))
+            turn = await model.open_turn(user, "add bench task", conversation_id=conversation)
+            conversation = turn.conversation_id
+            await turn.run(_ignore)
+            await model.settled()
+            done += 1
+    finally:
+        await model.aclose()
+        await standin.stop()
+        await container.aclose()
+    return done
+
+
 async def run(cfg: AssistantBenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
     log(f"  parser throughput for {cfg.parse_seconds:.0f} s on one core")
     parser = parser_throughput(cfg.parse_seconds)
@@ -309,4 +346,12 @@ def render(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-__all__ = ["FULL", "QUICK", "AssistantBenchConfig", "parser_throughput", "render", "run"]
+__all__ = [
+    "FULL",
+    "QUICK",
+    "AssistantBenchConfig",
+    "model_turns",
+    "parser_throughput",
+    "render",
+    "run",
+]

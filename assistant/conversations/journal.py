@@ -26,6 +26,8 @@ from assistant.conversations.tables import chat_turns
 from assistant.messages import Message, ToolCall
 from assistant.turn import CallRecord
 
+_INSERT = chat_turns.insert()
+
 
 @dataclass(frozen=True, slots=True)
 class TurnRecord:
@@ -98,12 +100,13 @@ def messages_of(payload: str) -> list[Message]:
 async def write(conn: AsyncConnection, record: TurnRecord) -> None:
     """Append the turn: one INSERT, committed on its own on an autocommit connection."""
     await conn.execute(
-        chat_turns.insert().values(
-            user_id=record.user_id,
-            conversation_id=record.conversation_id,
-            payload=encode(record),
-            created_at=datetime.now(UTC),
-        )
+        _INSERT,
+        {
+            "user_id": record.user_id,
+            "conversation_id": record.conversation_id,
+            "payload": encode(record),
+            "created_at": datetime.now(UTC),
+        },
     )
 
 

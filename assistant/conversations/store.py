@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -81,15 +82,9 @@ async def get(
     return None if row is None else _conversation(row)
 
 
-async def recent_messages(
-    conn: AsyncConnection, user_id: uuid.UUID, conversation_id: uuid.UUID, limit: int
-) -> list[Message] | None:
-    """The last `limit` messages, oldest first, with the turns still written ahead
-    (`journal`); None when the conversation is not the user's.
-
-    One query: the saved messages and the pending turns are one UNION, and the
-    ownership check is the join, not a round trip of its own.
-    """
+def _recent_query() -> sa.CompoundSelect[Any]:
+    conversation_id = sa.bindparam("conversation_id", type_=sa.Uuid())
+    user_id = sa.bindparam("user_id", type_=sa.Uuid())
     saved = (
         sa.select(
             sa.literal(0).label("pending"),
@@ -103,7 +98,7 @@ async def recent_messages(
             conversations.c.user_id == user_id,
         )
         .order_by(conversation_messages.c.position.desc())
-        .limit(limit)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
         .subquery()
     )
     ahead = sa.select(
@@ -112,7 +107,37 @@ async def recent_messages(
         chat_turns.c.payload,
         *(sa.null() for _ in _MESSAGE_COLUMNS),
     ).where(chat_turns.c.conversation_id == conversation_id, chat_turns.c.user_id == user_id)
-    rows = (await conn.execute(sa.union_all(sa.select(saved), ahead))).all()
+    return sa.union_all(sa.select(saved), ahead)
+
+
+def _exists_query() -> sa.Select[tuple[bool]]:
+    conversation_id = sa.bindparam("conversation_id", type_=sa.Uuid())
+    user_id = sa.bindparam("user_id", type_=sa.Uuid())
+    saved = sa.exists().where(
+        conversations.c.id == conversation_id, conversations.c.user_id == user_id
+    )
+    ahead = sa.exists().where(
+        chat_turns.c.conversation_id == conversation_id, chat_turns.c.user_id == user_id
+    )
+    return sa.select(sa.or_(saved, ahead))
+
+
+# Built once: a turn's reads only bind their values (no statement building per turn).
+_RECENT = _recent_query()
+_EXISTS = _exists_query()
+
+
+async def recent_messages(
+    conn: AsyncConnection, user_id: uuid.UUID, conversation_id: uuid.UUID, limit: int
+) -> list[Message] | None:
+    """The last `limit` messages, oldest first, with the turns still written ahead
+    (`journal`); None when the conversation is not the user's.
+
+    One query: the saved messages and the pending turns are one UNION, and the
+    ownership check is the join, not a round trip of its own.
+    """
+    values = {"conversation_id": conversation_id, "user_id": user_id, "limit": limit}
+    rows = (await conn.execute(_RECENT, values)).all()
     if not rows and await get(conn, user_id, conversation_id) is None:
         return None
     found = [_message(r) for r in sorted((r for r in rows if not r.pending), key=lambda r: r.seq)]
@@ -123,13 +148,8 @@ async def recent_messages(
 
 async def exists(conn: AsyncConnection, user_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
     """Whether the conversation is the user's, saved or with a turn written ahead."""
-    saved = sa.exists().where(
-        conversations.c.id == conversation_id, conversations.c.user_id == user_id
-    )
-    ahead = sa.exists().where(
-        chat_turns.c.conversation_id == conversation_id, chat_turns.c.user_id == user_id
-    )
-    return bool((await conn.execute(sa.select(sa.or_(saved, ahead)))).scalar())
+    values = {"conversation_id": conversation_id, "user_id": user_id}
+    return bool((await conn.execute(_EXISTS, values)).scalar())
 
 
 async def append(

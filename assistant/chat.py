@@ -208,11 +208,19 @@ class Assistant:
             await asyncio.gather(*self._folds, return_exceptions=True)
 
     async def settle(self, user_id: uuid.UUID) -> None:
-        """Fold the user's pending turns now, before their conversations are read."""
+        """Fold the user's pending turns now, before their conversations are read.
+
+        A turn that cannot be folded stays written ahead (and is logged): the
+        read goes on without it rather than failing."""
         async with self._reading() as uow:
             pending = await journal.pending_conversations(uow.connection, user_id)
         for conversation_id in pending:
-            await self.fold(conversation_id)
+            try:
+                await self.fold(conversation_id)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                log.exception("could not fold a chat turn; it stays written ahead")
 
     async def recover(self) -> None:
         """Fold the turns a stopped process wrote ahead and did not fold."""

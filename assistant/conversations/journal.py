@@ -13,6 +13,7 @@ many processes try. Until then the readers of a conversation see it through
 """
 
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from assistant.conversations.tables import chat_turns
 from assistant.messages import Message, ToolCall
 from assistant.turn import CallRecord
 
+log = logging.getLogger(__name__)
 _INSERT = chat_turns.insert()
 
 
@@ -93,8 +95,13 @@ def decode(user_id: uuid.UUID, conversation_id: uuid.UUID, payload: str) -> Turn
 
 
 def messages_of(payload: str) -> list[Message]:
-    """The messages of a pending turn's payload (what the next turn's history needs)."""
-    return [_message(m) for m in json.loads(payload)["messages"]]
+    """The messages of a pending turn's payload (what the next turn's history needs);
+    none from a payload that cannot be read (logged: the row is kept as it is)."""
+    try:
+        return [_message(m) for m in json.loads(payload)["messages"]]
+    except (ValueError, KeyError, TypeError):
+        log.exception("a chat turn written ahead cannot be read; left out of the history")
+        return []
 
 
 async def write(conn: AsyncConnection, record: TurnRecord) -> None:
@@ -114,17 +121,28 @@ async def claim(conn: AsyncConnection, conversation_id: uuid.UUID) -> list[TurnR
     """Delete the conversation's pending turns and return them, oldest first.
 
     In the fold's transaction: a turn another process folds at the same time is
-    locked by its delete (PostgreSQL) or by the write lock (SQLite), and is gone
-    by the time this one can see it, so it is not folded twice.
+    locked (PostgreSQL: FOR UPDATE; SQLite: the write lock) and is gone by the
+    time this one can see it, so it is not folded twice. A turn that cannot be
+    read is logged and left where it is.
     """
     rows = (
         await conn.execute(
-            chat_turns.delete()
+            sa.select(chat_turns.c.id, chat_turns.c.user_id, chat_turns.c.payload)
             .where(chat_turns.c.conversation_id == conversation_id)
-            .returning(chat_turns.c.id, chat_turns.c.user_id, chat_turns.c.payload)
+            .order_by(chat_turns.c.id)
+            .with_for_update()
         )
     ).all()
-    return [decode(row.user_id, conversation_id, row.payload) for row in sorted(rows)]
+    claimed: list[tuple[int, TurnRecord]] = []
+    for row in rows:
+        try:
+            claimed.append((row.id, decode(row.user_id, conversation_id, row.payload)))
+        except (ValueError, KeyError, TypeError):
+            log.exception("chat turn %s written ahead cannot be read; it is kept", row.id)
+    if claimed:
+        ids = [turn_id for turn_id, _ in claimed]
+        await conn.execute(chat_turns.delete().where(chat_turns.c.id.in_(ids)))
+    return [record for _, record in claimed]
 
 
 async def pending_conversations(

@@ -182,3 +182,19 @@ class TestWithTheModel:
             ("user", "what did I just add?"),
         ]
         assert sent[2]["tool_calls"][0]["function"]["name"] == "add_task"
+
+
+async def test_a_turn_written_ahead_that_cannot_be_read_breaks_no_read(
+    alice: User, container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    reply = await say(alice, "buy milk")
+    async with container.engine.begin() as conn:
+        await conn.execute(chat_turns.update().values(payload="{not json"))
+    follow_up = await say(alice, "show my tasks", reply.conversation_id)
+    assert follow_up.names[-1] == "done", follow_up.events
+    listed = await alice.get("/api/conversations")
+    assert listed.status_code == 200, listed.text
+    assert "cannot be read; it is kept" in caplog.text
+    # The unreadable turn is kept as it was; the readable one was folded.
+    assert await _count(container, chat_turns) == 1
+    assert listed.json()["total"] == 1

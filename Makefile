@@ -101,6 +101,11 @@ bench: $(VENV)/.installed-dev services
 profile: $(VENV)/.installed-dev services
 	eval "$$($(SERVICES) env)" && $(BIN)/python -m bench.profile --seconds $${PROFILE_SECONDS:-20}
 
+## profile-chat: the same for model turns against the local Chat Completions stand-in
+.PHONY: profile-chat
+profile-chat: $(VENV)/.installed-dev services
+	eval "$$($(SERVICES) env)" && $(BIN)/python -m bench.profile --chat --seconds $${PROFILE_SECONDS:-20}
+
 ## bench-faults: load + fault campaign on a stack of its own (minutes; not part of `make test`)
 ##   FAULTS_USERS (50), FAULTS_DURATION seconds (300), FAULTS=on|off
 bench-faults: $(VENV)/.installed-dev

@@ -2,7 +2,9 @@
 
 The turn runs as the response's data sender, writing events into a memory
 stream the response reads from; it always ends with `done` or `error`, and a
-client that goes away cancels it (what already ran is still saved).
+client that goes away cancels it (what already ran is still saved). The history
+routes first fold the caller's turns still written ahead, so they read what
+every `done` promised.
 """
 
 import uuid
@@ -145,10 +147,12 @@ Page = Annotated[int, Query(ge=1, le=1_000_000)]
 async def list_conversations(
     user: CurrentUser,
     container: ContainerDep,
+    assistant: AssistantDep,
     page: Page = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ConversationPage:
     """The caller's conversations, most recently active first."""
+    await assistant.settle(user.user_id)
     async with container.reading() as uow:
         found, total = await store.list_conversations(
             uow.connection, user.user_id, page=page, limit=limit
@@ -164,10 +168,12 @@ async def list_messages(
     conversation_id: uuid.UUID,
     user: CurrentUser,
     container: ContainerDep,
+    assistant: AssistantDep,
     page: Page = 1,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MessagePage:
     """One of the caller's conversations, oldest message first."""
+    await assistant.settle(user.user_id)
     async with container.reading() as uow:
         found = await store.get(uow.connection, user.user_id, conversation_id)
         if found is None:

@@ -6,13 +6,18 @@
 
 `open_turn` fails fast (before any streaming) on what the caller got wrong: an
 empty or oversized message, a conversation that is not theirs. `run` always
-ends with `done` or `error`; whatever happened is written in one transaction
-at the end of the turn: the messages, and the chat events through the outbox.
+ends with `done` or `error`. Whatever happened is written ahead in one
+statement before `done` (`conversations.journal`: from then on it survives a
+crash) and folded into the conversation, with the chat events through the
+outbox, in the background afterwards; a process starting folds what a stopped
+one left, and the next turn and the history API see a turn not folded yet.
 """
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,7 +26,7 @@ import anyio
 from assistant import chat_events, stream
 from assistant.config import AssistantSettings, assistant_settings
 from assistant.confirmation import read_answer
-from assistant.conversations import store
+from assistant.conversations import journal, store
 from assistant.dapr_state import DaprStateStore
 from assistant.errors import AssistantError
 from assistant.messages import Message, user
@@ -31,7 +36,8 @@ from assistant.state import ConversationState, MemoryStateStore, StateStore, sta
 from assistant.stream import ChatEvent
 from assistant.tools import InProcessTools, RemoteTools, ToolOutcome, ToolSource
 from assistant.tracing import Tracer, create_tracer
-from assistant.turn import Agent, CallRecord, PlannedCall, Turn, execute, new_call_id, say
+from assistant.turn import Agent, PlannedCall, Turn, execute, new_call_id, say
+from events import CloudEvent
 from events.runtime import is_outage
 from services.errors import InvalidInput, NotFound
 from services.shared.auth.principal import Principal
@@ -66,6 +72,8 @@ class Assistant:
         self.tracer = tracer
         self._open_uow = open_uow
         self._reading = reading
+        self._folds: set[asyncio.Task[None]] = set()
+        self._closing = asyncio.Event()
 
     @classmethod
     def for_container(
@@ -105,11 +113,14 @@ class Assistant:
 
     async def start(self) -> None:
         """Open what is worth keeping across turns (the in-process MCP session)."""
+        await self.recover()
         starting = getattr(self.tools, "start", None)
         if starting is not None:
             await starting()
 
     async def aclose(self) -> None:
+        self._closing.set()  # what waits to be folded is folded now
+        await self.settled()
         for part in (self.tools, self.agent):
             closing = getattr(part, "aclose", None)
             if closing is not None:
@@ -138,57 +149,121 @@ class Assistant:
                     history = await store.recent_messages(
                         uow.connection, user.user_id, conversation_id, HISTORY_LOADED
                     )
-                elif await store.get(uow.connection, user.user_id, conversation_id) is None:
+                elif not await store.exists(uow.connection, user.user_id, conversation_id):
                     history = None
         if history is None:
             raise NotFound(f"no conversation {conversation_id}")
         return ChatTurn(self, user, text, conversation_id or uuid.uuid4(), history, token)
 
-    async def persist(
-        self,
-        user_id: uuid.UUID,
-        conversation_id: uuid.UUID,
-        transcript: list[Message],
-        calls: list[CallRecord],
-        answer: Message | None,
-        confirming: bool,
-    ) -> None:
-        """The turn's messages and chat events, in one transaction."""
-        first = transcript[0]
+    async def write_ahead(self, record: journal.TurnRecord) -> None:
+        """The finished turn, durable in one statement (`done` waits for this only)."""
+        async with self._reading() as uow:  # autocommit: the INSERT commits on its own
+            await journal.write(uow.connection, record)
+
+    async def fold(self, conversation_id: uuid.UUID) -> None:
+        """The conversation's turns written ahead become its messages and chat events,
+        in one transaction that also deletes them (a turn folded twice is impossible)."""
         async with self._open_uow() as uow:
-            await store.append(
-                uow.connection,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                title=first.content or "",
-                messages=transcript,
-                now=datetime.now(UTC),
-            )
-            uow.emit(chat_events.received(user_id, conversation_id, first.id, first.content or ""))
-            for call in calls:
-                uow.emit(
-                    chat_events.tool_called(
-                        user_id,
-                        conversation_id,
-                        call_id=call.call_id,
-                        tool=call.name,
-                        arguments=call.arguments,
-                        ok=call.ok,
-                        confirmed=call.confirmed,
-                    )
+            for turn in await journal.claim(uow.connection, conversation_id):
+                first = turn.messages[0]
+                await store.append(
+                    uow.connection,
+                    user_id=turn.user_id,
+                    conversation_id=conversation_id,
+                    title=first.content or "",
+                    messages=turn.messages,
+                    now=datetime.now(UTC),
                 )
-            if answer is not None:
-                uow.emit(
-                    chat_events.answered(
-                        user_id,
-                        conversation_id,
-                        answer.id,
-                        mode=self.agent.mode,
-                        tool_calls=len(calls),
-                        awaiting_confirmation=confirming,
-                    )
-                )
+                uow.emit(*_chat_events(turn))
             await uow.commit()
+
+    def fold_later(self, conversation_id: uuid.UUID) -> None:
+        """Fold the conversation in the background (after `chat_fold_delay_seconds`)."""
+        task = asyncio.get_running_loop().create_task(self._fold_in_background(conversation_id))
+        self._folds.add(task)
+        task.add_done_callback(self._folds.discard)
+
+    async def _fold_in_background(self, conversation_id: uuid.UUID) -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), self.settings.chat_fold_delay_seconds)
+        attempt = 0
+        while True:
+            try:
+                await self.fold(conversation_id)
+                return
+            except Exception as exc:
+                # The turn is safe in `chat_turns`: readers see it, and whatever is
+                # not folded here is folded when the next process starts.
+                attempt += 1
+                if is_outage(exc) and not self._closing.is_set():
+                    log.warning("folding a chat turn failed (%s); retrying", type(exc).__name__)
+                    await asyncio.sleep(min(5.0, 0.1 * 2**attempt))
+                    continue
+                log.exception("could not fold a chat turn; it stays written ahead")
+                return
+
+    async def settled(self) -> None:
+        """Until the folds started so far have ended."""
+        while self._folds:
+            await asyncio.gather(*self._folds, return_exceptions=True)
+
+    async def settle(self, user_id: uuid.UUID) -> None:
+        """Fold the user's pending turns now, before their conversations are read.
+
+        A turn that cannot be folded stays written ahead (and is logged): the
+        read goes on without it rather than failing."""
+        async with self._reading() as uow:
+            pending = await journal.pending_conversations(uow.connection, user_id)
+        for conversation_id in pending:
+            try:
+                await self.fold(conversation_id)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                log.exception("could not fold a chat turn; it stays written ahead")
+
+    async def recover(self) -> None:
+        """Fold the turns a stopped process wrote ahead and did not fold."""
+        try:
+            async with self._reading() as uow:
+                pending = await journal.pending_conversations(uow.connection)
+            for conversation_id in pending:
+                await self.fold(conversation_id)
+        except Exception:
+            log.exception("could not fold the chat turns written ahead; they are kept")
+        else:
+            if pending:
+                log.info("folded the chat turns of %d conversations written ahead", len(pending))
+
+
+def _chat_events(turn: journal.TurnRecord) -> list[CloudEvent]:
+    first = turn.messages[0]
+    user_id, conversation_id = turn.user_id, turn.conversation_id
+    found = [chat_events.received(user_id, conversation_id, first.id, first.content or "")]
+    for call in turn.calls:
+        found.append(
+            chat_events.tool_called(
+                turn.user_id,
+                turn.conversation_id,
+                call_id=call.call_id,
+                tool=call.name,
+                arguments=call.arguments,
+                ok=call.ok,
+                confirmed=call.confirmed,
+            )
+        )
+    if turn.answer_id is not None:
+        found.append(
+            chat_events.answered(
+                turn.user_id,
+                turn.conversation_id,
+                turn.answer_id,
+                mode=turn.mode,
+                tool_calls=len(turn.calls),
+                awaiting_confirmation=turn.confirming,
+            )
+        )
+    return found
 
 
 def _expected(exc: BaseException) -> AssistantError | None:
@@ -267,20 +342,26 @@ class ChatTurn:
             await emit(stream.done(str(self.conversation_id), str(turn.answer.id)))
 
     async def _finish(self, turn: Turn | None, failure: str | None) -> str | None:
-        # A database restarting or briefly unreachable only delays the save:
-        # the turn waits for it (up to SAVE_PATIENCE_SECONDS) instead of failing.
+        # The turn is written ahead in one statement; folding it into the
+        # conversation happens after `done`. A database restarting or briefly
+        # unreachable only delays the write: the turn waits for it (up to
+        # SAVE_PATIENCE_SECONDS) instead of failing.
+        a = self.assistant
+        record = journal.TurnRecord(
+            user_id=self.user.user_id,
+            conversation_id=self.conversation_id,
+            messages=turn.transcript if turn else [user(self.text)],
+            calls=turn.calls if turn else [],
+            answer_id=turn.answer.id if turn and turn.answer else None,
+            mode=a.agent.mode,
+            confirming=turn.confirming if turn else False,
+        )
         deadline = anyio.current_time() + SAVE_PATIENCE_SECONDS
         attempt = 0
         while True:
             try:
-                await self.assistant.persist(
-                    self.user.user_id,
-                    self.conversation_id,
-                    turn.transcript if turn else [user(self.text)],
-                    turn.calls if turn else [],
-                    turn.answer if turn else None,
-                    turn.confirming if turn else False,
-                )
+                await a.write_ahead(record)
+                a.fold_later(self.conversation_id)
                 return failure
             except Exception as exc:
                 attempt += 1

@@ -1,8 +1,8 @@
 """One chat turn's working state, shared by the model's loop and the offline assistant.
 
 A turn collects what it will persist (`transcript`, `calls`) and runs tools
-through `call_tool`, which traces each call; the chat service writes it all
-in one transaction when the turn ends.
+through `call_tool`, which traces each call; the chat service writes it ahead
+in one statement when the turn ends and folds it into the conversation after `done`.
 """
 
 import json

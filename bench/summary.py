@@ -45,8 +45,10 @@ def _events(result: dict[str, Any]) -> dict[str, Any]:
 
 def _assistant(result: dict[str, Any]) -> dict[str, Any]:
     return {
-        "chat_overhead": _get(result, "turns", "added_by_model_loop"),
-        "chat_offline_overhead": _get(result, "turns", "added_by_offline_loop"),
+        # A model turn up to `done`, its storage on the stream's path included.
+        "chat_overhead": _get(result, "turns", "added_by_model_turn"),
+        "chat_offline_overhead": _get(result, "turns", "added_by_offline_turn"),
+        "chat_loop_overhead": _get(result, "turns", "added_by_model_loop"),
         "parser_per_s": _get(result, "parser", "per_second"),
     }
 

@@ -82,7 +82,12 @@ class Container:
 
     def reading(self) -> UnitOfWork:
         """A unit of work for reads only: autocommit, nothing to commit."""
-        return UnitOfWork(reader(self.engine))
+        return UnitOfWork(self._reader)
+
+    @cached_property
+    def _reader(self) -> AsyncEngine:
+        # Built once: each `execution_options` call makes a new engine object.
+        return reader(self.engine)
 
     async def start(
         self, subscriptions: Sequence[Subscription] = (), workers: Sequence[Worker] = ()

@@ -35,6 +35,7 @@ TABLES = [
     "oauth_authorizations",
     "oauth_grants",
     "oauth_clients",
+    "chat_turns",
     "conversation_messages",
     "conversations",
     "calendar_feeds",

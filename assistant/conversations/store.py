@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistant.conversations.tables import conversation_messages, conversations
+from assistant.conversations import journal
+from assistant.conversations.tables import chat_turns, conversation_messages, conversations
 from assistant.messages import Message, ToolCall
 
 MAX_TITLE = 200
@@ -52,6 +54,16 @@ def _message(row: sa.Row[tuple[object, ...]]) -> Message:
     )
 
 
+_MESSAGE_COLUMNS = (
+    conversation_messages.c.id,
+    conversation_messages.c.role,
+    conversation_messages.c.content,
+    conversation_messages.c.tool_calls,
+    conversation_messages.c.tool_call_id,
+    conversation_messages.c.created_at,
+)
+
+
 def title_from(text: str) -> str:
     words = " ".join(text.split())
     return words if len(words) <= 80 else words[:79].rstrip() + "…"
@@ -70,28 +82,74 @@ async def get(
     return None if row is None else _conversation(row)
 
 
+def _recent_query() -> sa.CompoundSelect[Any]:
+    conversation_id = sa.bindparam("conversation_id", type_=sa.Uuid())
+    user_id = sa.bindparam("user_id", type_=sa.Uuid())
+    saved = (
+        sa.select(
+            sa.literal(0).label("pending"),
+            conversation_messages.c.position.label("seq"),
+            sa.type_coerce(sa.null(), sa.Text).label("payload"),
+            *_MESSAGE_COLUMNS,
+        )
+        .join(conversations, conversations.c.id == conversation_messages.c.conversation_id)
+        .where(
+            conversation_messages.c.conversation_id == conversation_id,
+            conversations.c.user_id == user_id,
+        )
+        .order_by(conversation_messages.c.position.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .subquery()
+    )
+    ahead = sa.select(
+        sa.literal(1),
+        chat_turns.c.id,
+        chat_turns.c.payload,
+        *(sa.null() for _ in _MESSAGE_COLUMNS),
+    ).where(chat_turns.c.conversation_id == conversation_id, chat_turns.c.user_id == user_id)
+    return sa.union_all(sa.select(saved), ahead)
+
+
+def _exists_query() -> sa.Select[tuple[bool]]:
+    conversation_id = sa.bindparam("conversation_id", type_=sa.Uuid())
+    user_id = sa.bindparam("user_id", type_=sa.Uuid())
+    saved = sa.exists().where(
+        conversations.c.id == conversation_id, conversations.c.user_id == user_id
+    )
+    ahead = sa.exists().where(
+        chat_turns.c.conversation_id == conversation_id, chat_turns.c.user_id == user_id
+    )
+    return sa.select(sa.or_(saved, ahead))
+
+
+# Built once: a turn's reads only bind their values (no statement building per turn).
+_RECENT = _recent_query()
+_EXISTS = _exists_query()
+
+
 async def recent_messages(
     conn: AsyncConnection, user_id: uuid.UUID, conversation_id: uuid.UUID, limit: int
 ) -> list[Message] | None:
-    """The last `limit` messages, oldest first; None when the conversation is not the user's.
+    """The last `limit` messages, oldest first, with the turns still written ahead
+    (`journal`); None when the conversation is not the user's.
 
-    One query: the ownership check is the join, not a round trip of its own.
+    One query: the saved messages and the pending turns are one UNION, and the
+    ownership check is the join, not a round trip of its own.
     """
-    rows = (
-        await conn.execute(
-            sa.select(conversation_messages)
-            .join(conversations, conversations.c.id == conversation_messages.c.conversation_id)
-            .where(
-                conversation_messages.c.conversation_id == conversation_id,
-                conversations.c.user_id == user_id,
-            )
-            .order_by(conversation_messages.c.position.desc())
-            .limit(limit)
-        )
-    ).all()
+    values = {"conversation_id": conversation_id, "user_id": user_id, "limit": limit}
+    rows = (await conn.execute(_RECENT, values)).all()
     if not rows and await get(conn, user_id, conversation_id) is None:
         return None
-    return [_message(row) for row in reversed(rows)]
+    found = [_message(r) for r in sorted((r for r in rows if not r.pending), key=lambda r: r.seq)]
+    for row in sorted((r for r in rows if r.pending), key=lambda r: r.seq):
+        found.extend(journal.messages_of(row.payload))
+    return found[-limit:]
+
+
+async def exists(conn: AsyncConnection, user_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
+    """Whether the conversation is the user's, saved or with a turn written ahead."""
+    values = {"conversation_id": conversation_id, "user_id": user_id}
+    return bool((await conn.execute(_EXISTS, values)).scalar())
 
 
 async def append(
@@ -185,6 +243,7 @@ async def list_messages(
 __all__ = [
     "Conversation",
     "append",
+    "exists",
     "get",
     "list_conversations",
     "list_messages",

@@ -1,8 +1,8 @@
-"""The tables migration 0005 creates; task-api (the assistant) is their one
+"""The tables migrations 0005 and 0012 create; task-api (the assistant) is their one
 writer. Defined, with every other table, in services/shared/tables.py."""
 
-from services.shared.tables import conversation_messages, conversations, metadata
+from services.shared.tables import chat_turns, conversation_messages, conversations, metadata
 
-TABLE_NAMES = ("conversation_messages", "conversations")
+TABLE_NAMES = ("chat_turns", "conversation_messages", "conversations")
 
-__all__ = ["TABLE_NAMES", "conversation_messages", "conversations", "metadata"]
+__all__ = ["TABLE_NAMES", "chat_turns", "conversation_messages", "conversations", "metadata"]

@@ -32,7 +32,7 @@ TODO = str(Path(sys.executable).parent / "todo")
 REPLICAS = ("task-api-1", "task-api-2")
 CONSUMERS = ("recurring-task", "notification", "audit")
 TABLES = (
-    "conversation_messages, conversations, calendar_feeds, audit_logs, "
+    "chat_turns, conversation_messages, conversations, calendar_feeds, audit_logs, "
     "notification_preferences, notifications, reminder_schedule, processed_events, outbox, "
     "login_links, personal_access_tokens, tasks, users"
 )

@@ -106,6 +106,9 @@ class ChatSettings(BaseSettings):
     chat_model_retries: int = Field(default=1, ge=0, le=5)
     chat_state_ttl_seconds: int = Field(default=900, ge=10)
     chat_max_message_chars: int = Field(default=4000, ge=1)
+    # How long a finished turn, already written ahead, waits before it is folded
+    # into its conversation in the background (0: at once).
+    chat_fold_delay_seconds: float = Field(default=0.0, ge=0, le=3600)
 
     @classmethod
     def settings_customise_sources(

@@ -253,6 +253,21 @@ class ConversationMessage(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime())
 
 
+class ChatTurn(SQLModel, table=True):
+    """A finished chat turn written ahead of its conversation: one row, appended
+    before `done`, folded into `conversations` and `conversation_messages` (with
+    its chat events) afterwards and then deleted (`assistant/conversations/journal.py`)."""
+
+    __tablename__ = "chat_turns"
+    __table_args__ = (sa.Index("ix_chat_turns_conversation", "conversation_id", "id"),)
+
+    id: int = serial_id()
+    user_id: uuid.UUID = _user_id(index=True)
+    conversation_id: uuid.UUID = Field(sa_type=sa.Uuid())
+    payload: str = Field(sa_type=sa.Text())
+    created_at: datetime = Field(sa_type=UTCDateTime())
+
+
 class ReminderSchedule(SQLModel, table=True):
     """The recurring-task service's own copy of what to remind and when."""
 
@@ -356,6 +371,7 @@ oauth_refresh_tokens = table_of(OAuthRefreshToken)
 calendar_feeds = table_of(CalendarFeed)
 conversations = table_of(Conversation)
 conversation_messages = table_of(ConversationMessage)
+chat_turns = table_of(ChatTurn)
 reminder_schedule = table_of(ReminderSchedule)
 notifications = table_of(Notification)
 notification_preferences = table_of(NotificationPreferences)
@@ -367,6 +383,7 @@ __all__ = [
     "access_tokens",
     "audit_logs",
     "calendar_feeds",
+    "chat_turns",
     "conversation_messages",
     "conversations",
     "deleted_tasks",

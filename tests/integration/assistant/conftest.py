@@ -149,7 +149,11 @@ async def titles(user: User, status: str = "all") -> list[str]:
     return sorted(task["title"] for task in response.json()["items"])
 
 
-async def outbox_types(container: Container, prefix: str = "chat.") -> list[str]:
+async def outbox_types(
+    container: Container, assistant: Assistant, prefix: str = "chat."
+) -> list[str]:
+    """The outbox's event types, once the turns' background folds have ended."""
+    await assistant.settled()
     async with container.engine.connect() as conn:
         rows = (
             await conn.execute(sa.select(outbox_table.c.event_type).order_by(outbox_table.c.id))

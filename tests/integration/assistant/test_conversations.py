@@ -86,9 +86,11 @@ async def _chat_events(container: Container) -> list[dict[str, Any]]:
     return [event for event in found if event["type"].startswith("chat.")]
 
 
-async def test_chat_events_go_through_the_outbox(alice: User, container: Container) -> None:
+async def test_chat_events_go_through_the_outbox(
+    alice: User, container: Container, assistant: Assistant
+) -> None:
     reply = await say(alice, "buy milk")
-    assert await outbox_types(container) == [
+    assert await outbox_types(container, assistant) == [
         "chat.message.received",
         "chat.tool.called",
         "chat.message.answered",
@@ -105,7 +107,7 @@ async def test_chat_events_go_through_the_outbox(alice: User, container: Contain
     assert answered["data"]["mode"] == "offline"
     assert answered["data"]["tool_calls"] == 1
     # The task's own event is in the outbox too, written by the tool's transaction.
-    assert await outbox_types(container, "task.") == ["task.created"]
+    assert await outbox_types(container, assistant, "task.") == ["task.created"]
 
 
 async def test_a_turn_waits_out_a_database_blip_before_saving(
@@ -113,7 +115,7 @@ async def test_a_turn_waits_out_a_database_blip_before_saving(
 ) -> None:
     """The database restarting while a turn ends delays the save; the turn is
     not lost and the reader gets `done`."""
-    real = Assistant.persist
+    real = Assistant.write_ahead
     failures = iter([ConnectionRefusedError(111, "connection refused")] * 2)
 
     async def flaky(self: Assistant, *args: Any, **kwargs: Any) -> None:
@@ -122,7 +124,7 @@ async def test_a_turn_waits_out_a_database_blip_before_saving(
             raise failure
         await real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Assistant, "persist", flaky)
+    monkeypatch.setattr(Assistant, "write_ahead", flaky)
     reply = await say(alice, "buy bread")
     assert reply.names[-1] == "done", reply.events
     page = (await alice.get(f"/api/conversations/{reply.conversation_id}/messages")).json()
@@ -135,7 +137,7 @@ async def test_a_turn_that_cannot_be_saved_says_so(
     async def broken(self: Assistant, *args: Any, **kwargs: Any) -> None:
         raise ValueError("a bug, not an outage")
 
-    monkeypatch.setattr(Assistant, "persist", broken)
+    monkeypatch.setattr(Assistant, "write_ahead", broken)
     reply = await say(alice, "buy bread")
     assert reply.names[-1] == "error"
     assert reply.of("error")[0]["detail"] == "the conversation could not be saved; try again"

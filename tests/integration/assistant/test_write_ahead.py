@@ -1,0 +1,200 @@
+"""A turn is written ahead before `done` and folded into its conversation after it.
+
+Most tests here hold the fold back (`chat_fold_delay_seconds`), so what they
+read is the turn as `done` left it: one row of `chat_turns`, nothing in the
+conversation's tables yet.
+"""
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from assistant.chat import Assistant
+from assistant.config import AssistantSettings
+from assistant.conversations import journal
+from assistant.conversations.tables import chat_turns, conversation_messages, conversations
+from events.outbox import outbox_table
+from services.bootstrap import Container
+from tests.conftest import User
+from tests.integration.assistant.conftest import say, settings
+from testsupport.openai_standin import OpenAIStandIn, call, text, tools
+
+HELD = 3600.0
+
+
+async def _chat_events(container: Container) -> list[str]:
+    """The chat events in the outbox now (without waiting for any fold)."""
+    async with container.engine.connect() as conn:
+        query = sa.select(outbox_table.c.event_type).order_by(outbox_table.c.id)
+        return [t for t in (await conn.execute(query)).scalars() if t.startswith("chat.")]
+
+
+async def _count(container: Container, table: sa.Table) -> int:
+    async with container.engine.connect() as conn:
+        return int((await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar())
+
+
+@pytest.fixture
+def assistant_settings() -> AssistantSettings:
+    return settings(chat_fold_delay_seconds=HELD)
+
+
+async def test_done_goes_out_before_the_turn_is_folded(
+    alice: User, container: Container, assistant: Assistant
+) -> None:
+    reply = await say(alice, "buy milk")
+    assert reply.names[-1] == "done"
+    # The turn is durable as one row; the conversation's tables wait for the fold.
+    assert await _count(container, chat_turns) == 1
+    assert await _count(container, conversation_messages) == 0
+    assert await _chat_events(container) == []  # no fold has run
+
+    await assistant.fold(uuid.UUID(reply.conversation_id))
+    assert await _count(container, chat_turns) == 0
+    assert await _count(container, conversation_messages) == 4
+    assert await _chat_events(container) == [
+        "chat.message.received",
+        "chat.tool.called",
+        "chat.message.answered",
+    ]
+
+
+async def test_the_next_turn_and_the_history_see_a_turn_not_folded_yet(
+    alice: User, container: Container
+) -> None:
+    first = await say(alice, "buy milk")
+    # The offline assistant only needs the conversation to exist: it is still
+    # only written ahead, and is found.
+    second = await say(alice, "show my tasks", first.conversation_id)
+    assert second.names[-1] == "done", second.events
+    assert second.conversation_id == first.conversation_id
+    assert await _count(container, chat_turns) == 2
+
+    # The history routes fold the caller's pending turns before they read.
+    listed = (await alice.get("/api/conversations")).json()
+    assert [c["id"] for c in listed["items"]] == [first.conversation_id]
+    assert listed["items"][0]["message_count"] == 8
+    page = (await alice.get(f"/api/conversations/{first.conversation_id}/messages")).json()
+    contents = [m["content"] for m in page["items"] if m["role"] == "user"]
+    assert contents == ["buy milk", "show my tasks"]  # in the order of the turns
+    assert page["items"][-1]["id"] == second.done["message_id"]
+    assert await _count(container, chat_turns) == 0
+
+
+async def test_another_user_cannot_continue_a_turn_written_ahead(
+    alice: User, make_user: Any, container: Container
+) -> None:
+    mine = await say(alice, "buy milk")
+    bob = await make_user()
+    sneaky = await bob.post(
+        "/api/chat", json={"message": "show my tasks", "conversation_id": mine.conversation_id}
+    )
+    assert sneaky.status_code == 404
+    assert (await bob.get("/api/conversations")).json()["total"] == 0
+    assert await _count(container, chat_turns) == 1  # bob's look folded nothing of alice's
+
+
+async def test_a_fold_runs_once_however_many_try(
+    alice: User, container: Container, assistant: Assistant
+) -> None:
+    reply = await say(alice, "buy milk")
+    conversation = uuid.UUID(reply.conversation_id)
+    await asyncio.gather(*(assistant.fold(conversation) for _ in range(4)))
+    assert await _count(container, conversation_messages) == 4
+    assert await _chat_events(container) == [
+        "chat.message.received",
+        "chat.tool.called",
+        "chat.message.answered",
+    ]
+
+
+async def test_a_starting_assistant_folds_what_a_stopped_one_left(
+    alice: User, container: Container, assistant: Assistant
+) -> None:
+    left = await say(alice, "buy milk")
+    successor = Assistant.for_container(container, settings())
+    try:
+        await successor.start()
+        async with container.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(conversations.c.message_count).where(
+                        conversations.c.id == uuid.UUID(left.conversation_id)
+                    )
+                )
+            ).one()
+        assert row.message_count == 4
+        assert await _count(container, chat_turns) == 0
+    finally:
+        await successor.aclose()
+
+
+async def test_closing_folds_at_once_what_waits(
+    alice: User, container: Container, assistant: Assistant
+) -> None:
+    await say(alice, "buy milk")
+    await asyncio.wait_for(assistant.aclose(), 30)  # not the hour the fold was held for
+    assert await _count(container, chat_turns) == 0
+    assert await _count(container, conversation_messages) == 4
+
+
+async def test_a_turn_written_ahead_reads_back_as_it_was(alice: User) -> None:
+    record = journal.TurnRecord(
+        user_id=uuid.UUID(alice.id),
+        conversation_id=uuid.uuid4(),
+        messages=[],
+        calls=[],
+        answer_id=None,
+        mode="offline",
+        confirming=False,
+    )
+    assert journal.decode(record.user_id, record.conversation_id, journal.encode(record)) == record
+
+
+class TestWithTheModel:
+    @pytest.fixture
+    def assistant_settings(self, openai_standin: OpenAIStandIn) -> AssistantSettings:
+        return settings(
+            openai_api_key="sk-standin",
+            openai_base_url=openai_standin.base_url,
+            chat_fold_delay_seconds=HELD,
+        )
+
+    async def test_the_model_is_sent_the_turn_not_folded_yet(
+        self, alice: User, container: Container, openai_standin: OpenAIStandIn
+    ) -> None:
+        openai_standin.script(
+            tools(call("add_task", {"title": "Buy milk"})), text("Added Buy milk."), text("Milk.")
+        )
+        first = await say(alice, "add buy milk")
+        second = await say(alice, "what did I just add?", first.conversation_id)
+        assert second.text == "Milk."
+        assert await _count(container, conversation_messages) == 0  # nothing folded yet
+        sent = openai_standin.requests[-1]["messages"]
+        assert [(m["role"], m.get("content")) for m in sent[1:]] == [
+            ("user", "add buy milk"),
+            ("assistant", None),
+            ("tool", sent[3]["content"]),
+            ("assistant", "Added Buy milk."),
+            ("user", "what did I just add?"),
+        ]
+        assert sent[2]["tool_calls"][0]["function"]["name"] == "add_task"
+
+
+async def test_a_turn_written_ahead_that_cannot_be_read_breaks_no_read(
+    alice: User, container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    reply = await say(alice, "buy milk")
+    async with container.engine.begin() as conn:
+        await conn.execute(chat_turns.update().values(payload="{not json"))
+    follow_up = await say(alice, "show my tasks", reply.conversation_id)
+    assert follow_up.names[-1] == "done", follow_up.events
+    listed = await alice.get("/api/conversations")
+    assert listed.status_code == 200, listed.text
+    assert "cannot be read; it is kept" in caplog.text
+    # The unreadable turn is kept as it was; the readable one was folded.
+    assert await _count(container, chat_turns) == 1
+    assert listed.json()["total"] == 1

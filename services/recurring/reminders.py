@@ -2,9 +2,10 @@
 
 The table is this service's own copy of what to remind and when. The
 scheduler sleeps until the next reminder is due (or until a handler in this
-process schedules a nearer one), claims due rows with a conditional UPDATE in
-the same transaction that writes `reminder.triggered` to the outbox, so a
-reminder fires once even with several replicas and across crashes.
+process schedules a nearer one), claims a batch of due rows with one
+`UPDATE … RETURNING` in the same transaction that writes their
+`reminder.triggered` events to the outbox (one insert), so a reminder fires
+once even with several replicas and across crashes.
 """
 
 import asyncio
@@ -187,41 +188,60 @@ class ReminderScheduler(WakeableLoop):
         return max(0.0, float((nearest - datetime.now(UTC)).total_seconds()))
 
     async def fire_due(self) -> int:
-        """Claim and fire every due reminder; return how many fired."""
+        """Claim and fire up to `batch_size` due reminders; return how many fired.
+
+        One statement claims the batch (`claim_due`) and the batch's
+        `reminder.triggered` events go to the outbox in one insert, in the
+        same transaction: either the rows are marked fired and their events
+        are written, or neither is.
+        """
         now = datetime.now(UTC)
         async with self._uow() as uow:
-            conn = uow.connection
-            query = (
-                sa.select(schedule)
-                .where(schedule.c.fired_at.is_(None), schedule.c.remind_at <= now)
-                .order_by(schedule.c.remind_at)
-                .limit(self.batch_size)
-            )
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            due = (await conn.execute(query)).all()
-            fired = 0
-            delays: list[float] = []
-            for row in due:
-                claimed = await conn.execute(
-                    schedule.update()
-                    .where(
-                        schedule.c.task_id == row.task_id,
-                        schedule.c.fired_at.is_(None),
-                        schedule.c.remind_at == row.remind_at,
-                    )
-                    .values(fired_at=now)
-                )
-                if claimed.rowcount == 1:
-                    uow.emit(_triggered(row, now))
-                    fired += 1
-                    delays.append((now - _utc(row.remind_at)).total_seconds())
+            claimed = await claim_due(uow.connection, now, self.batch_size)
+            uow.emit(*(_triggered(row, now) for row in claimed))
             await uow.commit()
+        fired = len(claimed)
         self.fired_total += fired
         REMINDERS_FIRED.inc(fired)
-        for delay in delays:
-            REMINDER_DELAY.observe(max(0.0, delay))
+        for row in claimed:
+            REMINDER_DELAY.observe(max(0.0, (now - _utc(row.remind_at)).total_seconds()))
         return fired
+
+
+async def claim_due(conn: Any, now: datetime, limit: int) -> list[Any]:
+    """Mark up to `limit` due, unfired reminders fired at `now`, in one
+    statement, and return them in the order they came due.
+
+    `WITH due AS MATERIALIZED (…) UPDATE … WHERE task_id IN due AND
+    fired_at IS NULL RETURNING`: on PostgreSQL the due rows are picked
+    `FOR UPDATE SKIP LOCKED`, so
+    schedulers of several replicas claim disjoint batches without waiting on
+    each other, and the outer `fired_at IS NULL` is re-checked on the
+    locked row, so a row another scheduler fired meanwhile is not claimed
+    again. SQLite has one writer at a time, which gives the same.
+    """
+    due = (
+        sa.select(schedule.c.task_id)
+        .where(schedule.c.fired_at.is_(None), schedule.c.remind_at <= now)
+        .order_by(schedule.c.remind_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    # Materialized: a subquery PostgreSQL may rescan would lock (and claim)
+    # a further batch on every rescan; the CTE runs once.
+    picked = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
+    rows = (
+        await conn.execute(
+            schedule.update()
+            .where(schedule.c.task_id.in_(sa.select(picked.c.task_id)))
+            .where(schedule.c.fired_at.is_(None))
+            .values(fired_at=now)
+            .returning(*schedule.c)
+        )
+    ).all()
+    # RETURNING gives no order: one user's reminders go out in due order.
+    return sorted(rows, key=lambda row: (_utc(row.remind_at), str(row.task_id)))
 
 
 def _utc(instant: datetime) -> datetime:

@@ -4,7 +4,9 @@ It wakes when a unit of work commits (`notify`) and otherwise polls, so an
 event leaves within milliseconds of its commit. Rows are published in id
 order and marked sent only after the bus accepted them; a failure stops the
 batch (later events of that user must not overtake it) and counts towards a
-circuit breaker, so a broker outage only delays delivery.
+circuit breaker, so a broker outage only delays delivery. A bus with
+`publish_many` (Kafka, the memory bus) takes the batch at once and reports
+how many leading events it delivered.
 
 On PostgreSQL several relays may run (one per replica): each claims rows with
 `FOR UPDATE SKIP LOCKED` and takes a transaction-scoped advisory lock per

@@ -36,8 +36,7 @@ def render_events(result: dict[str, Any]) -> list[str]:
             resp = s["response_to_handled"]
             tail = "-" if resp is None else f"{resp['p50_ms']:.1f} / {resp['p99_ms']:.1f}"
             lines.append(
-                f"  {label:<17}{side:<26}{_ms(s['commit_to_handled'])}"
-                f"   {tail:>22}  {s['missing']}"
+                f"  {label:<17}{side:<26}{_ms(s['commit_to_handled'])}   {tail:>22}  {s['missing']}"
             )
             label = ""
         if "raw_round_trip" in backend:
@@ -117,6 +116,22 @@ def render_reminders(result: dict[str, Any]) -> list[str]:
             f"{b['redeliveries_seen']} redelivered; within {result['target_s']:.0f} s: "
             f"fired {_met(b['meets_target_fired'])}, received {_met(b['meets_target_received'])}"
         )
+    burst = result.get("burst") or {}
+    if burst:
+        lines += [
+            f"Burst: {cfg['burst_reminders']:,} reminders due in the same second",
+            f"  {'backend':<17}{'measured at':<22}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}",
+        ]
+        for name, b in burst.items():
+            label = name
+            for what, lat in b["delay"].items():
+                lines.append(f"  {label:<17}{what:<22}{_ms(lat)}")
+                label = ""
+            lines.append(
+                f"  {'':<17}{b['fired_events']:,} fired, {b['missing']} missing, "
+                f"{b['redeliveries_seen']} redelivered; received within "
+                f"{result['target_s']:.0f} s: {_met(b['meets_target_received'])}"
+            )
     lines += [
         "  (ms; fired_at = what the event says: the start of the scheduler's pass; event_time ="
         " built",

@@ -4,7 +4,9 @@ It wakes when a unit of work commits (`notify`) and otherwise polls, so an
 event leaves within milliseconds of its commit. Rows are published in id
 order and marked sent only after the bus accepted them; a failure stops the
 batch (later events of that user must not overtake it) and counts towards a
-circuit breaker, so a broker outage only delays delivery.
+circuit breaker, so a broker outage only delays delivery. A bus with
+`publish_many` (Kafka, the memory bus) takes the batch at once and reports
+how many leading events it delivered.
 
 On PostgreSQL several relays may run (one per replica): each claims rows with
 `FOR UPDATE SKIP LOCKED` and takes a transaction-scoped advisory lock per
@@ -48,16 +50,27 @@ class BatchPublisher(Protocol):
 
 
 async def publish_in_order(
-    publisher: Publisher, items: Sequence[tuple[str, CloudEvent]]
+    publisher: Publisher,
+    items: Sequence[tuple[str, CloudEvent]],
+    stored: Sequence[str] | None = None,
 ) -> tuple[int, Exception | None]:
     """Publish each event inside a producer span continuing the trace it
-    carries; the event goes out carrying that span."""
-    spans, traced = [], []
-    for topic, event in items:
+    carries; the event goes out carrying that span. `stored` is each event's
+    JSON as the outbox holds it: a bus that sends bytes (`publish_encoded`)
+    sends it as it is for an event the span left unchanged, rather than
+    serialising the event again."""
+    spans, traced, encoded = [], [], []
+    for index, (topic, event) in enumerate(items):
         span, carried = publish_span(event, topic)
         spans.append(span)
         traced.append((topic, carried))
-    delivered, error = await _publish_in_order(publisher, traced)
+        as_stored = stored is not None and carried is event
+        encoded.append(stored[index].encode() if as_stored and stored is not None else None)
+    send_encoded = getattr(publisher, "publish_encoded", None)
+    if send_encoded is not None:
+        delivered, error = await send_encoded(traced, encoded)
+    else:
+        delivered, error = await _publish_in_order(publisher, traced)
     for index, span in enumerate(spans):
         end_publish_span(span, error if index == delivered else None)
     return delivered, error
@@ -137,7 +150,9 @@ class OutboxRelay(WakeableLoop):
                 rows = (await conn.execute(_CLAIM_PG, {"limit": self.batch_size})).all()
                 if not rows:
                     return 0
-                delivered, error = await publish_in_order(self._publisher, _items(rows))
+                delivered, error = await publish_in_order(
+                    self._publisher, _items(rows), [str(r.payload) for r in rows]
+                )
                 await self._record(conn, rows, delivered, error)
             return delivered
         # SQLite (one process): no transaction is held while publishing, so the
@@ -153,7 +168,9 @@ class OutboxRelay(WakeableLoop):
             ).all()
         if not rows:
             return 0
-        delivered, error = await publish_in_order(self._publisher, _items(rows))
+        delivered, error = await publish_in_order(
+            self._publisher, _items(rows), [str(r.payload) for r in rows]
+        )
         async with self._engine.begin() as conn:
             await self._record(conn, rows, delivered, error)
         return delivered

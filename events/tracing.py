@@ -41,11 +41,15 @@ def with_trace(event: CloudEvent, context: otel_context.Context | None = None) -
     """The event carrying the trace of `context` (the current one by default).
 
     Outside any span the event is returned unchanged, so a trace it already
-    carries (a dead-lettered copy, a re-published event) is kept."""
+    carries (a dead-lettered copy, a re-published event) is kept; so is an
+    event that carries this very trace already."""
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier, context=context)
     if "traceparent" not in carrier:
         return event
+    extra_now = event.model_extra or {}
+    if all(extra_now.get(k) == carrier.get(k) for k in TRACE_FIELDS):
+        return event  # it carries this trace already (a span that records nothing)
     extra = {k: v for k, v in (event.model_extra or {}).items() if k not in TRACE_FIELDS}
     fields: dict[str, Any] = {**event.model_dump(exclude=set(event.model_extra or {})), **extra}
     return CloudEvent.model_validate({**fields, **carrier})

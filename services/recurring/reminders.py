@@ -5,7 +5,8 @@ reminder when it is due is REMINDER_SCHEDULER's to say:
 
 - `builtin` (`ReminderScheduler`): a worker of this process sleeps until the
   next reminder is due (or until a handler in this process schedules a nearer
-  one) and fires every due row;
+  one) and claims a batch of due rows with one `UPDATE … RETURNING`, whose
+  `reminder.triggered` events go to the outbox in one insert;
 - `dapr-jobs` (`JobReminders`): each pending reminder is a one-shot job of the
   Dapr Jobs API named after its task, scheduled, moved or deleted in the same
   transaction that changes the row; Dapr's scheduler calls the service back
@@ -211,25 +212,21 @@ class ReminderScheduler(WakeableLoop):
         return max(0.0, float((nearest - datetime.now(UTC)).total_seconds()))
 
     async def fire_due(self) -> int:
-        """Claim and fire every due reminder; return how many fired."""
+        """Claim and fire up to `batch_size` due reminders; return how many fired.
+
+        One statement claims the batch (`claim_due`) and the batch's
+        `reminder.triggered` events go to the outbox in one insert, in the
+        same transaction: either the rows are marked fired and their events
+        are written, or neither is.
+        """
         now = datetime.now(UTC)
         async with self._uow() as uow:
-            conn = uow.connection
-            query = (
-                sa.select(schedule)
-                .where(schedule.c.fired_at.is_(None), schedule.c.remind_at <= now)
-                .order_by(schedule.c.remind_at)
-                .limit(self.batch_size)
-            )
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            due = (await conn.execute(query)).all()
-            delays = [d for row in due if (d := await _claim(uow, row, now)) is not None]
+            claimed = await claim_due(uow.connection, now, self.batch_size)
+            uow.emit(*(_triggered(row, now) for row in claimed))
             await uow.commit()
-        fired = len(delays)
-        self.fired_total += fired
-        _observe(delays)
-        return fired
+        self.fired_total += len(claimed)
+        _observe([(now - _utc(row.remind_at)).total_seconds() for row in claimed])
+        return len(claimed)
 
 
 async def _claim(uow: UnitOfWork, row: Any, now: datetime) -> float | None:
@@ -388,6 +385,42 @@ class JobReminders(WakeableLoop):
             return
         self.fired_total += 1
         _observe([delay])
+
+
+async def claim_due(conn: Any, now: datetime, limit: int) -> list[Any]:
+    """Mark up to `limit` due, unfired reminders fired at `now`, in one
+    statement, and return them in the order they came due.
+
+    `WITH due AS MATERIALIZED (…) UPDATE … WHERE task_id IN due AND
+    fired_at IS NULL RETURNING`: on PostgreSQL the due rows are picked
+    `FOR UPDATE SKIP LOCKED`, so
+    schedulers of several replicas claim disjoint batches without waiting on
+    each other, and the outer `fired_at IS NULL` is re-checked on the
+    locked row, so a row another scheduler fired meanwhile is not claimed
+    again. SQLite has one writer at a time, which gives the same.
+    """
+    due = (
+        sa.select(schedule.c.task_id)
+        .where(schedule.c.fired_at.is_(None), schedule.c.remind_at <= now)
+        .order_by(schedule.c.remind_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    # Materialized: a subquery PostgreSQL may rescan would lock (and claim)
+    # a further batch on every rescan; the CTE runs once.
+    picked = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
+    rows = (
+        await conn.execute(
+            schedule.update()
+            .where(schedule.c.task_id.in_(sa.select(picked.c.task_id)))
+            .where(schedule.c.fired_at.is_(None))
+            .values(fired_at=now)
+            .returning(*schedule.c)
+        )
+    ).all()
+    # RETURNING gives no order: one user's reminders go out in due order.
+    return sorted(rows, key=lambda row: (_utc(row.remind_at), str(row.task_id)))
 
 
 def _utc(instant: datetime) -> datetime:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from events import CloudEvent, EventType, Topic, new_event
 from events.bus import Subscription
+from events.outbox import outbox_table
 from services.bootstrap import Container, bootstrap
 from services.recurring.reminders import ReminderScheduler, ScheduleHandler, schedule
 from tests.conftest import User
@@ -122,6 +123,74 @@ async def test_a_restarted_scheduler_fires_what_came_due_while_it_was_down_once(
     assert await scheduler.fire_due() == 0
     restarted = ReminderScheduler(container.engine, container.uow)
     assert await restarted.fire_due() == 0
+
+
+async def test_concurrent_batch_claims_fire_each_due_reminder_once_in_due_order(
+    container: Container,
+) -> None:
+    """Six schedulers claim small batches at the same time (on PostgreSQL
+    each on a connection of its own): every due reminder is written to the
+    outbox exactly once, and each batch holds each user's reminders in the
+    order they came due."""
+    users = [uuid.uuid4() for _ in range(5)]
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    rows = [
+        {
+            "task_id": uuid.uuid4(),
+            "user_id": users[i % len(users)],
+            "remind_at": start + timedelta(seconds=i // 7),
+            "title": f"r{i}",
+            "due_at": None,
+            "timezone": "UTC",
+            "task_version": 1,
+            "fired_at": None,
+        }
+        for i in range(300)
+    ]
+    later = {
+        **rows[0],
+        "task_id": uuid.uuid4(),
+        "remind_at": datetime.now(UTC) + timedelta(hours=1),
+    }
+    async with container.engine.begin() as conn:
+        await conn.execute(schedule.insert(), [*rows, later])
+    schedulers = [
+        ReminderScheduler(container.engine, container.uow, batch_size=17) for _ in range(6)
+    ]
+
+    async def drain(scheduler: ReminderScheduler) -> None:
+        while await scheduler.fire_due():
+            pass
+
+    await asyncio.gather(*(drain(s) for s in schedulers))
+    assert sum(s.fired_total for s in schedulers) == len(rows)
+    async with container.engine.connect() as conn:
+        outbox = (
+            await conn.execute(
+                sa.select(outbox_table.c.payload)
+                .where(outbox_table.c.event_type == EventType.REMINDER_TRIGGERED)
+                .order_by(outbox_table.c.id)
+            )
+        ).scalars()
+        fired = [CloudEvent.model_validate_json(payload) for payload in outbox]
+        unfired = (
+            await conn.execute(sa.select(schedule.c.task_id).where(schedule.c.fired_at.is_(None)))
+        ).scalars()
+        assert list(unfired) == [later["task_id"]]
+    assert sorted(e.data["task_id"] for e in fired) == sorted(str(r["task_id"]) for r in rows)
+    # Within one claimed batch (one `fired_at`), each user's reminders are
+    # written in the order they came due; batches of concurrent schedulers
+    # may commit in either order.
+    batches = {e.data["fired_at"] for e in fired}
+    assert len(batches) >= len(rows) // 17
+    for batch in batches:
+        for user in users:
+            times = [
+                datetime.fromisoformat(e.data["remind_at"])
+                for e in fired
+                if e.userid == str(user) and e.data["fired_at"] == batch
+            ]
+            assert times == sorted(times)
 
 
 async def test_the_schedule_follows_the_latest_task_version(container: Container) -> None:

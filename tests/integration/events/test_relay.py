@@ -10,7 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import CloudEvent, EventType, new_event, outbox_table, write_outbox
 from events.breaker import BreakerState, CircuitBreaker
+from events.bus import Subscription
+from events.memory import MemoryBus
 from events.relay import OutboxRelay
+from events.topics import Topic
 from services.bootstrap import Container
 from services.shared.db import create_engine
 from tests.integration.events.test_event_flow import eventually
@@ -42,8 +45,13 @@ class FlakyBroker:
 
 async def seed(engine: AsyncEngine, users: Sequence[str], per_user: int, first: int = 0) -> None:
     events = [
-        new_event(EventType.TASK_UPDATED, source="/test", user_id=user, subject=None,
-                  data=task_updated(n=n))
+        new_event(
+            EventType.TASK_UPDATED,
+            source="/test",
+            user_id=user,
+            subject=None,
+            data=task_updated(n=n),
+        )
         for n in range(first, first + per_user)
         for user in users
     ]
@@ -178,3 +186,45 @@ async def test_several_relays_on_postgres_never_publish_a_row_twice(
     assert len(set(ids)) == 500
     assert broker.overlaps == 0
     assert_in_order(broker.accepted)
+
+
+async def test_on_the_memory_bus_rows_are_marked_sent_only_once_every_group_handled_them(
+    container: Container,
+) -> None:
+    """A slow group does not hold up a fast one, but the relay marks the
+    batch sent only after the slow group handled it too: a crash meanwhile
+    leaves the rows to be published again."""
+    release = asyncio.Event()
+    fast: list[CloudEvent] = []
+    slow: list[CloudEvent] = []
+
+    async def slow_handler(event: CloudEvent) -> None:
+        await release.wait()
+        slow.append(event)
+
+    bus = MemoryBus()
+    await bus.start(
+        [
+            Subscription(Topic.TASK_EVENTS, "fast", lambda e: _append(fast, e)),
+            Subscription(Topic.TASK_EVENTS, "slow", slow_handler),
+        ]
+    )
+    await seed(container.engine, ["u1", "u2", "u3"], 10)
+    relay = OutboxRelay(container.engine, bus, batch_size=100)
+    passing = asyncio.create_task(relay.run_once())
+    try:
+        await eventually(lambda: len(fast) == 30)
+        assert_in_order(fast)
+        assert not passing.done()
+        assert await unsent(container.engine) == 30
+        release.set()
+        assert await passing == 30
+        assert await unsent(container.engine) == 0
+        assert_in_order(slow)
+    finally:
+        release.set()
+        await bus.stop()
+
+
+async def _append(into: list[CloudEvent], event: CloudEvent) -> None:
+    into.append(event)

@@ -43,6 +43,10 @@ class Preferences:
     webhook_secret: str | None = None
 
 
+# The columns a reader sees: every field of NotificationPublic.
+_PUBLIC = [notifications.c[name] for name in NotificationPublic.model_fields]
+
+
 def _public(row: Any) -> NotificationPublic:
     return NotificationPublic.model_validate(dict(row._mapping))
 
@@ -89,15 +93,7 @@ async def list_notifications(
     )
     rows = (
         await conn.execute(
-            sa.select(
-                notifications.c.id,
-                notifications.c.kind,
-                notifications.c.task_id,
-                notifications.c.title,
-                notifications.c.body,
-                notifications.c.created_at,
-                notifications.c.read_at,
-            )
+            sa.select(*_PUBLIC)
             .where(*where)
             .order_by(notifications.c.created_at.desc(), notifications.c.id)
             .limit(limit)
@@ -127,15 +123,9 @@ async def mark_read(
     )
     row = (
         await conn.execute(
-            sa.select(
-                notifications.c.id,
-                notifications.c.kind,
-                notifications.c.task_id,
-                notifications.c.title,
-                notifications.c.body,
-                notifications.c.created_at,
-                notifications.c.read_at,
-            ).where(notifications.c.id == notification_id, notifications.c.user_id == user_id)
+            sa.select(*_PUBLIC).where(
+                notifications.c.id == notification_id, notifications.c.user_id == user_id
+            )
         )
     ).first()
     if row is None:

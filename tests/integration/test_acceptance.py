@@ -339,8 +339,13 @@ async def test_a_reminder_fires_once_in_app_and_by_email_on_time(
         note = notes["items"][0]
         assert note["kind"] == "reminder"
         assert note["read_at"] is None
+        # The page writes the due time in the reader's zone and format from these.
+        due = remind_at + timedelta(hours=1)
+        assert datetime.fromisoformat(note["due_at"]) == due
+        assert note["timezone"] == pushed["data"]["timezone"]
         read = await api(client, "POST", f"/api/notifications/{note['id']}/read", me)
         assert read["read_at"] is not None
+        assert datetime.fromisoformat(read["due_at"]) == due
         await asyncio.sleep(1.0)
         assert (await api(client, "GET", "/api/notifications", me))["total"] == 1
         assert len(inbox.messages) == 1

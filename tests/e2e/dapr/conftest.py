@@ -120,11 +120,13 @@ def secret_store_component(secrets_file: Path) -> str:
     return str(yaml.safe_dump(component, sort_keys=False))
 
 
-def write_secret_store(resources: Path, secrets: dict[str, str]) -> str:
+def write_secret_store(
+    resources: Path, secrets: dict[str, str], others: dict[str, dict[str, str]] | None = None
+) -> str:
     """The secret store component in `resources`, its secret `SECRET_NAME` holding
-    `secrets`; the store's name (DAPR_SECRET_STORE)."""
+    `secrets` (and the secrets `others`); the store's name (DAPR_SECRET_STORE)."""
     secrets_file = resources.parent / "secrets.json"
-    secrets_file.write_text(json.dumps({SECRET_NAME: secrets}))
+    secrets_file.write_text(json.dumps({SECRET_NAME: secrets, **(others or {})}))
     (resources / "secrets-local.yaml").write_text(secret_store_component(secrets_file))
     return str(yaml.safe_load(LOCAL_SECRET_STORE.read_text())["metadata"]["name"])
 

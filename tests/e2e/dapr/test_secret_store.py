@@ -183,11 +183,16 @@ def test_an_unreachable_store_stops_the_start(tmp_path: Path) -> None:
 
 @pytest.fixture
 async def lone_sidecar(tmp_path: Path) -> AsyncIterator[tuple[Sidecars, int]]:
-    """One daprd with only the secret store, its secret holding an OpenAI key; the app
-    port it waits on is the audit service's."""
+    """One daprd with only the secret store: its secret `todo-app` holds an OpenAI key, its
+    secret `broken` a JWT key that is not one. The app port it waits on is the audit
+    service's."""
     resources = tmp_path / "components"
     resources.mkdir()
-    write_secret_store(resources, {"openai-api-key": OPENAI_KEY})
+    write_secret_store(
+        resources,
+        {"openai-api-key": OPENAI_KEY},
+        {"broken": {"jwt-private.pem": "-----BEGIN PRIVATE KEY-----\nnot a key"}},
+    )
     logs = tmp_path / "logs"
     logs.mkdir()
     app_port = free_port()
@@ -230,4 +235,17 @@ async def test_a_secret_in_the_store_and_the_environment_stops_the_start(
         "OPENAI_API_KEY (or OPENAI_API_KEY_FILE): set in the environment",
         "'secrets-kubernetes'",
         "unset these variables",
+    )
+
+
+async def test_a_key_the_store_holds_that_is_not_one_stops_the_start(
+    lone_sidecar: tuple[Sidecars, int], tmp_path: Path
+) -> None:
+    sidecars, port = lone_sidecar
+    env = clean_env({**os.environ, "DATA_DIR": str(tmp_path), "DAPR_SECRET_NAME": "broken"})
+    done = serve(env, sidecars.grpc["audit"], sidecars.http["audit"], port)
+    assert_one_clear_line(
+        done,
+        "jwt-private.pem of the Dapr secret store secrets-kubernetes (secret broken)",
+        "does not hold an RSA private key",
     )

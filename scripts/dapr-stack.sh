@@ -20,6 +20,12 @@
 #                     the ephemeral range, where an outgoing connection could hold them)
 #   REMINDER_SCHEDULER  what fires reminders (dapr-jobs here; builtin for the services' own)
 #   DAPR_STACK_TIMEOUT  seconds to wait for each process to come up (60) or go (15)
+#   DAPR_STACK_SECRETS  the JSON file of the sidecars' secret store (secretstores.local.file,
+#                     named secrets-kubernetes like the cluster's): the services read their
+#                     secrets from its object "todo-app" (keys openai-api-key, smtp-url,
+#                     jwt-private.pem, vapid-private.pem) when they start. Default:
+#                     $DAPR_STACK_STATE/secrets.json, written on the first start with a new
+#                     JWT key (owner-only); add the other keys to it and restart.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -89,8 +95,64 @@ PY
   printf '%s\n' "${TEST_POSTGRES_URL%/*}/$STACK_DATABASE"
 }
 
+# A new secrets file at $1 for the local secret store: the secret "todo-app" with a JWT
+# signing key, owner-only, never over an existing file.
+write_secrets() {
+  "$PYTHON" - "$1" <<'PY'
+import json
+import os
+import sys
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+pem = key.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+with os.fdopen(fd, "w") as out:
+    json.dump({"todo-app": {"jwt-private.pem": pem}}, out, indent=2)
+    out.write("\n")
+PY
+}
+
+# Fails, saying what to fix, unless $1 is a JSON file with an object "todo-app" of strings.
+check_secrets() {
+  "$PYTHON" - "$1" <<'PY' || exit 1
+import json
+import sys
+
+path = sys.argv[1]
+try:
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+except (OSError, ValueError) as exc:
+    sys.exit(f"dapr-stack: ERROR: DAPR_STACK_SECRETS={path}: {exc}")
+secret = data.get("todo-app") if isinstance(data, dict) else None
+if not isinstance(secret, dict) or not all(isinstance(v, str) for v in secret.values()):
+    sys.exit(
+        f"dapr-stack: ERROR: DAPR_STACK_SECRETS={path}: needs an object "
+        '{"todo-app": {"<key>": "<value>", ...}} with string values; its keys: '
+        "openai-api-key, smtp-url, jwt-private.pem, vapid-private.pem"
+    )
+PY
+}
+
+# The sidecars' components: those of dapr/components, the secret store on $1.
+write_components() {
+  local secrets_file="$1" components="$STATE/components"
+  rm -rf "$components"
+  mkdir -p "$components"
+  cp "$ROOT"/dapr/components/*.yaml "$components/"
+  sed -i "s|\"dapr/secrets/local.json\"|\"$secrets_file\"|" "$components/secrets-local.yaml"
+  grep -qF "\"$secrets_file\"" "$components/secrets-local.yaml" ||
+    die "dapr/components/secrets-local.yaml no longer names dapr/secrets/local.json"
+  printf '%s\n' "$components"
+}
+
 start() {
-  local daprd scheduler i entry service app_id app_port http_port
+  local daprd scheduler i entry service app_id app_port http_port secrets_file components
   "$ROOT/scripts/test-services.sh" start --kafka >&2
   eval "$("$ROOT/scripts/test-services.sh" env)"
   if [[ -z "${DATABASE_URL:-}" ]]; then
@@ -103,6 +165,17 @@ start() {
   daprd="$("$ROOT/scripts/dapr.sh")"
   scheduler="$("$ROOT/scripts/dapr.sh" scheduler)"
   mkdir -p "$STATE"
+  secrets_file="${DAPR_STACK_SECRETS:-$STATE/secrets.json}"
+  if [[ -z "${DAPR_STACK_SECRETS:-}" && ! -e "$secrets_file" ]]; then
+    write_secrets "$secrets_file"
+    log "wrote $secrets_file (a new JWT key); openai-api-key and smtp-url go there too"
+  fi
+  [[ -f "$secrets_file" ]] || die "DAPR_STACK_SECRETS=$secrets_file: there is no such file"
+  secrets_file="$(cd "$(dirname "$secrets_file")" && pwd)/$(basename "$secrets_file")"
+  check_secrets "$secrets_file"
+  components="$(write_components "$secrets_file")"
+  # The services read their secrets through their sidecars, from that file.
+  export DAPR_SECRET_STORE=secrets-kubernetes DAPR_SECRET_NAME=todo-app
   "$TODO" db upgrade >&2
   # The scheduler first: a sidecar told of one is not healthy until it reaches it. Its
   # etcd keeps the jobs in $STATE/scheduler-data across restarts.
@@ -119,7 +192,7 @@ start() {
   fi
   wait_http "the scheduler" "http://127.0.0.1:$SCHEDULER_HEALTHZ_PORT/healthz" 200 \
     "$STATE/scheduler.pid" "$STATE/scheduler.log"
-  # From the repository, so the secret store's relative file path resolves.
+  # From the repository, as `make run` starts (the services read its .env).
   cd "$ROOT"
   i=0
   for entry in "${SERVICES[@]}"; do
@@ -142,7 +215,7 @@ start() {
         --app-port "$app_port" --app-protocol http \
         --dapr-http-port "$http_port" --dapr-grpc-port $((3601 + i)) \
         --dapr-internal-grpc-port $((3701 + i)) --metrics-port $((9091 + i)) \
-        --resources-path "$ROOT/dapr/components" --placement-host-address "" \
+        --resources-path "$components" --placement-host-address "" \
         --scheduler-host-address "127.0.0.1:$SCHEDULER_PORT" --log-level info </dev/null >"$STATE/$service.daprd.log" 2>&1 &
       echo $! >"$STATE/$service.daprd.pid"
     fi

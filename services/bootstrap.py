@@ -18,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.bus import Bus, Subscription
@@ -27,7 +28,13 @@ from events.schemas import set_schema_base
 from services.notification.channels import SmtpTarget, parse_smtp_url
 from services.notification.webpush import PushSender
 from services.recurring.reminders import ReminderScheduler
-from services.shared.auth.keys import KeyRing, load_or_create_vapid_key, parse_key_files
+from services.shared.auth.keys import (
+    KeyRing,
+    load_or_create_vapid_key,
+    parse_key_files,
+    private_key_from_pem,
+    vapid_key_from_pem,
+)
 from services.shared.auth.throttle import (
     LoginThrottle,
     MemoryFailureStore,
@@ -36,7 +43,13 @@ from services.shared.auth.throttle import (
 )
 from services.shared.db import create_engine, reader
 from services.shared.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from services.shared.settings import Settings, get_settings
+from services.shared.settings import (
+    STORE_KEYS,
+    Settings,
+    SettingsError,
+    get_settings,
+    with_store_secrets,
+)
 from services.shared.timeutil import is_known_zone
 from services.shared.uow import UnitOfWork
 from services.tasks.realtime import ConnectionHub, Fanout, LocalFanout, RedisFanout
@@ -74,6 +87,8 @@ class Container:
     extra_subscriptions: list[Subscription] = field(default_factory=list)
     # REMINDER_SCHEDULER=dapr-jobs: the Dapr Jobs API that fires the reminders instead.
     reminder_jobs: "DaprJobs | None" = None
+    # The VAPID key from the Dapr secret store; None: VAPID_PRIVATE_KEY_FILE's (or DATA_DIR's).
+    vapid_key: ec.EllipticCurvePrivateKey | None = None
     _started: bool = False
     _workers: list[Worker] = field(default_factory=list)
 
@@ -116,6 +131,10 @@ class Container:
         settings = self.settings
         if not settings.push_enabled:
             return None
+        if self.vapid_key is not None:
+            return PushSender(
+                self.vapid_key, settings.vapid_subject, allow_insecure=settings.push_allow_insecure
+            )
         try:
             key = load_or_create_vapid_key(settings.push_key_file)
         except OSError as exc:
@@ -158,10 +177,77 @@ def system_timezone() -> str:
     return next((c for c in candidates if c and is_known_zone(c)), "UTC")
 
 
+@dataclass(frozen=True)
+class Secrets:
+    """The settings with the secrets in them, and the signing keys from a secret store."""
+
+    settings: Settings
+    jwt_key: rsa.RSAPrivateKey | None = None
+    vapid_key: ec.EllipticCurvePrivateKey | None = None
+
+
+def read_secrets(settings: Settings) -> Secrets:
+    """With EVENT_BUS=dapr and DAPR_SECRET_STORE, the secrets of `STORE_KEYS` from that
+    Dapr secret store, read once through the sidecar (`with_store_secrets` says which
+    source wins); otherwise the settings as the environment gave them. A store that cannot
+    be read is a SettingsError that names it: the process must not start."""
+    ports = settings.secret_store_ports()
+    if ports is None:
+        return Secrets(settings)
+    from events.dapr import DaprError, DaprUnavailable
+    from events.secrets import read_secret
+
+    store, name = settings.dapr_secret_store, settings.dapr_secret_name
+    try:
+        secret = read_secret(
+            store,
+            name,
+            http_port=ports[0],
+            grpc_port=ports[1],
+            wait_seconds=settings.dapr_secret_wait_seconds,
+        )
+    except DaprUnavailable as exc:
+        raise SettingsError(
+            f"DAPR_SECRET_STORE={store}: the secrets cannot be read, the Dapr sidecar does "
+            f"not answer: {exc}. Start the sidecar (or check DAPR_GRPC_PORT and "
+            "DAPR_HTTP_PORT), or unset DAPR_SECRET_STORE to take the secrets from the environment"
+        ) from None
+    except DaprError as exc:
+        raise SettingsError(
+            f"DAPR_SECRET_STORE={store}: the secrets cannot be read: {exc}. The sidecar needs "
+            f"a secret store component named {store} holding a secret {name} "
+            "(DAPR_SECRET_NAME) that this app may read"
+        ) from None
+    stored = with_store_secrets(settings, secret)
+    where = f"the Dapr secret store {store} (secret {name})"
+    try:
+        jwt_key = (
+            private_key_from_pem(stored.jwt_private_key, f"jwt-private.pem of {where}")
+            if stored.jwt_private_key is not None
+            else None
+        )
+        vapid_key = (
+            vapid_key_from_pem(stored.vapid_private_key, f"vapid-private.pem of {where}")
+            if stored.vapid_private_key is not None
+            else None
+        )
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    log.info(
+        "secrets from %s: %s; not there, from the environment or unset: %s",
+        where,
+        ", ".join(stored.found) or "none",
+        ", ".join(f"{k} ({STORE_KEYS[k]})" for k in stored.missing) or "none",
+    )
+    return Secrets(stored.settings, jwt_key, vapid_key)
+
+
 def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
     settings = settings or get_settings()
     if overrides:
         settings = settings.model_copy(update=overrides)
+    secrets = read_secrets(settings)
+    settings = secrets.settings
     engine = create_engine(
         settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
     )
@@ -192,12 +278,14 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
             settings.signing_key_file,
             settings.jwt_issuer,
             parse_key_files(settings.jwt_previous_key_files),
+            private_key=secrets.jwt_key,
         ),
         bus=bus,
         relay=relay,
         realtime=Realtime(hub, fanout),
         reminders=ReminderScheduler(engine, lambda: UnitOfWork(engine, on_commit=relay.notify)),
         reminder_jobs=jobs,
+        vapid_key=secrets.vapid_key,
         smtp=parse_smtp_url(settings.smtp_url, settings.smtp_from) if settings.smtp_url else None,
         limiter=RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter(),
         throttle=LoginThrottle(

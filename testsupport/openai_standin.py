@@ -20,7 +20,8 @@ Each test scripts the answers, one per request, in order:
 
 A request the real API would refuse (a tool call without its result, a
 result for no call) gets the API's 400 `invalid_request_error`. Every request
-body is kept in `requests` for assertions.
+body is kept in `requests` for assertions, its `Authorization` header (the API
+key the client sent) in `authorizations`.
 """
 
 import asyncio
@@ -155,6 +156,7 @@ class LoopbackServer(_DaprLoopbackServer):
 class OpenAIStandIn:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str] = []
         self._script: deque[Step] = deque()
         self._server = LoopbackServer(self._asgi())
         self._released = asyncio.Event()
@@ -183,6 +185,7 @@ class OpenAIStandIn:
     async def _complete(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(body)
+        self.authorizations.append(request.headers.get("authorization", ""))
         if request.headers.get("authorization", "") == "":
             return _error(401, "missing API key", "invalid_request_error")
         problem = _protocol_error(body.get("messages", []))

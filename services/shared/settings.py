@@ -7,6 +7,8 @@ are read this way; setting both forms of one is an error.
 """
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -145,6 +147,14 @@ class Settings(ChatSettings):
     # service that watches its table; `dapr-jobs`, one job per reminder in Dapr's scheduler
     # (the Jobs API through the sidecar: needs DAPR_GRPC_PORT).
     reminder_scheduler: Literal["builtin", "dapr-jobs"] = "builtin"
+    # EVENT_BUS=dapr: the Dapr secret store the secrets come from, read once at start-up
+    # through the sidecar (the chart's `secrets-kubernetes`); empty: from the environment.
+    # DAPR_SECRET_NAME is the secret of that store that holds them as keys (in Kubernetes
+    # the release's Secret); see `STORE_KEYS`.
+    dapr_secret_store: str = ""
+    dapr_secret_name: str = "todo-app"  # noqa: S105 - a name, not a secret
+    # How long start-up waits for the sidecar before the store counts as unreachable.
+    dapr_secret_wait_seconds: float = Field(default=60.0, gt=0, le=600)
     redis_url: str | None = None
 
     # The embedded database and the generated signing key; per user, not per folder.
@@ -273,6 +283,24 @@ class Settings(ChatSettings):
             )
         return self.dapr_grpc_port
 
+    def secret_store_ports(self) -> tuple[int, int] | None:
+        """The sidecar's (HTTP, gRPC) ports when the secrets come from a Dapr secret
+        store (EVENT_BUS=dapr and DAPR_SECRET_STORE set), else None."""
+        if not self.dapr_secret_store:
+            return None
+        if self.event_bus != "dapr":
+            raise SettingsError(
+                f"DAPR_SECRET_STORE={self.dapr_secret_store} reads the secrets through the Dapr "
+                f"sidecar: set EVENT_BUS=dapr, or unset DAPR_SECRET_STORE to take them from "
+                f"the environment (EVENT_BUS={self.event_bus})"
+            )
+        if self.dapr_grpc_port is None:
+            raise SettingsError(
+                f"DAPR_SECRET_STORE={self.dapr_secret_store} reads the secrets through the Dapr "
+                "sidecar's gRPC API: set DAPR_GRPC_PORT (Dapr's sidecar injector sets it)"
+            )
+        return self.dapr_http_port, self.dapr_grpc_port
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -284,6 +312,87 @@ class Settings(ChatSettings):
     @property
     def local_user_enabled(self) -> bool:
         return self.is_sqlite if self.local_user is None else self.local_user
+
+
+# The keys of the secret store's secret (DAPR_SECRET_NAME), the same as the chart's
+# Secret, and the setting each stands in for.
+STORE_KEYS = {
+    "openai-api-key": "OPENAI_API_KEY",
+    "smtp-url": "SMTP_URL",
+    "jwt-private.pem": "JWT_PRIVATE_KEY_FILE",
+    "vapid-private.pem": "VAPID_PRIVATE_KEY_FILE",
+}
+
+
+@dataclass(frozen=True)
+class StoreSecrets:
+    """What start-up takes from the secret store: the settings with the store's
+    OPENAI_API_KEY and SMTP_URL, and the store's signing keys (PEM)."""
+
+    settings: Settings
+    jwt_private_key: bytes | None
+    vapid_private_key: bytes | None
+    # The keys of `STORE_KEYS` the store's secret holds, and those it does not.
+    found: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+def _set_otherwise(settings: Settings, key: str) -> bool:
+    """Whether the setting `key` stands in for is set by the environment (or its
+    `_FILE`, or `.env`)."""
+    return {
+        "openai-api-key": settings.openai_api_key is not None,
+        "smtp-url": settings.smtp_url is not None,
+        "jwt-private.pem": settings.jwt_private_key_file is not None,
+        "vapid-private.pem": settings.vapid_private_key_file is not None,
+    }[key]
+
+
+def with_store_secrets(settings: Settings, secret: Mapping[str, str]) -> StoreSecrets:
+    """`settings` with the values of the store's `secret` (its keys and values).
+
+    Each secret has one source. A key the store holds is the value, and the same setting
+    given by the environment too is an error (which one would an operator mean?). A key the
+    store does not hold (or holds empty) leaves the setting as the environment gives it,
+    unset by default: the OpenAI key and SMTP are optional (the offline assistant, no
+    email), and without a stored JWT or VAPID key the key file is used, generated in
+    DATA_DIR when missing, as in every other mode. Keys the store holds that are not in
+    `STORE_KEYS` are not used."""
+    found = tuple(k for k in STORE_KEYS if secret.get(k, "").strip())
+    missing = tuple(k for k in STORE_KEYS if k not in found)
+    clashes = [k for k in found if _set_otherwise(settings, k)]
+    if clashes:
+        where = (
+            f"the Dapr secret store {settings.dapr_secret_store!r} "
+            f"(secret {settings.dapr_secret_name!r})"
+        )
+        names = ", ".join(_variables(k) for k in clashes)
+        raise SettingsError(
+            f"{names}: set in the environment, and {where} holds "
+            f"{', '.join(clashes)}; with DAPR_SECRET_STORE the secrets come from the store: "
+            "unset these variables (or remove the keys from the store to use the environment's)"
+        )
+    update: dict[str, Any] = {}
+    if "openai-api-key" in found:
+        update["openai_api_key"] = SecretStr(secret["openai-api-key"].strip())
+    if "smtp-url" in found:
+        update["smtp_url"] = secret["smtp-url"].strip()
+    return StoreSecrets(
+        settings=settings.model_copy(update=update),
+        jwt_private_key=_pem(secret, "jwt-private.pem", found),
+        vapid_private_key=_pem(secret, "vapid-private.pem", found),
+        found=found,
+        missing=missing,
+    )
+
+
+def _variables(key: str) -> str:
+    name = STORE_KEYS[key]
+    return f"{name} (or {name}_FILE)" if name in FILE_VARIABLES else name
+
+
+def _pem(secret: Mapping[str, str], key: str, found: tuple[str, ...]) -> bytes | None:
+    return secret[key].encode() if key in found else None
 
 
 def settings_error(exc: ValidationError) -> str:

@@ -1,6 +1,7 @@
 """Production values of the chart: a PodDisruptionBudget for each Deployment
-that runs more than one pod, images pinned by digest, and the database URL and
-the optional keys read as files of the Secret rather than as variables."""
+that runs more than one pod, images pinned by digest, the services' secrets read
+from the Dapr secret store, and the database URL (and, without the secret store,
+the optional keys) read as files of the Secret rather than as variables."""
 
 from typing import Any
 
@@ -195,13 +196,58 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
 
 
-def test_production_services_read_their_secrets_from_files(helm: str) -> None:
+FILE_MODE = tuple(f"services.{s}.usesSecretStore=false" for s in SERVICES)
+# Each service's secrets from the Dapr secret store (services/shared/settings.py STORE_KEYS).
+STORE_VARIABLES = ("OPENAI_API_KEY", "SMTP_URL", "JWT_PRIVATE_KEY", "VAPID_PRIVATE_KEY")
+
+
+def test_production_services_read_their_secrets_from_the_secret_store(helm: str) -> None:
     docs = render(helm, "values-production.yaml")
+    (store,) = [
+        c for c in of_kind(docs, "Component") if c["spec"]["type"] == "secretstores.kubernetes"
+    ]
+    served = 0
+    for name, container, spec in containers(docs):
+        if container["name"] not in SERVICES:
+            continue
+        served += 1
+        env, files = env_of(container), mounted_files(container, spec)
+        assert env["DAPR_SECRET_STORE"] == store["metadata"]["name"], name
+        assert env["DAPR_SECRET_NAME"] == "todo-app-secrets", name  # secrets.existingSecret
+        for variable in STORE_VARIABLES:
+            assert variable not in env, (name, variable)
+            assert f"{variable}_FILE" not in env, (name, variable)
+        # Only the database URL is still a file of the Secret.
+        assert set(files.values()) == {"database-url"}, (name, files)
+    assert served == len(SERVICES)
+    assert set(store["scopes"]) == {
+        "task-api",
+        "recurring-task-service",
+        "notification-service",
+        "audit-service",
+    }
+
+
+def test_with_the_bundled_database_the_services_mount_nothing_of_the_secret(
+    helm: str,
+) -> None:
+    # The bundled database: nothing is left to mount from the Secret.
+    docs = render(helm, "values-local.yaml")
+    for name, container, spec in containers(docs):
+        if container["name"] in SERVICES:
+            assert "DAPR_SECRET_STORE" in env_of(container), name
+            assert mounted_files(container, spec) == {}, name
+            assert all("secret" not in v for v in spec.get("volumes", [])), name
+
+
+def test_production_services_read_their_secrets_from_files(helm: str) -> None:
+    docs = render(helm, "values-production.yaml", *FILE_MODE)
     seen = set()
     for name, container, spec in containers(docs):
         if container["name"] == "test":
             continue
         env, files = env_of(container), mounted_files(container, spec)
+        assert "DAPR_SECRET_STORE" not in env, name
         for variable in SECRET_VARIABLES:
             assert variable not in env, (name, variable)  # never the value itself
             path = env.get(f"{variable}_FILE")
@@ -220,7 +266,7 @@ def test_production_services_read_their_secrets_from_files(helm: str) -> None:
 
 def test_optional_keys_are_read_only_when_the_secret_has_them(helm: str) -> None:
     def variables(*sets: str) -> set[str]:
-        docs = render(helm, "values-production.yaml", *sets)
+        docs = render(helm, "values-production.yaml", *FILE_MODE, *sets)
         return {
             v
             for _, c, _ in containers(docs)

@@ -88,7 +88,10 @@ def test_each_service_runs_its_own_process_with_its_dapr_app_id(
     assert env["DAPR_PUBSUB_NAME"]["value"] == "pubsub-kafka"
     # The URL itself (bundled database), or the file of the Secret that holds it.
     assert ("DATABASE_URL" in env) != ("DATABASE_URL_FILE" in env)
-    assert env["JWT_PRIVATE_KEY_FILE"]["value"].startswith("/var/run/secrets/")
+    # The JWT key (and the other secrets) from the Dapr secret store, not a file.
+    assert env["DAPR_SECRET_STORE"]["value"] == "secrets-kubernetes"
+    assert env["DAPR_SECRET_NAME"]["value"].endswith("secrets")
+    assert "JWT_PRIVATE_KEY_FILE" not in env
 
 
 def test_dapr_annotations_name_the_configuration_and_the_health_check(
@@ -115,6 +118,8 @@ def test_dapr_components_of_the_contract(any_docs: tuple[dict[str, Any], ...]) -
     }
     assert set(components["pubsub-kafka"]["scopes"]) == set(APP_IDS.values())
     assert components["statestore-redis"]["scopes"] == ["task-api"]
+    # Every service reads its secrets (at least the JWT key) through the secret store.
+    assert set(components["secrets-kubernetes"]["scopes"]) == set(APP_IDS.values())
     meta = {m["name"]: m.get("value") for m in components["statestore-redis"]["spec"]["metadata"]}
     assert int(meta["ttlInSeconds"]) > 0
 

@@ -45,14 +45,22 @@ def key_id(public_key: rsa.RSAPublicKey) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(der).digest()[:12]).decode().rstrip("=")
 
 
+def _parse(data: bytes, kind: type[Any], what: str, source: object) -> Any:
+    """The private key of type `kind` in the PEM `data` read from `source`."""
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{source} does not hold {what} in PEM ({exc})") from None
+    if not isinstance(key, kind):
+        raise ValueError(f"{source} does not hold {what}")
+    return key
+
+
 def _load_or_create(path: Path, kind: type[Any], what: str, generate: Any) -> Any:
     """The private key in the PEM file at `path`, of type `kind`; a new one from
     `generate()` written there (owner-only, never over an existing file) when missing."""
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, kind):
-            raise ValueError(f"{path} does not hold {what}")
-        return key
+        return _parse(path.read_bytes(), kind, what, path)
     key = generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(
@@ -77,6 +85,12 @@ def load_or_create_private_key(path: Path) -> rsa.RSAPrivateKey:
     return key
 
 
+def private_key_from_pem(data: bytes, source: str) -> rsa.RSAPrivateKey:
+    """The RSA signing key in PEM `data` (from a secret store: `source` names it)."""
+    key: rsa.RSAPrivateKey = _parse(data, rsa.RSAPrivateKey, "an RSA private key", source)
+    return key
+
+
 def load_or_create_vapid_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """The Web Push (VAPID, RFC 8292) signing key: ECDSA on P-256."""
     key: ec.EllipticCurvePrivateKey = _load_or_create(
@@ -85,8 +99,19 @@ def load_or_create_vapid_key(path: Path) -> ec.EllipticCurvePrivateKey:
         "an EC P-256 private key",
         lambda: ec.generate_private_key(ec.SECP256R1()),
     )
+    return _p256(key, path)
+
+
+def vapid_key_from_pem(data: bytes, source: str) -> ec.EllipticCurvePrivateKey:
+    """The VAPID key in PEM `data` (from a secret store: `source` names it)."""
+    what = "an EC P-256 private key"
+    key: ec.EllipticCurvePrivateKey = _parse(data, ec.EllipticCurvePrivateKey, what, source)
+    return _p256(key, source)
+
+
+def _p256(key: ec.EllipticCurvePrivateKey, source: object) -> ec.EllipticCurvePrivateKey:
     if not isinstance(key.curve, ec.SECP256R1):
-        raise ValueError(f"{path} holds an EC key on {key.curve.name}, not P-256")
+        raise ValueError(f"{source} holds an EC key on {key.curve.name}, not P-256")
     return key
 
 
@@ -129,10 +154,17 @@ class KeyRing:
 
     @classmethod
     def load(
-        cls, private_key_file: Path, issuer: str, previous_files: Iterable[Path] = ()
+        cls,
+        private_key_file: Path,
+        issuer: str,
+        previous_files: Iterable[Path] = (),
+        *,
+        private_key: rsa.RSAPrivateKey | None = None,
     ) -> "KeyRing":
+        """The ring of `private_key` (from a secret store), else of the key in
+        `private_key_file` (generated there when missing), and the previous keys."""
         return cls(
-            load_or_create_private_key(private_key_file),
+            private_key or load_or_create_private_key(private_key_file),
             issuer,
             tuple(load_public_key(p) for p in previous_files),
         )

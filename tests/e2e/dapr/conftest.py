@@ -11,8 +11,13 @@ test broker, with consumer groups of its own (`<run>-<app id>`). Before the side
 start, those groups get the topics' end offsets committed, so records other runs left on
 the shared topics are not replayed; the component then starts a group at the oldest
 offset, so nothing this run publishes is skipped while the groups form.
+
+A test module that overrides the `secret_store` fixture gets the local stack's secret store
+too (`secrets-local.yaml`, on a JSON file of the run): the services then read those secrets
+through their sidecars (DAPR_SECRET_STORE) instead of from the environment.
 """
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from bench.dapr_latency import daprd_command, pubsub_component
 from events.topics import Topic
@@ -28,6 +34,16 @@ from tests.integration.test_acceptance import Inbox
 from testsupport.dapr_scheduler import DaprScheduler, scheduler_binary
 from testsupport.kafka import start_group_at_the_end
 from testsupport.ports import free_port
+
+LOCAL_SECRET_STORE = Path(__file__).parents[3] / "dapr" / "components" / "secrets-local.yaml"
+SECRET_NAME = "todo-app"
+# The store's keys, and the variables of the environment that stand for them.
+STORE_VARIABLES = {
+    "openai-api-key": "OPENAI_API_KEY",
+    "smtp-url": "SMTP_URL",
+    "jwt-private.pem": "JWT_PRIVATE_KEY_FILE",
+    "vapid-private.pem": "VAPID_PRIVATE_KEY_FILE",
+}
 
 APP_IDS = {
     "task-api": "task-api",
@@ -95,6 +111,26 @@ class Sidecars(Processes):
         return (self.logs / f"{service}.daprd.log").read_text(errors="replace")
 
 
+def secret_store_component(secrets_file: Path) -> str:
+    """The local stack's secret store (dapr/components/secrets-local.yaml) on `secrets_file`."""
+    component = yaml.safe_load(LOCAL_SECRET_STORE.read_text())
+    for item in component["spec"]["metadata"]:
+        if item["name"] == "secretsFile":
+            item["value"] = str(secrets_file)
+    return str(yaml.safe_dump(component, sort_keys=False))
+
+
+def write_secret_store(
+    resources: Path, secrets: dict[str, str], others: dict[str, dict[str, str]] | None = None
+) -> str:
+    """The secret store component in `resources`, its secret `SECRET_NAME` holding
+    `secrets` (and the secrets `others`); the store's name (DAPR_SECRET_STORE)."""
+    secrets_file = resources.parent / "secrets.json"
+    secrets_file.write_text(json.dumps({SECRET_NAME: secrets, **(others or {})}))
+    (resources / "secrets-local.yaml").write_text(secret_store_component(secrets_file))
+    return str(yaml.safe_load(LOCAL_SECRET_STORE.read_text())["metadata"]["name"])
+
+
 @dataclass
 class DaprCluster:
     apps: Cluster
@@ -111,6 +147,25 @@ def reminder_scheduler() -> str:
 
 
 @pytest.fixture
+def secret_store() -> dict[str, str] | None:
+    """The secrets the services read from a Dapr secret store; None: no store, the
+    secrets come from the environment."""
+    return None
+
+
+@pytest.fixture
+def cluster_env() -> dict[str, str]:
+    """More environment for every service of `dapr_cluster`."""
+    return {}
+
+
+@pytest.fixture
+def cluster_components() -> dict[str, str]:
+    """More component files for the sidecars of `dapr_cluster`: file name, YAML."""
+    return {}
+
+
+@pytest.fixture
 async def dapr_cluster(
     fresh_postgres: str,
     kafka: str,
@@ -118,6 +173,9 @@ async def dapr_cluster(
     tmp_path: Path,
     smtp: tuple[Inbox, int],
     reminder_scheduler: str,
+    secret_store: dict[str, str] | None,
+    cluster_env: dict[str, str],
+    cluster_components: dict[str, str],
 ) -> AsyncIterator[DaprCluster]:
     daprd = daprd_binary()
     scheduler = DaprScheduler(dapr_scheduler_binary(), tmp_path)
@@ -125,6 +183,8 @@ async def dapr_cluster(
     resources.mkdir()
     run = f"e2e-dapr-{uuid.uuid4().hex[:8]}"
     (resources / "pubsub-kafka.yaml").write_text(pubsub_component(kafka, run + "-{appID}"))
+    for file_name, component in cluster_components.items():
+        (resources / file_name).write_text(component)
     for app_id in APP_IDS.values():
         await start_group_at_the_end(kafka, f"{run}-{app_id}", [str(t) for t in Topic])
     logs = tmp_path / "logs"
@@ -151,6 +211,12 @@ async def dapr_cluster(
         data_dir=tmp_path,
         smtp_port=smtp[1],
     )
+    env.update(cluster_env)
+    if secret_store is not None:
+        env["DAPR_SECRET_STORE"] = write_secret_store(resources, secret_store)
+        env["DAPR_SECRET_NAME"] = SECRET_NAME
+        for key in secret_store:  # each secret has one source
+            env.pop(STORE_VARIABLES[key], None)
     apps = Cluster(
         logs,
         env=env,

@@ -93,7 +93,9 @@ class Assistant:
         state: StateStore = MemoryStateStore(settings.chat_state_ttl_seconds)
         if container.settings.event_bus == "dapr":
             state = DaprStateStore(
-                port=container.settings.dapr_http_port, ttl_seconds=settings.chat_state_ttl_seconds
+                port=container.settings.dapr_http_port,
+                grpc_port=container.settings.dapr_grpc_port,
+                ttl_seconds=settings.chat_state_ttl_seconds,
             )
         secret = settings.langfuse_secret_key
         tracer = create_tracer(

@@ -48,7 +48,7 @@ from urllib.parse import quote
 import grpc
 import httpx
 from dapr.aio.clients import DaprClient
-from dapr.clients.exceptions import DaprGrpcError
+from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
 from dapr.conf import settings as dapr_settings
 from dapr.ext.fastapi import DaprApp
 from fastapi import APIRouter, Request
@@ -65,9 +65,11 @@ __all__ = [
     "DaprError",
     "DaprUnavailable",
     "DeliveryStatus",
+    "SdkSidecar",
     "delivered_event",
     "open_sdk_client",
     "raw_record",
+    "sdk_error",
     "unreadable_record",
 ]
 
@@ -249,6 +251,85 @@ def open_sdk_client(
 _UNREACHABLE: Final = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
+def sdk_error(doing: str, exc: Exception) -> "DaprError":
+    """What an SDK call's error means: `DaprUnavailable` when the sidecar was not there to
+    answer, `DaprError` (with Dapr's error code where it gave one) when it refused.
+
+    The SDK raises a gRPC error (`DaprGrpcError`, or the channel's own) or, from some calls,
+    `DaprInternalError` with the gRPC error as its cause."""
+    rpc = exc if isinstance(exc, grpc.RpcError) else exc.__cause__
+    # The gRPC errors that reach here are calls (`code()`, `details()`); the SDK leaves
+    # its accessors unannotated.
+    status = getattr(rpc, "code", lambda: None)()
+    details = getattr(rpc, "details", lambda: None)() or str(exc)
+    code: str | None = None
+    if isinstance(exc, DaprGrpcError):
+        code = exc.error_code() or None  # type: ignore[no-untyped-call]
+    message = f"{doing}: {details}"
+    if status in _UNREACHABLE:
+        return DaprUnavailable(message, error_code=code)
+    return DaprError(message, error_code=code)
+
+
+class SdkSidecar:
+    """The SDK's async client for the sidecar on these loopback ports, opened on first use
+    once the sidecar answers, with every call bounded by `timeout` and its errors those of
+    this module."""
+
+    def __init__(
+        self,
+        *,
+        http_port: int,
+        grpc_port: int,
+        timeout: float = 5.0,
+        ready_path: str = "/v1.0/healthz",
+    ) -> None:
+        """`ready_path`: the sidecar's health endpoint that must answer 204 first:
+        `/v1.0/healthz` (also waits for the app and, told of one, Dapr's scheduler) or
+        `/v1.0/healthz/outbound` (its components only)."""
+        self.http_port = http_port
+        self.grpc_port = grpc_port
+        self.timeout = timeout
+        self._ready_path = ready_path
+        self._sdk: DaprClient | None = None
+
+    async def client(self) -> DaprClient:
+        if self._sdk is None:
+            # The client's constructor waits, blocking, until the sidecar is ready: ask first.
+            url = f"http://127.0.0.1:{self.http_port}{self._ready_path}"
+            try:
+                async with httpx.AsyncClient(timeout=self.timeout) as client:
+                    ready = (await client.get(url)).status_code == 204
+            except httpx.HTTPError as exc:
+                raise DaprUnavailable(f"no answer from the Dapr sidecar at {url}: {exc!r}") from exc
+            if not ready:
+                raise DaprUnavailable(f"the Dapr sidecar at {url} is not ready")
+            self._sdk = open_sdk_client(
+                http_port=self.http_port, grpc_port=self.grpc_port, ready_timeout=self.timeout
+            )
+        return self._sdk
+
+    async def call(
+        self, doing: str, method: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+    ) -> Any:
+        """`await method(*args, **kwargs)` (a method of `client()`), bounded, its errors ours."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await method(*args, **kwargs)
+        except TimeoutError as exc:
+            raise DaprUnavailable(
+                f"{doing}: no answer from the Dapr sidecar at 127.0.0.1:{self.grpc_port} "
+                f"within {self.timeout} s"
+            ) from exc
+        except (grpc.RpcError, DaprInternalError) as exc:
+            raise sdk_error(doing, exc) from exc
+
+    async def close(self) -> None:
+        if self._sdk is not None:
+            await self._sdk.close()  # type: ignore[no-untyped-call]
+            self._sdk = None
+
+
 class DaprBus:
     """The `Bus` over a Dapr sidecar; mount `router()` in the service's app.
 
@@ -356,13 +437,7 @@ class DaprBus:
                 f"no answer from the Dapr sidecar at {address} within {self._timeout_s} s"
             ) from exc
         except DaprGrpcError as exc:
-            # The SDK leaves these accessors unannotated.
-            status = exc.code()  # type: ignore[no-untyped-call]
-            code: str | None = exc.error_code() or None  # type: ignore[no-untyped-call]
-            doing = f"publishing {event.id} to {topic}: {exc.details()}"  # type: ignore[no-untyped-call]
-            if status in _UNREACHABLE:
-                raise DaprUnavailable(doing, error_code=code) from exc
-            raise DaprError(doing, error_code=code) from exc
+            raise sdk_error(f"publishing {event.id} to {topic}", exc) from exc
         finally:
             _publish_trace.reset(token)
 

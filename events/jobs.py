@@ -12,7 +12,6 @@ Errors are those of the Dapr transport: `DaprError` when Dapr refuses, `DaprUnav
 when the sidecar (or its scheduler) does not answer.
 """
 
-import asyncio
 import json
 import logging
 import warnings
@@ -20,15 +19,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
-from dapr.aio.clients import DaprClient
-from dapr.clients.exceptions import DaprGrpcError
 from dapr.clients.grpc._jobs import ConstantFailurePolicy, Job
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from google.protobuf import any_pb2, json_format, struct_pb2  # type: ignore[import-untyped]
 
-from events.dapr import _UNREACHABLE, DaprError, DaprUnavailable, open_sdk_client
+from events.dapr import SdkSidecar
 
 __all__ = ["DaprJobs", "JobNotDue", "TriggerHandler"]
 
@@ -54,29 +50,10 @@ class DaprJobs:
         retry_seconds: int = 5,
         max_retries: int = 720,
     ) -> None:
-        self._http_port = http_port
-        self._grpc_port = grpc_port
-        self._timeout = timeout
         self._policy = ConstantFailurePolicy(
             max_retries=max_retries, interval_seconds=retry_seconds
         )
-        self._sdk: DaprClient | None = None
-
-    async def _client(self) -> DaprClient:
-        if self._sdk is None:
-            # The client's constructor waits, blocking, until the sidecar is ready: ask first.
-            url = f"http://127.0.0.1:{self._http_port}/v1.0/healthz"
-            try:
-                async with httpx.AsyncClient(timeout=self._timeout) as client:
-                    ready = (await client.get(url)).status_code == 204
-            except httpx.HTTPError as exc:
-                raise DaprUnavailable(f"no answer from the Dapr sidecar at {url}: {exc!r}") from exc
-            if not ready:
-                raise DaprUnavailable(f"the Dapr sidecar at {url} is not ready")
-            self._sdk = open_sdk_client(
-                http_port=self._http_port, grpc_port=self._grpc_port, ready_timeout=self._timeout
-            )
-        return self._sdk
+        self._sidecar = SdkSidecar(http_port=http_port, grpc_port=grpc_port, timeout=timeout)
 
     async def schedule(self, name: str, at: datetime, data: dict[str, Any]) -> None:
         """Schedule (or move) the one-shot job `name` to `at`; it replaces one of that name."""
@@ -87,38 +64,22 @@ class DaprJobs:
         packed = any_pb2.Any()
         packed.Pack(value)
         job = Job(name=name, due_time=at.isoformat(), data=packed, failure_policy=self._policy)
-        client = await self._client()
+        client = await self._sidecar.client()
         await self._call(f"scheduling job {name}", client.schedule_job_alpha1, job, True)
 
     async def delete(self, name: str) -> None:
         """Delete the job `name`; deleting one that is not there is not an error."""
-        client = await self._client()
+        client = await self._sidecar.client()
         await self._call(f"deleting job {name}", client.delete_job_alpha1, name)
 
     async def _call(self, doing: str, method: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        try:
-            with warnings.catch_warnings():
-                # The SDK warns on every call that the Jobs API is alpha.
-                warnings.simplefilter("ignore", UserWarning)
-                async with asyncio.timeout(self._timeout):
-                    await method(*args)
-        except TimeoutError as exc:
-            raise DaprUnavailable(
-                f"{doing}: no answer from the Dapr sidecar at 127.0.0.1:{self._grpc_port} "
-                f"within {self._timeout} s"
-            ) from exc
-        except DaprGrpcError as exc:
-            status = exc.code()  # type: ignore[no-untyped-call]
-            code: str | None = exc.error_code() or None  # type: ignore[no-untyped-call]
-            message = f"{doing}: {exc.details()}"  # type: ignore[no-untyped-call]
-            if status in _UNREACHABLE:
-                raise DaprUnavailable(message, error_code=code) from exc
-            raise DaprError(message, error_code=code) from exc
+        with warnings.catch_warnings():
+            # The SDK warns on every call that the Jobs API is alpha.
+            warnings.simplefilter("ignore", UserWarning)
+            await self._sidecar.call(doing, method, *args)
 
     async def stop(self) -> None:
-        if self._sdk is not None:
-            await self._sdk.close()  # type: ignore[no-untyped-call]
-            self._sdk = None
+        await self._sidecar.close()
 
     @staticmethod
     def router(on_trigger: TriggerHandler) -> APIRouter:

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml  # type: ignore[import-untyped]
@@ -36,6 +37,7 @@ from testsupport.kafka import start_group_at_the_end
 from testsupport.ports import free_port
 
 LOCAL_SECRET_STORE = Path(__file__).parents[3] / "dapr" / "components" / "secrets-local.yaml"
+LOCAL_STATE_STORE = Path(__file__).parents[3] / "dapr" / "components" / "statestore-redis.yaml"
 SECRET_NAME = "todo-app"
 # The store's keys, and the variables of the environment that stand for them.
 STORE_VARIABLES = {
@@ -84,6 +86,7 @@ class Sidecars(Processes):
     http: dict[str, int] = field(default_factory=dict)
     grpc: dict[str, int] = field(default_factory=dict)
     scheduler: str | None = None  # host:port of Dapr's scheduler service
+    app_ids: dict[str, str] = field(default_factory=dict)  # else the service's (APP_IDS)
 
     def start(self, service: str) -> None:
         self.http.setdefault(service, free_port())
@@ -92,7 +95,7 @@ class Sidecars(Processes):
             f"{service}.daprd",
             daprd_command(
                 self.daprd,
-                app_id=APP_IDS[service],
+                app_id=self.app_ids.get(service) or APP_IDS[service],
                 app_port=self.apps[service],
                 http_port=self.http[service],
                 grpc_port=self.grpc[service],
@@ -109,6 +112,19 @@ class Sidecars(Processes):
 
     def log(self, service: str) -> str:
         return (self.logs / f"{service}.daprd.log").read_text(errors="replace")
+
+
+def redis_state_store_component() -> str:
+    """The local stack's state store (dapr/components/statestore-redis.yaml, the assistant's
+    conversation state) on the Redis of the test run."""
+    url = urlsplit(os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "")
+    if not url.hostname:
+        pytest.fail("TEST_REDIS_URL is not set: `make test` starts Redis")
+    component = yaml.safe_load(LOCAL_STATE_STORE.read_text())
+    for item in component["spec"]["metadata"]:
+        if item["name"] == "redisHost":
+            item["value"] = f"{url.hostname}:{url.port or 6379}"
+    return str(yaml.safe_dump(component, sort_keys=False))
 
 
 def secret_store_component(secrets_file: Path) -> str:

@@ -14,11 +14,9 @@ import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import yaml  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -28,6 +26,7 @@ from tests.e2e.dapr.conftest import (
     DaprCluster,
     Sidecars,
     daprd_binary,
+    redis_state_store_component,
     write_secret_store,
 )
 from tests.e2e.processes import TODO, poll, sign_up
@@ -35,7 +34,6 @@ from tests.integration.test_acceptance import Inbox
 from testsupport.openai_standin import OpenAIStandIn, text
 from testsupport.ports import free_port
 
-LOCAL_STATE_STORE = Path(__file__).parents[3] / "dapr" / "components" / "statestore-redis.yaml"
 OPENAI_KEY = "sk-from-the-dapr-secret-store"
 STORE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 STORE_PEM = STORE_KEY.private_bytes(
@@ -68,15 +66,7 @@ def cluster_env(openai_standin: OpenAIStandIn) -> dict[str, str]:
 
 @pytest.fixture
 def cluster_components() -> dict[str, str]:
-    """The local stack's state store (the assistant's conversation state) on the test Redis."""
-    url = urlsplit(os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "")
-    if not url.hostname:
-        pytest.fail("TEST_REDIS_URL is not set: `make test` starts Redis")
-    component = yaml.safe_load(LOCAL_STATE_STORE.read_text())
-    for item in component["spec"]["metadata"]:
-        if item["name"] == "redisHost":
-            item["value"] = f"{url.hostname}:{url.port or 6379}"
-    return {"statestore-redis.yaml": str(yaml.safe_dump(component))}
+    return {"statestore-redis.yaml": redis_state_store_component()}
 
 
 @pytest.mark.timeout(180)

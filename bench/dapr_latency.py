@@ -19,6 +19,12 @@ the event. The added latency is Dapr minus direct, per percentile, for both Dapr
 the gRPC path's publish is also given as a ratio over the HTTP path's; Dapr's published
 figures for what its sidecar adds are about 0.5 ms at p90 and 1.2 ms at p99.
 
+With a Redis (TEST_REDIS_URL, else REDIS_URL) the same sidecar also gets the local stack's
+`statestore-redis` component, and the assistant's state round trip (save, then load, of a
+value the size of a conversation's state) is timed through `events.dapr_state.DaprState`
+over the SDK's gRPC and over the HTTP state API, in alternating blocks; the summary gives
+the gRPC p50 as a ratio over the HTTP one (`state_grpc_over_http_p50`).
+
 Each run uses two fresh topics (deleted afterwards) and fresh consumer groups that start at
 the oldest offset, so a rebalance while the groups form cannot skip a record; daprd runs
 with `--log-level info` into a log file, and measuring starts only once a warm-up message
@@ -45,6 +51,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
@@ -94,6 +101,25 @@ def pubsub_component(brokers: str, consumer_group: str, initial_offset: str = "o
     return str(yaml.safe_dump(component, sort_keys=False))
 
 
+LOCAL_STATE_STORE = ROOT / "dapr" / "components" / "statestore-redis.yaml"
+
+
+def state_store_component(redis_host: str) -> str:
+    """The local stack's `statestore-redis` component (dapr/components/statestore-redis.yaml,
+    the assistant's conversation state) on the Redis at `redis_host` (host:port)."""
+    component = yaml.safe_load(LOCAL_STATE_STORE.read_text())
+    for item in component["spec"]["metadata"]:
+        if item["name"] == "redisHost":
+            item["value"] = redis_host
+    return str(yaml.safe_dump(component, sort_keys=False))
+
+
+def redis_host() -> str | None:
+    """host:port of the Redis of the run (TEST_REDIS_URL, else REDIS_URL), or None."""
+    url = urlsplit(os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "")
+    return f"{url.hostname}:{url.port or 6379}" if url.hostname else None
+
+
 @dataclass(frozen=True, slots=True)
 class DaprConfig:
     samples: int  # per path
@@ -119,7 +145,10 @@ def daprd_binary() -> str:
         try:
             out = subprocess.run(  # noqa: S603 - our own script
                 [str(ROOT / "scripts" / "dapr.sh"), "--print"],
-                capture_output=True, text=True, check=True, timeout=30,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
             )
         except (OSError, subprocess.SubprocessError) as exc:
             raise NotRun(f"scripts/dapr.sh --print failed: {exc}") from exc
@@ -130,7 +159,12 @@ def daprd_binary() -> str:
 
 
 def daprd_command(
-    daprd: str, *, app_id: str, app_port: int, http_port: int, resources: Path,
+    daprd: str,
+    *,
+    app_id: str,
+    app_port: int,
+    http_port: int,
+    resources: Path,
     grpc_port: int | None = None,
     scheduler: str | None = None,
 ) -> list[str]:
@@ -141,17 +175,28 @@ def daprd_command(
     return [
         daprd,
         *jobs,
-        "--mode", "standalone",
-        "--app-id", app_id,
-        "--app-port", str(app_port),
-        "--app-protocol", "http",
-        "--dapr-http-port", str(http_port),
-        "--dapr-grpc-port", str(grpc_port or free_port()),
-        "--dapr-internal-grpc-port", str(free_port()),
-        "--metrics-port", str(free_port()),
-        "--resources-path", str(resources),
-        "--placement-host-address", "",
-        "--log-level", "info",
+        "--mode",
+        "standalone",
+        "--app-id",
+        app_id,
+        "--app-port",
+        str(app_port),
+        "--app-protocol",
+        "http",
+        "--dapr-http-port",
+        str(http_port),
+        "--dapr-grpc-port",
+        str(grpc_port or free_port()),
+        "--dapr-internal-grpc-port",
+        str(free_port()),
+        "--metrics-port",
+        str(free_port()),
+        "--resources-path",
+        str(resources),
+        "--placement-host-address",
+        "",
+        "--log-level",
+        "info",
     ]
 
 
@@ -257,14 +302,22 @@ async def subscriber_app(topic: str, arrivals: Arrivals) -> AsyncIterator[int]:
         arrivals.arrived(event_id, time.perf_counter(), event)
         return JSONResponse({"status": "SUCCESS"})
 
-    app = Starlette(routes=[
-        Route("/dapr/subscribe", subscribe, methods=["GET"]),
-        Route(ROUTE, deliver, methods=["POST"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/dapr/subscribe", subscribe, methods=["GET"]),
+            Route(ROUTE, deliver, methods=["POST"]),
+        ]
+    )
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False,
-        ws="none", timeout_graceful_shutdown=2,
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        ws="none",
+        timeout_graceful_shutdown=2,
     )
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve(), name="bench-dapr-app")
@@ -293,6 +346,11 @@ class Sidecar:
         self.group = f"todo-bench-dapr-{uuid.uuid4().hex[:8]}"
         self.resources.mkdir(parents=True, exist_ok=True)
         (self.resources / "pubsub-kafka.yaml").write_text(pubsub_component(brokers, self.group))
+        self.redis = redis_host()
+        if self.redis is not None:
+            component = yaml.safe_load(state_store_component(self.redis))
+            component.pop("scopes", None)  # this app id is not task-api
+            (self.resources / "statestore-redis.yaml").write_text(yaml.safe_dump(component))
         self._app_port = app_port
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -309,8 +367,11 @@ class Sidecar:
         with self.log_path.open("ab") as log:  # the child keeps its own copy
             self._proc = subprocess.Popen(  # noqa: S603 - our own command
                 daprd_command(
-                    self.daprd, app_id=APP_ID, app_port=self._app_port,
-                    http_port=self.http_port, resources=self.resources,
+                    self.daprd,
+                    app_id=APP_ID,
+                    app_port=self._app_port,
+                    http_port=self.http_port,
+                    resources=self.resources,
                     grpc_port=self.grpc_port,
                 ),
                 stdout=log,
@@ -440,8 +501,11 @@ class DirectPath:
         )
         await self._producer.start()
         self._consumer = AIOKafkaConsumer(
-            self._topic, bootstrap_servers=self._servers, group_id=self._group,
-            client_id="todo-bench-direct", enable_auto_commit=False,
+            self._topic,
+            bootstrap_servers=self._servers,
+            group_id=self._group,
+            client_id="todo-bench-direct",
+            enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
         await self._consumer.start()
@@ -498,10 +562,14 @@ class Message:
             "subject": self._task,
             "userid": self.user,
             "data": {
-                "id": self._task, "title": "Pay rent", "priority": "high",
-                "status": "active", "timezone": "Europe/London",
+                "id": self._task,
+                "title": "Pay rent",
+                "priority": "high",
+                "status": "active",
+                "timezone": "Europe/London",
                 "due_at": "2030-12-01T09:00:00+00:00",
-                "recurrence_rule": "FREQ=MONTHLY;BYMONTHDAY=1", "tags": ["home", "money"],
+                "recurrence_rule": "FREQ=MONTHLY;BYMONTHDAY=1",
+                "tags": ["home", "money"],
                 "version": 1,
             },
         }
@@ -592,6 +660,68 @@ async def measure(
     return samples, cut_short
 
 
+STATE_GRPC = "state-grpc"
+STATE_HTTP = "state-http"
+
+
+async def measure_state(
+    sidecar: "Sidecar", cfg: DaprConfig, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """The assistant's state round trip (save, then load) through the same sidecar and Redis,
+    over the SDK's gRPC and over the HTTP state API (`events.dapr_state.DaprState`), in
+    alternating blocks; a value of the size of a conversation's state."""
+    from events.dapr_state import DaprState
+
+    stores = {
+        STATE_GRPC: DaprState(
+            store="statestore-redis", http_port=sidecar.http_port, grpc_port=sidecar.grpc_port
+        ),
+        STATE_HTTP: DaprState(store="statestore-redis", http_port=sidecar.http_port),
+    }
+    value = json.dumps(
+        {
+            "user_id": str(uuid.uuid4()),
+            "listing": [{"id": str(uuid.uuid4()), "title": f"task {n}"} for n in range(20)],
+        }
+    ).encode()
+    expected = json.loads(value)
+    seconds: dict[str, list[float]] = {name: [] for name in stores}
+    try:
+        for name, store in stores.items():  # warm: connections open, the SDK client built
+            for _ in range(cfg.warmup):
+                await store.save(f"bench-warm-{name}", value, ttl_seconds=60)
+                await store.get(f"bench-warm-{name}")
+        rounds = -(-cfg.samples // cfg.block)
+        for round_no in range(rounds):
+            order = list(stores.items())
+            if round_no % 2:
+                order.reverse()
+            for name, store in order:
+                for _ in range(min(cfg.block, cfg.samples - round_no * cfg.block)):
+                    key = f"bench-{uuid.uuid4().hex}"
+                    started = time.perf_counter()
+                    await store.save(key, value, ttl_seconds=60)
+                    back = await store.get(key)
+                    if back is None or json.loads(back) != expected:
+                        raise RuntimeError(f"{name}: the state read back is not what was saved")
+                    seconds[name].append(time.perf_counter() - started)
+        log(f"  state: {cfg.samples:,} round trips per path")
+    finally:
+        for store in stores.values():
+            await store.aclose()
+    paths = {name: percentiles(taken) for name, taken in seconds.items()}
+    grpc, http = paths[STATE_GRPC], paths[STATE_HTTP]
+    return {
+        "paths": paths,
+        "value_bytes": len(value),
+        "grpc_over_http": (
+            {p: round(grpc[f"{p}_ms"] / http[f"{p}_ms"], 3) for p in ("p50", "p90", "p99")}
+            if grpc and http
+            else None
+        ),
+    }
+
+
 async def run(cfg: DaprConfig, log: Callable[[str], None]) -> dict[str, Any]:
     result: dict[str, Any] = {"config": asdict(cfg)}
     try:
@@ -615,9 +745,7 @@ async def run(cfg: DaprConfig, log: Callable[[str], None]) -> dict[str, Any]:
             direct_topic = await stack.enter_async_context(BenchTopic(servers, "direct"))
             dapr_arrivals, direct_arrivals = Arrivals(), Arrivals()
             app_port = await stack.enter_async_context(subscriber_app(dapr_topic, dapr_arrivals))
-            sidecar = await stack.enter_async_context(
-                Sidecar(daprd, workdir, servers, app_port)
-            )
+            sidecar = await stack.enter_async_context(Sidecar(daprd, workdir, servers, app_port))
             dapr_path = DaprPath(sidecar, dapr_topic, dapr_arrivals)
             stack.push_async_callback(dapr_path.aclose)
             # Same sidecar, topic and subscriber: only the publish API differs.
@@ -630,8 +758,13 @@ async def run(cfg: DaprConfig, log: Callable[[str], None]) -> dict[str, Any]:
             result["topics"] = {DAPR: dapr_topic, DIRECT: direct_topic}
             result["consumer_group"] = sidecar.group
             samples, cut_short = await measure([dapr_path, sdk_path, direct_path], cfg, log)
+            if sidecar.redis is not None:
+                result["state"] = await measure_state(sidecar, cfg, log)
+            else:
+                result["state"] = {"not_run": "no Redis: set TEST_REDIS_URL or REDIS_URL"}
             result["redeliveries_or_late"] = {
-                DAPR: dapr_arrivals.unexpected, DIRECT: direct_arrivals.unexpected,
+                DAPR: dapr_arrivals.unexpected,
+                DIRECT: direct_arrivals.unexpected,
             }
     except Exception:
         keep_logs = True
@@ -696,6 +829,22 @@ def render(result: dict[str, Any]) -> list[str]:
             f"  publish gRPC/HTTP ratio: p50 {ratio['p50']:.2f}, p90 {ratio['p90']:.2f},"
             f" p99 {ratio['p99']:.2f}"
         )
+    state = result.get("state") or {}
+    if "not_run" in state:
+        lines.append(f"  state round trip: NOT RUN: {state['not_run']}")
+    elif state:
+        for name, p in state["paths"].items():
+            if p:
+                lines.append(
+                    f"  {'save+load ' + name:<22}{p['n']:>6}{p['p50_ms']:>9.2f}"
+                    f"{p['p90_ms']:>9.2f}{p['p99_ms']:>9.2f}{p['max_ms']:>9.2f}"
+                )
+        ratio = state.get("grpc_over_http")
+        if ratio:
+            lines.append(
+                f"  state gRPC/HTTP ratio: p50 {ratio['p50']:.2f}, p90 {ratio['p90']:.2f},"
+                f" p99 {ratio['p99']:.2f}"
+            )
     published = result["dapr_published_added_ms"]
     lines.append(
         f"  Dapr's published sidecar cost: p90 +{published['p90']} ms, p99 +{published['p99']} ms;"

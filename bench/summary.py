@@ -82,6 +82,13 @@ def _reminders(result: dict[str, Any]) -> dict[str, Any]:
     return picked
 
 
+def _dapr(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "publish_grpc_over_http_p50": _get(result, "publish_grpc_over_http", "p50"),
+        "state_grpc_over_http_p50": _get(result, "state", "grpc_over_http", "p50"),
+    }
+
+
 PICKERS: dict[str, Picker] = {
     "create": _create,
     "relay": _relay,
@@ -89,6 +96,7 @@ PICKERS: dict[str, Picker] = {
     "assistant": _assistant,
     "mcp": _mcp,
     "reminders": _reminders,
+    "dapr": _dapr,
 }
 
 

@@ -25,3 +25,16 @@ def test_the_reminder_summary_names_each_bursts_p99_in_seconds_and_the_worst() -
         "missing": 3,
         "received_p50_dapr_jobs_over_builtin": 2.5,
     }
+
+
+def test_the_dapr_summary_gives_grpc_over_http_for_publishing_and_for_state() -> None:
+    result = {
+        "publish_grpc_over_http": {"p50": 0.63, "p90": 0.7, "p99": 0.8},
+        "state": {"grpc_over_http": {"p50": 0.58, "p90": 0.67, "p99": 1.1}},
+    }
+    assert summary("dapr", result) == {
+        "publish_grpc_over_http_p50": 0.63,
+        "state_grpc_over_http_p50": 0.58,
+    }
+    not_run = {"publish_grpc_over_http": None, "state": {"not_run": "no Redis"}}
+    assert summary("dapr", not_run) == {}

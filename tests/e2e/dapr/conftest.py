@@ -23,12 +23,11 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from bench.dapr_latency import daprd_command, pubsub_component
+from bench.dapr_latency import daprd_command, pubsub_component, redis_host, state_store_component
 from events.topics import Topic
 from tests.e2e.processes import SERVICES, Cluster, Processes, service_env
 from tests.integration.test_acceptance import Inbox
@@ -37,7 +36,6 @@ from testsupport.kafka import start_group_at_the_end
 from testsupport.ports import free_port
 
 LOCAL_SECRET_STORE = Path(__file__).parents[3] / "dapr" / "components" / "secrets-local.yaml"
-LOCAL_STATE_STORE = Path(__file__).parents[3] / "dapr" / "components" / "statestore-redis.yaml"
 SECRET_NAME = "todo-app"
 # The store's keys, and the variables of the environment that stand for them.
 STORE_VARIABLES = {
@@ -115,16 +113,12 @@ class Sidecars(Processes):
 
 
 def redis_state_store_component() -> str:
-    """The local stack's state store (dapr/components/statestore-redis.yaml, the assistant's
-    conversation state) on the Redis of the test run."""
-    url = urlsplit(os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "")
-    if not url.hostname:
+    """The local stack's state store (the assistant's conversation state) on the Redis of
+    the test run."""
+    host = redis_host()
+    if host is None:
         pytest.fail("TEST_REDIS_URL is not set: `make test` starts Redis")
-    component = yaml.safe_load(LOCAL_STATE_STORE.read_text())
-    for item in component["spec"]["metadata"]:
-        if item["name"] == "redisHost":
-            item["value"] = f"{url.hostname}:{url.port or 6379}"
-    return str(yaml.safe_dump(component, sort_keys=False))
+    return state_store_component(host)
 
 
 def secret_store_component(secrets_file: Path) -> str:

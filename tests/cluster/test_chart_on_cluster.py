@@ -33,6 +33,21 @@ def test_every_service_runs_with_an_injected_sidecar(release: Release) -> None:
         assert daprd["image"] == "todo-app/daprd:local"
 
 
+def test_secrets_and_reminders_go_through_dapr(release: Release) -> None:
+    """Each service read its keys from the release's Secret through the secrets-kubernetes
+    store when it started; reminders are jobs of Dapr's scheduler (values-local.yaml)."""
+    for service in SERVICES:
+        [pod] = release.pods(service)
+        [app] = [c for c in pod["spec"]["containers"] if c["name"] == service]  # type: ignore[index]
+        env = {e["name"]: e.get("value") for e in app.get("env", [])}
+        assert env.get("DAPR_SECRET_STORE") == "secrets-kubernetes", env
+        log = release.k("logs", pod["metadata"]["name"], "-c", service)  # type: ignore[index]
+        assert "secrets from the Dapr secret store secrets-kubernetes" in log, log[-2000:]
+        if service == "recurring-task":
+            assert env.get("REMINDER_SCHEDULER") == "dapr-jobs", env
+            assert "scheduled the jobs of" in log, log[-2000:]
+
+
 def test_helm_test_passes(release: Release) -> None:
     out = run(
         [release.helm, "test", RELEASE, "-n", release.namespace, "--timeout", "3m"], timeout=240

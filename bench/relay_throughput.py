@@ -158,7 +158,10 @@ async def _relay(side: str, db: Database, bus: Any, n: int) -> Run:
 async def _relay_memory(db: Database, topic: str, n: int) -> Run:
     bus = MemoryBus()
     await bus.start([Subscription(topic, "bench-noop", _noop)])
-    return await _relay(RELAY_MEMORY, db, bus, n)
+    try:
+        return await _relay(RELAY_MEMORY, db, bus, n)
+    finally:
+        await bus.stop()  # its lanes' workers end with it
 
 
 async def _relay_kafka(db: Database, servers: str, topic: str, warm: Row, n: int) -> Run:

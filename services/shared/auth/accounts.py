@@ -2,12 +2,15 @@
 
 import secrets
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, get_args
 
 from events import EventType, new_event
 from services.errors import AuthError, Conflict, InvalidInput, NotFound
+from services.shared.auth.cache import PrincipalCache, credential_key
 from services.shared.auth.keys import KeyRing
 from services.shared.auth.passwords import hash_password, needs_rehash, verify_password
 from services.shared.auth.principal import Principal
@@ -24,6 +27,10 @@ class AccountsUoW(Protocol):
     accounts: AccountStore
 
     async def commit(self) -> None: ...
+
+    def principals_changed(
+        self, *, user_id: uuid.UUID | None = None, grant_id: uuid.UUID | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,27 @@ async def authenticate(uow: AccountsUoW, keys: KeyRing, bearer: str) -> Principa
     return user
 
 
+async def resolve(
+    cache: PrincipalCache,
+    keys: KeyRing,
+    bearer: str,
+    open_uow: Callable[[], AbstractAsyncContextManager[AccountsUoW]],
+) -> Principal:
+    """`authenticate`, answered from `cache` while the entry lasts: no
+    database connection at all on a hit. A refused token is not kept."""
+
+    async def load() -> Principal:
+        async with open_uow() as uow:
+            return await authenticate(uow, keys, bearer)
+
+    def identify(user: Principal) -> tuple[uuid.UUID, None, float | None]:
+        return user.user_id, None, None if bearer.startswith(PAT_PREFIX) else keys.expiry(bearer)
+
+    if not cache.enabled:
+        return await load()
+    return await cache.resolve(credential_key(bearer, "api"), load, identify)
+
+
 async def create_personal_token(
     uow: AccountsUoW, *, user_id: uuid.UUID, name: str, expires_in: timedelta | None = None
 ) -> PersonalToken:
@@ -139,6 +167,7 @@ async def revoke_personal_token(
         user_id=user_id, token_id=token_id, now=datetime.now(UTC)
     ):
         raise NotFound("no such token")
+    uow.principals_changed(user_id=user_id)
     await uow.commit()
 
 
@@ -190,6 +219,7 @@ async def update_profile(
     user = await uow.accounts.update_user(user_id, **values)
     if user is None:
         raise NotFound("no such account")
+    uow.principals_changed(user_id=user_id)
     await uow.commit()
     return user
 
@@ -227,4 +257,5 @@ async def delete_account(uow: AccountsUoW, *, user: Principal, emit: Any) -> Non
             data={"user_id": str(user.user_id)},
         )
     )
+    uow.principals_changed(user_id=user.user_id)
     await uow.commit()

@@ -109,15 +109,24 @@ async def login(
 
 async def authenticate(uow: AccountsUoW, keys: KeyRing, bearer: str) -> Principal:
     """The user behind an `Authorization: Bearer` credential (JWT or PAT)."""
+    return (await authenticate_until(uow, keys, bearer))[0]
+
+
+async def authenticate_until(
+    uow: AccountsUoW, keys: KeyRing, bearer: str
+) -> tuple[Principal, float | None]:
+    """`authenticate`, and when the credential expires (Unix time; None: not
+    until revoked)."""
     if bearer.startswith(PAT_PREFIX):
-        user = await uow.accounts.user_by_access_token(bearer, datetime.now(UTC))
-        if user is None:
+        found = await uow.accounts.access_token_owner(bearer, datetime.now(UTC))
+        if found is None:
             raise AuthError("the personal access token is unknown or revoked, or has expired")
-        return user
+        owner, expires_at = found
+        return owner, expires_at.timestamp() if expires_at is not None else None
     user = await uow.accounts.user_by_id(keys.verify(bearer))
     if user is None:
         raise AuthError("the account of this token no longer exists")
-    return user
+    return user, keys.expiry(bearer)
 
 
 async def resolve(
@@ -129,16 +138,16 @@ async def resolve(
     """`authenticate`, answered from `cache` while the entry lasts: no
     database connection at all on a hit. A refused token is not kept."""
 
-    async def load() -> Principal:
+    async def load() -> tuple[Principal, float | None]:
         async with open_uow() as uow:
-            return await authenticate(uow, keys, bearer)
+            return await authenticate_until(uow, keys, bearer)
 
-    def identify(user: Principal) -> tuple[uuid.UUID, None, float | None]:
-        return user.user_id, None, None if bearer.startswith(PAT_PREFIX) else keys.expiry(bearer)
+    def identify(found: tuple[Principal, float | None]) -> tuple[uuid.UUID, None, float | None]:
+        return found[0].user_id, None, found[1]
 
     if not cache.enabled:
-        return await load()
-    return await cache.resolve(credential_key(bearer, "api"), load, identify)
+        return (await load())[0]
+    return (await cache.resolve(credential_key(bearer, "api"), load, identify))[0]
 
 
 async def create_personal_token(

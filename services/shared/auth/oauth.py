@@ -302,9 +302,21 @@ async def authenticate(uow: OAuthUoW, keys: KeyRing, bearer: str, resource: str)
     """The caller behind a bearer credential on the MCP resource: a personal
     access token, a sign-in JWT (audience: the API), or an OAuth access token
     for exactly this resource whose grant is still in force."""
+    return (await _authenticate_until(uow, keys, bearer, resource))[0]
+
+
+async def _authenticate_until(
+    uow: OAuthUoW, keys: KeyRing, bearer: str, resource: str
+) -> tuple[Caller, float | None]:
+    """`authenticate`, and when the credential expires (None: not until revoked)."""
     if bearer.startswith(accounts.PAT_PREFIX):
-        user = await accounts.authenticate(uow, keys, bearer)
-        return Caller(user, None, None, [SCOPE], None, None)
+        user, until = await accounts.authenticate_until(uow, keys, bearer)
+        return Caller(user, None, None, [SCOPE], None, None), until
+    caller = await _authenticate_jwt(uow, keys, bearer, resource)
+    return caller, caller.expires_at
+
+
+async def _authenticate_jwt(uow: OAuthUoW, keys: KeyRing, bearer: str, resource: str) -> Caller:
     claims = keys.claims(bearer, [AUDIENCE, resource])
     audience = claims["aud"]
     if audience == AUDIENCE or (isinstance(audience, list) and AUDIENCE in audience):
@@ -340,16 +352,18 @@ async def resolve(
     """`authenticate`, answered from `cache` while the entry lasts (never
     past the token's `exp`); dropped when its grant or user changes."""
 
-    async def load() -> Caller:
+    async def load() -> tuple[Caller, float | None]:
         async with open_uow() as uow:
-            return await authenticate(uow, keys, bearer, resource)
+            return await _authenticate_until(uow, keys, bearer, resource)
 
-    def identify(caller: Caller) -> tuple[uuid.UUID, uuid.UUID | None, float | None]:
-        return caller.user.user_id, caller.grant_id, caller.expires_at
+    def identify(
+        found: tuple[Caller, float | None],
+    ) -> tuple[uuid.UUID, uuid.UUID | None, float | None]:
+        return found[0].user.user_id, found[0].grant_id, found[1]
 
     if not cache.enabled:
-        return await load()
-    return await cache.resolve(credential_key(bearer, f"mcp:{resource}"), load, identify)
+        return (await load())[0]
+    return (await cache.resolve(credential_key(bearer, f"mcp:{resource}"), load, identify))[0]
 
 
 async def connected_clients(uow: OAuthUoW, user_id: uuid.UUID) -> list[GrantRow]:

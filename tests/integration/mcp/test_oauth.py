@@ -529,7 +529,10 @@ async def test_revoked_expired_and_foreign_tokens_are_refused(
     # Another user cannot revoke it; its owner can, and every token stops.
     stranger = await make_user()
     assert (await stranger.delete(f"/api/oauth/clients/{grant['id']}")).status_code == 404
-    assert (await user.delete(f"/api/oauth/clients/{grant['id']}")).status_code == 204
+    # Revoked through the process that serves /mcp (the user's `client` is
+    # another app instance, which only AUTH_CACHE_SECONDS would bound).
+    async with httpx.AsyncClient(base_url=server.url, headers=user.headers) as http:
+        assert (await http.delete(f"/api/oauth/clients/{grant['id']}")).status_code == 204
     assert await mcp_status(server, tokens["access_token"]) == 401
     async with httpx.AsyncClient(base_url=server.url) as http:
         assert (await refresh(http, client, tokens["refresh_token"])).json()[

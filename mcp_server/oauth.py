@@ -276,10 +276,13 @@ class TodoOAuthProvider:
 
     async def load_access_token(self, token: str) -> GrantAccess | None:
         try:
-            async with self.container.reading() as uow:
-                caller = await oauth.authenticate(
-                    uow, self.container.keys, token, self.resource_url
-                )
+            caller = await oauth.resolve(
+                self.container.principals,
+                self.container.keys,
+                token,
+                self.resource_url,
+                self.container.reading,
+            )
         except AuthError:
             return None
         base = access_token(

@@ -28,6 +28,12 @@ from events.schemas import set_schema_base
 from services.notification.channels import SmtpTarget, parse_smtp_url
 from services.notification.webpush import PushSender
 from services.recurring.reminders import ReminderScheduler
+from services.shared.auth.cache import PrincipalCache
+from services.shared.auth.invalidation import (
+    Invalidation,
+    LocalInvalidation,
+    RedisInvalidation,
+)
 from services.shared.auth.keys import (
     KeyRing,
     load_or_create_vapid_key,
@@ -84,6 +90,9 @@ class Container:
     smtp: SmtpTarget | None
     limiter: RateLimiter
     throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(MemoryFailureStore()))
+    # Callers resolved from bearer tokens, kept AUTH_CACHE_SECONDS; dropped
+    # here (and, with Redis, in the other processes) as revocations commit.
+    invalidation: Invalidation = field(default_factory=lambda: LocalInvalidation(PrincipalCache(0)))
     extra_subscriptions: list[Subscription] = field(default_factory=list)
     # REMINDER_SCHEDULER=dapr-jobs: the Dapr Jobs API that fires the reminders instead.
     reminder_jobs: "DaprJobs | None" = None
@@ -93,7 +102,15 @@ class Container:
     _workers: list[Worker] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, on_commit=self.relay.notify)
+        return UnitOfWork(
+            self.engine,
+            on_commit=self.relay.notify,
+            on_principals_changed=self.invalidation.changed,
+        )
+
+    @property
+    def principals(self) -> PrincipalCache:
+        return self.invalidation.cache
 
     def reading(self) -> UnitOfWork:
         """A unit of work for reads only: autocommit, nothing to commit."""
@@ -116,6 +133,7 @@ class Container:
         self._started = True
         self._workers = list(workers)
         await self.realtime.fanout.start()
+        await self.invalidation.start()
         await self.bus.start([*subscriptions, *self.extra_subscriptions])
         await self.relay.start()
         for worker in self._workers:
@@ -160,6 +178,7 @@ class Container:
             await self.bus.stop()
             await self.realtime.fanout.stop()
             self._started = False
+        await self.invalidation.stop()
         if self.reminder_jobs is not None:
             await self.reminder_jobs.stop()
         await self.limiter.aclose()
@@ -267,6 +286,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         from events.jobs import DaprJobs
 
         jobs = DaprJobs(http_port=settings.dapr_http_port, grpc_port=settings.dapr_grpc_port)
+    principals = PrincipalCache(settings.auth_cache_seconds)
     hub = ConnectionHub()
     fanout: Fanout = LocalFanout(hub)
     if settings.redis_url:
@@ -284,6 +304,11 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         relay=relay,
         realtime=Realtime(hub, fanout),
         reminders=ReminderScheduler(engine, lambda: UnitOfWork(engine, on_commit=relay.notify)),
+        invalidation=(
+            RedisInvalidation(principals, settings.redis_url)
+            if settings.redis_url
+            else LocalInvalidation(principals)
+        ),
         reminder_jobs=jobs,
         vapid_key=secrets.vapid_key,
         smtp=parse_smtp_url(settings.smtp_url, settings.smtp_from) if settings.smtp_url else None,

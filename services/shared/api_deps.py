@@ -39,8 +39,9 @@ async def _current_user(
         raise AuthError("send Authorization: Bearer <access token>")
     # Its own short transaction: a route that reads through other connections
     # (exports, the audit trail) must not wait on one this request holds open.
-    async with container.reading() as uow:
-        user = await accounts.authenticate(uow, container.keys, credentials.credentials)
+    user = await accounts.resolve(
+        container.principals, container.keys, credentials.credentials, container.reading
+    )
     await enforce(
         container.limiter,
         f"user:{user.user_id}",

@@ -10,6 +10,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.bus import Bus
+from services.shared.auth.cache import PrincipalCache
 from services.shared.auth.keys import KeyRing
 from services.shared.auth.throttle import LoginThrottle
 from services.shared.ratelimit import RateLimiter
@@ -35,6 +36,9 @@ class AppContext(Protocol):
 
     @property
     def throttle(self) -> LoginThrottle: ...
+
+    @property
+    def principals(self) -> PrincipalCache: ...
 
     @property
     def access_ttl(self) -> timedelta: ...

@@ -207,6 +207,10 @@ class Settings(ChatSettings):
     # public hosts, as every browser's push service is.
     push_allow_insecure: bool = False
 
+    # How long a request's caller, once resolved from its bearer token, is
+    # kept in this process (0: looked up in the database on every request).
+    # Revocations and profile changes drop it at once (docs/reference.md).
+    auth_cache_seconds: float = Field(default=10.0, ge=0, le=300)
     rate_limit_per_user_per_second: int = Field(default=100, ge=1)
     rate_limit_auth_per_minute: int = Field(default=20, ge=1)
     # Password guessing: after this many consecutive failed logins of one

@@ -7,6 +7,7 @@
 Leaving the block without `commit()` rolls everything back, events included.
 """
 
+import uuid
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
@@ -19,15 +20,26 @@ from services.shared.auth.store import AccountStore
 from services.tasks.domain.model import Task
 from services.tasks.repository import TaskRepository
 
+# ("user", id): who a user is or whether their tokens work changed;
+# ("grant", id): a connected client's grant was revoked.
+PrincipalChange = tuple[str, uuid.UUID]
+
 
 class UnitOfWork:
     tasks: TaskRepository
     accounts: AccountStore
     oauth: OAuthStore
 
-    def __init__(self, engine: AsyncEngine, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        on_commit: Callable[[], None] | None = None,
+        on_principals_changed: Callable[[Sequence[PrincipalChange]], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._on_commit = on_commit
+        self._on_principals_changed = on_principals_changed
+        self._principal_changes: list[PrincipalChange] = []
         self._events: list[CloudEvent] = []
         self._wrote_events = False
         self._conn: AsyncConnection | None = None
@@ -60,6 +72,7 @@ class UnitOfWork:
             await self._conn.close()
             self._events.clear()
             self._wrote_events = False
+            self._principal_changes.clear()
 
     @property
     def connection(self) -> AsyncConnection:
@@ -76,6 +89,16 @@ class UnitOfWork:
         await self.tasks.add_with_outbox(new, outbox_rows(events))
         self._wrote_events = self._wrote_events or bool(events)
 
+    def principals_changed(
+        self, *, user_id: uuid.UUID | None = None, grant_id: uuid.UUID | None = None
+    ) -> None:
+        """Callers resolved earlier for this user (or grant) are stale once
+        this commits: the cached ones are dropped as it does."""
+        if user_id is not None:
+            self._principal_changes.append(("user", user_id))
+        if grant_id is not None:
+            self._principal_changes.append(("grant", grant_id))
+
     @property
     def pending_events(self) -> list[CloudEvent]:
         return list(self._events)
@@ -88,5 +111,8 @@ class UnitOfWork:
         await self._tx.commit()
         self._events.clear()
         self._wrote_events = False
+        changes, self._principal_changes = self._principal_changes, []
+        if changes and self._on_principals_changed is not None:
+            self._on_principals_changed(changes)
         if wrote_events and self._on_commit is not None:
             self._on_commit()  # wake the outbox relay now rather than at its next poll

@@ -2,12 +2,15 @@
 
 import secrets
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, get_args
 
 from events import EventType, new_event
 from services.errors import AuthError, Conflict, InvalidInput, NotFound
+from services.shared.auth.cache import PrincipalCache, credential_key
 from services.shared.auth.keys import KeyRing
 from services.shared.auth.passwords import hash_password, needs_rehash, verify_password
 from services.shared.auth.principal import Principal
@@ -24,6 +27,10 @@ class AccountsUoW(Protocol):
     accounts: AccountStore
 
     async def commit(self) -> None: ...
+
+    def principals_changed(
+        self, *, user_id: uuid.UUID | None = None, grant_id: uuid.UUID | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +109,45 @@ async def login(
 
 async def authenticate(uow: AccountsUoW, keys: KeyRing, bearer: str) -> Principal:
     """The user behind an `Authorization: Bearer` credential (JWT or PAT)."""
+    return (await authenticate_until(uow, keys, bearer))[0]
+
+
+async def authenticate_until(
+    uow: AccountsUoW, keys: KeyRing, bearer: str
+) -> tuple[Principal, float | None]:
+    """`authenticate`, and when the credential expires (Unix time; None: not
+    until revoked)."""
     if bearer.startswith(PAT_PREFIX):
-        user = await uow.accounts.user_by_access_token(bearer, datetime.now(UTC))
-        if user is None:
+        found = await uow.accounts.access_token_owner(bearer, datetime.now(UTC))
+        if found is None:
             raise AuthError("the personal access token is unknown or revoked, or has expired")
-        return user
+        owner, expires_at = found
+        return owner, expires_at.timestamp() if expires_at is not None else None
     user = await uow.accounts.user_by_id(keys.verify(bearer))
     if user is None:
         raise AuthError("the account of this token no longer exists")
-    return user
+    return user, keys.expiry(bearer)
+
+
+async def resolve(
+    cache: PrincipalCache,
+    keys: KeyRing,
+    bearer: str,
+    open_uow: Callable[[], AbstractAsyncContextManager[AccountsUoW]],
+) -> Principal:
+    """`authenticate`, answered from `cache` while the entry lasts: no
+    database connection at all on a hit. A refused token is not kept."""
+
+    async def load() -> tuple[Principal, float | None]:
+        async with open_uow() as uow:
+            return await authenticate_until(uow, keys, bearer)
+
+    def identify(found: tuple[Principal, float | None]) -> tuple[uuid.UUID, None, float | None]:
+        return found[0].user_id, None, found[1]
+
+    if not cache.enabled:
+        return (await load())[0]
+    return (await cache.resolve(credential_key(bearer, "api"), load, identify))[0]
 
 
 async def create_personal_token(
@@ -139,6 +176,7 @@ async def revoke_personal_token(
         user_id=user_id, token_id=token_id, now=datetime.now(UTC)
     ):
         raise NotFound("no such token")
+    uow.principals_changed(user_id=user_id)
     await uow.commit()
 
 
@@ -190,6 +228,7 @@ async def update_profile(
     user = await uow.accounts.update_user(user_id, **values)
     if user is None:
         raise NotFound("no such account")
+    uow.principals_changed(user_id=user_id)
     await uow.commit()
     return user
 
@@ -227,4 +266,5 @@ async def delete_account(uow: AccountsUoW, *, user: Principal, emit: Any) -> Non
             data={"user_id": str(user.user_id)},
         )
     )
+    uow.principals_changed(user_id=user.user_id)
     await uow.commit()

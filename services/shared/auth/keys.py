@@ -223,6 +223,15 @@ class KeyRing:
         """The user id of a valid access token for the API, or AuthError."""
         return uuid.UUID(str(self.claims(token, [AUDIENCE])["sub"]))
 
+    @staticmethod
+    def expiry(token: str) -> float | None:
+        """The `exp` (Unix time) of a token already verified, else None."""
+        try:
+            exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+        except jwt.PyJWTError:
+            return None
+        return float(exp) if isinstance(exp, int | float) else None
+
     def claims(self, token: str, audiences: list[str]) -> dict[str, Any]:
         """The claims of a valid token whose audience is one of `audiences`, or AuthError."""
         try:

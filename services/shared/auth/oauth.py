@@ -13,12 +13,15 @@ family stops working. Revoking a grant on the page does the same.
 
 import secrets
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from services.errors import AuthError, NotFound
 from services.shared.auth import accounts
+from services.shared.auth.cache import PrincipalCache, credential_key
 from services.shared.auth.keys import AUDIENCE, KeyRing
 from services.shared.auth.oauth_store import AuthorizationRow, ClientRow, GrantRow, OAuthStore
 from services.shared.auth.principal import Principal
@@ -37,6 +40,10 @@ class OAuthUoW(Protocol):
     oauth: OAuthStore
 
     async def commit(self) -> None: ...
+
+    def principals_changed(
+        self, *, user_id: uuid.UUID | None = None, grant_id: uuid.UUID | None = None
+    ) -> None: ...
 
 
 class GrantRefused(Exception):
@@ -171,6 +178,7 @@ async def code_for(uow: OAuthUoW, code: str, client_id: str) -> AuthorizationRow
         return None
     if found.used_at is not None:
         if found.grant_id is not None:
+            uow.principals_changed(grant_id=found.grant_id)
             await uow.oauth.revoke_grant(grant_id=found.grant_id, now=_now())
             await uow.commit()
         return None
@@ -247,6 +255,7 @@ async def refresh_grant(uow: OAuthUoW, token: str, client_id: str) -> GrantRow |
     if found is None or found.grant.client_id != client_id or found.grant.revoked_at is not None:
         return None
     if found.used_at is not None:
+        uow.principals_changed(grant_id=found.grant.id)
         await uow.oauth.revoke_grant(grant_id=found.grant.id, now=_now())
         await uow.commit()
         return None
@@ -268,6 +277,7 @@ async def rotate(
     """Spends the refresh token and issues the next pair of the family."""
     now = _now()
     if not await uow.oauth.spend_refresh_token(token, now):
+        uow.principals_changed(grant_id=grant.id)
         await uow.oauth.revoke_grant(grant_id=grant.id, now=now)
         await uow.commit()
         raise GrantRefused("the refresh token was already used: the connection is revoked")
@@ -292,9 +302,21 @@ async def authenticate(uow: OAuthUoW, keys: KeyRing, bearer: str, resource: str)
     """The caller behind a bearer credential on the MCP resource: a personal
     access token, a sign-in JWT (audience: the API), or an OAuth access token
     for exactly this resource whose grant is still in force."""
+    return (await _authenticate_until(uow, keys, bearer, resource))[0]
+
+
+async def _authenticate_until(
+    uow: OAuthUoW, keys: KeyRing, bearer: str, resource: str
+) -> tuple[Caller, float | None]:
+    """`authenticate`, and when the credential expires (None: not until revoked)."""
     if bearer.startswith(accounts.PAT_PREFIX):
-        user = await accounts.authenticate(uow, keys, bearer)
-        return Caller(user, None, None, [SCOPE], None, None)
+        user, until = await accounts.authenticate_until(uow, keys, bearer)
+        return Caller(user, None, None, [SCOPE], None, None), until
+    caller = await _authenticate_jwt(uow, keys, bearer, resource)
+    return caller, caller.expires_at
+
+
+async def _authenticate_jwt(uow: OAuthUoW, keys: KeyRing, bearer: str, resource: str) -> Caller:
     claims = keys.claims(bearer, [AUDIENCE, resource])
     audience = claims["aud"]
     if audience == AUDIENCE or (isinstance(audience, list) and AUDIENCE in audience):
@@ -320,12 +342,37 @@ async def authenticate(uow: OAuthUoW, keys: KeyRing, bearer: str, resource: str)
     )
 
 
+async def resolve(
+    cache: PrincipalCache,
+    keys: KeyRing,
+    bearer: str,
+    resource: str,
+    open_uow: Callable[[], AbstractAsyncContextManager[OAuthUoW]],
+) -> Caller:
+    """`authenticate`, answered from `cache` while the entry lasts (never
+    past the token's `exp`); dropped when its grant or user changes."""
+
+    async def load() -> tuple[Caller, float | None]:
+        async with open_uow() as uow:
+            return await _authenticate_until(uow, keys, bearer, resource)
+
+    def identify(
+        found: tuple[Caller, float | None],
+    ) -> tuple[uuid.UUID, uuid.UUID | None, float | None]:
+        return found[0].user.user_id, found[0].grant_id, found[1]
+
+    if not cache.enabled:
+        return (await load())[0]
+    return (await cache.resolve(credential_key(bearer, f"mcp:{resource}"), load, identify))[0]
+
+
 async def connected_clients(uow: OAuthUoW, user_id: uuid.UUID) -> list[GrantRow]:
     return await uow.oauth.grants_of(user_id)
 
 
 async def disconnect(uow: OAuthUoW, *, user_id: uuid.UUID, grant_id: uuid.UUID) -> None:
     """The user revokes a connected client: its tokens stop working at once."""
+    uow.principals_changed(grant_id=grant_id)
     if not await uow.oauth.revoke_grant(grant_id=grant_id, now=_now(), user_id=user_id):
         raise NotFound("no such connected client")
     await uow.commit()
@@ -333,5 +380,6 @@ async def disconnect(uow: OAuthUoW, *, user_id: uuid.UUID, grant_id: uuid.UUID) 
 
 async def revoke(uow: OAuthUoW, grant_id: uuid.UUID) -> None:
     """A client revokes its own token (RFC 7009): the whole grant goes."""
+    uow.principals_changed(grant_id=grant_id)
     await uow.oauth.revoke_grant(grant_id=grant_id, now=_now())
     await uow.commit()

@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -118,10 +118,18 @@ class AccountStore:
 
     async def user_by_access_token(self, secret: str, now: datetime) -> Principal | None:
         """The owner of a token that is neither revoked nor expired."""
+        found = await self.access_token_owner(secret, now)
+        return found[0] if found is not None else None
+
+    async def access_token_owner(
+        self, secret: str, now: datetime
+    ) -> tuple[Principal, datetime | None] | None:
+        """The owner of a token that is neither revoked nor expired, and
+        when the token expires (None: not until revoked)."""
         wanted = digest(secret)
         row = (
             await self._conn.execute(
-                sa.select(users, access_tokens.c.token_hash)
+                sa.select(users, access_tokens.c.token_hash, access_tokens.c.expires_at)
                 .join(access_tokens, access_tokens.c.user_id == users.c.id)
                 .where(
                     access_tokens.c.token_hash == wanted,
@@ -133,7 +141,10 @@ class AccountStore:
         # The index finds the row by digest; the final check is constant-time.
         if row is None or not hmac.compare_digest(row._mapping["token_hash"], wanted):
             return None
-        return _principal(row)
+        expires_at = row._mapping["expires_at"]
+        if expires_at is not None and expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)  # SQLite keeps no zone
+        return _principal(row), expires_at
 
     async def revoke_access_token(
         self, *, user_id: uuid.UUID, token_id: uuid.UUID, now: datetime

@@ -34,8 +34,9 @@ async def live(
 ) -> None:
     container = socket.app.state.container
     try:
-        async with container.reading() as uow:
-            user = await accounts.authenticate(uow, container.keys, token)
+        user = await accounts.resolve(
+            container.principals, container.keys, token, container.reading
+        )
     except AuthError:
         # Closing before accept answers the handshake with 403.
         await socket.close(code=4401, reason="invalid or missing token")

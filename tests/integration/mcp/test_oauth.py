@@ -529,7 +529,10 @@ async def test_revoked_expired_and_foreign_tokens_are_refused(
     # Another user cannot revoke it; its owner can, and every token stops.
     stranger = await make_user()
     assert (await stranger.delete(f"/api/oauth/clients/{grant['id']}")).status_code == 404
-    assert (await user.delete(f"/api/oauth/clients/{grant['id']}")).status_code == 204
+    # Revoked through the process that serves /mcp (the user's `client` is
+    # another app instance, which only AUTH_CACHE_SECONDS would bound).
+    async with httpx.AsyncClient(base_url=server.url, headers=user.headers) as http:
+        assert (await http.delete(f"/api/oauth/clients/{grant['id']}")).status_code == 204
     assert await mcp_status(server, tokens["access_token"]) == 401
     async with httpx.AsyncClient(base_url=server.url) as http:
         assert (await refresh(http, client, tokens["refresh_token"])).json()[
@@ -608,3 +611,28 @@ async def test_requests_left_unanswered_expire_and_are_cleared(server: Server, u
         await http.get("/authorize", params=params | {"client_id": client.client_id})
     assert stale not in [row["id"] for row in await rows(server, oauth_authorizations)]
     assert len(await rows(server, oauth_authorizations)) == 1
+
+
+async def test_a_client_revoking_its_token_is_refused_on_the_next_request(
+    server: Server, user: User
+) -> None:
+    """RFC 7009: the access token, already known to the process, stops at once."""
+    verifier, challenge = pkce()
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        client = await register(http)
+        tokens = (
+            await exchange(
+                http, client, await authorize(server, http, user, client, challenge), verifier
+            )
+        ).json()
+        assert await mcp_status(server, tokens["access_token"]) == 200
+        revoked = await http.post(
+            "/revoke",
+            data={
+                "token": tokens["access_token"],
+                "client_id": client.client_id,
+                "client_secret": client.secret or "",
+            },
+        )
+        assert revoked.status_code == 200, revoked.text
+    assert await mcp_status(server, tokens["access_token"]) == 401

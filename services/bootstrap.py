@@ -286,7 +286,11 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         from events.jobs import DaprJobs
 
         jobs = DaprJobs(http_port=settings.dapr_http_port, grpc_port=settings.dapr_grpc_port)
-    principals = PrincipalCache(settings.auth_cache_seconds)
+    # A cached caller is dropped at once only where every process hears of the change: one
+    # process (the memory bus), or several sharing Redis. Other processes reading the same
+    # database (a broker, no Redis) look the token up every time.
+    exact = settings.redis_url or settings.event_bus == "memory"
+    principals = PrincipalCache(settings.auth_cache_seconds if exact else 0)
     hub = ConnectionHub()
     fanout: Fanout = LocalFanout(hub)
     if settings.redis_url:

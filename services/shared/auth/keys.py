@@ -15,6 +15,7 @@ lifetime has passed, drop the old file from the list.
 import base64
 import hashlib
 import os
+import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -58,7 +59,11 @@ def _parse(data: bytes, kind: type[Any], what: str, source: object) -> Any:
 
 def _load_or_create(path: Path, kind: type[Any], what: str, generate: Any) -> Any:
     """The private key in the PEM file at `path`, of type `kind`; a new one from
-    `generate()` written there (owner-only, never over an existing file) when missing."""
+    `generate()` written there (owner-only, never over an existing file) when missing.
+
+    Several processes may start at once (`todo serve --workers N`): the new key is
+    written whole to a private file first and then linked into place, so the first
+    link wins and every other process reads that key, never a half-written file."""
     if path.exists():
         return _parse(path.read_bytes(), kind, what, path)
     key = generate()
@@ -68,10 +73,17 @@ def _load_or_create(path: Path, kind: type[Any], what: str, generate: Any) -> An
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     # Written with owner-only permissions from the start.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        os.link(draft, path)
+    except FileExistsError:  # another process linked its key first: use that one
+        return _parse(path.read_bytes(), kind, what, path)
+    finally:
+        draft.unlink(missing_ok=True)
     return key
 
 

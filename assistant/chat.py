@@ -32,6 +32,7 @@ from assistant.errors import AssistantError
 from assistant.messages import Message, user
 from assistant.offline import OfflineAgent
 from assistant.offline.replies import CANCELLED
+from assistant.redis_state import RedisStateStore
 from assistant.state import ConversationState, MemoryStateStore, StateStore, state_key
 from assistant.stream import ChatEvent
 from assistant.tools import InProcessTools, RemoteTools, ToolOutcome, ToolSource
@@ -96,6 +97,10 @@ class Assistant:
                 port=container.settings.dapr_http_port,
                 grpc_port=container.settings.dapr_grpc_port,
                 ttl_seconds=settings.chat_state_ttl_seconds,
+            )
+        elif container.settings.redis_url:  # several processes share the pending questions
+            state = RedisStateStore(
+                container.settings.redis_url, ttl_seconds=settings.chat_state_ttl_seconds
             )
         secret = settings.langfuse_secret_key
         tracer = create_tracer(

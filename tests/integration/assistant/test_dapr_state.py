@@ -19,6 +19,7 @@ from assistant.chat import Assistant
 from assistant.config import AssistantSettings
 from assistant.dapr_state import DaprStateStore
 from assistant.errors import AssistantError
+from assistant.redis_state import RedisStateStore
 from assistant.state import ConversationState, ListedTask, MemoryStateStore, Pending, state_key
 from services.bootstrap import Container, bootstrap
 from tests.conftest import User
@@ -227,6 +228,10 @@ async def test_the_store_follows_the_event_bus(tmp_path: Path, key_file: Path) -
         assert isinstance(over_http, DaprStateStore)
         assert not over_http.dapr.over_grpc
         assert isinstance(built("memory").state, MemoryStateStore)
+        redis_url = f"redis://127.0.0.1:{free_port()}/0"  # never reached: nothing is said
+        assert isinstance(built("kafka", redis_url=redis_url).state, RedisStateStore)
+        assert isinstance(built("memory", redis_url=redis_url).state, RedisStateStore)
+        assert isinstance(built("dapr", redis_url=redis_url).state, DaprStateStore)
     finally:
         for container in containers:
             await container.aclose()

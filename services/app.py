@@ -29,6 +29,17 @@ TITLES = {
 }
 
 
+def worker_app() -> FastAPI:
+    """The app of one of `todo serve --workers N`'s processes (SERVICE_NAME): a new
+    process, so its logging is set up here as `todo serve` set up its own."""
+    from services.shared.logs import configure
+    from services.shared.settings import get_settings
+
+    settings = get_settings()
+    configure(settings.log_format, settings.log_level)
+    return build_app(service=settings.service_name)
+
+
 def build_app(container: Container | None = None, *, service: str | None = None) -> FastAPI:
     """The app of `service` (default: the container's, else SERVICE_NAME).
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import errno
+import os
 import socket
 from datetime import timedelta
 from enum import StrEnum
@@ -104,6 +105,15 @@ def serve(
     migrate: Annotated[
         bool, typer.Option("--migrate", help="Apply migrations first (always done on SQLite)")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes serving the port (task-api with PostgreSQL, Kafka or Dapr, and "
+            "Redis); default WORKERS, else 1",
+        ),
+    ] = None,
 ) -> None:
     """Serve the system (`all`, the embedded single process) or one service."""
     import uvicorn
@@ -111,8 +121,9 @@ def serve(
     from services.app import build_app
     from services.shared.logs import configure
 
-    listening = _listen(host, port)
     settings = get_settings()
+    processes = settings.worker_processes(service.value, workers)
+    listening = _listen(host, port)
     say_where_the_data_is(settings)
     if settings.is_sqlite or migrate:
         _upgrade_and_say(settings)
@@ -129,6 +140,9 @@ def serve(
             err=True,
         )
     log_config = configure(settings.log_format, settings.log_level)
+    if processes > 1:
+        _serve_workers(listening, service, processes, log_config)
+        return
     try:
         served = build_app(service=service.value)
     except BaseException:
@@ -136,6 +150,42 @@ def serve(
         raise
     config = uvicorn.Config(served, host=host, port=port, log_config=log_config)
     uvicorn.Server(config).run(sockets=[listening])
+
+
+def _serve_workers(
+    listening: socket.socket, service: ServiceName, processes: int, log_config: object
+) -> None:
+    """`processes` workers accepting on one socket, each building its own app (and
+    container) from the environment; uvicorn's supervisor restarts one that dies.
+    Their counters and histograms are summed on `/metrics` through files in
+    PROMETHEUS_MULTIPROC_DIR (a fresh folder unless it is set)."""
+    import shutil
+    import tempfile
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ["SERVICE_NAME"] = service.value
+    made = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        made = tempfile.mkdtemp(prefix="todo-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    host, port = listening.getsockname()[:2]
+    config = uvicorn.Config(
+        "services.app:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        log_config=log_config,  # type: ignore[arg-type]
+    )
+    typer.echo(f"todo: {processes} {service.value} workers on {host}:{port}", err=True)
+    try:
+        Multiprocess(config, sockets=[listening]).run()
+    finally:
+        listening.close()
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
 
 
 @app.command("login-link")

@@ -1,5 +1,6 @@
 """Prometheus metrics of a service process (`GET /metrics`)."""
 
+import os
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -14,6 +15,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from events.relay import OutboxRelay
@@ -102,14 +104,17 @@ async def metrics(request: Request) -> Response:
             relay, {"pending": float(current.pending), "age": current.oldest_age_seconds}
         )
     )
-    body = b"".join(
-        generate_latest(r)
-        for r in (
-            registry,
-            EVENT_METRICS,
-            PRODUCT_METRICS,
-            PROCESS_METRICS,
-            request.app.state.metrics_registry,
-        )
-    )
+    body = b"".join(generate_latest(r) for r in (registry, *_counted(request), PROCESS_METRICS))
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _counted(request: Request) -> tuple[CollectorRegistry, ...]:
+    """The counters and histograms: this process's, or with several workers
+    (`todo serve --workers`, PROMETHEUS_MULTIPROC_DIR set) every worker's summed
+    from the files they write. The process metrics stay the answering worker's."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return EVENT_METRICS, PRODUCT_METRICS, request.app.state.metrics_registry
+    summed = CollectorRegistry()
+    MultiProcessCollector(summed, path=folder)  # type: ignore[no-untyped-call]
+    return (summed,)

@@ -227,6 +227,10 @@ class Settings(ChatSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
 
+    # How many processes serve task-api's port (`todo serve --workers`). More than one
+    # needs everything they share outside the process: PostgreSQL, EVENT_BUS=kafka or dapr,
+    # and REDIS_URL (the live feed, rate limits, cached callers, pending chat questions).
+    workers: int = Field(default=1, ge=1, le=64)
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
 
@@ -286,6 +290,41 @@ class Settings(ChatSettings):
                 "REMINDER_SCHEDULER=builtin"
             )
         return self.dapr_grpc_port
+
+    def worker_processes(self, service: str, workers: int | None = None) -> int:
+        """How many processes serve `service` (`workers`, else WORKERS), once checked
+        that nothing they share lives inside one of them."""
+        count = self.workers if workers is None else workers
+        if count == 1:
+            return 1
+        if count < 1:
+            raise SettingsError(f"--workers {count}: give 1 or more worker processes")
+        if service != "task-api":
+            raise SettingsError(
+                f"{count} workers: only task-api runs as several worker processes; "
+                + (
+                    "the embedded process (`todo serve`) is one process by design: "
+                    "run `todo serve --service task-api` and the other services apart"
+                    if service == "all"
+                    else f"run more replicas of {service} instead"
+                )
+            )
+        missing = []
+        if self.is_sqlite:
+            missing.append("DATABASE_URL of a PostgreSQL server (SQLite is one process's file)")
+        if self.event_bus == "memory":
+            missing.append("EVENT_BUS=kafka or dapr (the memory bus lives inside one process)")
+        if not self.redis_url:
+            missing.append(
+                "REDIS_URL (the live feed, rate limits and pending chat questions "
+                "span the workers through Redis)"
+            )
+        if missing:
+            raise SettingsError(
+                f"{count} task-api workers share what each would otherwise keep to itself: "
+                "set " + "; ".join(missing) + ", or run one worker"
+            )
+        return count
 
     def secret_store_ports(self) -> tuple[int, int] | None:
         """The sidecar's (HTTP, gRPC) ports when the secrets come from a Dapr secret

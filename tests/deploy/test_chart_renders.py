@@ -1,6 +1,7 @@
 """`helm lint --strict` and `helm template` for every values file of charts/todo-app."""
 
 import json
+from typing import Any
 
 import pytest
 import yaml
@@ -91,3 +92,25 @@ def test_programmatic_subscriptions_render_no_subscription_resources(helm: str) 
         annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
         # The sidecar must then read the app's GET /dapr/subscribe.
         assert "dapr.io/disable-init-endpoints" not in annotations
+
+
+def _container_env(docs: tuple[dict[str, Any], ...], service: str) -> dict[str, Any]:
+    [deployment] = [
+        d for d in of_kind(docs, "Deployment") if d["metadata"]["name"].endswith(service)
+    ]
+    [container] = [
+        c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == service
+    ]
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+def test_task_api_workers_become_its_worker_processes(helm: str) -> None:
+    assert "WORKERS" not in _container_env(render_chart(helm, "values.yaml"), "task-api")
+    docs = render_chart(
+        helm, "values.yaml", KUBE_VERSIONS[-1], "--set", "services.task-api.workers=3"
+    )
+    assert _container_env(docs, "task-api")["WORKERS"] == "3"
+    with pytest.raises(ToolError, match="only task-api runs as several worker processes"):
+        render_chart(helm, "values.yaml", KUBE_VERSIONS[-1], "--set", "services.audit.workers=2")
+    with pytest.raises(ToolError, match="services/task-api/workers"):
+        render_chart(helm, "values.yaml", KUBE_VERSIONS[-1], "--set", "services.task-api.workers=0")

@@ -10,9 +10,12 @@ relay needs to publish what is still pending is measured too.
 """
 
 import asyncio
+import contextlib
 import itertools
+import os
 import statistics
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -34,6 +37,8 @@ from bench.server import ApiServer, cpu_seconds
 
 API_DATABASE = "todo_bench_write"
 RAW_DATABASE = "todo_bench_write_raw"
+WORKERS_DATABASE = "todo_bench_write_workers"
+KAFKA_DATABASE = "todo_bench_write_kafka"
 DRAIN_TIMEOUT = 60.0
 PASSWORD = "bench password 1"
 TARGET = 1 / 3
@@ -45,6 +50,8 @@ class CreateConfig:
     warmup: int
     concurrency: int
     rounds: int
+    # The API also as this many task-api worker processes (Kafka and Redis), when > 1.
+    workers: int = 2
 
 
 FULL = CreateConfig(tasks=3000, warmup=300, concurrency=32, rounds=3)
@@ -176,49 +183,91 @@ async def _drain_seconds(db: Database) -> float | None:
     return None
 
 
+def workers_env(workers: int) -> dict[str, str] | None:
+    """What several task-api workers share (Kafka and Redis), from the environment;
+    None when either is missing or one worker is asked for."""
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    redis = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+    if workers < 2 or not kafka or not redis:
+        return None
+    return {
+        "EVENT_BUS": "kafka",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "KAFKA_GROUP_PREFIX": f"bench-create-{uuid.uuid4().hex[:8]}-",
+        "REDIS_URL": redis,
+        "WORKERS": str(workers),
+    }
+
+
 async def run(cfg: CreateConfig, log: Callable[[str], None]) -> dict[str, Any]:
-    api_db, raw_db = database(API_DATABASE), database(RAW_DATABASE)
-    await recreate_database(api_db)
-    await recreate_database(raw_db)
+    """Raw asyncpg, the API as one process (memory bus) and, where Kafka and Redis
+    are at hand, the API as `cfg.workers` worker processes, in alternating rounds."""
+    shared = workers_env(cfg.workers)
+    if cfg.workers > 1 and shared is None:
+        log("no KAFKA_BOOTSTRAP_SERVERS or REDIS_URL: the API runs as one process only")
+    apis: list[tuple[str, Database, dict[str, str] | None]] = [
+        ("api", database(API_DATABASE), None)
+    ]
+    if shared is not None:
+        # One process on the same Kafka and Redis tells the workers' gain from the
+        # distributed setup's own cost.
+        apis.append(("api-kafka", database(KAFKA_DATABASE), {**shared, "WORKERS": "1"}))
+        apis.append(("api-workers", database(WORKERS_DATABASE), shared))
+    raw_db = database(RAW_DATABASE)
+    for db in (raw_db, *(db for _, db, _ in apis)):
+        await recreate_database(db)
     rounds: list[Round] = []
     drains: list[float | None] = []
-    async with ApiServer(api_db) as server:
-        await server.register("api@bench.example.com", PASSWORD, TIMEZONE)
-        token = await server.login("api@bench.example.com", PASSWORD)
-        api = ApiSide(server, token, cfg.concurrency)
+    memory: dict[str, dict[str, Any]] = {}
+    callers: list[ApiSide] = []
+    async with contextlib.AsyncExitStack() as stack:
         pool = await asyncpg.create_pool(
             raw_db.dsn, min_size=cfg.concurrency, max_size=cfg.concurrency
         )
         assert pool is not None
-        try:
-            async with pool.acquire() as conn:
-                columns = await writable_columns(conn, "tasks")
-            raw = RawSide(pool, await raw_user(raw_db), columns)
-            log(f"warm-up: {cfg.warmup} tasks each side")
-            await _drive(cfg.warmup, cfg.concurrency, raw.one)
-            await _drive(cfg.warmup, cfg.concurrency, api.one)
-            await _drain_seconds(api_db)
-            for n in range(cfg.rounds):
-                for side, one, pid in (("raw", raw.one, None), ("api", api.one, server.pid)):
-                    result = await _measure(side, cfg, one, pid)
-                    rounds.append(result)
+        stack.push_async_callback(pool.close)
+        async with pool.acquire() as conn:
+            columns = await writable_columns(conn, "tasks")
+        raw = RawSide(pool, await raw_user(raw_db), columns)
+        sides: list[tuple[str, Callable[[], Awaitable[bool]], ApiServer | None]] = [
+            ("raw", raw.one, None)
+        ]
+        for name, db, env in apis:
+            server = await stack.enter_async_context(ApiServer(db, extra_env=env))
+            await server.register(f"{name}@bench.example.com", PASSWORD, TIMEZONE)
+            token = await server.login(f"{name}@bench.example.com", PASSWORD)
+            caller = ApiSide(server, token, cfg.concurrency)
+            stack.push_async_callback(caller.aclose)
+            callers.append(caller)
+            sides.append((name, caller.one, server))
+        log(f"warm-up: {cfg.warmup} tasks each side ({', '.join(s[0] for s in sides)})")
+        for _, one, _ in sides:
+            await _drive(cfg.warmup, cfg.concurrency, one)
+        for _, db, _ in apis:
+            await _drain_seconds(db)
+        for n in range(cfg.rounds):
+            for side, one, api_server in sides:
+                result = await _measure(side, cfg, one, api_server.pid if api_server else None)
+                rounds.append(result)
+                if api_server is not None:
+                    drained = await _drain_seconds(api_server.db)
                     if side == "api":
-                        drains.append(await _drain_seconds(api_db))
-                    log(f"round {n + 1} {side}: {result.per_second:,.0f} tasks/s")
-                    if api.failures:
-                        break
-            memory = server.memory()
-        finally:
-            await api.aclose()
-            await pool.close()
-    if api.failures:
+                        drains.append(drained)
+                log(f"round {n + 1} {side}: {result.per_second:,.0f} tasks/s")
+            if any(caller.failures for caller in callers):
+                break
+        for side, _, api_server in sides:
+            if api_server is not None:
+                memory[side] = api_server.memory()
+    rejected = [failure for caller in callers for failure in caller.failures]
+    if rejected:
         # Rejected requests are not work done: the run is not a measurement.
         raise RuntimeError(
-            f"create benchmark FAILED: {len(api.failures)} of the API's creates were"
-            f" rejected (errors), e.g. {api.failures[0]}"
+            f"create benchmark FAILED: {len(rejected)} of the API's creates were"
+            f" rejected (errors), e.g. {rejected[0]}"
         )
     expected = cfg.warmup + cfg.tasks * cfg.rounds
-    for db in (api_db, raw_db):
+    for db in (raw_db, *(db for _, db, _ in apis)):
         counts = await _counts(db)
         if counts != {"tasks": expected, "outbox": expected}:
             raise RuntimeError(f"{db.name}: expected {expected} tasks and events, found {counts}")
@@ -226,7 +275,10 @@ async def run(cfg: CreateConfig, log: Callable[[str], None]) -> dict[str, Any]:
 
 
 def _result(
-    cfg: CreateConfig, rounds: list[Round], memory: dict[str, Any], drains: list[float | None]
+    cfg: CreateConfig,
+    rounds: list[Round],
+    memory: dict[str, dict[str, Any]],
+    drains: list[float | None],
 ) -> dict[str, Any]:
     def median(side: str) -> float:
         return statistics.median(r.per_second for r in rounds if r.side == side)
@@ -256,6 +308,38 @@ def _result(
             1000 * sum(r.client_cpu_s for r in api_rounds) / sum(r.tasks for r in api_rounds), 2
         ),
         "relay_drain_s_after_round": [None if d is None else round(d, 3) for d in drains],
-        "server_memory": memory,
+        "server_memory": memory["api"],
+        **_workers(cfg, rounds, memory),
         "rounds": [r.as_dict() for r in rounds],
+    }
+
+
+def _workers(
+    cfg: CreateConfig, rounds: list[Round], memory: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The API as several worker processes against the same raw rounds, and against
+    one process on the same Kafka and Redis (empty when they did not run)."""
+    ran = [r for r in rounds if r.side == "api-workers"]
+    if not ran:
+        return {}
+    raws = [r for r in rounds if r.side == "raw"]
+    per_s = statistics.median(r.per_second for r in ran)
+    one = statistics.median(r.per_second for r in rounds if r.side == "api-kafka")
+    raw = statistics.median(r.per_second for r in raws)
+    p99 = ratio(
+        statistics.median(r.latency.p99 for r in ran),
+        statistics.median(r.latency.p99 for r in raws),
+    )
+    return {
+        "workers": cfg.workers,
+        "workers_tasks_per_s": round(per_s, 1),
+        "ratio_workers_over_raw": round(ratio(per_s, raw), 3),
+        "workers_meet_target": ratio(per_s, raw) >= TARGET,
+        "ratio_p99_workers_over_raw": round(p99, 3),
+        "workers_server_cpu_ms_per_task": round(
+            1000 * sum(r.server_cpu_s or 0 for r in ran) / sum(r.tasks for r in ran), 2
+        ),
+        "workers_server_memory": memory["api-workers"],
+        "kafka_one_worker_tasks_per_s": round(one, 1),
+        "ratio_workers_over_one_worker": round(ratio(per_s, one), 3),
     }

@@ -17,7 +17,12 @@ def _create(result: dict[str, Any]) -> list[str]:
         f"  {'side':<28}{'per s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}",
     ]
     for r in result["rounds"]:
-        label = "raw asyncpg (task + outbox)" if r["side"] == "raw" else "API POST /api/tasks"
+        label = {
+            "raw": "raw asyncpg (task + outbox)",
+            "api": "API POST /api/tasks",
+            "api-kafka": "API, 1 worker (Kafka, Redis)",
+            "api-workers": f"API, {result.get('workers')} workers (Kafka, Redis)",
+        }[r["side"]]
         lat = r["latency"]
         lines.append(
             f"  {label:<28}{r['per_second']:>9,.0f}{lat['p50_ms']:>9.1f}{lat['p95_ms']:>9.1f}"
@@ -34,6 +39,16 @@ def _create(result: dict[str, Any]) -> list[str]:
         f"  outbox relay caught up {_drains(result['relay_drain_s_after_round'])}"
         " after the last create of each API round",
     ]
+    if "workers" in result:
+        workers = result["workers_server_memory"]
+        lines.append(
+            f"  {result['workers']} workers: {result['workers_tasks_per_s']:,.0f} tasks/s -> "
+            f"API/raw = {result['ratio_workers_over_raw']:.2f}, p99 API/raw = "
+            f"{result['ratio_p99_workers_over_raw']:.2f}; "
+            f"{result['ratio_workers_over_one_worker']:.2f}x one worker on Kafka and Redis; CPU "
+            f"{result['workers_server_cpu_ms_per_task']} ms per task; peak RSS "
+            f"{workers['peak_rss_hwm_mib']} MiB over {workers['processes']} processes"
+        )
     return lines
 
 

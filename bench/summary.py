@@ -25,6 +25,9 @@ def _create(result: dict[str, Any]) -> dict[str, Any]:
         "create_vs_raw": result.get("ratio_api_over_raw"),
         "create_p99_vs_raw": result.get("ratio_p99_api_over_raw"),
         "server_cpu_ms_per_create": result.get("server_cpu_ms_per_task"),
+        "create_vs_raw_workers": result.get("ratio_workers_over_raw"),
+        "create_p99_vs_raw_workers": result.get("ratio_p99_workers_over_raw"),
+        "workers_vs_one_worker": result.get("ratio_workers_over_one_worker"),
         "errors": result.get("errors", 0),
     }
 

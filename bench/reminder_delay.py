@@ -315,11 +315,7 @@ async def _backend(
         )
         last = max(planned.values())
         deadline = (last - datetime.now(UTC)).total_seconds() + cfg.drain_s
-        with contextlib.suppress(TimeoutError):  # what never came counts as missing
-            async with asyncio.timeout(max(deadline, 1.0)):
-                for task_id in planned:
-                    while await recorder.wait(task_id, 1.0) is None:
-                        pass
+        await _until_received(recorder, planned, max(deadline, 1.0))
         # Let the notification service store the last ones too.
         await asyncio.sleep(0.5)
         inbox = await _inbox(system)
@@ -362,6 +358,21 @@ async def _backend(
             ratio(result["delay"]["received"]["p99_ms"], result["timer_floor"]["p99_ms"]), 1
         )
     return result
+
+
+async def _until_received(recorder: Recorder, planned: dict[str, Any], limit: float) -> None:
+    """Until every planned reminder was received or `limit` seconds have passed; what
+    never came counts as missing. One deadline, checked between short waits: a timeout
+    nested in another can swallow the outer one's cancellation (Python 3.11), and then
+    a missing reminder would be waited for forever."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit
+    for task_id in planned:
+        while (left := end - loop.time()) > 0:
+            if await recorder.wait(task_id, min(1.0, left)) is not None:
+                break
+        else:
+            return
 
 
 def burst_of(cfg: ReminderConfig) -> ReminderConfig:

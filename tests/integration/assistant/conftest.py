@@ -6,7 +6,9 @@ composed here the way it will be: `build_app(container)`, the router, and
 explicit settings (`assistant_settings` fixture), never from the environment.
 """
 
+import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from fastapi import FastAPI
 from assistant.api import assistant_lifespan, router
 from assistant.chat import Assistant
 from assistant.config import AssistantSettings
+from assistant.state import ConversationState, ListedTask, Pending, StateStore
 from events.outbox import outbox_table
 from services.app import build_app
 from services.bootstrap import Container
@@ -159,3 +162,21 @@ async def outbox_types(
             await conn.execute(sa.select(outbox_table.c.event_type).order_by(outbox_table.c.id))
         ).all()
     return [row[0] for row in rows if row[0].startswith(prefix)]
+
+
+def a_state() -> ConversationState:
+    """A conversation state waiting for a yes, for the state store tests."""
+    return ConversationState(
+        user_id=str(uuid.uuid4()),
+        pending=Pending(summary="Delete?", calls=[]),
+        listing=[ListedTask(id=str(uuid.uuid4()), title="Milk")],
+    )
+
+
+async def eventually_none(store: StateStore, key: str, timeout: float = 10.0) -> None:
+    """Until the store no longer holds `key` (its time to live ran out)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await store.load(key) is not None:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{key} did not expire within {timeout} s")
+        await asyncio.sleep(0.1)

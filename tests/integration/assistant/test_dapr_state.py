@@ -6,7 +6,6 @@ SDK over gRPC (DAPR_GRPC_PORT set) or the sidecar's HTTP state API (without it);
 the same value in Redis, under the hash `task-api||<key>`.
 """
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -20,11 +19,11 @@ from assistant.config import AssistantSettings
 from assistant.dapr_state import DaprStateStore
 from assistant.errors import AssistantError
 from assistant.redis_state import RedisStateStore
-from assistant.state import ConversationState, ListedTask, MemoryStateStore, Pending, state_key
+from assistant.state import ConversationState, MemoryStateStore, state_key
 from services.bootstrap import Container, bootstrap
 from tests.conftest import User
 from tests.e2e.dapr.conftest import Sidecars, daprd_binary, redis_state_store_component
-from tests.integration.assistant.conftest import say, settings, titles
+from tests.integration.assistant.conftest import a_state, eventually_none, say, settings, titles
 from testsupport.ports import free_port
 
 APP_ID = "task-api"
@@ -75,22 +74,6 @@ async def redis_client() -> AsyncIterator["redis.Redis[bytes]"]:
     client: redis.Redis[bytes] = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
     yield client
     await client.aclose()
-
-
-def a_state() -> ConversationState:
-    return ConversationState(
-        user_id=str(uuid.uuid4()),
-        pending=Pending(summary="Delete?", calls=[]),
-        listing=[ListedTask(id=str(uuid.uuid4()), title="Milk")],
-    )
-
-
-async def eventually_none(store: DaprStateStore, key: str, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while await store.load(key) is not None:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{key} did not expire within {timeout} s")
-        await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize("grpc", [True, False], ids=["grpc", "http"])

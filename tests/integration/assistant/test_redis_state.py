@@ -2,7 +2,6 @@
 several task-api processes (`todo serve --workers N`) share, so a question asked in
 one process is answered in another."""
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -14,10 +13,10 @@ from assistant.chat import Assistant
 from assistant.config import AssistantSettings
 from assistant.errors import AssistantError
 from assistant.redis_state import PREFIX, RedisStateStore
-from assistant.state import ConversationState, ListedTask, Pending, state_key
+from assistant.state import ConversationState, state_key
 from services.bootstrap import Container
 from tests.conftest import User
-from tests.integration.assistant.conftest import say, titles
+from tests.integration.assistant.conftest import a_state, eventually_none, say, titles
 from testsupport.ports import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -27,22 +26,6 @@ pytestmark = pytest.mark.skipif(
 
 def store_of(ttl_seconds: int = 60) -> RedisStateStore:
     return RedisStateStore(os.environ["TEST_REDIS_URL"], ttl_seconds=ttl_seconds)
-
-
-def a_state() -> ConversationState:
-    return ConversationState(
-        user_id=str(uuid.uuid4()),
-        pending=Pending(summary="Delete?", calls=[]),
-        listing=[ListedTask(id=str(uuid.uuid4()), title="Milk")],
-    )
-
-
-async def eventually_none(store: RedisStateStore, key: str, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while await store.load(key) is not None:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{key} did not expire within {timeout} s")
-        await asyncio.sleep(0.1)
 
 
 async def test_save_load_delete_and_expiry() -> None:

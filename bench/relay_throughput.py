@@ -3,7 +3,7 @@
 The outbox of a database of its own is filled with N committed `task.created`
 events (built by the service's own `task_event`, spread over U users, in
 commit order) by COPY; then one `OutboxRelay` with bootstrap's settings
-(batch 200, poll 1 s) publishes until it has delivered all N:
+(RELAY_BATCH_SIZE, RELAY_WINDOW and a 1 s poll) publishes until it has delivered all N:
 
 - to the memory bus with a no-op subscriber;
 - to Kafka through `KafkaBus` (the producer warmed up first).
@@ -47,9 +47,11 @@ from events.memory import MemoryBus
 from events.relay import OutboxRelay
 from events.topics import Topic
 from services.shared.db import create_engine
+from services.shared.settings import Settings
 
 DATABASE = "todo_bench_relay"
-BATCH = 200  # OutboxRelay's default batch size
+BATCH: int = Settings.model_fields["relay_batch_size"].default
+WINDOW: int = Settings.model_fields["relay_window"].default
 DRAIN_LIMIT = 300.0
 CLAIM_SQL = (
     "SELECT id, topic, payload FROM outbox "
@@ -140,7 +142,7 @@ async def _noop(event: CloudEvent) -> None:
 
 async def _relay(side: str, db: Database, bus: Any, n: int) -> Run:
     engine = create_engine(db.url)
-    relay = OutboxRelay(engine, bus)
+    relay = OutboxRelay(engine, bus, batch_size=BATCH, window=WINDOW)
     try:
         cpu, start = time.process_time(), time.perf_counter()
         await relay.start()
@@ -247,7 +249,7 @@ async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
     memory, db_floor = _median(runs, RELAY_MEMORY), _median(runs, FLOOR_DB)
     relay_kafka, producer = _median(runs, RELAY_KAFKA), _median(runs, FLOOR_PRODUCER)
     out: dict[str, Any] = {
-        "config": asdict(cfg) | {"batch_size": BATCH},
+        "config": asdict(cfg) | {"batch_size": BATCH, "window": WINDOW},
         "payload_bytes": {"min": min(sizes), "median": statistics.median(sizes),
                           "max": max(sizes)},
         "runs": [r.as_dict() for r in runs],

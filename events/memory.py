@@ -96,6 +96,10 @@ class _Lanes:
 
 
 class MemoryBus:
+    # Events are queued in the order they are submitted, one user's always to
+    # the same FIFO lane: the relay may keep several batches in flight.
+    keeps_submission_order = True
+
     def __init__(self, *, lanes: int = LANES) -> None:
         self._lanes = lanes
         self._subscriptions: dict[str, list[_Lanes]] = defaultdict(list)

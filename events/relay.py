@@ -12,13 +12,32 @@ On PostgreSQL several relays may run (one per replica): each claims rows with
 `FOR UPDATE SKIP LOCKED` and takes a transaction-scoped advisory lock per
 partition key, so no row is published twice at the same time and one user's
 events are never published by two relays at once.
+
+A window of batches is in flight at once (`window`): the relay claims the next
+batch while the bus is still taking the ones before, and marks each sent when
+the bus has it. That needs one of two things, or one user's events could
+overtake each other:
+
+- a bus that hands events on in the order they were submitted
+  (`keeps_submission_order`: the memory bus, FIFO lanes per user, inside one
+  process): batches are read after the last id in flight, with no transaction
+  held, and submitted in the order they were read. A slow consumer group then
+  delays the others only once the whole window waits on it;
+- PostgreSQL with a broker: each batch is claimed in a transaction of its own,
+  which holds its rows and its users' advisory locks until the batch is marked,
+  so batches in flight never share a user (the rule between replicas too), and
+  at most half the connection pool is held this way.
+
+Otherwise (SQLite with a broker) one batch is in flight at a time. After a
+failure no new batch is claimed until those in flight are done; then the relay
+starts again from the oldest unsent row.
 """
 
 import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -91,6 +110,11 @@ async def _publish_in_order(
     return len(items), None
 
 
+def _pool_size(engine: AsyncEngine) -> int:
+    size = getattr(engine.pool, "size", None)
+    return int(size()) if callable(size) else 1
+
+
 def _items(rows: Sequence[sa.Row[Any]]) -> list[tuple[str, CloudEvent]]:
     return [(str(r.topic), CloudEvent.model_validate_json(str(r.payload))) for r in rows]
 
@@ -99,6 +123,14 @@ def _items(rows: Sequence[sa.Row[Any]]) -> list[tuple[str, CloudEvent]]:
 class Lag:
     pending: int
     oldest_age_seconds: float
+
+
+@dataclass(eq=False)
+class _Batch:
+    rows: Sequence[sa.Row[Any]]
+    # PostgreSQL: the connection whose open transaction holds the claim.
+    conn: AsyncConnection | None = None
+    done: "asyncio.Task[int] | None" = field(default=None, repr=False)
 
 
 class OutboxRelay(WakeableLoop):
@@ -112,6 +144,7 @@ class OutboxRelay(WakeableLoop):
         publisher: Publisher,
         *,
         batch_size: int = 200,
+        window: int = 1,
         poll_interval: float = 1.0,
         breaker: CircuitBreaker | None = None,
         retention: timedelta = timedelta(days=1),
@@ -120,59 +153,147 @@ class OutboxRelay(WakeableLoop):
         self._engine = engine
         self._publisher = publisher
         self.batch_size = batch_size
+        # Batches read after the last id in flight, or claimed under locks.
+        self._ordered = bool(getattr(publisher, "keeps_submission_order", False))
+        self._locking = engine.dialect.name == "postgresql" and not self._ordered
+        self.window = max(1, window)
+        if self._locking:
+            self.window = min(self.window, max(1, _pool_size(engine) // 2))
+        elif not self._ordered:
+            self.window = 1
         self.poll_interval = poll_interval
         self.breaker = breaker or CircuitBreaker()
         self.retention = retention
         self._last_purge = 0.0
         self.published_total = 0
+        self._in_flight: list[_Batch] = []
+        self._after: int | None = None  # SQLite: the last id claimed by a batch in flight
+        self._failed = False  # a batch in flight failed: claim nothing until all are done
 
     async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            if not self.breaker.allows():
-                await self._sleep(self.breaker.wait_time())
-                continue
+        try:
+            while True:
+                self._wake.clear()
+                caught_up = await self._fill()
+                await self._maybe_purge()
+                if self._in_flight:
+                    await self._wait_for_any()
+                    continue
+                self._after, self._failed = None, False
+                if not caught_up and self.breaker.allows():
+                    continue
+                wait = self.poll_interval if self.breaker.allows() else self.breaker.wait_time()
+                await self._sleep(wait)
+        finally:
+            await self._abandon()
+
+    async def _fill(self) -> bool:
+        """Claim and launch batches until the window is full; whether the
+        outbox has nothing more to claim for now."""
+        while len(self._in_flight) < self.window:
+            if self._failed or not self.breaker.allows():
+                return True
             try:
-                published = await self.run_once()
+                batch = await self._claim(after=self._after)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup: try again on the next wake-up
                 log.exception("outbox relay pass failed")
-                published = 0
-            await self._maybe_purge()
-            if published < self.batch_size or not self.breaker.allows():
-                await self._sleep(self.poll_interval)
+                return True
+            if batch is None:
+                return True
+            if self.window > 1:
+                self._after = int(batch.rows[-1].id)
+            # Tasks start in the order they are created, and publishing hands the
+            # events to the bus before its first wait: batches are submitted in order.
+            batch.done = asyncio.create_task(self._complete(batch), name="outbox-relay-batch")
+            self._in_flight.append(batch)
+            if len(batch.rows) < self.batch_size:
+                return True
+        return False
+
+    async def _wait_for_any(self) -> None:
+        """Until a batch in flight is done, or a commit or the poll says there may be more."""
+        tasks = {b.done for b in self._in_flight if b.done is not None}
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait(
+                {*tasks, woken}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            woken.cancel()
+        for batch in [b for b in self._in_flight if b.done is not None and b.done.done()]:
+            self._in_flight.remove(batch)
+            assert batch.done is not None
+            if batch.done.cancelled() or batch.done.exception() is not None:
+                self._failed = True
+                if not batch.done.cancelled():
+                    log.error("outbox relay batch failed", exc_info=batch.done.exception())
+
+    async def _abandon(self) -> None:
+        """Stopping: batches in flight are cancelled; their rows stay unsent."""
+        tasks = [b.done for b in self._in_flight if b.done is not None]
+        self._in_flight.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run_once(self) -> int:
         """Publish one batch; return how many events were delivered."""
-        if self._engine.dialect.name == "postgresql":
-            async with self._engine.begin() as conn:
+        batch = await self._claim()
+        if batch is None:
+            return 0
+        return await self._complete(batch)
+
+    async def _claim(self, *, after: int | None = None) -> _Batch | None:
+        """Claim the next batch: under locks on PostgreSQL with a broker, else
+        the oldest unsent rows after `after`, the last id of a batch in flight."""
+        if self._locking:
+            conn = await self._engine.connect()
+            try:
+                await conn.begin()
                 rows = (await conn.execute(_CLAIM_PG, {"limit": self.batch_size})).all()
-                if not rows:
-                    return 0
+            except BaseException:
+                await conn.close()
+                raise
+            if not rows:
+                await conn.close()
+                return None
+            return _Batch(rows, conn)
+        # One process (SQLite, or the memory bus): no transaction is held while
+        # publishing, so the consumers this relay is waiting for can write meanwhile.
+        query = (
+            sa.select(outbox_table.c.id, outbox_table.c.topic, outbox_table.c.payload)
+            .where(outbox_table.c.sent_at.is_(None))
+            .order_by(outbox_table.c.id)
+            .limit(self.batch_size)
+        )
+        if after is not None:
+            query = query.where(outbox_table.c.id > after)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return _Batch(rows) if rows else None
+
+    async def _complete(self, batch: _Batch) -> int:
+        """Publish a claimed batch and mark what the bus took; how many it took."""
+        rows = batch.rows
+        if batch.conn is not None:
+            try:
                 delivered, error = await publish_in_order(
                     self._publisher, _items(rows), [str(r.payload) for r in rows]
                 )
+                await self._record(batch.conn, rows, delivered, error)
+                await batch.conn.commit()
+            finally:
+                await batch.conn.close()  # rolls back what was not committed
+        else:
+            delivered, error = await publish_in_order(
+                self._publisher, _items(rows), [str(r.payload) for r in rows]
+            )
+            async with self._engine.begin() as conn:
                 await self._record(conn, rows, delivered, error)
-            return delivered
-        # SQLite (one process): no transaction is held while publishing, so the
-        # consumers this relay is waiting for can write meanwhile.
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(outbox_table.c.id, outbox_table.c.topic, outbox_table.c.payload)
-                    .where(outbox_table.c.sent_at.is_(None))
-                    .order_by(outbox_table.c.id)
-                    .limit(self.batch_size)
-                )
-            ).all()
-        if not rows:
-            return 0
-        delivered, error = await publish_in_order(
-            self._publisher, _items(rows), [str(r.payload) for r in rows]
-        )
-        async with self._engine.begin() as conn:
-            await self._record(conn, rows, delivered, error)
+        if error is not None:
+            self._failed = True
         return delivered
 
     async def _record(

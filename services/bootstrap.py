@@ -280,7 +280,13 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         kafka_group_prefix=settings.kafka_group_prefix,
     )
     set_schema_base(settings.event_schemas_at)
-    relay = OutboxRelay(engine, bus, poll_interval=settings.relay_poll_seconds)
+    relay = OutboxRelay(
+        engine,
+        bus,
+        batch_size=settings.relay_batch_size,
+        window=settings.relay_window,
+        poll_interval=settings.relay_poll_seconds,
+    )
     jobs = None
     if settings.reminder_scheduler == "dapr-jobs" and settings.dapr_grpc_port is not None:
         from events.jobs import DaprJobs

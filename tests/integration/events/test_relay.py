@@ -228,3 +228,137 @@ async def test_on_the_memory_bus_rows_are_marked_sent_only_once_every_group_hand
 
 async def _append(into: list[CloudEvent], event: CloudEvent) -> None:
     into.append(event)
+
+
+class OrderedBroker(FlakyBroker):
+    """A bus that keeps the order events are submitted in (as the memory bus
+    does), so the relay may keep several batches in flight on SQLite too. It
+    takes each batch after `delay` and counts how many batches it holds at once;
+    `fail_once` names an event it refuses the first time."""
+
+    keeps_submission_order = True
+
+    def __init__(self, delay: float = 0.0, fail_once: str | None = None) -> None:
+        super().__init__(delay)
+        self.fail_once = fail_once
+        self.batches_at_once = 0
+        self._holding = 0
+
+    async def publish_many(
+        self, items: Sequence[tuple[str, CloudEvent]]
+    ) -> tuple[int, Exception | None]:
+        # Submitted before the first wait, as the memory bus queues them.
+        submitted = [event for _, event in items]
+        self._holding += 1
+        self.batches_at_once = max(self.batches_at_once, self._holding)
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self._holding -= 1
+        for done, event in enumerate(submitted):
+            if event.id == self.fail_once:
+                self.fail_once = None
+                self.refused += 1
+                return done, ConnectionError("refused once")
+            self.accepted.append(event)
+        return len(submitted), None
+
+
+async def _drained(relay: OutboxRelay, engine: AsyncEngine, expected: int) -> None:
+    await relay.start()
+    try:
+        relay.notify()
+        for _ in range(600):
+            if await unsent(engine) == 0 and relay.published_total >= expected:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await relay.stop()
+
+
+async def test_on_an_ordered_bus_several_batches_are_in_flight_and_each_user_stays_in_order(
+    container: Container,
+) -> None:
+    """The bus keeps the submission order (the memory bus): the relay does not wait
+    for one batch before it reads the next, on either database."""
+    users = [str(uuid.uuid4()) for _ in range(12)]
+    await seed(container.engine, users, 25)
+    broker = OrderedBroker(delay=0.05)
+    relay = OutboxRelay(container.engine, broker, batch_size=20, window=4, poll_interval=0.05)
+    assert relay.window == 4
+    await _drained(relay, container.engine, 300)
+    assert await unsent(container.engine) == 0
+    assert len(broker.accepted) == 300
+    assert len({e.id for e in broker.accepted}) == 300
+    assert broker.batches_at_once > 1
+    assert_in_order(broker.accepted)
+
+
+class ConcurrentBroker(FlakyBroker):
+    """A broker (no order kept across batches) that counts publishes at once."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay)
+        self.at_once = 0
+
+    async def publish(self, topic: str, event: CloudEvent) -> None:
+        self.at_once = max(self.at_once, len(self.in_flight) + 1)
+        await super().publish(topic, event)
+
+
+async def test_on_postgres_batches_of_other_users_are_in_flight_at_once(
+    pg_engines: list[AsyncEngine],
+) -> None:
+    """With a broker, batches in flight hold their users' locks: they overlap when
+    they are of different users, and one user's events still go out in order."""
+    engine = pg_engines[0]
+    for user in [str(uuid.uuid4()) for _ in range(8)]:
+        await seed(engine, [user], 20)  # user after user: a batch of 20 is one user's
+    broker = ConcurrentBroker(delay=0.002)
+    relay = OutboxRelay(engine, broker, batch_size=20, window=4, poll_interval=0.05)
+    assert relay.window == 4
+    await _drained(relay, engine, 160)
+    assert await unsent(engine) == 0
+    assert len(broker.accepted) == 160
+    assert len({e.id for e in broker.accepted}) == 160
+    assert broker.overlaps == 0
+    assert broker.at_once > 1
+    assert_in_order(broker.accepted)
+
+
+async def test_after_a_failed_batch_the_relay_starts_again_from_the_oldest_unsent_row(
+    container: Container,
+) -> None:
+    users = [str(uuid.uuid4()) for _ in range(6)]
+    await seed(container.engine, users, 20)
+    async with container.engine.connect() as conn:
+        ids = (
+            (await conn.execute(sa.select(outbox_table.c.payload).order_by(outbox_table.c.id)))
+            .scalars()
+            .all()
+        )
+    refused = CloudEvent.model_validate_json(ids[37]).id
+    broker = OrderedBroker(delay=0.02, fail_once=refused)
+    breaker = CircuitBreaker(threshold=5, cooldown=0.05)
+    relay = OutboxRelay(
+        container.engine, broker, batch_size=10, window=4, poll_interval=0.05, breaker=breaker
+    )
+    await _drained(relay, container.engine, 120)
+    assert broker.refused == 1
+    assert await unsent(container.engine) == 0
+    # Everything arrived; what came after the refused event in its batch came again.
+    assert {e.id for e in broker.accepted} >= {CloudEvent.model_validate_json(p).id for p in ids}
+    firsts: dict[str, CloudEvent] = {}
+    for event in broker.accepted:
+        firsts.setdefault(event.id, event)
+    assert refused in firsts
+
+
+async def test_on_sqlite_with_a_broker_one_batch_is_in_flight(container: Container) -> None:
+    relay = OutboxRelay(container.engine, FlakyBroker(), window=4)
+    postgres = container.engine.dialect.name == "postgresql"
+    assert relay.window == (4 if postgres else 1)
+    # On PostgreSQL at most half the pool holds claims.
+    assert OutboxRelay(container.engine, FlakyBroker(), window=64).window == (
+        container.engine.pool.size() // 2 if postgres else 1  # type: ignore[attr-defined]
+    )

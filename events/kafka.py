@@ -9,11 +9,16 @@ retries what it holds until the broker is back, in order, so what the relay
 re-publishes meanwhile arrives after it as duplicates (which consumers skip),
 never ahead of it. Only a producer whose sender died is replaced.
 
-Consuming: one consumer per `Subscription.group`, offsets committed by hand,
-record by record, only after `Dispatcher.deliver` returned (the event was
-handled or is in `dlq-events`). A delivery that raised is retried from the
-same offset after a backoff; a record is never skipped. Delivery is
-at-least-once; handlers are idempotent on the event id (events/processed.py).
+Consuming: one consumer per `Subscription.group`. The partitions of one fetch
+are handled side by side, each record by record in offset order (one user's
+events are on one partition). Offsets are committed by hand, only past records
+whose `Dispatcher.deliver` returned (the event was handled or is in
+`dlq-events`), by a committer beside the handling: it commits whatever was
+reached since its last commit, so handling never waits for a commit round
+trip, and a stop commits all that was reached. A delivery that raised is
+retried from the same offset after a backoff; a record is never skipped.
+Delivery is at-least-once (a crash hands again what was handled since the last
+commit); handlers are idempotent on the event id (events/processed.py).
 
 Deployments sharing a broker: `group_prefix` names the deployment. Every record
 carries it in the `todo-deployment` header and a consumer skips (and commits
@@ -323,6 +328,8 @@ class _GroupConsumer:
             self._by_topic[subscription.topic].append(subscription)
         self._backoff = _Backoff()
         self._task: asyncio.Task[None] | None = None
+        self._reached: dict[Any, int] = {}  # per partition: the next offset to commit
+        self._progress = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"kafka-consumer-{self._group}")
@@ -336,12 +343,16 @@ class _GroupConsumer:
 
     async def _run(self) -> None:
         consumer = await self._connect()
+        committer = asyncio.create_task(
+            self._committer(consumer), name=f"kafka-commit-{self._group}"
+        )
         try:
             while True:
                 try:
                     batch = await consumer.getmany(timeout_ms=1000)
-                    for tp, records in batch.items():
-                        await self._process(consumer, tp, records)
+                    await asyncio.gather(
+                        *(self._process(consumer, tp, records) for tp, records in batch.items())
+                    )
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # broker down, rebalance: the loop must survive
@@ -354,7 +365,40 @@ class _GroupConsumer:
                     )
                     await asyncio.sleep(delay)
         finally:
+            committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await committer
+            with contextlib.suppress(Exception):
+                await self._commit(consumer)
             await consumer.stop()
+
+    async def _committer(self, consumer: Any) -> None:
+        while True:
+            await self._progress.wait()
+            self._progress.clear()
+            await self._commit(consumer)
+
+    async def _commit(self, consumer: Any) -> None:
+        """Commit each partition still assigned up to the offset its records reached."""
+        reached, self._reached = self._reached, {}
+        owned = consumer.assignment()
+        offsets = {tp: offset for tp, offset in reached.items() if tp in owned}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except asyncio.CancelledError:
+            self._keep(offsets)
+            raise
+        except Exception as exc:
+            # Committed with the next progress; a redelivery after a crash is
+            # absorbed by the idempotent handlers.
+            self._keep(offsets)
+            log.warning("consumer group %s: commit of %s failed: %s", self._group, offsets, exc)
+
+    def _keep(self, offsets: dict[Any, int]) -> None:
+        for tp, offset in offsets.items():
+            self._reached[tp] = max(offset, self._reached.get(tp, offset))
 
     async def _connect(self) -> Any:
         """A started consumer; a broker that is down at start-up only delays it."""
@@ -378,6 +422,8 @@ class _GroupConsumer:
                 await asyncio.sleep(delay)
 
     async def _process(self, consumer: Any, tp: Any, records: list[Any]) -> None:
+        """Deliver one partition's records in order, noting each as reached for the
+        committer."""
         for record in records:
             if tp not in consumer.assignment():
                 return  # revoked by a rebalance: its new owner starts from the commit
@@ -403,20 +449,8 @@ class _GroupConsumer:
                 await asyncio.sleep(delay)
                 return
             self._backoff.reset()
-            try:
-                await consumer.commit({tp: record.offset + 1})
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # The next commit covers this offset; a redelivery after a crash
-                # is absorbed by the idempotent handler.
-                log.warning(
-                    "consumer group %s: commit of %s@%d failed: %s",
-                    self._group,
-                    tp,
-                    record.offset,
-                    exc,
-                )
+            self._reached[tp] = record.offset + 1
+            self._progress.set()
 
     async def _deliver(self, record: Any) -> None:
         try:

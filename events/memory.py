@@ -97,7 +97,9 @@ class _Lanes:
 
 class MemoryBus:
     # Events are queued in the order they are submitted, one user's always to
-    # the same FIFO lane: the relay may keep several batches in flight.
+    # the same FIFO lane, all inside this process: the relay may keep several
+    # batches in flight without holding a transaction.
+    in_process = True
     keeps_submission_order = True
 
     def __init__(self, *, lanes: int = LANES) -> None:

@@ -14,23 +14,28 @@ partition key, so no row is published twice at the same time and one user's
 events are never published by two relays at once.
 
 A window of batches is in flight at once (`window`): the relay claims the next
-batch while the bus is still taking the ones before, and marks each sent when
-the bus has it. That needs one of two things, or one user's events could
-overtake each other:
+batch while the bus is still taking the ones before. That must not let one
+user's events overtake each other, so how depends on the bus and the database:
 
-- a bus that hands events on in the order they were submitted
-  (`keeps_submission_order`: the memory bus, FIFO lanes per user, inside one
-  process): batches are read after the last id in flight, with no transaction
-  held, and submitted in the order they were read. A slow consumer group then
+- a bus inside this process (`in_process`: the memory bus, FIFO lanes per
+  user), or SQLite (one process) with a bus that keeps the order events are
+  submitted in (`keeps_submission_order`: Kafka's idempotent producer, per
+  partition): batches are read after the last id in flight, with no
+  transaction held, submitted in the order they were read, and each marked
+  sent when the bus has it. On the memory bus a slow consumer group then
   delays the others only once the whole window waits on it;
-- PostgreSQL with a broker: each batch is claimed in a transaction of its own,
-  which holds its rows and its users' advisory locks until the batch is marked,
-  so batches in flight never share a user (the rule between replicas too), and
-  at most half the connection pool is held this way.
+- PostgreSQL with a bus that keeps the submission order: up to `window`
+  batches are claimed in one transaction (its locks keep other replicas off
+  these rows and users), each handed to the bus as soon as it is claimed; the
+  transaction marks what the bus took and commits once all are done;
+- PostgreSQL with any other broker: each batch is claimed in a transaction of
+  its own, which holds its rows and its users' advisory locks until the batch
+  is marked, so batches in flight never share a user (the rule between
+  replicas too); at most half the connection pool is held this way.
 
-Otherwise (SQLite with a broker) one batch is in flight at a time. After a
-failure no new batch is claimed until those in flight are done; then the relay
-starts again from the oldest unsent row.
+Otherwise (SQLite with such a broker) one batch is in flight at a time. After
+a failure no new batch is claimed until those in flight are done; then the
+relay starts again from the oldest unsent row.
 """
 
 import asyncio
@@ -48,14 +53,22 @@ from events.breaker import CircuitBreaker
 from events.bus import Publisher
 from events.cloudevents import CloudEvent
 from events.outbox import outbox_table
-from events.tracing import end_publish_span, publish_span
+from events.tracing import end_publish_span, publish_span, recording
 from events.wakeable import WakeableLoop
 
 log = logging.getLogger(__name__)
 
 _CLAIM_PG = sa.text(
-    "SELECT id, topic, payload FROM outbox "
+    "SELECT id, topic, partition_key, payload FROM outbox "
     "WHERE sent_at IS NULL AND pg_try_advisory_xact_lock(hashtext(partition_key)) "
+    "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
+# The next batch in the same transaction: its own locks are taken again (an
+# advisory lock is re-entrant in its session), so only rows after it are new.
+_CLAIM_PG_AFTER = sa.text(
+    "SELECT id, topic, partition_key, payload FROM outbox "
+    "WHERE sent_at IS NULL AND id > :after "
+    "AND pg_try_advisory_xact_lock(hashtext(partition_key)) "
     "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
 )
 
@@ -153,13 +166,17 @@ class OutboxRelay(WakeableLoop):
         self._engine = engine
         self._publisher = publisher
         self.batch_size = batch_size
-        # Batches read after the last id in flight, or claimed under locks.
-        self._ordered = bool(getattr(publisher, "keeps_submission_order", False))
-        self._locking = engine.dialect.name == "postgresql" and not self._ordered
+        in_process = bool(getattr(publisher, "in_process", False))
+        ordered = in_process or bool(getattr(publisher, "keeps_submission_order", False))
+        postgres = engine.dialect.name == "postgresql"
+        # Batches read after the last id in flight, claimed in one shared
+        # transaction, or each claimed under its own locks.
+        self._shared = postgres and ordered and not in_process
+        self._locking = postgres and not ordered
         self.window = max(1, window)
         if self._locking:
             self.window = min(self.window, max(1, _pool_size(engine) // 2))
-        elif not self._ordered:
+        elif not ordered:
             self.window = 1
         self.poll_interval = poll_interval
         self.breaker = breaker or CircuitBreaker()
@@ -171,6 +188,9 @@ class OutboxRelay(WakeableLoop):
         self._failed = False  # a batch in flight failed: claim nothing until all are done
 
     async def _run(self) -> None:
+        if self._shared:
+            await self._run_shared()
+            return
         try:
             while True:
                 self._wake.clear()
@@ -186,6 +206,68 @@ class OutboxRelay(WakeableLoop):
                 await self._sleep(wait)
         finally:
             await self._abandon()
+
+    async def _run_shared(self) -> None:
+        while True:
+            self._wake.clear()
+            caught_up = True
+            if self.breaker.allows():
+                try:
+                    caught_up = await self.run_window()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a database hiccup: try again on the next wake-up
+                    log.exception("outbox relay pass failed")
+            await self._maybe_purge()
+            if not caught_up and self.breaker.allows():
+                continue
+            wait = self.poll_interval if self.breaker.allows() else self.breaker.wait_time()
+            await self._sleep(wait)
+
+    async def run_window(self) -> bool:
+        """PostgreSQL with a bus that keeps the submission order: claim up to
+        `window` batches in one transaction, handing each to the bus as soon as
+        it is claimed and marking what the bus took of it as soon as it answers;
+        commit once all are done. Whether the outbox had less than a full window
+        to claim."""
+        tasks: list[asyncio.Task[None]] = []
+        caught_up = False
+        async with self._engine.connect() as conn:
+            await conn.begin()
+            turn = asyncio.Lock()  # one statement at a time on the connection
+
+            async def publish_and_mark(rows: Sequence[sa.Row[Any]]) -> None:
+                delivered, error = await self._publish(rows)
+                async with turn:
+                    await self._record(conn, rows, delivered, error)
+
+            try:
+                after: int | None = None
+                while len(tasks) < self.window:
+                    async with turn:
+                        if after is None:
+                            claim = conn.execute(_CLAIM_PG, {"limit": self.batch_size})
+                        else:
+                            params = {"limit": self.batch_size, "after": after}
+                            claim = conn.execute(_CLAIM_PG_AFTER, params)
+                        rows = (await claim).all()
+                    if rows:
+                        after = int(rows[-1].id)
+                        tasks.append(
+                            asyncio.create_task(publish_and_mark(rows), name="outbox-relay-batch")
+                        )
+                    if len(rows) < self.batch_size:
+                        caught_up = True
+                        break
+                for task in tasks:
+                    await task
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+            await conn.commit()
+        return caught_up
 
     async def _fill(self) -> bool:
         """Claim and launch batches until the window is full; whether the
@@ -240,6 +322,14 @@ class OutboxRelay(WakeableLoop):
 
     async def run_once(self) -> int:
         """Publish one batch; return how many events were delivered."""
+        if self._shared:
+            before = self.published_total
+            saved, self.window = self.window, 1
+            try:
+                await self.run_window()
+            finally:
+                self.window = saved
+            return self.published_total - before
         batch = await self._claim()
         if batch is None:
             return 0
@@ -263,7 +353,12 @@ class OutboxRelay(WakeableLoop):
         # One process (SQLite, or the memory bus): no transaction is held while
         # publishing, so the consumers this relay is waiting for can write meanwhile.
         query = (
-            sa.select(outbox_table.c.id, outbox_table.c.topic, outbox_table.c.payload)
+            sa.select(
+                outbox_table.c.id,
+                outbox_table.c.topic,
+                outbox_table.c.partition_key,
+                outbox_table.c.payload,
+            )
             .where(outbox_table.c.sent_at.is_(None))
             .order_by(outbox_table.c.id)
             .limit(self.batch_size)
@@ -279,22 +374,28 @@ class OutboxRelay(WakeableLoop):
         rows = batch.rows
         if batch.conn is not None:
             try:
-                delivered, error = await publish_in_order(
-                    self._publisher, _items(rows), [str(r.payload) for r in rows]
-                )
+                delivered, error = await self._publish(rows)
                 await self._record(batch.conn, rows, delivered, error)
                 await batch.conn.commit()
             finally:
                 await batch.conn.close()  # rolls back what was not committed
         else:
-            delivered, error = await publish_in_order(
-                self._publisher, _items(rows), [str(r.payload) for r in rows]
-            )
+            delivered, error = await self._publish(rows)
             async with self._engine.begin() as conn:
                 await self._record(conn, rows, delivered, error)
         if error is not None:
             self._failed = True
         return delivered
+
+    async def _publish(self, rows: Sequence[sa.Row[Any]]) -> tuple[int, Exception | None]:
+        stored = getattr(self._publisher, "publish_stored", None)
+        if stored is not None and not recording():
+            # No span to record or carry on: the rows go out as stored, unparsed.
+            result: tuple[int, Exception | None] = await stored(
+                [(str(r.topic), str(r.partition_key), str(r.payload).encode()) for r in rows]
+            )
+            return result
+        return await publish_in_order(self._publisher, _items(rows), [str(r.payload) for r in rows])
 
     async def _record(
         self,

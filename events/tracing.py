@@ -27,6 +27,7 @@ __all__ = [
     "event_context",
     "handling_event_id",
     "publish_span",
+    "recording",
     "with_trace",
 ]
 
@@ -35,6 +36,16 @@ handling_event_id: ContextVar[str | None] = ContextVar("handling_event_id", defa
 _PROPAGATOR = TraceContextTextMapPropagator()
 _tracer = trace.get_tracer("todo.events")
 TRACE_FIELDS = ("traceparent", "tracestate")
+
+
+def recording() -> bool:
+    """Whether spans are recorded (an OpenTelemetry SDK is installed): without
+    one every span is a no-op and publishing leaves each event as it is."""
+    if isinstance(_tracer, trace.NoOpTracer):
+        return False
+    return not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    )
 
 
 def with_trace(event: CloudEvent, context: otel_context.Context | None = None) -> CloudEvent:

@@ -451,9 +451,20 @@ async def test_the_relay_sends_each_row_as_the_outbox_stored_it_in_order_per_use
     rows = [{**row, "topic": str(TOPIC)} for row in outbox_rows(events)]
     async with container.engine.begin() as conn:
         await conn.execute(outbox_table.insert(), rows)
-    relay = OutboxRelay(container.engine, make_kafka_bus(), batch_size=25)
+    assert not tracing.recording()
+    bus = make_kafka_bus()
+    stored_batches: list[int] = []
+    publish_stored = bus.publish_stored
+
+    async def counted(records: Any) -> tuple[int, Exception | None]:
+        stored_batches.append(len(records))
+        return await publish_stored(records)
+
+    monkeypatch.setattr(bus, "publish_stored", counted)
+    relay = OutboxRelay(container.engine, bus, batch_size=25)
     while await relay.run_once():
         pass
+    assert stored_batches == [25, 25, 10]  # sent unparsed, as stored
     records = ours(await tail.read(lambda rs: len(ours(rs, source)) == 60), source)
     stored = {str(row["event_id"]): str(row["payload"]).encode() for row in rows}
     for record in records:

@@ -231,10 +231,11 @@ async def _append(into: list[CloudEvent], event: CloudEvent) -> None:
 
 
 class OrderedBroker(FlakyBroker):
-    """A bus that keeps the order events are submitted in (as the memory bus
-    does), so the relay may keep several batches in flight on SQLite too. It
-    takes each batch after `delay` and counts how many batches it holds at once;
-    `fail_once` names an event it refuses the first time."""
+    """A bus that keeps the order events are submitted in (as Kafka's idempotent
+    producer and the memory bus do), so the relay may keep several batches in
+    flight. It takes a batch when it is submitted and answers after `delay`,
+    and counts how many batches it holds at once; `fail_once` names an event it
+    refuses the first time (with what follows it in that batch)."""
 
     keeps_submission_order = True
 
@@ -247,21 +248,32 @@ class OrderedBroker(FlakyBroker):
     async def publish_many(
         self, items: Sequence[tuple[str, CloudEvent]]
     ) -> tuple[int, Exception | None]:
-        # Submitted before the first wait, as the memory bus queues them.
-        submitted = [event for _, event in items]
+        delivered, error = len(items), None
+        for index, (_, event) in enumerate(items):
+            if event.id == self.fail_once:
+                self.fail_once = None
+                self.refused += 1
+                delivered, error = index, ConnectionError("refused once")
+                break
+            if event.id in self.in_flight:
+                self.overlaps += 1
+            self.accepted.append(event)
+        ids = {event.id for _, event in items[:delivered]}
+        self.in_flight |= ids
         self._holding += 1
         self.batches_at_once = max(self.batches_at_once, self._holding)
         try:
             await asyncio.sleep(self.delay)
         finally:
             self._holding -= 1
-        for done, event in enumerate(submitted):
-            if event.id == self.fail_once:
-                self.fail_once = None
-                self.refused += 1
-                return done, ConnectionError("refused once")
-            self.accepted.append(event)
-        return len(submitted), None
+            self.in_flight -= ids
+        return delivered, error
+
+
+class InProcessBroker(OrderedBroker):
+    """As the memory bus: inside this process, so no transaction is held."""
+
+    in_process = True
 
 
 async def _drained(relay: OutboxRelay, engine: AsyncEngine, expected: int) -> None:
@@ -276,14 +288,16 @@ async def _drained(relay: OutboxRelay, engine: AsyncEngine, expected: int) -> No
         await relay.stop()
 
 
+@pytest.mark.parametrize("kind", [OrderedBroker, InProcessBroker])
 async def test_on_an_ordered_bus_several_batches_are_in_flight_and_each_user_stays_in_order(
-    container: Container,
+    container: Container, kind: type[OrderedBroker]
 ) -> None:
-    """The bus keeps the submission order (the memory bus): the relay does not wait
-    for one batch before it reads the next, on either database."""
+    """The bus keeps the submission order (Kafka's producer, the memory bus): the
+    relay does not wait for one batch before it claims the next, on either
+    database (on PostgreSQL with a broker, in one transaction)."""
     users = [str(uuid.uuid4()) for _ in range(12)]
     await seed(container.engine, users, 25)
-    broker = OrderedBroker(delay=0.05)
+    broker = kind(delay=0.05)
     relay = OutboxRelay(container.engine, broker, batch_size=20, window=4, poll_interval=0.05)
     assert relay.window == 4
     await _drained(relay, container.engine, 300)
@@ -291,6 +305,29 @@ async def test_on_an_ordered_bus_several_batches_are_in_flight_and_each_user_sta
     assert len(broker.accepted) == 300
     assert len({e.id for e in broker.accepted}) == 300
     assert broker.batches_at_once > 1
+    assert_in_order(broker.accepted)
+
+
+async def test_several_relays_with_an_ordered_broker_never_publish_a_row_twice(
+    pg_engines: list[AsyncEngine],
+) -> None:
+    """Each relay claims its window in one transaction: the others skip its rows
+    and users until it commits."""
+    users = [str(uuid.uuid4()) for _ in range(20)]
+    await seed(pg_engines[0], users, 25)
+    broker = OrderedBroker(delay=0.002)
+    relays = [OutboxRelay(e, broker, batch_size=30, window=3) for e in pg_engines]
+
+    async def drain(relay: OutboxRelay) -> None:
+        while await relay.run_once() or await unsent(pg_engines[0]):
+            await relay.run_window()
+
+    await asyncio.gather(*(drain(r) for r in relays))
+    assert await unsent(pg_engines[0]) == 0
+    ids = [e.id for e in broker.accepted]
+    assert len(ids) == 500
+    assert len(set(ids)) == 500
+    assert broker.overlaps == 0
     assert_in_order(broker.accepted)
 
 

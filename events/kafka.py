@@ -150,10 +150,6 @@ class KafkaBus:
     """`Bus` and `BatchPublisher` over Kafka. Nothing connects before the first
     `publish`, `start` or `ping`."""
 
-    # One idempotent producer: a partition's records are written in the order
-    # they were sent, across concurrent publishes too, retries included.
-    keeps_submission_order = True
-
     def __init__(
         self,
         bootstrap_servers: str,

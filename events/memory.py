@@ -100,7 +100,6 @@ class MemoryBus:
     # the same FIFO lane, all inside this process: the relay may keep several
     # batches in flight without holding a transaction.
     in_process = True
-    keeps_submission_order = True
 
     def __init__(self, *, lanes: int = LANES) -> None:
         self._lanes = lanes

@@ -13,29 +13,25 @@ On PostgreSQL several relays may run (one per replica): each claims rows with
 partition key, so no row is published twice at the same time and one user's
 events are never published by two relays at once.
 
-A window of batches is in flight at once (`window`): the relay claims the next
-batch while the bus is still taking the ones before. That must not let one
-user's events overtake each other, so how depends on the bus and the database:
+A window of batches (`window`) keeps the bus and the database busy at once,
+without letting one user's events overtake each other:
 
-- a bus inside this process (`in_process`: the memory bus, FIFO lanes per
-  user), or SQLite (one process) with a bus that keeps the order events are
-  submitted in (`keeps_submission_order`: Kafka's idempotent producer, per
-  partition): batches are read after the last id in flight, with no
-  transaction held, submitted in the order they were read, and each marked
-  sent when the bus has it. On the memory bus a slow consumer group then
-  delays the others only once the whole window waits on it;
-- PostgreSQL with a bus that keeps the submission order: up to `window`
-  batches are claimed in one transaction (its locks keep other replicas off
-  these rows and users), each handed to the bus as soon as it is claimed; the
-  transaction marks what the bus took and commits once all are done;
-- PostgreSQL with any other broker: each batch is claimed in a transaction of
-  its own, which holds its rows and its users' advisory locks until the batch
-  is marked, so batches in flight never share a user (the rule between
-  replicas too); at most half the connection pool is held this way.
+- On a bus inside this process (`in_process`: the memory bus, FIFO lanes per
+  user), up to `window` batches are in flight: each is read from the oldest
+  unsent rows not in flight, with no transaction held, handed to the bus in the
+  order they were read, and marked sent when every consumer group has it. A slow
+  group then delays the others only once the whole window waits on it.
+- On PostgreSQL with a broker, up to `window` batches are claimed in one
+  transaction (its locks keep the other replicas' relays off these rows and
+  users), the next one while the broker is taking the one before; each is sent
+  once the one before was acknowledged, and marked as it is. A batch that
+  fails ends the window: nothing after it is sent, so a broker that drops part
+  of a batch cannot let a later event of the same user go first. The
+  transaction commits when the window ends.
+- On SQLite with a broker one batch is in flight at a time.
 
-Otherwise (SQLite with such a broker) one batch is in flight at a time. After
-a failure no new batch is claimed until those in flight are done; then the
-relay starts again from the oldest unsent row.
+After a failure the relay claims nothing new until the batches in flight are
+done; then it starts again from the oldest unsent row.
 """
 
 import asyncio
@@ -63,11 +59,13 @@ _CLAIM_PG = sa.text(
     "WHERE sent_at IS NULL AND pg_try_advisory_xact_lock(hashtext(partition_key)) "
     "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
 )
-# The next batch in the same transaction: its own locks are taken again (an
-# advisory lock is re-entrant in its session), so only rows after it are new.
-_CLAIM_PG_AFTER = sa.text(
+# The next batch in the same transaction, again from the oldest unsent row (a
+# row left by another relay's failed batch, or committed after a higher id, must
+# not be overtaken by a later one of its user): the transaction's own rows are
+# locked by itself, so the ones it claimed and has not marked yet are left out.
+_CLAIM_PG_MORE = sa.text(
     "SELECT id, topic, partition_key, payload FROM outbox "
-    "WHERE sent_at IS NULL AND id > :after "
+    "WHERE sent_at IS NULL AND NOT (id = ANY(:claimed)) "
     "AND pg_try_advisory_xact_lock(hashtext(partition_key)) "
     "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
 )
@@ -123,11 +121,6 @@ async def _publish_in_order(
     return len(items), None
 
 
-def _pool_size(engine: AsyncEngine) -> int:
-    size = getattr(engine.pool, "size", None)
-    return int(size()) if callable(size) else 1
-
-
 def _items(rows: Sequence[sa.Row[Any]]) -> list[tuple[str, CloudEvent]]:
     return [(str(r.topic), CloudEvent.model_validate_json(str(r.payload))) for r in rows]
 
@@ -141,8 +134,6 @@ class Lag:
 @dataclass(eq=False)
 class _Batch:
     rows: Sequence[sa.Row[Any]]
-    # PostgreSQL: the connection whose open transaction holds the claim.
-    conn: AsyncConnection | None = None
     done: "asyncio.Task[int] | None" = field(default=None, repr=False)
 
 
@@ -167,24 +158,15 @@ class OutboxRelay(WakeableLoop):
         self._publisher = publisher
         self.batch_size = batch_size
         in_process = bool(getattr(publisher, "in_process", False))
-        ordered = in_process or bool(getattr(publisher, "keeps_submission_order", False))
-        postgres = engine.dialect.name == "postgresql"
-        # Batches read after the last id in flight, claimed in one shared
-        # transaction, or each claimed under its own locks.
-        self._shared = postgres and ordered and not in_process
-        self._locking = postgres and not ordered
-        self.window = max(1, window)
-        if self._locking:
-            self.window = min(self.window, max(1, _pool_size(engine) // 2))
-        elif not ordered:
-            self.window = 1
+        # Batches read besides those in flight, or claimed in one transaction.
+        self._shared = engine.dialect.name == "postgresql" and not in_process
+        self.window = max(1, window) if in_process or self._shared else 1
         self.poll_interval = poll_interval
         self.breaker = breaker or CircuitBreaker()
         self.retention = retention
         self._last_purge = 0.0
         self.published_total = 0
         self._in_flight: list[_Batch] = []
-        self._after: int | None = None  # SQLite: the last id claimed by a batch in flight
         self._failed = False  # a batch in flight failed: claim nothing until all are done
 
     async def _run(self) -> None:
@@ -199,7 +181,7 @@ class OutboxRelay(WakeableLoop):
                 if self._in_flight:
                     await self._wait_for_any()
                     continue
-                self._after, self._failed = None, False
+                self._failed = False
                 if not caught_up and self.breaker.allows():
                     continue
                 wait = self.poll_interval if self.breaker.allows() else self.breaker.wait_time()
@@ -225,46 +207,51 @@ class OutboxRelay(WakeableLoop):
             await self._sleep(wait)
 
     async def run_window(self) -> bool:
-        """PostgreSQL with a bus that keeps the submission order: claim up to
-        `window` batches in one transaction, handing each to the bus as soon as
-        it is claimed and marking what the bus took of it as soon as it answers;
-        commit once all are done. Whether the outbox had less than a full window
-        to claim."""
-        tasks: list[asyncio.Task[None]] = []
+        """PostgreSQL with a broker: claim up to `window` batches in one
+        transaction, each while the broker takes the one before; send each once
+        the one before was acknowledged and mark what the broker took; commit
+        when the window ends. A failed batch ends it. Whether the outbox had
+        less than a full window to claim."""
         caught_up = False
         async with self._engine.connect() as conn:
             await conn.begin()
             turn = asyncio.Lock()  # one statement at a time on the connection
 
-            async def publish_and_mark(rows: Sequence[sa.Row[Any]]) -> None:
+            async def publish_and_mark(rows: Sequence[sa.Row[Any]]) -> bool:
                 delivered, error = await self._publish(rows)
                 async with turn:
                     await self._record(conn, rows, delivered, error)
+                return error is None
 
+            sending: asyncio.Task[bool] | None = None
             try:
-                after: int | None = None
-                while len(tasks) < self.window:
+                claimed: list[int] = []
+                for _ in range(self.window):
                     async with turn:
-                        if after is None:
+                        if not claimed:
                             claim = conn.execute(_CLAIM_PG, {"limit": self.batch_size})
                         else:
-                            params = {"limit": self.batch_size, "after": after}
-                            claim = conn.execute(_CLAIM_PG_AFTER, params)
+                            params = {"limit": self.batch_size, "claimed": claimed}
+                            claim = conn.execute(_CLAIM_PG_MORE, params)
                         rows = (await claim).all()
+                    if sending is not None and not await sending:
+                        sending = None
+                        break  # what was claimed after a failed batch is not sent
+                    sending = None
                     if rows:
-                        after = int(rows[-1].id)
-                        tasks.append(
-                            asyncio.create_task(publish_and_mark(rows), name="outbox-relay-batch")
+                        claimed.extend(int(r.id) for r in rows)
+                        sending = asyncio.create_task(
+                            publish_and_mark(rows), name="outbox-relay-batch"
                         )
                     if len(rows) < self.batch_size:
                         caught_up = True
                         break
-                for task in tasks:
-                    await task
+                if sending is not None:
+                    await sending
             except BaseException:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                if sending is not None:
+                    sending.cancel()
+                    await asyncio.gather(sending, return_exceptions=True)
                 raise
             await conn.commit()
         return caught_up
@@ -276,7 +263,7 @@ class OutboxRelay(WakeableLoop):
             if self._failed or not self.breaker.allows():
                 return True
             try:
-                batch = await self._claim(after=self._after)
+                batch = await self._claim(besides=self._in_flight)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup: try again on the next wake-up
@@ -284,8 +271,6 @@ class OutboxRelay(WakeableLoop):
                 return True
             if batch is None:
                 return True
-            if self.window > 1:
-                self._after = int(batch.rows[-1].id)
             # Tasks start in the order they are created, and publishing hands the
             # events to the bus before its first wait: batches are submitted in order.
             batch.done = asyncio.create_task(self._complete(batch), name="outbox-relay-batch")
@@ -335,23 +320,10 @@ class OutboxRelay(WakeableLoop):
             return 0
         return await self._complete(batch)
 
-    async def _claim(self, *, after: int | None = None) -> _Batch | None:
-        """Claim the next batch: under locks on PostgreSQL with a broker, else
-        the oldest unsent rows after `after`, the last id of a batch in flight."""
-        if self._locking:
-            conn = await self._engine.connect()
-            try:
-                await conn.begin()
-                rows = (await conn.execute(_CLAIM_PG, {"limit": self.batch_size})).all()
-            except BaseException:
-                await conn.close()
-                raise
-            if not rows:
-                await conn.close()
-                return None
-            return _Batch(rows, conn)
-        # One process (SQLite, or the memory bus): no transaction is held while
-        # publishing, so the consumers this relay is waiting for can write meanwhile.
+    async def _claim(self, *, besides: Sequence[_Batch] = ()) -> _Batch | None:
+        """The oldest unsent rows but those of the batches in flight (`besides`).
+        One process (SQLite, or a bus inside it): no transaction is held while
+        publishing, so the consumers this relay is waiting for can write meanwhile."""
         query = (
             sa.select(
                 outbox_table.c.id,
@@ -363,26 +335,19 @@ class OutboxRelay(WakeableLoop):
             .order_by(outbox_table.c.id)
             .limit(self.batch_size)
         )
-        if after is not None:
-            query = query.where(outbox_table.c.id > after)
+        in_flight = [r.id for batch in besides for r in batch.rows]
+        if in_flight:
+            query = query.where(outbox_table.c.id.not_in(in_flight))
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+            rows: Sequence[Any] = (await conn.execute(query)).all()
         return _Batch(rows) if rows else None
 
     async def _complete(self, batch: _Batch) -> int:
-        """Publish a claimed batch and mark what the bus took; how many it took."""
+        """Publish a batch and mark what the bus took; how many it took."""
         rows = batch.rows
-        if batch.conn is not None:
-            try:
-                delivered, error = await self._publish(rows)
-                await self._record(batch.conn, rows, delivered, error)
-                await batch.conn.commit()
-            finally:
-                await batch.conn.close()  # rolls back what was not committed
-        else:
-            delivered, error = await self._publish(rows)
-            async with self._engine.begin() as conn:
-                await self._record(conn, rows, delivered, error)
+        delivered, error = await self._publish(rows)
+        async with self._engine.begin() as conn:
+            await self._record(conn, rows, delivered, error)
         if error is not None:
             self._failed = True
         return delivered

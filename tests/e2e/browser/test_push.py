@@ -126,7 +126,8 @@ async def test_the_worker_registers_and_a_push_shows_a_notification(
     async def shown() -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await page.evaluate(
             """navigator.serviceWorker.ready.then((r) => r.getNotifications())
-                 .then((ns) => ns.map((n) => ({ title: n.title, body: n.body, tag: n.tag })))"""
+                 .then((ns) => ns.map((n) => ({ title: n.title, body: n.body, tag: n.tag,
+                                                at: n.timestamp })))"""
         )
         return found
 
@@ -134,14 +135,24 @@ async def test_the_worker_registers_and_a_push_shows_a_notification(
         return len(await shown()) == 1
 
     await poll(one_shown, timeout=30)
-    assert await shown() == [
-        {"title": "Water the plants", "body": "Reminder: Water the plants", "tag": "e-123"}
-    ]
-    # The same message again (delivery is at least once) replaces it, by its tag.
+    [first] = await shown()
+    assert {k: first[k] for k in ("title", "body", "tag")} == {
+        "title": "Water the plants",
+        "body": "Reminder: Water the plants",
+        "tag": "e-123",
+    }
+    # The same message again (delivery is at least once) replaces it, by its tag: still
+    # one notification, shown anew.
     await cdp.send(
         "ServiceWorker.deliverPushMessage",
         {"origin": web.url, "registrationId": registration, "data": json.dumps(message)},
     )
+
+    async def replaced() -> bool:
+        now = await shown()
+        return len(now) == 1 and now[0]["tag"] == "e-123" and now[0]["at"] != first["at"]
+
+    await poll(replaced, timeout=30)
     second = {**message, "event_id": "e-456", "title": "Pay the rent"}
     await cdp.send(
         "ServiceWorker.deliverPushMessage",

@@ -54,21 +54,31 @@ from events.wakeable import WakeableLoop
 
 log = logging.getLogger(__name__)
 
+
+# Claim the oldest unsent rows of the users whose lock this relay gets.
+#
+# Each user's advisory lock is tried once, for the users of the oldest unsent
+# rows (`:scan` of them), and then a locked user's rows are taken from the
+# oldest: tried row by row, a lock another relay let go in the middle of the
+# scan would let this one take a user's later row and skip their earlier ones.
+# A row that relay marked sent meanwhile drops out when it is locked (PostgreSQL
+# re-reads a changed row for FOR UPDATE). `:claimed`: the rows this transaction
+# claimed and has not marked yet (its own locks do not keep it off them).
 _CLAIM_PG = sa.text(
-    "SELECT id, topic, partition_key, payload FROM outbox "
-    "WHERE sent_at IS NULL AND pg_try_advisory_xact_lock(hashtext(partition_key)) "
-    "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
-)
-# The next batch in the same transaction, again from the oldest unsent row (a
-# row left by another relay's failed batch, or committed after a higher id, must
-# not be overtaken by a later one of its user): the transaction's own rows are
-# locked by itself, so the ones it claimed and has not marked yet are left out.
-_CLAIM_PG_MORE = sa.text(
+    "WITH users AS MATERIALIZED ("
+    "  SELECT partition_key FROM ("
+    "    SELECT DISTINCT partition_key FROM ("
+    "      SELECT partition_key FROM outbox"
+    "      WHERE sent_at IS NULL AND NOT (id = ANY(:claimed))"
+    "      ORDER BY id LIMIT :scan) AS head) AS candidates"
+    "  WHERE pg_try_advisory_xact_lock(hashtext(partition_key))) "
     "SELECT id, topic, partition_key, payload FROM outbox "
     "WHERE sent_at IS NULL AND NOT (id = ANY(:claimed)) "
-    "AND pg_try_advisory_xact_lock(hashtext(partition_key)) "
+    "AND partition_key IN (SELECT partition_key FROM users) "
     "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
 )
+# How far past the batch the claim looks for users it can lock.
+_SCAN = 4
 
 
 class BatchPublisher(Protocol):
@@ -226,13 +236,11 @@ class OutboxRelay(WakeableLoop):
             sending: asyncio.Task[bool] | None = None
             try:
                 claimed: list[int] = []
+                scan = self.batch_size * _SCAN
                 for _ in range(self.window):
                     async with turn:
-                        if not claimed:
-                            claim = conn.execute(_CLAIM_PG, {"limit": self.batch_size})
-                        else:
-                            params = {"limit": self.batch_size, "claimed": claimed}
-                            claim = conn.execute(_CLAIM_PG_MORE, params)
+                        params = {"limit": self.batch_size, "scan": scan, "claimed": claimed}
+                        claim = conn.execute(_CLAIM_PG, params)
                         rows = (await claim).all()
                     if sending is not None and not await sending:
                         sending = None

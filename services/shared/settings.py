@@ -188,8 +188,8 @@ class Settings(ChatSettings):
 
     ws_ping_seconds: float = Field(default=25.0, gt=0)
     relay_poll_seconds: float = Field(default=1.0, gt=0)
-    # Outbox rows the relay publishes at a time, and how many such batches may be
-    # in flight at once (on PostgreSQL each holds a pooled connection meanwhile).
+    # Outbox rows the relay publishes at a time, and how many such batches it
+    # works on at once (events/relay.py says how, per bus and database).
     relay_batch_size: int = Field(default=200, ge=1, le=5000)
     relay_window: int = Field(default=8, ge=1, le=64)
     service_name: str = "all"

@@ -72,6 +72,16 @@ async def unsent(engine: AsyncEngine) -> int:
         )
 
 
+async def assert_each_once_in_order(engine: AsyncEngine, broker: "FlakyBroker", n: int) -> None:
+    """All `n` rows sent, each published once and never two at a time, in order per user."""
+    assert await unsent(engine) == 0
+    ids = [e.id for e in broker.accepted]
+    assert len(ids) == n
+    assert len(set(ids)) == n
+    assert broker.overlaps == 0
+    assert_in_order(broker.accepted)
+
+
 def assert_in_order(events: Sequence[CloudEvent]) -> None:
     by_user: dict[str, list[int]] = {}
     for event in events:
@@ -180,12 +190,7 @@ async def test_several_relays_on_postgres_never_publish_a_row_twice(
             await asyncio.sleep(0)
 
     await asyncio.gather(*(drain(r) for r in relays), *(drain(r) for r in relays))
-    assert await unsent(pg_engines[0]) == 0
-    ids = [e.id for e in broker.accepted]
-    assert len(ids) == 500
-    assert len(set(ids)) == 500
-    assert broker.overlaps == 0
-    assert_in_order(broker.accepted)
+    await assert_each_once_in_order(pg_engines[0], broker, 500)
 
 
 async def test_on_the_memory_bus_rows_are_marked_sent_only_once_every_group_handled_them(
@@ -362,12 +367,7 @@ async def test_several_relays_with_windows_never_publish_a_row_twice(
             await relay.run_window()
 
     await asyncio.gather(*(drain(r) for r in relays))
-    assert await unsent(pg_engines[0]) == 0
-    ids = [e.id for e in broker.accepted]
-    assert len(ids) == 500
-    assert len(set(ids)) == 500
-    assert broker.overlaps == 0
-    assert_in_order(broker.accepted)
+    await assert_each_once_in_order(pg_engines[0], broker, 500)
 
 
 async def test_after_a_failed_batch_the_relay_starts_again_from_the_oldest_unsent_row(

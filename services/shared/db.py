@@ -14,8 +14,9 @@ __all__ = ["UTCDateTime", "create_engine", "ping", "reader"]
 POOL_RECYCLE_SECONDS = 300
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """An async engine; nothing connects until first use."""
+def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+    """An async engine; nothing connects until first use. On PostgreSQL it
+    holds at most `pool_size` connections, opened as needed and then kept."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
@@ -23,11 +24,14 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     # No pre-ping: it costs a round trip on every checkout. Connections are
     # recycled before a server or proxy idle timeout is likely to close them, and
     # a connection found broken is discarded by the pool when its error surfaces.
+    # No overflow: an overflow connection is closed as soon as it is returned, so a
+    # load a little above the pool opened (and PostgreSQL forked) a new connection
+    # for nearly every request. Callers beyond the pool wait for a connection.
     return create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         pool_recycle=POOL_RECYCLE_SECONDS,
     )
 

@@ -235,7 +235,8 @@ class Settings(ChatSettings):
     # needs everything they share outside the process: PostgreSQL, EVENT_BUS=kafka or dapr,
     # and REDIS_URL (the live feed, rate limits, cached callers, pending chat questions).
     workers: int = Field(default=1, ge=1, le=64)
-    db_pool_size: int = Field(default=10, ge=1)
+    # The most connections one process holds to PostgreSQL (kept open once opened).
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
     db_echo: bool = False
 
     _database_by_default: bool = PrivateAttr(default=False)

@@ -1,6 +1,7 @@
 """The FastAPI app of a process: health, metrics, the Dapr subscription
 endpoints when EVENT_BUS=dapr, and the routes of the service(s) it runs."""
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -37,16 +38,29 @@ def worker_app() -> FastAPI:
 
     settings = get_settings()
     configure(settings.log_format, settings.log_level)
-    return build_app(service=settings.service_name)
+    return build_app(service=settings.service_name, settle_heap=True)
 
 
-def build_app(container: Container | None = None, *, service: str | None = None) -> FastAPI:
+def _settle_heap() -> None:
+    """Collect what start-up left behind, then move everything still alive (the
+    modules, the app, the container, caches) out of the collector's reach for
+    good. A full collection, every few hundred requests under load, then scans
+    only what requests made since: it took up to 140 ms over the whole heap,
+    a pause every request in flight waited through."""
+    gc.collect()
+    gc.freeze()
+
+
+def build_app(
+    container: Container | None = None, *, service: str | None = None, settle_heap: bool = False
+) -> FastAPI:
     """The app of `service` (default: the container's, else SERVICE_NAME).
 
     Without a container, one is bootstrapped on start-up from the environment.
     The lifespan starts consuming, relaying and the workers, and closes the
     container on shutdown. Only the processes that serve the page (`all`,
-    `task-api`) load the assistant and the MCP server."""
+    `task-api`) load the assistant and the MCP server. A server process passes
+    `settle_heap` to have `_settle_heap()` run once everything has started."""
     if container is None:
         container = bootstrap(service_name=service) if service else bootstrap()
     name = service or container.settings.service_name
@@ -69,6 +83,8 @@ def build_app(container: Container | None = None, *, service: str | None = None)
         await running.start(process.subscriptions, process.workers)
         try:
             async with mcp(app), chat(app):
+                if settle_heap:
+                    _settle_heap()
                 yield
         finally:
             await running.aclose()

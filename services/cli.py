@@ -144,7 +144,7 @@ def serve(
         _serve_workers(listening, service, processes, log_config)
         return
     try:
-        served = build_app(service=service.value)
+        served = build_app(service=service.value, settle_heap=True)
     except BaseException:
         listening.close()
         raise

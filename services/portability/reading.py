@@ -34,6 +34,10 @@ class PortabilityUoW(Protocol):
 
     async def add_tasks(self, new: Sequence[Task], events: Sequence[CloudEvent]) -> None: ...
 
+    async def add_tasks_and_commit(
+        self, new: Sequence[Task], events: Sequence[CloudEvent]
+    ) -> None: ...
+
     async def commit(self) -> None: ...
 
 

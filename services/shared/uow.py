@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import CloudEvent, outbox_rows, write_outbox
 from services.shared.auth.oauth_store import OAuthStore
@@ -43,16 +43,14 @@ class UnitOfWork:
         self._events: list[CloudEvent] = []
         self._wrote_events = False
         self._conn: AsyncConnection | None = None
-        self._tx: AsyncTransaction | None = None
+        self._reading = False
 
     async def __aenter__(self) -> Self:
+        # The transaction begins with the first statement (SQLAlchemy's autobegin):
+        # a unit whose only write is one statement can run it as its own
+        # transaction (`add_tasks_and_commit`).
         self._conn = await self._engine.connect()
-        if self._engine.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            try:
-                self._tx = await self._conn.begin()
-            except BaseException:
-                await self._conn.close()
-                raise
+        self._reading = self._engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
         self.tasks = TaskRepository(self._conn)
         self.accounts = AccountStore(self._conn)
         self.oauth = OAuthStore(self._conn)
@@ -66,8 +64,8 @@ class UnitOfWork:
     ) -> None:
         assert self._conn is not None
         try:
-            if self._tx is not None and self._tx.is_active:
-                await self._tx.rollback()
+            if self._conn.in_transaction():
+                await self._conn.rollback()
         finally:
             await self._conn.close()
             self._events.clear()
@@ -89,6 +87,29 @@ class UnitOfWork:
         await self.tasks.add_with_outbox(new, outbox_rows(events))
         self._wrote_events = self._wrote_events or bool(events)
 
+    async def add_tasks_and_commit(self, new: Sequence[Task], events: Sequence[CloudEvent]) -> None:
+        """`add_tasks`, then `commit`. When nothing else happened in this unit and
+        the database takes the tasks and their events in one statement
+        (PostgreSQL), that statement is the whole transaction: one round trip
+        instead of BEGIN, the statement and COMMIT."""
+        conn = self.connection
+        rows = outbox_rows(events)
+        if self._events or conn.in_transaction() or not self.tasks.in_one_statement(new, rows):
+            await self.add_tasks(new, events)
+            await self.commit()
+            return
+        assert not self._reading, "a reading unit cannot write"
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            await self.tasks.add_with_outbox(new, rows)
+            await conn.commit()  # SQLAlchemy's side: the database's ended with the statement
+        finally:
+            if conn.in_transaction():
+                await conn.rollback()
+            await conn.execution_options(isolation_level=conn.default_isolation_level)
+        self._wrote_events = self._wrote_events or bool(events)
+        self._committed()
+
     def principals_changed(
         self, *, user_id: uuid.UUID | None = None, grant_id: uuid.UUID | None = None
     ) -> None:
@@ -104,11 +125,14 @@ class UnitOfWork:
         return list(self._events)
 
     async def commit(self) -> None:
-        assert self._tx is not None
-        assert self._conn is not None
+        assert not self._reading, "a reading unit has nothing to commit"
+        conn = self.connection
+        await write_outbox(conn, self._events)
+        await conn.commit()
+        self._committed()
+
+    def _committed(self) -> None:
         wrote_events = bool(self._events) or self._wrote_events
-        await write_outbox(self._conn, self._events)
-        await self._tx.commit()
         self._events.clear()
         self._wrote_events = False
         changes, self._principal_changes = self._principal_changes, []

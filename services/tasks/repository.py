@@ -146,6 +146,10 @@ class TaskRepository:
     async def add(self, task: Task) -> None:
         await self._conn.execute(tasks.insert().values(**_to_row(task)))
 
+    def in_one_statement(self, new: Sequence[Task], outbox: Sequence[dict[str, Any]]) -> bool:
+        """Whether `add_with_outbox(new, outbox)` is a single statement."""
+        return bool(new) and self._pg and bool(outbox)
+
     async def add_with_outbox(self, new: Sequence[Task], outbox: Sequence[dict[str, Any]]) -> None:
         """New tasks and their outbox rows. On PostgreSQL one statement (the
         task rows inserted by a data-modifying CTE), so one round trip; SQLite
@@ -153,7 +157,7 @@ class TaskRepository:
         if not new:
             return
         rows = [_to_row(task) for task in new]
-        if self._pg and outbox:
+        if self.in_one_statement(new, outbox):
             params = {f"t{n}_{k}": v for n, row in enumerate(rows) for k, v in row.items()}
             params |= {f"e{n}_{k}": v for n, row in enumerate(outbox) for k, v in row.items()}
             stmt = _tasks_with_outbox(list(rows[0]), len(rows), len(outbox))

@@ -45,6 +45,10 @@ class TasksUoW(Protocol):
 
     async def add_tasks(self, new: Sequence[Task], events: Sequence[CloudEvent]) -> None: ...
 
+    async def add_tasks_and_commit(
+        self, new: Sequence[Task], events: Sequence[CloudEvent]
+    ) -> None: ...
+
     async def commit(self) -> None: ...
 
 
@@ -146,10 +150,16 @@ async def store_new_tasks(uow: TasksUoW, tasks: Sequence[Task], **extra: Any) ->
     """The one way new tasks are stored, whatever door they come through
     (the API, the assistant, an import): each task with its events in the
     outbox, one commit, and each counted in `todo_tasks_created_total`."""
-    for start in range(0, len(tasks), STORE_CHUNK):
-        chunk = tasks[start : start + STORE_CHUNK]
+    chunks = [tasks[start : start + STORE_CHUNK] for start in range(0, len(tasks), STORE_CHUNK)]
+    for chunk in chunks[:-1]:
         await uow.add_tasks(chunk, [e for task in chunk for e in created_events(task, **extra)])
-    await uow.commit()
+    if chunks:  # the last one commits: a single task is one round trip where it can be
+        last = chunks[-1]
+        await uow.add_tasks_and_commit(
+            last, [e for task in last for e in created_events(task, **extra)]
+        )
+    else:
+        await uow.commit()
     TASKS_CREATED.inc(len(tasks))
 
 

@@ -116,15 +116,26 @@ async def test_a_failed_transaction_leaves_neither_row_nor_event(
 
     from services.shared import uow as uow_module
 
-    real_write = uow_module.write_outbox
+    real_rows, real_write = uow_module.outbox_rows, uow_module.write_outbox
+
+    def rows_twice(events: Any) -> list[dict[str, object]]:
+        rows = real_rows(events)
+        return rows + rows  # the task is written first, then its event's second row fails
 
     async def write_then_fail(conn: Any, events: Any) -> None:
         await real_write(conn, events)  # the event row is written, then the commit fails
         raise RuntimeError("simulated crash before commit")
 
+    # A new task and its events: on PostgreSQL one statement, its own transaction.
+    monkeypatch.setattr(uow_module, "outbox_rows", rows_twice)
+    with pytest.raises(sa.exc.IntegrityError):
+        async with container.uow() as uow:
+            await service.create_task(uow, user=user, data=TaskCreate(title="lost"))
+    monkeypatch.setattr(uow_module, "outbox_rows", real_rows)
     monkeypatch.setattr(uow_module, "write_outbox", write_then_fail)
     with pytest.raises(RuntimeError):
-        async with container.uow() as uow:
+        async with container.uow() as uow:  # a unit that read first: BEGIN ... COMMIT
+            assert await uow.tasks.get(user.user_id, uuid.UUID(str(kept["id"]))) is not None
             await service.create_task(uow, user=user, data=TaskCreate(title="lost"))
     with pytest.raises(RuntimeError):
         async with container.uow() as uow:

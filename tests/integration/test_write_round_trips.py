@@ -1,0 +1,75 @@
+"""What a write sends to PostgreSQL: a new task and its events are one
+statement that is its own transaction (no BEGIN, no COMMIT); a unit that did
+anything else first keeps it inside its transaction."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.shared.auth import accounts
+from services.shared.auth.principal import Principal
+from services.shared.db import create_engine
+from services.shared.uow import UnitOfWork
+from services.tasks import service
+from services.tasks.schemas import TaskCreate
+
+# (first word of a statement, whether the server then reported an open transaction block)
+Sent = list[tuple[str, bool]]
+
+
+@pytest.fixture
+async def engine(postgres_migrated: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(postgres_migrated, pool_size=1)
+    yield engine
+    await engine.dispose()
+
+
+async def _user(engine: AsyncEngine) -> Principal:
+    async with UnitOfWork(engine) as uow:
+        return await accounts.ensure_local_user(uow, email="writer@example.com", timezone="UTC")
+
+
+def _record(engine: AsyncEngine) -> Sent:
+    sent: Sent = []
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        # asyncpg reads the transaction status from the server's ReadyForQuery message.
+        in_block = conn.connection.driver_connection.is_in_transaction()
+        sent.append((statement.split()[0].upper(), in_block))
+
+    return sent
+
+
+async def test_a_new_task_and_its_events_are_one_statement(engine: AsyncEngine) -> None:
+    user = await _user(engine)
+    sent = _record(engine)
+    async with UnitOfWork(engine) as uow:
+        task = await service.create_task(
+            uow, user=user, data=TaskCreate(title="Pay rent", remind_at="2031-01-01T08:00:00")
+        )
+    assert sent == [("WITH", False)]
+    async with UnitOfWork(engine) as uow:
+        assert (await uow.tasks.get(user.user_id, task.id)) is not None
+        events = await uow.connection.exec_driver_sql(
+            f"SELECT event_type FROM outbox WHERE payload LIKE '%{task.id}%' ORDER BY id"
+        )
+        assert events.scalars().all() == ["task.created", "reminder.scheduled"]
+
+
+async def test_a_unit_that_read_first_creates_inside_its_transaction(engine: AsyncEngine) -> None:
+    user = await _user(engine)
+    sent = _record(engine)
+    async with UnitOfWork(engine) as uow:
+        assert await uow.accounts.local_user() is not None
+        await service.create_task(uow, user=user, data=TaskCreate(title="Water the plants"))
+    assert [word for word, _ in sent] == ["SELECT", "WITH"]
+    assert all(in_block for _, in_block in sent), sent
+    async with UnitOfWork(engine) as uow:
+        found = await uow.connection.exec_driver_sql(
+            "SELECT count(*) FROM tasks WHERE title = 'Water the plants'"
+        )
+        assert found.scalar_one() == 1

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+import aiohttp
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.faults import collect
@@ -36,8 +36,10 @@ async def campaign(users: int, duration: float, faults: bool) -> int:
     engine = create_async_engine(stack.database_url, pool_pre_ping=True)
     stop = asyncio.Event()
     try:
-        limits = httpx.Limits(max_connections=users * 2 + 10)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=users * 2 + 10),
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as client:
             urls = {name: stack.url(name) for name in REPLICAS}
             record = Record()
             webhook = f"http://127.0.0.1:{stack.sink.webhook_port}/hook"

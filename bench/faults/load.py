@@ -1,6 +1,9 @@
 """The load driver: many users at once over loopback, bounded in count and
 time, each with a WebSocket listener, spreading requests over the task-api
-replicas and retrying a refused connection on the other one."""
+replicas and retrying a refused connection on the other one.
+
+It shares the machine's cores with the stack it drives, so its HTTP client is
+a lean one (aiohttp): what the driver spends is taken from the services."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import aiohttp
 import websockets
 
 from bench.faults.checker import Ack, Reminder, Response, WsMessage, WsSession
@@ -61,29 +64,44 @@ class Record:
         return time.monotonic() - self.t0
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A response, read whole."""
+
+    status_code: int
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
 class Api:
     """Requests over the replicas: round robin, and the other replica when
     one refuses the connection."""
 
-    def __init__(self, urls: dict[str, str], record: Record, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, urls: dict[str, str], record: Record, session: aiohttp.ClientSession
+    ) -> None:
         self.urls = urls
         self.names = list(urls)
         self.record = record
-        self.client = client
+        self.session = session
         self._turn = random.randrange(len(self.names))
+
+    async def request(self, method: str, url: str, token: str | None, **kw: Any) -> Answer:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.session.request(method, url, headers=headers, **kw) as response:
+            return Answer(response.status, await response.text())
 
     async def call(
         self, method: str, path: str, token: str | None = None, what: str | None = None, **kw: Any
-    ) -> httpx.Response | None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+    ) -> Answer | None:
         for attempt in range(12):
             self._turn += 1
             name = self.names[self._turn % len(self.names)]
             try:
-                response = await self.client.request(
-                    method, self.urls[name] + path, headers=headers, **kw
-                )
-            except (httpx.TransportError, httpx.TimeoutException):
+                response = await self.request(method, self.urls[name] + path, token, **kw)
+            except (aiohttp.ClientError, TimeoutError):
                 self.record.retries += 1
                 await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
                 continue
@@ -135,10 +153,8 @@ class User:
         self.user_id = str(me.json()["id"])
         prefs = {"email": True, "email_address": self.email, "webhook_url": self.webhook}
         # The channel preferences belong to the notification service.
-        r = await self.api.client.put(
-            f"{self.notification_url}/api/notifications/preferences",
-            headers={"Authorization": f"Bearer {self.token}"},
-            json=prefs,
+        r = await self.api.request(
+            "PUT", f"{self.notification_url}/api/notifications/preferences", self.token, json=prefs
         )
         if r.status_code != 200:
             raise RuntimeError(f"preferences failed: {r.text}")

@@ -133,9 +133,9 @@ async def test_a_failed_transaction_leaves_neither_row_nor_event(
             await service.create_task(uow, user=user, data=TaskCreate(title="lost"))
     monkeypatch.setattr(uow_module, "outbox_rows", real_rows)
     monkeypatch.setattr(uow_module, "write_outbox", write_then_fail)
-    with pytest.raises(RuntimeError):
-        async with container.uow() as uow:  # a unit that read first: BEGIN ... COMMIT
-            assert await uow.tasks.get(user.user_id, uuid.UUID(str(kept["id"]))) is not None
+    async with container.uow() as uow:  # a unit that read first: BEGIN ... COMMIT
+        assert await uow.tasks.get(user.user_id, uuid.UUID(str(kept["id"]))) is not None
+        with pytest.raises(RuntimeError):
             await service.create_task(uow, user=user, data=TaskCreate(title="lost"))
     with pytest.raises(RuntimeError):
         async with container.uow() as uow:

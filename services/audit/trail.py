@@ -1,5 +1,6 @@
 """The audit trail: recording events (consumer) and reading them (queries)."""
 
+import functools
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events import CloudEvent
 from events.bus import Subscription
 from events.topics import Topic
+from services.shared.db import reader
 from services.shared.tables import audit_logs as audit_logs  # the trail's table
 
 AUDITED_TOPICS = [
@@ -59,6 +61,7 @@ class AuditRecorder:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._autocommit = reader(engine)
 
     def subscriptions(self) -> list[Subscription]:
         return [Subscription(topic, "audit", self._handler(topic)) for topic in AUDITED_TOPICS]
@@ -72,15 +75,16 @@ class AuditRecorder:
     async def _redact(self, actor: str) -> None:
         """Account deletion keeps what an operator must keep: which event
         happened when, to which resource id, from which service; the content
-        (titles, descriptions, messages) is erased."""
+        (titles, descriptions, messages) is erased. The deletion's own row (the
+        account's id) stays as it is, however often it is delivered."""
         async with self._engine.begin() as conn:
             await conn.execute(
-                audit_logs.update().where(audit_logs.c.actor_id == actor).values(metadata=REDACTED)
+                audit_logs.update()
+                .where(audit_logs.c.actor_id == actor, audit_logs.c.event_type != "user.deleted")
+                .values(metadata=REDACTED)
             )
 
     async def record(self, topic: str, event: CloudEvent) -> None:
-        if event.type == "user.deleted":
-            await self._redact(event.userid)
         prefix = event.type.split(".", 1)[0]
         resource_type = "dlq" if topic == Topic.DLQ_EVENTS else _RESOURCE.get(prefix, prefix)
         values = {
@@ -95,25 +99,56 @@ class AuditRecorder:
             "recorded_at": datetime.now(UTC),
             "metadata": {**event.data, **({"dlq": event.model_extra} if event.model_extra else {})},
         }
-        async with self._engine.begin() as conn:
-            # Topics are consumed independently: an event of a deleted account
-            # can arrive after its user.deleted, and must be kept redacted too.
-            deleted = await conn.execute(
-                sa.select(audit_logs.c.id)
-                .where(
-                    audit_logs.c.actor_id == event.userid,
-                    audit_logs.c.event_type == "user.deleted",
-                )
-                .limit(1)
-            )
-            if event.type != "user.deleted" and deleted.first() is not None:
-                values["metadata"] = REDACTED
-            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            await conn.execute(
-                insert(audit_logs)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["event_id", "topic"])
-            )
+        if event.type == "user.deleted":
+            await self._redact(event.userid)
+            values["redacted"] = values["metadata"]  # the deletion itself keeps what it says
+        else:
+            values["redacted"] = REDACTED
+        # One statement, its own transaction: a redelivery inserts nothing, and the
+        # content is redacted when the account's deletion is already recorded
+        # (topics are consumed independently: an event of a deleted account can
+        # arrive after its user.deleted, and must be kept redacted too).
+        async with self._autocommit.connect() as conn:
+            await conn.execute(_record_statement(conn.dialect.name), values)
+
+
+_RECORDED = [
+    "event_id",
+    "topic",
+    "event_type",
+    "event_source",
+    "event_time",
+    "actor_id",
+    "resource_type",
+    "resource_id",
+    "recorded_at",
+]
+
+
+@functools.cache
+def _record_statement(dialect: str) -> sa.Insert:
+    """INSERT ... SELECT of one audit row from bound values, its metadata
+    swapped for `redacted` when the actor has a recorded `user.deleted`,
+    nothing on a conflict with the row already there. Built once per dialect."""
+    column = audit_logs.c
+    deleted = (
+        sa.select(sa.literal(1))
+        .where(column.actor_id == sa.bindparam("actor_id"), column.event_type == "user.deleted")
+        .exists()
+    )
+    metadata = sa.case(
+        (deleted, sa.bindparam("redacted", type_=column.metadata.type)),
+        else_=sa.bindparam("metadata", type_=column.metadata.type),
+    )
+    row = sa.select(
+        *(sa.bindparam(name, type_=column[name].type) for name in _RECORDED), metadata
+    ).where(sa.true())  # SQLite: without a WHERE, ON CONFLICT could be read as a join's ON
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(audit_logs)
+        .from_select([*_RECORDED, "metadata"], row)
+        .on_conflict_do_nothing(index_elements=["event_id", "topic"])
+    )
 
 
 def _filters(

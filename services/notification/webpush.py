@@ -23,7 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from pywebpush import WebPusher, WebPushException
 
-from services.notification.channels import DeliveryError, refuse_private, webhook_url_problem
+from services.notification.channels import (
+    DeliveryError,
+    refuse_private,
+    tls,
+    webhook_url_problem,
+)
 
 # How long a push service keeps a message for a browser that is offline.
 TTL_SECONDS = 24 * 3600
@@ -160,7 +165,7 @@ class PushSender:
             "Authorization": self.authorization(url),
         }
         owned = client is None
-        http = client or httpx.AsyncClient(timeout=10)
+        http = client or httpx.AsyncClient(timeout=10, verify=tls())
         last = "no attempt"
         try:
             for attempt in range(attempts):

@@ -64,19 +64,20 @@ class OccurrenceHandler:
             planned = plan_next(task, series)
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentFailure(f"malformed task.completed: {exc}") from exc
+        if planned is None:  # not recurring, or the series has ended: nothing to do
+            return
         uow: UnitOfWork
         async with self._uow() as uow:
             if not await claim_event(uow.connection, CONSUMER, event.id):
                 return
-            if planned is not None:
-                planned["user_id"] = event.userid
-                uow.emit(
-                    new_event(
-                        EventType.TASK_OCCURRENCE_GENERATED,
-                        source=SOURCE,
-                        user_id=event.userid,
-                        subject=task["id"],
-                        data=planned,
-                    )
+            planned["user_id"] = event.userid
+            uow.emit(
+                new_event(
+                    EventType.TASK_OCCURRENCE_GENERATED,
+                    source=SOURCE,
+                    user_id=event.userid,
+                    subject=task["id"],
+                    data=planned,
                 )
+            )
             await uow.commit()

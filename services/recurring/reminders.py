@@ -78,15 +78,30 @@ class ScheduleHandler:
             remind_at = _when(task.get("remind_at"))
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentFailure(f"malformed {event.type}: {exc}") from exc
+        wanted = (
+            event.type != EventType.TASK_DELETED
+            and task.get("status") == "active"
+            and remind_at is not None
+        )
+        if not wanted and event.type != EventType.TASK_DELETED and self._synced is None:
+            # Most task events: nothing to schedule, at most an older version's
+            # reminder to drop. The version guard makes a redelivery or a late
+            # older event change nothing, so no claim is needed: one statement.
+            async with self._uow() as uow:
+                dropped = await uow.run_alone(
+                    uow.connection.execute(
+                        schedule.delete().where(
+                            schedule.c.task_id == task_id, schedule.c.task_version < version
+                        )
+                    )
+                )
+            if dropped.rowcount:
+                self._on_change()
+            return
         async with self._uow() as uow:
             if not await claim_event(uow.connection, CONSUMER, event.id):
                 return
             conn = uow.connection
-            wanted = (
-                event.type != EventType.TASK_DELETED
-                and task.get("status") == "active"
-                and remind_at is not None
-            )
             if event.type == EventType.TASK_DELETED:
                 await conn.execute(schedule.delete().where(schedule.c.task_id == task_id))
             elif not wanted:

@@ -8,9 +8,9 @@ Leaving the block without `commit()` rolls everything back, events included.
 """
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -23,6 +23,7 @@ from services.tasks.repository import TaskRepository
 # ("user", id): who a user is or whether their tokens work changed;
 # ("grant", id): a connected client's grant was revoked.
 PrincipalChange = tuple[str, uuid.UUID]
+T = TypeVar("T")
 
 
 class UnitOfWork:
@@ -88,27 +89,38 @@ class UnitOfWork:
         self._wrote_events = self._wrote_events or bool(events)
 
     async def add_tasks_and_commit(self, new: Sequence[Task], events: Sequence[CloudEvent]) -> None:
-        """`add_tasks`, then `commit`. When nothing else happened in this unit and
-        the database takes the tasks and their events in one statement
-        (PostgreSQL), that statement is the whole transaction: one round trip
-        instead of BEGIN, the statement and COMMIT."""
-        conn = self.connection
+        """`add_tasks`, then `commit`: when the database takes the tasks and
+        their events in one statement (PostgreSQL), by `run_alone`."""
         rows = outbox_rows(events)
-        if self._events or conn.in_transaction() or not self.tasks.in_one_statement(new, rows):
+        if not self.tasks.in_one_statement(new, rows):
             await self.add_tasks(new, events)
             await self.commit()
             return
+        self._wrote_events = self._wrote_events or bool(events)
+        await self.run_alone(self.tasks.add_with_outbox(new, rows))
+
+    async def run_alone(self, work: Awaitable[T]) -> T:
+        """Await `work` (one statement on this unit's connection) and commit.
+
+        When nothing else happened in the unit, the statement is its own
+        transaction: one round trip instead of BEGIN, the statement and COMMIT.
+        Otherwise it joins the unit's transaction, which is then committed."""
+        conn = self.connection
+        if self._events or conn.in_transaction():
+            done = await work
+            await self.commit()
+            return done
         assert not self._reading, "a reading unit cannot write"
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            await self.tasks.add_with_outbox(new, rows)
+            done = await work
             await conn.commit()  # SQLAlchemy's side: the database's ended with the statement
         finally:
             if conn.in_transaction():
                 await conn.rollback()
             await conn.execution_options(isolation_level=conn.default_isolation_level)
-        self._wrote_events = self._wrote_events or bool(events)
         self._committed()
+        return done
 
     def principals_changed(
         self, *, user_id: uuid.UUID | None = None, grant_id: uuid.UUID | None = None

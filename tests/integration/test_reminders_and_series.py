@@ -211,6 +211,12 @@ async def test_the_schedule_follows_the_latest_task_version(container: Container
 
     [row] = await rows()
     assert (row.remind_at, row.task_version) == (late, 2)
+    stale_completion = task_event(
+        EventType.TASK_COMPLETED, task_id, user, version=1, remind_at=early, status="completed"
+    )
+    await handler(stale_completion)  # older than the reminder kept: drops nothing
+    [row] = await rows()
+    assert (row.remind_at, row.task_version) == (late, 2)
     await handler(
         task_event(
             EventType.TASK_COMPLETED, task_id, user, version=3, remind_at=late, status="completed"
@@ -221,7 +227,10 @@ async def test_the_schedule_follows_the_latest_task_version(container: Container
     assert len(await rows()) == 1
     await handler(task_event(EventType.TASK_DELETED, task_id, user, version=4, remind_at=late))
     assert await rows() == []
-    assert len(changes) == 5  # every applied event wakes the scheduler; the redelivery does not
+    await handler(task_event(EventType.TASK_UPDATED, task_id, user, version=5, remind_at=None))
+    # Every event that changed the schedule woke the scheduler; the redelivery,
+    # the stale completion and the update with nothing to drop did not.
+    assert len(changes) == 5
 
 
 async def test_a_restored_reminder_fires_again_only_when_still_ahead(

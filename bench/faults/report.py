@@ -19,6 +19,17 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def outside_faults(samples: Sequence[Sample], outcomes: Sequence[Outcome]) -> list[Sample]:
+    """The operations that overlapped no fault window (from a fault's injection
+    until every service answered /readyz again)."""
+    windows = [(o.start, o.ready) for o in outcomes]
+    return [
+        s
+        for s in samples
+        if not any(s.at < end and s.at + s.latency > start for start, end in windows)
+    ]
+
+
 @dataclass
 class Bucket:
     at: int
@@ -121,6 +132,7 @@ def markdown(
 ) -> str:
     ok = [s for s in samples if s.ok]
     lat = [s.latency for s in ok]
+    calm = [s.latency for s in outside_faults(ok, outcomes)]
     lines = [f"# {title}", ""]
     lines += [f"- {k}: {v}" for k, v in settings.items()]
     lines += [
@@ -132,6 +144,9 @@ def markdown(
         f"- throughput: {len(ok) / max(duration, 1e-9):.1f} ops/s over {duration:.0f} s",
         f"- latency (all successful operations): p50 {percentile(lat, 0.5) * 1000:.0f} ms, "
         f"p99 {percentile(lat, 0.99) * 1000:.0f} ms",
+        f"- latency outside the fault windows ({len(calm)} successful operations that overlapped "
+        f"no fault, injection to ready): p50 {percentile(calm, 0.5) * 1000:.0f} ms, "
+        f"p99 {percentile(calm, 0.99) * 1000:.0f} ms",
         "",
         "| operation | count | ok | p50 ms | p99 ms |",
         "|---|---:|---:|---:|---:|",

@@ -24,6 +24,9 @@ from bench.faults.checker import (
     check_reminders,
     check_websockets,
 )
+from bench.faults.faults import Fault, Outcome
+from bench.faults.load import Sample
+from bench.faults.report import outside_faults
 
 
 def clean() -> Observations:
@@ -285,3 +288,15 @@ def test_an_update_that_changed_nothing_owes_no_event() -> None:
     # The same version acknowledged twice: the second PATCH changed nothing.
     acks = [*obs.acks, Ack("u1", "t1", "task.updated", 2, 11.5)]
     assert check_audit(acks, obs.audit) == []
+
+
+def test_the_latency_outside_faults_leaves_out_what_overlapped_a_fault() -> None:
+    fault = Fault("broker", at=0.1, hold=5.0)
+    outcomes = [Outcome(fault, start=10.0, undone=15.0, ready=20.0, recovered=30.0)]
+    before = Sample(at=1.0, op="create", latency=0.2, ok=True)
+    into = Sample(at=9.5, op="create", latency=1.0, ok=True)  # ends inside the window
+    during = Sample(at=12.0, op="search", latency=0.1, ok=True)
+    across = Sample(at=19.0, op="chat", latency=2.0, ok=True)
+    after = Sample(at=21.0, op="update", latency=0.3, ok=True)
+    kept = outside_faults([before, into, during, across, after], outcomes)
+    assert kept == [before, after]

@@ -26,7 +26,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult, Tool
+from mcp_types import CallToolRequest, CallToolRequestParams, CallToolResult, Tool
 
 from assistant.errors import ToolsUnavailable
 from mcp_server.runtime import Runtime
@@ -93,7 +93,11 @@ def outcome(result: CallToolResult) -> ToolOutcome:
 
 
 class _Session:
-    """One connection's tools; `bind` runs each call as the connection's user."""
+    """One connection's tools; `bind` runs each call as the connection's user.
+
+    With `check_results` (the SDK's way, and the only way for a remote
+    server) each result is checked against the output schema its tool listed.
+    """
 
     def __init__(
         self,
@@ -101,11 +105,20 @@ class _Session:
         tools: list[ToolInfo],
         bind: contextvars.ContextVar[Principal] | None = None,
         user: Principal | None = None,
+        *,
+        check_results: bool = True,
     ) -> None:
         self._client = client
         self._tools = tools
         self._bind = bind
         self._user = user
+        self._check_results = check_results
+
+    async def _call(self, name: str, arguments: dict[str, Any]) -> CallToolResult:
+        if self._check_results:
+            return await self._client.call_tool(name, arguments)
+        request = CallToolRequest(params=CallToolRequestParams(name=name, arguments=arguments))
+        return await self._client.session.send_request(request, CallToolResult)
 
     @property
     def tools(self) -> list[ToolInfo]:
@@ -124,7 +137,7 @@ class _Session:
             # Set and reset within this call: nothing else in the task runs as the user.
             token = self._bind.set(self._user)
         try:
-            return outcome(await self._client.call_tool(name, arguments))
+            return outcome(await self._call(name, arguments))
         except MCPError as exc:
             return ToolOutcome(ok=False, text=exc.error.message)
         finally:
@@ -136,12 +149,20 @@ class InProcessTools:
     """This process's own MCP server, reached in memory.
 
     `start()` opens one client session for the process (kept by a task of its
-    own, so any task may start or close it): its compiled output-schema
-    validators and its tool listing then serve every turn. Unstarted, each
-    turn opens a session of its own, which is correct but slower.
+    own, so any task may start or close it): its tool listing then serves
+    every turn. Unstarted, each turn opens a session of its own, which is
+    correct but slower.
+
+    The client takes this server's results without checking them against
+    their output schemas again (`check_results=True` brings the check back):
+    the server has already validated each result against the very model its
+    schema is generated from, and it answers with an error instead of output
+    that breaks it. The second check, in `jsonschema`, cost more CPU than the
+    tool itself: over half of a chat turn's own work for a 20-task search.
     """
 
-    def __init__(self, open_uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, open_uow: Callable[[], UnitOfWork], *, check_results: bool = False) -> None:
+        self._check_results = check_results
         self._acting: contextvars.ContextVar[Principal] = contextvars.ContextVar("acting_user")
         self._open_uow = open_uow
         self._server: MCPServer[Runtime] | None = None
@@ -200,10 +221,14 @@ class InProcessTools:
     async def _connect(self, user: Principal) -> AsyncIterator[ToolSession]:
         shared = self._shared
         if shared is not None:
-            yield _Session(shared, await self._listed(shared), bind=self._acting, user=user)
+            tools = await self._listed(shared)
+            checks = self._check_results
+            yield _Session(shared, tools, bind=self._acting, user=user, check_results=checks)
             return
         async with Client(self.server, raise_exceptions=False) as client:
-            yield _Session(client, await self._listed(client), bind=self._acting, user=user)
+            tools = await self._listed(client)
+            checks = self._check_results
+            yield _Session(client, tools, bind=self._acting, user=user, check_results=checks)
 
     def connect(
         self, user: Principal, token: str | None

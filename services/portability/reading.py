@@ -2,10 +2,10 @@
 (the repository is the one place that maps task rows)."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,6 +21,7 @@ from services.tasks.schemas import TaskQuery
 PAGE = 1000
 _UTC = ZoneInfo("UTC")
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
 
 
 class PortabilityUoW(Protocol):
@@ -37,6 +38,12 @@ class PortabilityUoW(Protocol):
     async def add_tasks_and_commit(
         self, new: Sequence[Task], events: Sequence[CloudEvent]
     ) -> None: ...
+
+    async def save_and_commit(
+        self, task: Task, *, previous_version: int, events: Sequence[CloudEvent]
+    ) -> None: ...
+
+    async def read_alone(self, work: Awaitable[T]) -> T: ...
 
     async def commit(self) -> None: ...
 

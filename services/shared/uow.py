@@ -99,6 +99,39 @@ class UnitOfWork:
         self._wrote_events = self._wrote_events or bool(events)
         await self.run_alone(self.tasks.add_with_outbox(new, rows))
 
+    async def save_and_commit(
+        self, task: Task, *, previous_version: int, events: Sequence[CloudEvent]
+    ) -> None:
+        """Save a changed task (`TaskRepository.save`, guarded by its previous
+        version) with its events, then commit: on PostgreSQL one statement, by
+        `run_alone`. `VersionMismatch` means nothing was written."""
+        rows = outbox_rows(events)
+        if not self.tasks.saves_in_one_statement(rows):
+            await self.tasks.save(task, previous_version=previous_version)
+            self.emit(*events)
+            await self.commit()
+            return
+        self._wrote_events = True  # at worst (a mismatch) the relay looks once for nothing
+        await self.run_alone(
+            self.tasks.save_with_outbox(task, previous_version=previous_version, outbox=rows)
+        )
+
+    async def read_alone(self, work: Awaitable[T]) -> T:
+        """Await `work` (reads on this unit's connection) without opening the
+        unit's transaction, when it has none yet: no BEGIN before it, and a
+        write after it can still be its own transaction (`run_alone`). Inside
+        a transaction it simply joins it."""
+        conn = self.connection
+        if self._reading or conn.in_transaction():
+            return await work
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            return await work
+        finally:
+            if conn.in_transaction():
+                await conn.rollback()  # SQLAlchemy's side only: the database has no transaction
+            await conn.execution_options(isolation_level=conn.default_isolation_level)
+
     async def run_alone(self, work: Awaitable[T]) -> T:
         """Await `work` (one statement on this unit's connection) and commit.
 

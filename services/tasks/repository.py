@@ -138,6 +138,47 @@ def _tasks_with_outbox(task_columns: list[str], n_tasks: int, n_events: int) -> 
     return stmt
 
 
+_saves: dict[int, sa.TextClause] = {}
+
+
+def _save_with_outbox(task_columns: list[str], n_events: int) -> sa.TextClause:
+    """A changed task (every column of `task_columns` set, guarded by its
+    previous version) and `n_events` outbox rows in one statement: the UPDATE
+    in a data-modifying CTE, the rows inserted once per row it changed, so
+    none when the version no longer matches. Text, built once per shape, for
+    the reason `_tasks_with_outbox` gives."""
+    found = _saves.get(n_events)
+    if found is not None:
+        return found
+    assignments = ", ".join(f"{name} = :s_{name}" for name in task_columns)
+    rows = " UNION ALL ".join(
+        "SELECT " + ", ".join(f":e{n}_{name}" for name in _OUTBOX_COLUMNS) + " FROM changed"  # noqa: S608
+        for n in range(n_events)
+    )
+    # Only the tables' own column names and parameter names go into the text.
+    sql = (
+        f"WITH changed AS (UPDATE {tasks.name} SET {assignments}"  # noqa: S608
+        " WHERE id = :s_id AND user_id = :s_user_id AND version = :previous_version"
+        " RETURNING 1)"
+        f" INSERT INTO {outbox_table.name} ({', '.join(_OUTBOX_COLUMNS)}) {rows}"
+    )
+    params = [sa.bindparam(f"s_{name}", type_=tasks.c[name].type) for name in task_columns]
+    params += [
+        sa.bindparam("s_id", type_=tasks.c.id.type),
+        sa.bindparam("s_user_id", type_=tasks.c.user_id.type),
+        sa.bindparam("previous_version", type_=tasks.c.version.type),
+    ]
+    params += [
+        sa.bindparam(f"e{n}_{name}", type_=outbox_table.c[name].type)
+        for n in range(n_events)
+        for name in _OUTBOX_COLUMNS
+    ]
+    stmt = sa.text(sql).bindparams(*params)
+    if len(_saves) < _SHAPES_KEPT:
+        _saves[n_events] = stmt
+    return stmt
+
+
 class TaskRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -185,6 +226,29 @@ class TaskRepository:
             stmt = stmt.with_for_update()
         row = (await self._conn.execute(stmt)).first()
         return None if row is None else _from_row(row)
+
+    def saves_in_one_statement(self, outbox: Sequence[dict[str, Any]]) -> bool:
+        """Whether `save_with_outbox(..., outbox)` is a single statement."""
+        return self._pg and bool(outbox)
+
+    async def save_with_outbox(
+        self, task: Task, *, previous_version: int, outbox: Sequence[dict[str, Any]]
+    ) -> None:
+        """`save`, with the change's outbox rows: on PostgreSQL one statement
+        (one round trip) that writes the rows only if the task was saved."""
+        if not self.saves_in_one_statement(outbox):
+            await self.save(task, previous_version=previous_version)
+            if outbox:
+                await self._conn.execute(outbox_table.insert(), list(outbox))
+            return
+        values = _to_row(task)
+        params = {f"s_{name}": value for name, value in values.items()}
+        params["previous_version"] = previous_version
+        params |= {f"e{n}_{k}": v for n, row in enumerate(outbox) for k, v in row.items()}
+        del values["id"], values["user_id"]
+        stmt = _save_with_outbox(list(values), len(outbox))
+        if (await self._conn.execute(stmt, params)).rowcount != len(outbox):
+            raise VersionMismatch(previous_version, task.version)
 
     async def save(self, task: Task, *, previous_version: int) -> None:
         """Write a changed task; fails if someone else changed it meanwhile."""

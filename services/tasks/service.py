@@ -7,9 +7,9 @@ outbox in the same transaction.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from events import CloudEvent, EventType, new_event
 from services.errors import Conflict, NotFound, VersionMismatch
@@ -36,6 +36,7 @@ RESTORE_WINDOW = timedelta(days=30)
 # New tasks written per statement (with their events), well under the
 # database's limit of bind parameters per statement.
 STORE_CHUNK = 100
+T = TypeVar("T")
 
 
 class TasksUoW(Protocol):
@@ -48,6 +49,12 @@ class TasksUoW(Protocol):
     async def add_tasks_and_commit(
         self, new: Sequence[Task], events: Sequence[CloudEvent]
     ) -> None: ...
+
+    async def save_and_commit(
+        self, task: Task, *, previous_version: int, events: Sequence[CloudEvent]
+    ) -> None: ...
+
+    async def read_alone(self, work: Awaitable[T]) -> T: ...
 
     async def commit(self) -> None: ...
 
@@ -128,6 +135,41 @@ def _check_version(task: Task, if_match: int | None) -> None:
         raise VersionMismatch(if_match, task.version)
 
 
+async def _change(
+    uow: TasksUoW,
+    user: Principal,
+    task_id: uuid.UUID,
+    if_match: int | None,
+    change: Callable[[Task], list[CloudEvent]],
+) -> tuple[Task, bool]:
+    """Read the task, let `change` change it and name its events, and save
+    both (whether anything changed is the second value).
+
+    Optimistic first: the read takes no lock and opens no transaction, and
+    the save (one statement on PostgreSQL) holds only if the task is still at
+    the version read. If another change got in between, nothing was written,
+    and the change goes round once more, this time reading the task locked
+    (`FOR UPDATE` on PostgreSQL) in the unit's transaction, so it cannot lose
+    again: a request without `If-Match` does not fail for the race, and one
+    with `If-Match` fails on its version as it would have anyway."""
+    for locked in (False, True):
+        read = _load(uow, user, task_id, lock=locked)
+        task = await (read if locked else uow.read_alone(read))
+        _check_version(task, if_match)
+        previous = task.version
+        events = change(task)
+        if not events:
+            return task, False
+        try:
+            await uow.save_and_commit(task, previous_version=previous, events=events)
+        except VersionMismatch:
+            if locked:
+                raise
+            continue
+        return task, True
+    raise AssertionError("unreachable: the locked round returns or raises")
+
+
 async def create_task(uow: TasksUoW, *, user: Principal, data: TaskCreate) -> TaskPublic:
     fields = data.model_dump()
     if fields.get("timezone") is None:
@@ -186,17 +228,18 @@ async def update_task(
     data: TaskUpdate,
     if_match: int | None = None,
 ) -> TaskPublic:
-    task = await _load(uow, user, task_id, lock=True)
-    _check_version(task, if_match)
-    previous = task.version
-    changed = apply_changes(task, data.model_dump(exclude_unset=True), now=_now())
-    if not changed:
-        return to_public(task)
-    await uow.tasks.save(task, previous_version=previous)
-    uow.emit(task_event(EventType.TASK_UPDATED, task, changed=changed))
-    if "remind_at" in changed and task.remind_at is not None:
-        uow.emit(reminder_event(task))
-    await uow.commit()
+    fields = data.model_dump(exclude_unset=True)
+
+    def update(task: Task) -> list[CloudEvent]:
+        changed = apply_changes(task, fields, now=_now())
+        if not changed:
+            return []
+        events = [task_event(EventType.TASK_UPDATED, task, changed=changed)]
+        if "remind_at" in changed and task.remind_at is not None:
+            events.append(reminder_event(task))
+        return events
+
+    task, _ = await _change(uow, user, task_id, if_match, update)
     return to_public(task)
 
 
@@ -236,13 +279,14 @@ async def complete_task(
 ) -> TaskPublic:
     """Mark a task done. For a recurring task the recurring-task service
     creates the next occurrence when it receives `task.completed`."""
-    task = await _load(uow, user, task_id, lock=True)
-    _check_version(task, if_match)
-    previous = task.version
-    if task.complete(_now()):
-        await uow.tasks.save(task, previous_version=previous)
-        uow.emit(task_event(EventType.TASK_COMPLETED, task, series=series_state(task)))
-        await uow.commit()
+
+    def complete(task: Task) -> list[CloudEvent]:
+        if not task.complete(_now()):
+            return []
+        return [task_event(EventType.TASK_COMPLETED, task, series=series_state(task))]
+
+    task, saved = await _change(uow, user, task_id, if_match, complete)
+    if saved:
         TASKS_COMPLETED.inc()
     return to_public(task)
 

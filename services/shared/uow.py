@@ -8,7 +8,8 @@ Leaving the block without `commit()` rolls everything back, events included.
 """
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -106,31 +107,36 @@ class UnitOfWork:
         version) with its events, then commit: on PostgreSQL one statement, by
         `run_alone`. `VersionMismatch` means nothing was written."""
         rows = outbox_rows(events)
-        if not self.tasks.saves_in_one_statement(rows):
-            await self.tasks.save(task, previous_version=previous_version)
-            self.emit(*events)
-            await self.commit()
-            return
+        saving = self.tasks.save_with_outbox(task, previous_version=previous_version, outbox=rows)
         self._wrote_events = True  # at worst (a mismatch) the relay looks once for nothing
-        await self.run_alone(
-            self.tasks.save_with_outbox(task, previous_version=previous_version, outbox=rows)
-        )
+        if self.tasks.saves_in_one_statement(rows):
+            await self.run_alone(saving)
+            return
+        await saving
+        await self.commit()
+
+    @asynccontextmanager
+    async def _outside_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """This unit's connection in autocommit for what runs inside: each
+        statement is its own transaction, and no BEGIN is sent."""
+        conn = self.connection
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction():
+                await conn.rollback()  # SQLAlchemy's side only: the database has no transaction
+            await conn.execution_options(isolation_level=conn.default_isolation_level)
 
     async def read_alone(self, work: Awaitable[T]) -> T:
         """Await `work` (reads on this unit's connection) without opening the
         unit's transaction, when it has none yet: no BEGIN before it, and a
         write after it can still be its own transaction (`run_alone`). Inside
         a transaction it simply joins it."""
-        conn = self.connection
-        if self._reading or conn.in_transaction():
+        if self._reading or self.connection.in_transaction():
             return await work
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        try:
+        async with self._outside_transaction():
             return await work
-        finally:
-            if conn.in_transaction():
-                await conn.rollback()  # SQLAlchemy's side only: the database has no transaction
-            await conn.execution_options(isolation_level=conn.default_isolation_level)
 
     async def run_alone(self, work: Awaitable[T]) -> T:
         """Await `work` (one statement on this unit's connection) and commit.
@@ -138,20 +144,14 @@ class UnitOfWork:
         When nothing else happened in the unit, the statement is its own
         transaction: one round trip instead of BEGIN, the statement and COMMIT.
         Otherwise it joins the unit's transaction, which is then committed."""
-        conn = self.connection
-        if self._events or conn.in_transaction():
+        if self._events or self.connection.in_transaction():
             done = await work
             await self.commit()
             return done
         assert not self._reading, "a reading unit cannot write"
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        try:
+        async with self._outside_transaction() as conn:
             done = await work
             await conn.commit()  # SQLAlchemy's side: the database's ended with the statement
-        finally:
-            if conn.in_transaction():
-                await conn.rollback()
-            await conn.execution_options(isolation_level=conn.default_isolation_level)
         self._committed()
         return done
 

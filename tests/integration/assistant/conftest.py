@@ -26,6 +26,7 @@ from assistant.state import ConversationState, ListedTask, Pending, StateStore
 from events.outbox import outbox_table
 from services.app import build_app
 from services.bootstrap import Container
+from services.shared.auth.principal import Principal
 from tests.conftest import User
 from testsupport.openai_standin import OpenAIStandIn
 
@@ -162,6 +163,16 @@ async def outbox_types(
             await conn.execute(sa.select(outbox_table.c.event_type).order_by(outbox_table.c.id))
         ).all()
     return [row[0] for row in rows if row[0].startswith(prefix)]
+
+
+def principal_of(user: User, timezone: str = "America/New_York") -> Principal:
+    """The assistant's view of a test user, as the routes resolve it."""
+    return Principal(
+        user_id=uuid.UUID(user.id),
+        email=user.email,
+        display_name=None,
+        timezone=timezone,
+    )
 
 
 def a_state() -> ConversationState:

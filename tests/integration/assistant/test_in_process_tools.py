@@ -3,7 +3,6 @@ server at its word (no second schema check on the client), which is safe only
 because the server itself refuses to answer with output that breaks a tool's
 declared output model."""
 
-import uuid
 from typing import Any
 
 import pytest
@@ -13,17 +12,8 @@ from assistant.chat import Assistant
 from assistant.tools import InProcessTools, ToolOutcome
 from mcp_server import views
 from services.bootstrap import Container
-from services.shared.auth.principal import Principal
 from tests.conftest import User
-
-
-def principal_of(user: User) -> Principal:
-    return Principal(
-        user_id=uuid.UUID(user.id),
-        email=user.email,
-        display_name=None,
-        timezone="Europe/Berlin",
-    )
+from tests.integration.assistant.conftest import principal_of
 
 
 def in_process(assistant: Assistant) -> InProcessTools:

@@ -1,7 +1,6 @@
 """MCP_URL: the tools over streamable HTTP, as the caller's own token, through a
 real server (uvicorn) that streams the chat events as they happen."""
 
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,9 +10,14 @@ from assistant.chat import Assistant
 from assistant.stream import ChatEvent
 from assistant.tools import InProcessTools, RemoteTools
 from services.bootstrap import Container
-from services.shared.auth.principal import Principal
 from tests.conftest import MakeUser, User
-from tests.integration.assistant.conftest import CHAT_PATH, chat_app, parse_sse, titles
+from tests.integration.assistant.conftest import (
+    CHAT_PATH,
+    chat_app,
+    parse_sse,
+    principal_of,
+    titles,
+)
 from tests.integration.mcp.conftest import serve
 
 
@@ -54,15 +58,6 @@ async def test_tools_over_http_act_as_the_callers_token(
     text = "".join(data["text"] for name, data in parse_sse(found.text) if name == "token")
     assert "Bob's milk" in text
     assert "Buy milk" not in text
-
-
-def principal_of(user: User) -> Principal:
-    return Principal(
-        user_id=uuid.UUID(user.id),
-        email=user.email,
-        display_name=None,
-        timezone="America/New_York",
-    )
 
 
 async def run_turn(assistant: Assistant, user: User, token: str | None) -> list[ChatEvent]:

@@ -24,10 +24,12 @@ without letting one user's events overtake each other:
 - On PostgreSQL with a broker, up to `window` batches are claimed in one
   transaction (its locks keep the other replicas' relays off these rows and
   users), the next one while the broker is taking the one before; each is sent
-  once the one before was acknowledged, and marked as it is. A batch that
-  fails ends the window: nothing after it is sent, so a broker that drops part
-  of a batch cannot let a later event of the same user go first. The
-  transaction commits when the window ends.
+  once the one before was acknowledged, and marked sent by the statement that
+  claims the next but one (one statement per batch). A batch that fails ends
+  the window: nothing after it is sent, so a broker that drops part of a batch
+  cannot let a later event of the same user go first. The transaction commits
+  when the window ends; if it cannot, nothing of the window is marked and its
+  rows go out again, in order (consumers drop what they had by event id).
 - On SQLite with a broker one batch is in flight at a time.
 
 After a failure the relay claims nothing new until the batches in flight are
@@ -63,9 +65,12 @@ log = logging.getLogger(__name__)
 # scan would let this one take a user's later row and skip their earlier ones.
 # A row that relay marked sent meanwhile drops out when it is locked (PostgreSQL
 # re-reads a changed row for FOR UPDATE). `:claimed`: the rows this transaction
-# claimed and has not marked yet (its own locks do not keep it off them).
+# claimed (its own locks do not keep it off them). The same statement marks
+# sent the batch the broker took last (`:sent`, among `:claimed`: the claim's
+# snapshot does not see that update).
 _CLAIM_PG = sa.text(
-    "WITH users AS MATERIALIZED ("
+    "WITH marked AS (UPDATE outbox SET sent_at = :now WHERE id = ANY(:sent)), "
+    "users AS MATERIALIZED ("
     "  SELECT partition_key FROM ("
     "    SELECT DISTINCT partition_key FROM ("
     "      SELECT partition_key FROM outbox"
@@ -79,6 +84,8 @@ _CLAIM_PG = sa.text(
 )
 # How far past the batch the claim looks for users it can lock.
 _SCAN = 4
+# Marking a batch sent on PostgreSQL: the ids as one array, not one bound value each.
+_MARK_PG = sa.text("UPDATE outbox SET sent_at = :now WHERE id = ANY(:ids)")
 
 
 class BatchPublisher(Protocol):
@@ -219,43 +226,53 @@ class OutboxRelay(WakeableLoop):
     async def run_window(self) -> bool:
         """PostgreSQL with a broker: claim up to `window` batches in one
         transaction, each while the broker takes the one before; send each once
-        the one before was acknowledged and mark what the broker took; commit
-        when the window ends. A failed batch ends it. Whether the outbox had
-        less than a full window to claim."""
+        the one before was acknowledged; mark a batch the broker took in the
+        statement that claims the next but one; commit when the window ends. A
+        failed batch ends it. Whether the outbox had less than a full window to
+        claim."""
         caught_up = False
         async with self._engine.connect() as conn:
             await conn.begin()
-            turn = asyncio.Lock()  # one statement at a time on the connection
-
-            async def publish_and_mark(rows: Sequence[sa.Row[Any]]) -> bool:
-                delivered, error = await self._publish(rows)
-                async with turn:
-                    await self._record(conn, rows, delivered, error)
-                return error is None
-
-            sending: asyncio.Task[bool] | None = None
+            sending: asyncio.Task[tuple[int, Exception | None]] | None = None
+            in_flight: Sequence[sa.Row[Any]] = ()
+            taken: Sequence[sa.Row[Any]] = ()  # the broker has them; marked by the next claim
             try:
                 claimed: list[int] = []
                 scan = self.batch_size * _SCAN
                 for _ in range(self.window):
-                    async with turn:
-                        params = {"limit": self.batch_size, "scan": scan, "claimed": claimed}
-                        claim = conn.execute(_CLAIM_PG, params)
-                        rows = (await claim).all()
-                    if sending is not None and not await sending:
+                    params = {
+                        "limit": self.batch_size,
+                        "scan": scan,
+                        "claimed": claimed,
+                        "sent": [r.id for r in taken],
+                        "now": datetime.now(UTC),
+                    }
+                    rows = (await conn.execute(_CLAIM_PG, params)).all()
+                    self._marked(len(taken))
+                    taken = ()
+                    if sending is not None:
+                        delivered, error = await sending
                         sending = None
-                        break  # what was claimed after a failed batch is not sent
-                    sending = None
+                        if error is not None:
+                            # what was claimed after a failed batch is not sent
+                            await self._record(conn, in_flight, delivered, error)
+                            break
+                        taken = in_flight
                     if rows:
                         claimed.extend(int(r.id) for r in rows)
+                        in_flight = rows
                         sending = asyncio.create_task(
-                            publish_and_mark(rows), name="outbox-relay-batch"
+                            self._publish(rows), name="outbox-relay-batch"
                         )
                     if len(rows) < self.batch_size:
                         caught_up = True
                         break
+                if taken:
+                    await self._record(conn, taken, len(taken), None)
                 if sending is not None:
-                    await sending
+                    delivered, error = await sending
+                    sending = None
+                    await self._record(conn, in_flight, delivered, error)
             except BaseException:
                 if sending is not None:
                     sending.cancel()
@@ -263,6 +280,12 @@ class OutboxRelay(WakeableLoop):
                 raise
             await conn.commit()
         return caught_up
+
+    def _marked(self, delivered: int) -> None:
+        """A batch the bus took whole is marked sent."""
+        if delivered:
+            self.published_total += delivered
+            self.breaker.succeeded()
 
     async def _fill(self) -> bool:
         """Claim and launch batches until the window is full; whether the
@@ -378,15 +401,18 @@ class OutboxRelay(WakeableLoop):
         error: Exception | None,
     ) -> None:
         if delivered:
-            await conn.execute(
-                outbox_table.update()
-                .where(outbox_table.c.id.in_([r.id for r in rows[:delivered]]))
-                .values(sent_at=datetime.now(UTC))
-            )
-            self.published_total += delivered
+            ids = [r.id for r in rows[:delivered]]
+            now = datetime.now(UTC)
+            if conn.dialect.name == "postgresql":
+                await conn.execute(_MARK_PG, {"ids": ids, "now": now})
+            else:
+                await conn.execute(
+                    outbox_table.update().where(outbox_table.c.id.in_(ids)).values(sent_at=now)
+                )
         if error is None:
-            self.breaker.succeeded()
+            self._marked(delivered)
             return
+        self.published_total += delivered
         failed = rows[delivered]
         await conn.execute(
             outbox_table.update()

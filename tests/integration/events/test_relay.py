@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -435,3 +436,61 @@ async def test_a_window_never_lets_a_user_s_later_row_overtake_one_another_relay
         await relay.run_window()
     assert len(first_arrivals(broker.accepted)) == 22
     assert_in_order(first_arrivals(broker.accepted))
+
+
+async def test_on_postgres_a_batch_is_marked_sent_by_the_statement_claiming_a_later_one(
+    pg_engines: list[AsyncEngine],
+) -> None:
+    """One statement per batch: three batches are four claims (the last finds
+    nothing) and one UPDATE of its own, for the last batch the broker took."""
+    engine = pg_engines[0]
+    await seed(engine, [str(uuid.uuid4()) for _ in range(3)], 10)
+    broker = BatchBroker()
+    relay = OutboxRelay(engine, broker, batch_size=10, window=8)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split())[:40])
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        assert await relay.run_window() is True
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    claims = [s for s in statements if s.startswith("WITH marked AS")]
+    marks = [s for s in statements if s.startswith("UPDATE outbox")]
+    assert (len(claims), len(marks)) == (4, 1), statements
+    await assert_each_once_in_order(engine, broker, 30)
+    assert relay.published_total == 30
+
+
+async def test_on_postgres_a_marking_that_fails_rolls_the_window_back_and_nothing_is_lost(
+    pg_engines: list[AsyncEngine],
+) -> None:
+    """The broker took the window, but the database failed to mark a batch:
+    nothing of the window is marked, and the next pass sends it all again,
+    in order (consumers drop what they already had by event id)."""
+    engine = pg_engines[0]
+    await seed(engine, [str(uuid.uuid4()) for _ in range(4)], 10)
+    broker = BatchBroker()
+    relay = OutboxRelay(engine, broker, batch_size=10, window=4)
+    record = relay._record
+    calls = 0
+
+    async def failing_once(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionResetError("the database went away")
+        await record(*args)
+
+    relay._record = failing_once  # type: ignore[method-assign]
+    with pytest.raises(ConnectionResetError):
+        await relay.run_window()
+    assert await unsent(engine) == 40
+    while await unsent(engine):
+        await relay.run_window()
+    arrived = first_arrivals(broker.accepted)
+    assert len(arrived) == 40
+    assert_in_order(arrived)
+    assert_in_order(broker.accepted[len(broker.accepted) - 40 :])

@@ -24,8 +24,8 @@ class Outbox(SQLModel, table=True):
 
     __tablename__ = "outbox"
     __table_args__ = (
+        # also how an event is found by id (the live feed resuming after it)
         sa.UniqueConstraint("event_id", "topic", name="uq_outbox_event_topic"),
-        sa.Index("ix_outbox_event_id", "event_id"),
         sa.Index("ix_outbox_partition_key_id", "partition_key", "id"),
         # what the relay scans: the rows not sent yet
         sa.Index(

@@ -102,10 +102,16 @@ async def chat(
     )
     send, receive = anyio.create_memory_object_stream[ChatEvent](64)
 
+    # Events pass without a turn of the event loop each while the buffer has
+    # room or holds some (`*_nowait`): on a busy server every such turn waits
+    # behind all the other requests' work, and a turn has a dozen events.
     async def emit(event: ChatEvent) -> None:
         # A reader that left must not stop the turn half-way: it finishes and is saved.
         with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-            await send.send(event)
+            try:
+                send.send_nowait(event)
+            except anyio.WouldBlock:
+                await send.send(event)
 
     async def produce() -> None:
         async with send:
@@ -113,7 +119,14 @@ async def chat(
 
     async def content() -> AsyncIterator[dict[str, str]]:
         async with receive:
-            async for event in receive:
+            while True:
+                try:
+                    try:
+                        event = receive.receive_nowait()
+                    except anyio.WouldBlock:
+                        event = await receive.receive()
+                except anyio.EndOfStream:
+                    return
                 yield event.to_sse()
 
     return EventSourceResponse(content(), data_sender_callable=produce)

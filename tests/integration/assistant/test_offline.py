@@ -41,6 +41,19 @@ async def test_finds_tasks_and_lists_them_numbered(alice: User) -> None:
     assert "Dentist appointment" in everything.text
 
 
+async def test_a_long_answer_streams_in_a_few_tokens_of_about_a_line(alice: User) -> None:
+    for n in range(12):
+        await alice.add(title=f"Water plant number {n}", tags=["garden"])
+    reply = await say(alice, "show my tasks tagged garden")
+    tokens = [data["text"] for data in reply.of("token")]
+    assert reply.text.startswith("12 tasks:\n")
+    assert len(reply.text) > 240
+    # Every token but the last is about a line (120 characters, cut between words).
+    assert 2 <= len(tokens) <= len(reply.text) // 100 + 1, tokens
+    assert all(len(t) <= 120 or " " not in t.strip() for t in tokens)
+    assert all(t[-1].isspace() for t in tokens[:-1]), tokens
+
+
 async def test_completes_a_task_named_by_its_words(alice: User) -> None:
     await alice.add(title="Call the plumber")
     await alice.add(title="Buy milk")

@@ -314,6 +314,7 @@ class ChatTurn:
         try:
             key = state_key(self.conversation_id)
             state = await a.state.load(key)
+            stored = state is not None
             if state is None or state.user_id != str(self.user.user_id):
                 state = ConversationState(user_id=str(self.user.user_id))
             async with a.tools.connect(self.user, self.token) as tools:
@@ -332,7 +333,8 @@ class ChatTurn:
                 async for event in self._answer(turn):
                     await emit(event)
             if turn.state.empty:
-                await a.state.delete(key)
+                if stored:  # nothing was kept for this conversation: nothing to delete
+                    await a.state.delete(key)
             else:
                 await a.state.save(key, turn.state)
         except Exception as exc:

@@ -6,6 +6,8 @@ tools; answers are plain sentences streamed as `token` events.
 
 import asyncio
 
+import pytest
+
 from assistant.chat import Assistant
 from tests.conftest import MakeUser, User
 from tests.integration.assistant.conftest import Reply, parse_sse, say, titles
@@ -52,6 +54,30 @@ async def test_a_long_answer_streams_in_a_few_tokens_of_about_a_line(alice: User
     assert 2 <= len(tokens) <= len(reply.text) // 100 + 1, tokens
     assert all(len(t) <= 120 or " " not in t.strip() for t in tokens)
     assert all(t[-1].isspace() for t in tokens[:-1]), tokens
+
+
+async def test_a_turn_that_kept_nothing_and_found_nothing_kept_deletes_nothing(
+    alice: User, assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conversation's state (a pending question, the last listing) is
+    deleted only when there was some: a plain turn costs no delete."""
+    deleted: list[str] = []
+    delete = assistant.state.delete
+
+    async def counted(key: str) -> None:
+        deleted.append(key)
+        await delete(key)
+
+    monkeypatch.setattr(assistant.state, "delete", counted)
+    await alice.add(title="Buy milk", due_at="2031-01-01")
+    await alice.add(title="Buy oat milk", due_at="2031-01-02")
+    hello = await say(alice, "hello")
+    assert hello.names[-1] == "done"
+    assert deleted == []
+    asked = await say(alice, "complete the milk task")  # keeps the question pending
+    assert deleted == []
+    picked = await say(alice, "the second one", asked.conversation_id)
+    assert picked.text == "Marked “Buy oat milk” as done."
 
 
 async def test_completes_a_task_named_by_its_words(alice: User) -> None:

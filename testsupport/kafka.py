@@ -2,6 +2,8 @@
 start consumer groups at the topics' current end so they skip a shared
 broker's history. The product itself never needs them."""
 
+import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -23,22 +25,44 @@ async def topic_partitions(bootstrap_servers: str, topic: str) -> list[Any]:
     return [TopicPartition(str(topic), p["partition"]) for p in described["partitions"]]
 
 
-async def start_group_at_the_end(bootstrap_servers: str, group: str, topics: Iterable[str]) -> None:
+async def start_group_at_the_end(
+    bootstrap_servers: str,
+    group: str,
+    topics: Iterable[str],
+    *,
+    attempts: int = 3,
+    timeout: float = 15.0,
+) -> None:
     """Commit the topics' current end offsets for `group` before any of its
     consumers joins: the group then reads only what is published from now on,
-    not a shared broker's history (a new environment, a test, a benchmark)."""
+    not a shared broker's history (a new environment, a test, a benchmark).
+
+    A broker still electing the group's coordinator (a topic just created, a
+    broker just restarted) can leave the commit waiting without end: each
+    attempt has `timeout` seconds, and the last one's failure is raised."""
     partitions = [
         p for t in sorted(set(topics)) for p in await topic_partitions(bootstrap_servers, t)
     ]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.commit(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
+    for attempt in range(1, attempts + 1):
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                await consumer.start()
+                consumer.assign(partitions)
+                await consumer.commit(await consumer.end_offsets(partitions))
+            return
+        except TimeoutError:
+            if attempt == attempts:
+                raise TimeoutError(
+                    f"Kafka at {bootstrap_servers} did not take the offsets of group {group} "
+                    f"within {timeout} s, {attempts} times"
+                ) from None
+        finally:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(timeout):
+                    await consumer.stop()
 
 
 async def start_groups_at_the_end(

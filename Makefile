@@ -106,6 +106,11 @@ profile: $(VENV)/.installed-dev services
 profile-chat: $(VENV)/.installed-dev services
 	eval "$$($(SERVICES) env)" && $(BIN)/python -m bench.profile --chat --seconds $${PROFILE_SECONDS:-20}
 
+## profile-relay: the same for the outbox relay publishing to Kafka
+.PHONY: profile-relay
+profile-relay: $(VENV)/.installed-dev services
+	eval "$$($(SERVICES) env)" && $(BIN)/python -m bench.profile --relay --seconds $${PROFILE_SECONDS:-20}
+
 ## bench-faults: load + fault campaign on a stack of its own (minutes; not part of `make test`)
 ##   FAULTS_USERS (50), FAULTS_DURATION seconds (300), FAULTS=on|off
 bench-faults: $(VENV)/.installed-dev

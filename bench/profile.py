@@ -1,12 +1,15 @@
-"""`python -m bench.profile [--seconds N] [--chat]`: a flame graph of the task API
-creating tasks under load (`make profile`), or of chat turns (`--chat`).
+"""`python -m bench.profile [--seconds N] [--chat | --relay]`: a flame graph of the
+task API creating tasks under load (`make profile`), of chat turns (`--chat`), or
+of the outbox relay publishing to Kafka (`--relay`).
 
 Starts the API on a database of its own, drives POST /api/tasks at the
 create benchmark's concurrency, and samples the server (and its worker
 processes) with py-spy meanwhile. With `--chat`, py-spy runs model turns
 against the local Chat Completions stand-in, one after another as the
-assistant benchmark times them (`bench.assistant_bench.model_turns`). The SVG
-lands in bench/results/.
+assistant benchmark times them (`bench.assistant_bench.model_turns`). With
+`--relay`, it samples the relay benchmark's relay draining a full outbox to Kafka,
+refilled and drained again (`bench.relay_throughput.kafka_rounds`; the refills
+show as COPY). The SVG lands in bench/results/.
 """
 
 import argparse
@@ -62,9 +65,10 @@ async def _profile(seconds: int, out: Path) -> None:
         raise SystemExit(f"{len(api.failures)} creates failed, e.g. {api.failures[0]}")
 
 
-def _profile_chat(seconds: int, out: Path) -> None:
+def _profile_run(what: str, seconds: int, out: Path) -> None:
+    """py-spy over a process of its own running `--{what}` for `seconds`."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    command = [sys.executable, "-m", "bench.profile", "--chat-turns", str(seconds)]
+    command = [sys.executable, "-m", "bench.profile", f"--{what}", str(seconds)]
     flame = ["--rate", "200", "--format", "flamegraph", "--output", str(out)]
     subprocess.run([spy, "record", *flame, "--", *command], check=True)  # noqa: S603
 
@@ -72,19 +76,30 @@ def _profile_chat(seconds: int, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--seconds", type=int, default=20, help="how long to sample")
-    parser.add_argument("--chat", action="store_true", help="chat turns instead of creates")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--chat", action="store_true", help="chat turns instead of creates")
+    kind.add_argument("--relay", action="store_true", help="the relay instead of creates")
     parser.add_argument("--chat-turns", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--relay-rounds", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.chat_turns is not None:  # the process py-spy samples
         from bench.assistant_bench import model_turns
 
         print(f"{asyncio.run(model_turns(args.chat_turns))} model turns")
         return
+    if args.relay_rounds is not None:
+        from bench.relay_throughput import kafka_rounds
+
+        print(f"{asyncio.run(kafka_rounds(args.relay_rounds))} events relayed")
+        return
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = RESULTS / f"profile-{'chat' if args.chat else 'create'}-{stamp}.svg"
+    name = "chat" if args.chat else "relay" if args.relay else "create"
+    out = RESULTS / f"profile-{name}-{stamp}.svg"
     if args.chat:
-        _profile_chat(args.seconds, out)
+        _profile_run("chat-turns", args.seconds, out)
+    elif args.relay:
+        _profile_run("relay-rounds", args.seconds, out)
     else:
         asyncio.run(_profile(args.seconds, out))
     print(f"flame graph written to {out.relative_to(RESULTS.parent.parent)}")

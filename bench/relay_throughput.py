@@ -269,4 +269,24 @@ async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
     return out
 
 
+async def kafka_rounds(seconds: float) -> int:
+    """The relay draining a full outbox to Kafka, refilled and drained again for
+    `seconds` (what `make profile-relay` samples). How many events it relayed."""
+    kafka, skipped = await kafka_servers()
+    if kafka is None:
+        raise SystemExit(f"the relay profile needs Kafka: {skipped}")
+    cfg = FULL
+    db = database(DATABASE)
+    await recreate_database(db)
+    rows = _rows(cfg)
+    relayed = 0
+    async with BenchTopic(kafka, "relay-profile") as topic:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            await _fill(db, rows, topic)
+            await _relay_kafka(db, kafka, topic, rows[0], len(rows))
+            relayed += len(rows)
+    return relayed
+
+
 runner = runner_of(run, render_relay, FULL, QUICK)

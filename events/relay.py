@@ -57,6 +57,10 @@ from events.wakeable import WakeableLoop
 log = logging.getLogger(__name__)
 
 
+# Marking rows sent on PostgreSQL: the ids as one array, not one bound value each.
+_MARK_SQL = "UPDATE outbox SET sent_at = :now WHERE id = ANY(:sent)"
+_MARK_PG = sa.text(_MARK_SQL)
+
 # Claim the oldest unsent rows of the users whose lock this relay gets.
 #
 # Each user's advisory lock is tried once, for the users of the oldest unsent
@@ -69,7 +73,7 @@ log = logging.getLogger(__name__)
 # sent the batch the broker took last (`:sent`, among `:claimed`: the claim's
 # snapshot does not see that update).
 _CLAIM_PG = sa.text(
-    "WITH marked AS (UPDATE outbox SET sent_at = :now WHERE id = ANY(:sent)), "
+    f"WITH marked AS ({_MARK_SQL}), "  # noqa: S608 - constant text, values are bound
     "users AS MATERIALIZED ("
     "  SELECT partition_key FROM ("
     "    SELECT DISTINCT partition_key FROM ("
@@ -84,8 +88,6 @@ _CLAIM_PG = sa.text(
 )
 # How far past the batch the claim looks for users it can lock.
 _SCAN = 4
-# Marking a batch sent on PostgreSQL: the ids as one array, not one bound value each.
-_MARK_PG = sa.text("UPDATE outbox SET sent_at = :now WHERE id = ANY(:ids)")
 
 
 class BatchPublisher(Protocol):
@@ -404,15 +406,15 @@ class OutboxRelay(WakeableLoop):
             ids = [r.id for r in rows[:delivered]]
             now = datetime.now(UTC)
             if conn.dialect.name == "postgresql":
-                await conn.execute(_MARK_PG, {"ids": ids, "now": now})
+                await conn.execute(_MARK_PG, {"sent": ids, "now": now})
             else:
                 await conn.execute(
                     outbox_table.update().where(outbox_table.c.id.in_(ids)).values(sent_at=now)
                 )
+            self.published_total += delivered
         if error is None:
-            self._marked(delivered)
+            self.breaker.succeeded()
             return
-        self.published_total += delivered
         failed = rows[delivered]
         await conn.execute(
             outbox_table.update()

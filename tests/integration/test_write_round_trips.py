@@ -15,7 +15,7 @@ from services.shared.auth.principal import Principal
 from services.shared.db import create_engine
 from services.shared.uow import UnitOfWork
 from services.tasks import service
-from services.tasks.schemas import TaskCreate, TaskUpdate
+from services.tasks.schemas import TaskCreate, TaskPublic, TaskUpdate
 
 # (first word of a statement, whether the server then reported an open transaction block)
 Sent = list[tuple[str, bool]]
@@ -31,6 +31,12 @@ async def engine(postgres_migrated: str) -> AsyncIterator[AsyncEngine]:
 async def _user(engine: AsyncEngine) -> Principal:
     async with UnitOfWork(engine) as uow:
         return await accounts.ensure_local_user(uow, email="writer@example.com", timezone="UTC")
+
+
+async def _user_with_task(engine: AsyncEngine, title: str) -> tuple[Principal, TaskPublic]:
+    user = await _user(engine)
+    async with UnitOfWork(engine) as uow:
+        return user, await service.create_task(uow, user=user, data=TaskCreate(title=title))
 
 
 def _record(engine: AsyncEngine) -> Sent:
@@ -77,9 +83,7 @@ async def test_a_unit_that_read_first_creates_inside_its_transaction(engine: Asy
 
 
 async def test_a_change_is_a_read_and_one_statement(engine: AsyncEngine) -> None:
-    user = await _user(engine)
-    async with UnitOfWork(engine) as uow:
-        task = await service.create_task(uow, user=user, data=TaskCreate(title="Pay rent"))
+    user, task = await _user_with_task(engine, "Pay rent")
     sent = _record(engine)
     async with UnitOfWork(engine) as uow:
         await service.update_task(
@@ -108,9 +112,7 @@ async def test_a_change_is_a_read_and_one_statement(engine: AsyncEngine) -> None
 
 
 async def test_a_change_that_finds_nothing_to_do_writes_nothing(engine: AsyncEngine) -> None:
-    user = await _user(engine)
-    async with UnitOfWork(engine) as uow:
-        task = await service.create_task(uow, user=user, data=TaskCreate(title="Pay rent"))
+    user, task = await _user_with_task(engine, "Pay rent")
     sent = _record(engine)
     async with UnitOfWork(engine) as uow:
         same = await service.update_task(

@@ -61,18 +61,23 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def _own_cpu_seconds(pid: int) -> float:
+def own_cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """User + system CPU time so far of the process alone (0 once it is gone);
+    with `reaped`, also that of the children it has waited for."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / _TICKS
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time so far of a process and its live children (the
     worker processes of a server started with several)."""
-    return sum(_own_cpu_seconds(p) for p in (pid, *descendants(pid)))
+    return sum(own_cpu_seconds(p) for p in (pid, *descendants(pid)))
 
 
 def _rss_kib(pid: int) -> int:

@@ -25,6 +25,7 @@ from bench.faults.faults import Injector
 from bench.faults.load import Api, Record, User
 from bench.faults.report import markdown, svg, write
 from bench.faults.stack import REPLICAS, Stack
+from bench.faults.usage import Usage
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -72,9 +73,14 @@ async def campaign(users: int, duration: float, faults: bool) -> int:
                 f"load: {users} users for {duration:.0f} s, faults {'on' if faults else 'off'}",
                 file=sys.stderr,
             )
+            usage = Usage(stack.running)
+            loaded = asyncio.Event()
+            sampling = asyncio.create_task(usage.run(loaded))
             load = asyncio.gather(*(p.run() for p in people))
             await asyncio.gather(load, injector.run(duration, faults))
             elapsed = record.now()
+            loaded.set()
+            await sampling
             print("load done; waiting for the system to go quiet …", file=sys.stderr)
             await collect.quiesce(engine)
             stop.set()
@@ -134,6 +140,7 @@ async def campaign(users: int, duration: float, faults: bool) -> int:
             log=injector.log,
             violations=violations,
             counts=counts,
+            usage=usage.lines(),
             plot=plot,
             duration=elapsed,
         )

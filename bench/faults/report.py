@@ -127,6 +127,7 @@ def markdown(
     log: Sequence[str],
     violations: dict[str, list[str]],
     counts: dict[str, int],
+    usage: Sequence[str],
     plot: str,
     duration: float,
 ) -> str:
@@ -162,6 +163,7 @@ def markdown(
         )
     lines += ["", "Observed by the checker:", ""]
     lines += [f"- {k}: {v}" for k, v in counts.items()]
+    lines += ["", "CPU and memory by process:", "", *usage]
     lines += [
         "",
         "## Faults",

@@ -117,6 +117,7 @@ class Stack:
     prefix: str = field(default_factory=lambda: f"faults-{uuid.uuid4().hex[:8]}-")
     env: dict[str, str] = field(default_factory=dict)
     sink: Sink = field(default_factory=Sink)
+    _infra_pids: dict[str, int] = field(default_factory=dict)
 
     # --- infrastructure --------------------------------------------------------
     @property
@@ -156,6 +157,27 @@ class Stack:
     def postgres_pid(self) -> int:
         pidfile = self.work / "state" / "postgres" / "data" / "postmaster.pid"
         return int(pidfile.read_text().split()[0])
+
+    def redis_pid(self) -> int:
+        return int((self.work / "state" / "redis" / "redis.pid").read_text().split()[0])
+
+    def running(self) -> dict[str, int]:
+        """The pid of each process of the stack that runs now, by name."""
+        found = {name: proc.pid for name, proc in self.procs.items() if proc.poll() is None}
+        for name, pid_of in (
+            ("PostgreSQL", self.postgres_pid),
+            ("Kafka broker", self.broker_pid),
+            ("Redis", self.redis_pid),
+        ):
+            known = self._infra_pids.get(name)
+            if known is not None and Path(f"/proc/{known}").exists():
+                found[name] = known
+                continue
+            try:
+                found[name] = self._infra_pids[name] = pid_of()
+            except (OSError, ValueError, IndexError, subprocess.CalledProcessError):
+                continue  # stopped by a fault just now
+        return found
 
     def kill_broker(self) -> None:
         self.script(KAFKA_SCRIPT, "kill")

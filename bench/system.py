@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -33,9 +32,8 @@ from services.app import build_app
 from services.bootstrap import Container, bootstrap
 from services.composition import process_of, start_process
 from services.migrations.runner import upgrade_async
-from services.tasks.domain.editing import new_task
 from services.tasks.schemas import TaskCreate
-from services.tasks.service import task_event
+from services.tasks.service import task_event, task_from_request
 from testsupport.kafka import start_groups_at_the_end
 from testsupport.ports import free_port
 
@@ -125,12 +123,9 @@ class Recorder:
 
 def created_event(user_id: uuid.UUID, body: dict[str, Any], timezone: str) -> CloudEvent:
     """The `task.created` event the task service emits for this request body,
-    built by its own code (`TaskCreate`, `new_task`, `task_event`)."""
-    fields = TaskCreate.model_validate(body).model_dump()
-    if fields.get("timezone") is None:
-        fields.pop("timezone", None)
-    task = new_task(
-        user_id=user_id, fields=fields, default_timezone=timezone, now=datetime.now(UTC)
+    built by its own code (`TaskCreate`, `task_from_request`, `task_event`)."""
+    task = task_from_request(
+        TaskCreate.model_validate(body), user_id=user_id, default_timezone=timezone
     )
     return task_event(EventType.TASK_CREATED, task)
 

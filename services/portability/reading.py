@@ -47,6 +47,8 @@ class PortabilityUoW(Protocol):
 
     async def commit(self) -> None: ...
 
+    async def rollback(self) -> None: ...
+
 
 class Sources(Protocol):
     """What reads spanning several connections need (the container has it)."""

@@ -169,6 +169,15 @@ class UnitOfWork:
     def pending_events(self) -> list[CloudEvent]:
         return list(self._events)
 
+    async def rollback(self) -> None:
+        """Undo what this unit did since it last committed, queued events included;
+        the unit can go on with a new transaction."""
+        if self.connection.in_transaction():
+            await self.connection.rollback()
+        self._events.clear()
+        self._wrote_events = False
+        self._principal_changes.clear()
+
     async def commit(self) -> None:
         assert not self._reading, "a reading unit has nothing to commit"
         conn = self.connection

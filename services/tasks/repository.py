@@ -29,6 +29,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class TaskIdTaken(Exception):
+    """A new task's id is already a task's: nothing of the statement was written."""
+
+
+def _taken(exc: sa.exc.IntegrityError) -> bool:
+    # A new task starts its own series (series_id = id), so its id is in use when
+    # either key refuses it. PostgreSQL names the constraint, SQLite the columns.
+    text = str(exc.orig)
+    return any(
+        name in text
+        for name in ("tasks_pkey", "uq_tasks_series_occurrence", "tasks.id", "tasks.series_id")
+    )
+
+
 def overdue(now: datetime) -> sa.ColumnElement[bool]:
     """`services.tasks.domain.overdue.is_overdue` as a query criterion: active
     and due before `now`."""
@@ -194,17 +208,23 @@ class TaskRepository:
     async def add_with_outbox(self, new: Sequence[Task], outbox: Sequence[dict[str, Any]]) -> None:
         """New tasks and their outbox rows. On PostgreSQL one statement (the
         task rows inserted by a data-modifying CTE), so one round trip; SQLite
-        has no such CTE and takes two statements in the same transaction."""
+        has no such CTE and takes two statements in the same transaction.
+        `TaskIdTaken` when a new task's id is already taken."""
         if not new:
             return
         rows = [_to_row(task) for task in new]
-        if self.in_one_statement(new, outbox):
-            params = {f"t{n}_{k}": v for n, row in enumerate(rows) for k, v in row.items()}
-            params |= {f"e{n}_{k}": v for n, row in enumerate(outbox) for k, v in row.items()}
-            stmt = _tasks_with_outbox(list(rows[0]), len(rows), len(outbox))
-            await self._conn.execute(stmt, params)
-            return
-        await self._conn.execute(tasks.insert(), rows)
+        try:
+            if self.in_one_statement(new, outbox):
+                params = {f"t{n}_{k}": v for n, row in enumerate(rows) for k, v in row.items()}
+                params |= {f"e{n}_{k}": v for n, row in enumerate(outbox) for k, v in row.items()}
+                stmt = _tasks_with_outbox(list(rows[0]), len(rows), len(outbox))
+                await self._conn.execute(stmt, params)
+                return
+            await self._conn.execute(tasks.insert(), rows)
+        except sa.exc.IntegrityError as exc:
+            if _taken(exc):
+                raise TaskIdTaken(str(exc.orig)) from exc
+            raise
         if outbox:
             await self._conn.execute(outbox_table.insert(), list(outbox))
 

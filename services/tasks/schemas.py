@@ -53,6 +53,12 @@ class TaskFields(BaseModel):
 
 class TaskCreate(TaskFields):
     title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE * 2)]
+    id: uuid.UUID | None = Field(
+        default=None,
+        description="The new task's id, chosen by the client (a random UUID) so that a "
+        "create sent again after a lost answer finds the task instead of adding it twice. "
+        "Left out, the server chooses one.",
+    )
 
 
 class TaskUpdate(TaskFields):

@@ -16,10 +16,10 @@ from services.errors import Conflict, NotFound, VersionMismatch
 from services.shared.auth.principal import Principal
 from services.shared.metrics import TASKS_COMPLETED, TASKS_CREATED
 from services.shared.timeutil import in_zone, localize, zone
-from services.tasks.domain.editing import apply_changes, new_task
+from services.tasks.domain.editing import apply_changes, new_task, same_fields
 from services.tasks.domain.model import Status, Task
 from services.tasks.domain.recurrence import NextOccurrence, Recurrence, parse_rule
-from services.tasks.repository import TaskRepository
+from services.tasks.repository import TaskIdTaken, TaskRepository
 from services.tasks.schemas import (
     OccurrencesPublic,
     TaskCreate,
@@ -57,6 +57,8 @@ class TasksUoW(Protocol):
     async def read_alone(self, work: Awaitable[T]) -> T: ...
 
     async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
 
 
 def _now() -> datetime:
@@ -171,12 +173,56 @@ async def _change(
 
 
 async def create_task(uow: TasksUoW, *, user: Principal, data: TaskCreate) -> TaskPublic:
+    task, _ = await create_or_find_task(uow, user=user, data=data)
+    return task
+
+
+def task_from_request(
+    data: TaskCreate, *, user_id: uuid.UUID, default_timezone: str, now: datetime | None = None
+) -> Task:
+    """The task a create request describes (not stored)."""
     fields = data.model_dump()
+    chosen = fields.pop("id", None)
     if fields.get("timezone") is None:
         fields.pop("timezone", None)
-    task = new_task(user_id=user.user_id, fields=fields, default_timezone=user.timezone, now=_now())
-    await store_new_tasks(uow, [task])
-    return to_public(task)
+    return new_task(
+        user_id=user_id,
+        fields=fields,
+        default_timezone=default_timezone,
+        now=now or _now(),
+        task_id=chosen,
+    )
+
+
+async def create_or_find_task(
+    uow: TasksUoW, *, user: Principal, data: TaskCreate
+) -> tuple[TaskPublic, bool]:
+    """The new task, and True; or, when the request chose an id that is already
+    the user's task with the same fields (the same create sent again after its
+    answer was lost), that task as it is now, and False. A chosen id that is
+    taken otherwise, or whose task was deleted since, is a `Conflict`."""
+    task = task_from_request(data, user_id=user.user_id, default_timezone=user.timezone)
+    if data.id is not None:
+        since = _now() - RESTORE_WINDOW
+        if await uow.read_alone(uow.tasks.get_deleted(user.user_id, task.id, since=since)):
+            raise Conflict(
+                f"task {task.id} was created and then deleted: to bring it back, "
+                f"POST /api/tasks/{task.id}/restore; to add another task, choose a new id"
+            )
+    try:
+        await store_new_tasks(uow, [task])
+    except TaskIdTaken:
+        await uow.rollback()
+        existing = await uow.read_alone(uow.tasks.get(user.user_id, task.id))
+        if existing is None:
+            raise Conflict(f"id {task.id} is taken: choose another, or leave id out") from None
+        if not same_fields(existing, task):
+            raise Conflict(
+                f"task {task.id} already exists with other fields: to change it, "
+                f"PATCH /api/tasks/{task.id}; to add another task, choose a new id"
+            ) from None
+        return to_public(existing), False
+    return to_public(task), True
 
 
 def created_events(task: Task, **extra: Any) -> list[CloudEvent]:

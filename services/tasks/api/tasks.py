@@ -70,11 +70,21 @@ async def _task_query(
         ) from None
 
 
-@router.post("/tasks", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
+@router.post(
+    "/tasks",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TaskPublic,
+    responses={
+        200: {"description": "The task of this `id` was created before with the same fields"},
+        409: {"description": "The chosen `id` is taken by another task"},
+    },
+)
 async def create_task(
     body: TaskCreate, user: CurrentUser, uow: UowDep, response: Response
 ) -> TaskPublic:
-    task = await service.create_task(uow, user=user, data=body)
+    task, created = await service.create_or_find_task(uow, user=user, data=body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/api/tasks/{task.id}"
     return _tagged(response, task)
 

@@ -39,11 +39,16 @@ REMINDER_GRACE = timedelta(minutes=1)
 
 
 def new_task(
-    *, user_id: uuid.UUID, fields: Mapping[str, Any], default_timezone: str, now: datetime
+    *,
+    user_id: uuid.UUID,
+    fields: Mapping[str, Any],
+    default_timezone: str,
+    now: datetime,
+    task_id: uuid.UUID | None = None,
 ) -> Task:
     if "title" not in fields or fields["title"] is None:
         raise InvalidInput("title", "is required")
-    task_id = uuid.uuid4()
+    task_id = task_id or uuid.uuid4()
     task = Task(
         id=task_id,
         user_id=user_id,
@@ -55,6 +60,11 @@ def new_task(
     )
     apply_changes(task, fields, now=now, creating=True)
     return task
+
+
+def same_fields(task: Task, other: Task) -> bool:
+    """Whether the two agree on every field a create or an update sets."""
+    return all(getattr(task, name) == getattr(other, name) for name in EDITABLE)
 
 
 def apply_changes(

@@ -68,6 +68,19 @@ export async function api(path, { method = "GET", body, ifMatch, signal, auth = 
   return data;
 }
 
+/** A random UUID (v4): the id of a task this client creates, so that sending the
+ * create again after a lost answer finds the task instead of adding it twice.
+ * `crypto.randomUUID` needs a secure context; a page served over plain http on a
+ * LAN address has only `getRandomValues`. */
+export function newId() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 export function query(params) {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {

@@ -2,7 +2,7 @@
 // The task form (new and edit) in a modal dialog: title, notes, priority,
 // tags, due time, reminder picker and the recurrence editor.
 
-import { ApiError, tasksApi } from "./api.js";
+import { ApiError, newId, tasksApi } from "./api.js";
 import { announce, h } from "./dom.js";
 import { RecurrenceEditor } from "./recurrence.js";
 import {
@@ -137,6 +137,9 @@ export class TaskEditor {
    */
   open(task = null, { preset } = {}) {
     this.task = task;
+    // Kept while the form is open: "Add task" pressed again after an error the
+    // server did act on finds that task instead of adding a second one.
+    this.newTaskId = task ? null : newId();
     /** @type {HTMLElement | null} */
     this.returnFocus = /** @type {HTMLElement | null} */ (document.activeElement);
     const zone = this.zone();
@@ -284,13 +287,21 @@ export class TaskEditor {
           announce(`Saved “${updated.title}”.`);
         }
       } else {
-        const created = await tasksApi.create({ ...fields, timezone: this.zone() });
+        const created = await tasksApi.create({ ...fields, id: this.newTaskId, timezone: this.zone() });
         this.store.upsert(created, { created: true });
         announce(`Added “${created.title}”.`);
       }
       this.close();
     } catch (err) {
-      if (err.status === 412 && this.task) {
+      const added = err.status === 409 && !this.task && this.newTaskId
+        ? await tasksApi.get(this.newTaskId).catch(() => null) : null;
+      if (added) {
+        // The first "Add task" did add it (its answer was lost) and the form was
+        // changed since: show the task as added, to be saved as an edit.
+        this.store.upsert(added, { created: true });
+        this.open(added);
+        this.showError(new ApiError(409, { detail: "This task was already added. The form now shows it as it was saved — change it and save again." }));
+      } else if (err.status === 412 && this.task) {
         const latest = await tasksApi.get(this.task.id).catch(() => null);
         if (latest) {
           this.store.upsert(latest);

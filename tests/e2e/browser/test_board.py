@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from tests.e2e.browser.conftest import USER_ZONE, Account, Axe, row
 from tests.e2e.processes import poll
@@ -189,3 +189,63 @@ async def test_search_filters_and_sort(
     # A task added now lands where the sort puts it, live.
     await account.add(title="Buy stamps")
     await expect(titles.first).to_have_text("Buy stamps")
+
+
+async def _lose_the_first_answer(page: Page) -> list[int]:
+    """The first POST /api/tasks reaches the server, which acts on it, and its
+    answer is lost on the way back (the browser sees a network error). Returns
+    the statuses of the creates that got through after it."""
+    answered: list[int] = []
+    lost: list[int] = []
+
+    async def handle(route: Route) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        response = await route.fetch()
+        if not lost:
+            lost.append(response.status)
+            await route.abort("connectionreset")
+            return
+        answered.append(response.status)
+        await route.fulfill(response=response)
+
+    await page.route("**/api/tasks", handle)
+    return answered
+
+
+async def test_add_pressed_again_after_a_lost_answer_adds_the_task_once(
+    page: Page, account: Account
+) -> None:
+    answered = await _lose_the_first_answer(page)
+    await page.get_by_role("button", name="New task").click()
+    dialog = page.locator("dialog[open]")
+    await dialog.get_by_label("Title").fill("Water the plants")
+    await dialog.get_by_role("button", name="Add task").click()
+    await expect(dialog.get_by_text("The server cannot be reached")).to_be_visible()
+    await dialog.get_by_role("button", name="Add task").click()  # the user tries again
+    await expect(dialog).to_be_hidden()
+    assert answered == [200]  # found, not added again
+    await expect(row(page, "Water the plants")).to_have_count(1)
+    assert [t["title"] for t in await account.tasks()] == ["Water the plants"]
+
+
+async def test_a_changed_form_after_a_lost_answer_shows_the_task_that_was_added(
+    page: Page, account: Account
+) -> None:
+    answered = await _lose_the_first_answer(page)
+    await page.get_by_role("button", name="New task").click()
+    dialog = page.locator("dialog[open]")
+    await dialog.get_by_label("Title").fill("Call the bank")
+    await dialog.get_by_role("button", name="Add task").click()
+    await expect(dialog.get_by_text("The server cannot be reached")).to_be_visible()
+    await dialog.get_by_label("Title").fill("Call the bank about the card")
+    await dialog.get_by_role("button", name="Add task").click()
+    await expect(dialog.get_by_text("This task was already added")).to_be_visible()
+    assert answered == [409]
+    await expect(dialog.get_by_label("Title")).to_have_value("Call the bank")
+    await dialog.get_by_label("Title").fill("Call the bank about the card")
+    await dialog.get_by_role("button", name="Save changes").click()
+    await expect(dialog).to_be_hidden()
+    await expect(row(page, "Call the bank about the card")).to_have_count(1)
+    assert [t["title"] for t in await account.tasks()] == ["Call the bank about the card"]

@@ -51,6 +51,17 @@ def _when(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+def _took_no_reminder_away(event: CloudEvent) -> bool:
+    """Whether the event (of a task now without a reminder) cannot have removed
+    one: a creation, or an update that did not change `remind_at`. A completion,
+    a deletion and the like may have, and still clear the schedule."""
+    if event.type == EventType.TASK_CREATED:
+        return True
+    if event.type == EventType.TASK_UPDATED:
+        return "remind_at" not in (event.data.get("changed") or ())
+    return False
+
+
 class ScheduleHandler:
     """Keeps the schedule in step with `task-events`; a newer task version
     always wins over an older one delivered late."""
@@ -78,6 +89,11 @@ class ScheduleHandler:
             remind_at = _when(task.get("remind_at"))
         except (KeyError, TypeError, ValueError) as exc:
             raise PermanentFailure(f"malformed {event.type}: {exc}") from exc
+        if remind_at is None and _took_no_reminder_away(event):
+            # Nothing of this task can be in the schedule: whatever gave it no
+            # reminder (its creation, or the change that took its reminder
+            # away) already cleared it. Most task events: no round trip at all.
+            return
         wanted = (
             event.type != EventType.TASK_DELETED
             and task.get("status") == "active"

@@ -233,6 +233,49 @@ async def test_the_schedule_follows_the_latest_task_version(container: Container
     assert len(changes) == 5
 
 
+async def test_task_events_that_cannot_touch_a_reminder_cost_no_statement(
+    container: Container,
+) -> None:
+    handler = ScheduleHandler(container.uow, lambda: None)
+    user, task_id = uuid.uuid4(), uuid.uuid4()
+    sent: list[str] = []
+
+    @sa.event.listens_for(container.engine.sync_engine, "after_cursor_execute")
+    def _sent(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement.split()[0].upper())
+
+    async def rows() -> list[Any]:
+        async with container.engine.connect() as conn:
+            return list((await conn.execute(sa.select(schedule))).all())
+
+    def updated(version: int, changed: list[str], remind_at: datetime | None) -> CloudEvent:
+        event = task_event(EventType.TASK_UPDATED, task_id, user, version=version, remind_at=None)
+        data = {**event.data, "changed": changed}
+        data["task"] = {**data["task"], "remind_at": remind_at and remind_at.isoformat()}
+        return event.model_copy(update={"data": data})
+
+    await handler(task_event(EventType.TASK_CREATED, task_id, user, version=1, remind_at=None))
+    await handler(updated(2, ["priority"], None))
+    assert sent == []  # a task that never had a reminder: nothing to look up
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    await handler(updated(3, ["remind_at"], soon))
+    assert len(await rows()) == 1
+    await handler(updated(4, ["remind_at"], None))  # the reminder taken away
+    assert await rows() == []
+    sent.clear()
+    await handler(updated(5, ["title"], None))
+    assert sent == []
+    await handler(
+        task_event(EventType.TASK_COMPLETED, task_id, user, version=6, remind_at=None)
+    )
+    assert sent != []  # a completion may end a reminder: still cleared
+    sent.clear()
+    await handler(updated(7, ["title", "priority"], soon))  # has a reminder: kept in step
+    assert sent != []
+    [row] = await rows()
+    assert row.task_version == 7
+
+
 async def test_a_restored_reminder_fires_again_only_when_still_ahead(
     container: Container,
 ) -> None:

@@ -7,8 +7,9 @@
    ("add a task") three ways, interleaved, after a warm-up:
    - bare: `add_task` through an open in-process MCP session (what any client pays);
    - model turn: `POST /api/chat`'s turn (without HTTP) with a model stand-in that
-     answers at once: model call -> add_task -> model call -> answer, history
-     loaded, messages and chat events saved;
+     answers at once, in a process of its own as a real model is (`bench.model_server`):
+     model call -> add_task -> model call -> answer, history loaded, messages and
+     chat events saved;
    - offline turn: the same request read by the offline parser.
    Conversations last 10 turns. The model's round trip (SDK + loopback HTTP to
    the stand-in) is measured on its own and subtracted, since a real model's
@@ -33,16 +34,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from assistant.chat import Assistant
 from assistant.config import AssistantSettings
 from assistant.parsing import parse_utterance
 from assistant.stream import ChatEvent
 from assistant.tools import InProcessTools
 from bench.common import database, ratio, recreate_database, summarize
+from bench.model_server import ASKED_TO_ADD, ModelServer
 from services.bootstrap import bootstrap
 from services.shared.auth import accounts
 from services.shared.auth.principal import Principal
-from testsupport.openai_standin import OpenAIStandIn, call, text, tools
+from services.shared.tables import tasks
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "unit" / "assistant" / "corpus.jsonl"
 PARSER_TARGET = 5_000.0
@@ -112,6 +116,14 @@ def _settings(**values: Any) -> AssistantSettings:
     return AssistantSettings(_env_file=None, **{**base, **values})
 
 
+async def _tasks_titled(container: Any, title: str) -> int:
+    async with container.reading() as uow:
+        found = await uow.connection.execute(
+            sa.select(sa.func.count()).select_from(tasks).where(tasks.c.title == title)
+        )
+        return int(found.scalar_one())
+
+
 async def _timed(work: Callable[[], Any]) -> float:
     started = time.perf_counter()
     await work()
@@ -123,7 +135,7 @@ async def turn_overhead(cfg: AssistantBenchConfig, log: Callable[[str], None]) -
     await recreate_database(db)
     scratch = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
     container = bootstrap(database_url=db.url, data_dir=scratch, local_user=False)
-    standin = OpenAIStandIn()
+    standin = ModelServer()
     await standin.start()
     model = Assistant.for_container(
         container, _settings(openai_api_key="sk-bench", openai_base_url=standin.base_url)
@@ -172,11 +184,10 @@ async def turn_overhead(cfg: AssistantBenchConfig, log: Callable[[str], None]) -
         conversations: dict[str, uuid.UUID | None] = {"model": None, "offline": None}
 
         async def model_turn() -> None:
-            standin.script(tools(call("add_task", {"title": "Bench task"})), text("Added."))
             storage["model"] = 0.0
             started = time.perf_counter()
             turn = await model.open_turn(
-                user, "add bench task", conversation_id=conversations["model"]
+                user, ASKED_TO_ADD, conversation_id=conversations["model"]
             )
             storage["model"] += time.perf_counter() - started  # the history read
             conversations["model"] = turn.conversation_id
@@ -195,7 +206,6 @@ async def turn_overhead(cfg: AssistantBenchConfig, log: Callable[[str], None]) -
         client = model.agent._client  # type: ignore[attr-defined]
 
         async def round_trip() -> None:
-            standin.script(text("Added."))
             chunks = await client.chat.completions.create(
                 model="bench",
                 messages=[{"role": "user", "content": "hi"}],
@@ -233,7 +243,9 @@ async def turn_overhead(cfg: AssistantBenchConfig, log: Callable[[str], None]) -
                             samples[f"{kind}_fold"].append(folding[kind])
                 if measured and (number - cfg.warmup + 1) % 50 == 0:
                     log(f"  {number - cfg.warmup + 1} turns of each")
-        assert standin.unused == 0, "the model turns did not use their scripted answers"
+        added = await _tasks_titled(container, "Bench task")
+        expected = 2 * (cfg.warmup + cfg.turns)  # bare calls and model turns
+        assert added == expected, f"{added} tasks added, not {expected}: the model did not call"
     finally:
         await model.aclose()
         await offline.aclose()
@@ -270,7 +282,7 @@ async def model_turns(seconds: float) -> int:
     await recreate_database(db)
     scratch = Path(tempfile.mkdtemp(prefix="chat-profile-"))
     container = bootstrap(database_url=db.url, data_dir=scratch, local_user=False)
-    standin = OpenAIStandIn()
+    standin = ModelServer()
     await standin.start()
     model = Assistant.for_container(
         container, _settings(openai_api_key="sk-bench", openai_base_url=standin.base_url)
@@ -287,8 +299,7 @@ async def model_turns(seconds: float) -> int:
         while time.perf_counter() < deadline:
             if done % SESSION_TURNS == 0:
                 conversation = None
-            standin.script(tools(call("add_task", {"title": "Bench task"})), text("Added."))
-            turn = await model.open_turn(user, "add bench task", conversation_id=conversation)
+            turn = await model.open_turn(user, ASKED_TO_ADD, conversation_id=conversation)
             conversation = turn.conversation_id
             await turn.run(_ignore)
             await model.settled()

@@ -5,8 +5,9 @@ of the outbox relay publishing to Kafka (`--relay`).
 Starts the API on a database of its own, drives POST /api/tasks at the
 create benchmark's concurrency, and samples the server (and its worker
 processes) with py-spy meanwhile. With `--chat`, py-spy runs model turns
-against the local Chat Completions stand-in, one after another as the
-assistant benchmark times them (`bench.assistant_bench.model_turns`). With
+against the local Chat Completions stand-in (in a process of its own, not
+sampled), one after another as the assistant benchmark times them
+(`bench.assistant_bench.model_turns`). With
 `--relay`, it samples the relay benchmark's relay draining a full outbox to Kafka,
 refilled and drained again (`bench.relay_throughput.kafka_rounds`; the refills
 show as COPY). The SVG lands in bench/results/.

@@ -154,10 +154,13 @@ class LoopbackServer(_DaprLoopbackServer):
 
 
 class OpenAIStandIn:
-    def __init__(self) -> None:
+    """`fallback` answers a request when nothing is scripted (none: a 500)."""
+
+    def __init__(self, fallback: Step | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str] = []
         self._script: deque[Step] = deque()
+        self._fallback = fallback
         self._server = LoopbackServer(self._asgi())
         self._released = asyncio.Event()
 
@@ -191,9 +194,10 @@ class OpenAIStandIn:
         problem = _protocol_error(body.get("messages", []))
         if problem is not None:
             return _error(400, problem, "invalid_request_error")
-        if not self._script:
+        if not self._script and self._fallback is None:
             return _error(500, "the stand-in has no scripted answer left", "server_error")
-        step = self._script.popleft()
+        step = self._script.popleft() if self._script else self._fallback
+        assert step is not None
         answer = step(body) if callable(step) else step
         if answer.stall_seconds:
             await self._stall(answer.stall_seconds)

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from events import CloudEvent, outbox_table
 from services.app import build_app
 from services.bootstrap import Container, bootstrap
 from services.migrations.runner import upgrade
@@ -180,6 +181,19 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
+
+
+async def outbox_events(container: Container, mentioning: str) -> list[CloudEvent]:
+    """The events in the outbox whose JSON mentions `mentioning` (a task's id), in order."""
+    async with container.engine.connect() as conn:
+        payloads = (
+            await conn.execute(
+                sa.select(outbox_table.c.payload)
+                .where(outbox_table.c.payload.contains(mentioning))
+                .order_by(outbox_table.c.id)
+            )
+        ).scalars()
+        return [CloudEvent.model_validate_json(p) for p in payloads]
 
 
 @dataclass

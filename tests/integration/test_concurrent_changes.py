@@ -7,15 +7,15 @@ when that version is gone."""
 import asyncio
 
 import pytest
-import sqlalchemy as sa
 
-from events import CloudEvent, EventType, outbox_table
+from events import EventType
 from services.bootstrap import Container
 from services.errors import VersionMismatch
 from services.shared.auth import accounts
 from services.shared.auth.principal import Principal
 from services.tasks import service
 from services.tasks.schemas import TaskCreate, TaskUpdate
+from tests.conftest import outbox_events
 
 WRITERS = 8
 
@@ -23,18 +23,6 @@ WRITERS = 8
 async def _user(container: Container) -> Principal:
     async with container.uow() as uow:
         return await accounts.ensure_local_user(uow, email="busy@example.com", timezone="UTC")
-
-
-async def _events(container: Container, task_id: str) -> list[CloudEvent]:
-    async with container.engine.connect() as conn:
-        payloads = (
-            await conn.execute(
-                sa.select(outbox_table.c.payload)
-                .where(outbox_table.c.payload.contains(task_id))
-                .order_by(outbox_table.c.id)
-            )
-        ).scalars()
-        return [CloudEvent.model_validate_json(p) for p in payloads]
 
 
 async def test_simultaneous_changes_all_land_in_order(container: Container) -> None:
@@ -82,7 +70,7 @@ async def test_simultaneous_changes_all_land_in_order(container: Container) -> N
         final = await service.get_task(uow, user=user, task_id=task.id)
     assert sorted(final.tags) == sorted(f"t{n}" for n in range(WRITERS))
     assert final.version == 1 + 2 * WRITERS
-    events = await _events(container, str(task.id))
+    events = await outbox_events(container, str(task.id))
     assert [e.type for e in events] == [EventType.TASK_CREATED] + [EventType.TASK_UPDATED] * (
         2 * WRITERS
     )
@@ -101,7 +89,7 @@ async def test_completing_twice_at_once_completes_once(container: Container) -> 
 
     versions = await asyncio.gather(*(complete() for _ in range(WRITERS)))
     assert set(versions) == {2}
-    events = await _events(container, str(task.id))
+    events = await outbox_events(container, str(task.id))
     assert [e.type for e in events] == [EventType.TASK_CREATED, EventType.TASK_COMPLETED]
 
 
@@ -113,5 +101,5 @@ async def test_a_stale_version_still_fails(container: Container) -> None:
     with pytest.raises(VersionMismatch):
         async with container.uow() as uow:
             await service.complete_task(uow, user=user, task_id=task.id, if_match=1)
-    events = await _events(container, str(task.id))
+    events = await outbox_events(container, str(task.id))
     assert [e.type for e in events] == [EventType.TASK_CREATED, EventType.TASK_UPDATED]

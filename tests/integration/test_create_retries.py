@@ -5,11 +5,8 @@ request finds the task instead of adding it twice, on SQLite and PostgreSQL."""
 import asyncio
 import uuid
 
-import sqlalchemy as sa
-
-from events import CloudEvent, outbox_table
 from services.bootstrap import Container
-from tests.conftest import MakeUser, User
+from tests.conftest import MakeUser, User, outbox_events
 
 RENT = {
     "title": "Pay rent",
@@ -22,16 +19,7 @@ RENT = {
 
 
 async def _events(container: Container, task_id: str) -> list[str]:
-    """The types of the events in the outbox about the task, in order."""
-    async with container.engine.connect() as conn:
-        payloads = (
-            await conn.execute(
-                sa.select(outbox_table.c.payload)
-                .where(outbox_table.c.payload.contains(task_id))
-                .order_by(outbox_table.c.id)
-            )
-        ).scalars()
-        return [CloudEvent.model_validate_json(p).type for p in payloads]
+    return [e.type for e in await outbox_events(container, task_id)]
 
 
 async def _titles(user: User) -> list[str]:

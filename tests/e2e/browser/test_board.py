@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from playwright.async_api import Page, Route, expect
+from playwright.async_api import Locator, Page, Route, expect
 
 from tests.e2e.browser.conftest import USER_ZONE, Account, Axe, row
 from tests.e2e.processes import poll
@@ -191,10 +191,11 @@ async def test_search_filters_and_sort(
     await expect(titles.first).to_have_text("Buy stamps")
 
 
-async def _lose_the_first_answer(page: Page) -> list[int]:
-    """The first POST /api/tasks reaches the server, which acts on it, and its
-    answer is lost on the way back (the browser sees a network error). Returns
-    the statuses of the creates that got through after it."""
+async def _add_and_lose_the_answer(page: Page, title: str) -> tuple[Locator, list[int]]:
+    """Adds a task in the form, whose POST /api/tasks reaches the server, which
+    acts on it, and whose answer is lost on the way back (the browser sees a
+    network error). Returns the open form and the statuses of the creates that
+    got through after it."""
     answered: list[int] = []
     lost: list[int] = []
 
@@ -211,18 +212,19 @@ async def _lose_the_first_answer(page: Page) -> list[int]:
         await route.fulfill(response=response)
 
     await page.route("**/api/tasks", handle)
-    return answered
+    await page.get_by_role("button", name="New task").click()
+    dialog = page.locator("dialog[open]")
+    await dialog.get_by_label("Title").fill(title)
+    await dialog.get_by_role("button", name="Add task").click()
+    await expect(dialog.get_by_text("The server cannot be reached")).to_be_visible()
+    assert lost == [201]  # the server did add it
+    return dialog, answered
 
 
 async def test_add_pressed_again_after_a_lost_answer_adds_the_task_once(
     page: Page, account: Account
 ) -> None:
-    answered = await _lose_the_first_answer(page)
-    await page.get_by_role("button", name="New task").click()
-    dialog = page.locator("dialog[open]")
-    await dialog.get_by_label("Title").fill("Water the plants")
-    await dialog.get_by_role("button", name="Add task").click()
-    await expect(dialog.get_by_text("The server cannot be reached")).to_be_visible()
+    dialog, answered = await _add_and_lose_the_answer(page, "Water the plants")
     await dialog.get_by_role("button", name="Add task").click()  # the user tries again
     await expect(dialog).to_be_hidden()
     assert answered == [200]  # found, not added again
@@ -233,12 +235,7 @@ async def test_add_pressed_again_after_a_lost_answer_adds_the_task_once(
 async def test_a_changed_form_after_a_lost_answer_shows_the_task_that_was_added(
     page: Page, account: Account
 ) -> None:
-    answered = await _lose_the_first_answer(page)
-    await page.get_by_role("button", name="New task").click()
-    dialog = page.locator("dialog[open]")
-    await dialog.get_by_label("Title").fill("Call the bank")
-    await dialog.get_by_role("button", name="Add task").click()
-    await expect(dialog.get_by_text("The server cannot be reached")).to_be_visible()
+    dialog, answered = await _add_and_lose_the_answer(page, "Call the bank")
     await dialog.get_by_label("Title").fill("Call the bank about the card")
     await dialog.get_by_role("button", name="Add task").click()
     await expect(dialog.get_by_text("This task was already added")).to_be_visible()

@@ -2,8 +2,10 @@
 model is: its work (parsing requests, streaming chunks) is not counted as the
 turn's, and does not wait on the turn's event loop or the other way round.
 
-    async with ModelServer() as model:      # model.base_url for the OpenAI SDK
-        ...                                  # (or: await model.start() ... await model.stop())
+    model = ModelServer()
+    await model.start()                     # model.base_url for the OpenAI SDK
+    ...
+    await model.stop()
 
 It answers at once, by what it is asked (`answer`): the benchmark's request
 ("add bench task") with an `add_task` call, and anything else, a tool's result
@@ -17,8 +19,7 @@ import asyncio
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from testsupport.openai_standin import Answer, OpenAIStandIn, call, text, tools
 
@@ -38,18 +39,6 @@ class ModelServer:
     def __init__(self) -> None:
         self._proc: asyncio.subprocess.Process | None = None
         self.base_url = ""
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def start(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(

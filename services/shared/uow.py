@@ -70,9 +70,7 @@ class UnitOfWork:
                 await self._conn.rollback()
         finally:
             await self._conn.close()
-            self._events.clear()
-            self._wrote_events = False
-            self._principal_changes.clear()
+            self._forget_pending()
 
     @property
     def connection(self) -> AsyncConnection:
@@ -174,6 +172,10 @@ class UnitOfWork:
         the unit can go on with a new transaction."""
         if self.connection.in_transaction():
             await self.connection.rollback()
+        self._forget_pending()
+
+    def _forget_pending(self) -> None:
+        """Drop what would have gone out with a commit: events and principal changes."""
         self._events.clear()
         self._wrote_events = False
         self._principal_changes.clear()

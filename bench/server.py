@@ -38,10 +38,11 @@ def take_started_memory() -> list[dict[str, Any]]:
     return taken
 
 
-def _status_kib(pid: int, field: str) -> int | None:
-    """A `VmRSS`-style field of /proc/<pid>/status, in KiB."""
+def status_kib(pid: int, field: str, source: str = "status") -> int | None:
+    """A `VmRSS`-style field of /proc/<pid>/status (or another /proc file of the
+    same form, such as smaps_rollup), in KiB."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/{source}").read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     except (OSError, ValueError, IndexError):
@@ -82,7 +83,7 @@ def cpu_seconds(pid: int) -> float:
 
 def _rss_kib(pid: int) -> int:
     """Resident memory of a process and its live children, in KiB."""
-    return sum(_status_kib(p, "VmRSS") or 0 for p in (pid, *descendants(pid)))
+    return sum(status_kib(p, "VmRSS") or 0 for p in (pid, *descendants(pid)))
 
 
 class ApiServer:
@@ -166,7 +167,7 @@ class ApiServer:
         return {
             "processes": len(pids),
             "peak_rss_sampled_mib": round(self.peak_rss_kib / 1024, 1),
-            "peak_rss_hwm_mib": round(sum(_status_kib(p, "VmHWM") or 0 for p in pids) / 1024, 1),
+            "peak_rss_hwm_mib": round(sum(status_kib(p, "VmHWM") or 0 for p in pids) / 1024, 1),
             "rss_now_mib": round(_rss_kib(self.pid) / 1024, 1),
         }
 

@@ -14,9 +14,8 @@ import os
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from bench.server import descendants, own_cpu_seconds
+from bench.server import descendants, own_cpu_seconds, status_kib
 
 LOAD_DRIVER = "load driver and checker"
 # Memory is read every this many samples: the kernel walks a process's page tables
@@ -25,20 +24,11 @@ LOAD_DRIVER = "load driver and checker"
 PSS_EVERY = 15
 
 
-def _pss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return 0
-
-
 def tree_pss_kib(pid: int, *, alone: bool = False) -> int:
     """Proportional memory of a process and its live descendants: a page shared by
     several counts a share in each (PostgreSQL's backends share its buffers)."""
-    return sum(_pss_kib(p) for p in (pid, *(() if alone else descendants(pid))))
+    pids = (pid,) if alone else (pid, *descendants(pid))
+    return sum(status_kib(p, "Pss", "smaps_rollup") or 0 for p in pids)
 
 
 def tree_cpu_seconds(pid: int) -> float:

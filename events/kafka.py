@@ -53,6 +53,7 @@ from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
 from events.bus import Subscription
 from events.cloudevents import CloudEvent
 from events.runtime import JITTER, Dispatcher, dead_letter_event
+from events.stopping import cancel_and_wait
 from events.topics import Topic
 
 __all__ = [
@@ -348,11 +349,9 @@ class _GroupConsumer:
         self._task = asyncio.create_task(self._run(), name=f"kafka-consumer-{self._group}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         consumer = await self._connect()

@@ -25,7 +25,6 @@ The guarantees (the same as before the lanes):
 """
 
 import asyncio
-import contextlib
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from events.bus import Subscription
 from events.cloudevents import CloudEvent
 from events.runtime import Dispatcher
+from events.stopping import cancel_and_wait
 
 LANES = 4  # per subscription
 
@@ -83,11 +83,7 @@ class _Lanes:
                     delivery.done.set_result(None)
 
     async def stop(self) -> None:
-        for worker in self._workers:
-            worker.cancel()
-        for worker in self._workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        await asyncio.gather(*(cancel_and_wait(worker) for worker in self._workers))
         for queue in self._queues:
             while not queue.empty():
                 left = queue.get_nowait()

@@ -4,6 +4,8 @@ outbox relay and the reminder scheduler."""
 import asyncio
 import contextlib
 
+from events.stopping import cancel_and_wait
+
 
 class WakeableLoop:
     """Runs `_run()` as a task between `start()` and `stop()`; `notify()`
@@ -23,15 +25,16 @@ class WakeableLoop:
             self._task = asyncio.create_task(self._run(), name=self.task_name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         raise NotImplementedError
 
     async def _sleep(self, seconds: float) -> None:
+        # Not `wait_for`: on Python 3.11 a wake-up in the same instant as stop()'s
+        # cancellation makes it return instead of raising, and the loop goes on.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.001))
+            async with asyncio.timeout(max(seconds, 0.001)):
+                await self._wake.wait()

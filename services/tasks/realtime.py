@@ -7,7 +7,6 @@ channel that every replica listens to; without it, it delivers in-process.
 """
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import OrderedDict, defaultdict
@@ -17,6 +16,7 @@ from fastapi import WebSocket
 
 from events import CloudEvent, EventType, Topic
 from events.bus import Subscription
+from events.stopping import cancel_and_wait
 
 log = logging.getLogger(__name__)
 CHANNEL = "todo:realtime"
@@ -204,10 +204,9 @@ class RedisFanout:
                 await asyncio.sleep(1)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_and_wait(task)
         await self._redis.aclose()
 
 

@@ -7,13 +7,13 @@ entries from its own cache when the message arrives.
 """
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
+from events.stopping import cancel_and_wait
 from services.shared.auth.cache import PrincipalCache
 
 log = logging.getLogger(__name__)
@@ -112,9 +112,7 @@ class RedisInvalidation:
     async def stop(self) -> None:
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_and_wait(task)
         await self._redis.aclose()

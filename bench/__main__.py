@@ -5,8 +5,10 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +61,36 @@ BENCHMARKS: dict[str, Runner] = {
 }
 
 
+TASKS_DUMPED = "-- end of the running tasks --"
+
+
+def dump_tasks() -> None:
+    """Every running asyncio task's stack, to stderr. On SIGUSR1: a run that overstays
+    (the smoke test's timeout) shows what it was waiting on, not only where its
+    progress stopped."""
+    for task in asyncio.all_tasks():
+        print(f"task {task.get_name()}:", file=sys.stderr)
+        print("".join(traceback.format_list(_awaited(task.get_coro()))), file=sys.stderr)
+    print(TASKS_DUMPED, file=sys.stderr, flush=True)
+
+
+def _awaited(coro: Any) -> traceback.StackSummary:
+    """The chain of frames a suspended coroutine is waiting in, outermost first (a
+    task's own `print_stack` shows only the outermost)."""
+    frames = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+        frame = frame or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            frames.append((frame, frame.f_lineno))
+        coro = (
+            getattr(coro, "cr_await", None)
+            or getattr(coro, "ag_await", None)
+            or getattr(coro, "gi_yieldfrom", None)
+        )
+    return traceback.StackSummary.extract(iter(frames))
+
+
 def _commit() -> str | None:
     try:
         out = subprocess.run(
@@ -75,6 +107,7 @@ def _commit() -> str | None:
 
 async def _main(names: list[str], quick: bool) -> dict[str, Any]:
     server_dsn()  # fail early without the test servers' environment
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump_tasks)
     watch = Stopwatch()
 
     def log(message: str) -> None:

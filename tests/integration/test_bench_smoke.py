@@ -4,15 +4,31 @@ result. A smoke test only: no timing or target is asserted here."""
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from bench.__main__ import BENCHMARKS
+from bench.__main__ import BENCHMARKS, TASKS_DUMPED
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _running_tasks(running: subprocess.Popen[str], progress: Path) -> str:
+    """The stacks of the overstaying run's asyncio tasks, which it writes on SIGUSR1;
+    waited for up to 10 s, as a loop that is blocked cannot answer."""
+    before = len(progress.read_text())
+    running.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        written = progress.read_text()[before:]
+        if TASKS_DUMPED in written:
+            return written.split(TASKS_DUMPED)[0]
+        time.sleep(0.1)
+    return "(no answer to SIGUSR1 within 10 s: the event loop itself is blocked)"
 
 
 # About 110 s alone; slower late in a full run, when the broker holds every earlier
@@ -36,10 +52,14 @@ def test_every_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
         try:
             stdout, _ = running.communicate(timeout=600)
         except subprocess.TimeoutExpired:
+            stacks = _running_tasks(running, progress)
             running.kill()
             running.communicate()
-            tail = "\n".join(progress.read_text().splitlines()[-40:])
-            pytest.fail(f"python -m bench --quick still ran after 600 s; it was at:\n{tail}")
+            tail = "\n".join(progress.read_text().split(TASKS_DUMPED)[0].splitlines()[-40:])
+            pytest.fail(
+                f"python -m bench --quick still ran after 600 s; it was at:\n{tail}\n"
+                f"and its tasks were waiting here:\n{stacks}"
+            )
     said = progress.read_text()
     assert running.returncode == 0, stdout[-3000:] + said[-3000:]
     written = re.search(r"results written to (\S+\.json)", stdout)

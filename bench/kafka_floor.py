@@ -20,17 +20,15 @@ from typing import Any, Self
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 
+from events.kafka import PRODUCER_OPTIONS as BUS_PRODUCER_OPTIONS
 from events.kafka import TOPIC_PARTITIONS, ensure_topics
 from events.topics import Topic
 from testsupport.kafka import topic_partitions
 
 PARTITIONS = TOPIC_PARTITIONS[Topic.TASK_EVENTS]
-# What KafkaBus's producer uses, so the floor pays for the same guarantees.
-PRODUCER_OPTIONS: dict[str, Any] = {
-    "enable_idempotence": True,
-    "acks": "all",
-    "request_timeout_ms": 5000,
-}
+# What KafkaBus's producer uses, so the floor pays for the same guarantees and
+# batches as the product does.
+PRODUCER_OPTIONS: dict[str, Any] = {**BUS_PRODUCER_OPTIONS, "request_timeout_ms": 5000}
 
 
 async def kafka_servers() -> tuple[str | None, str | None]:

@@ -80,6 +80,17 @@ DEPLOYMENT_HEADER = "todo-deployment"
 # A consumer group commits its offsets at most this often: under load, committing
 # whenever a record was handled was a broker round trip for nearly every record.
 COMMIT_INTERVAL_S = 0.2
+# The producer's guarantees (idempotent, every in-sync replica acknowledges) and its
+# batch size: what one partition carries in one produce request. aiokafka's default of
+# 16 KiB holds about 18 of our events, so a relay batch of 200 over a few partitions
+# took many requests; with 256 KiB the relay's own CPU per event fell from 31-39 µs to
+# 24-32 µs in the relay benchmark. That stays well under the broker's 1 MiB message
+# limit and adds no wait: a batch goes as soon as the sender is free.
+PRODUCER_OPTIONS: dict[str, Any] = {
+    "enable_idempotence": True,
+    "acks": "all",
+    "max_batch_size": 256 * 1024,
+}
 
 
 def _deployment(record: Any) -> str:
@@ -256,8 +267,7 @@ class KafkaBus:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self._servers,
                     client_id=f"{self._client_id}-producer",
-                    enable_idempotence=True,
-                    acks="all",
+                    **PRODUCER_OPTIONS,
                     request_timeout_ms=int(self._delivery_timeout * 1000),
                     partitioner=cached_partitioner,
                 )

@@ -24,7 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from events import tracing
 from events.bus import PermanentFailure, Subscription
 from events.cloudevents import CloudEvent, new_event
-from events.kafka import TOPIC_PARTITIONS, KafkaBus, cached_partitioner, ensure_topics
+from events.kafka import (
+    CONTENT_TYPE,
+    PRODUCER_OPTIONS,
+    TOPIC_PARTITIONS,
+    KafkaBus,
+    cached_partitioner,
+    ensure_topics,
+)
 from events.outbox import outbox_rows, outbox_table
 from events.processed import claim_event, processed_events
 from events.relay import OutboxRelay
@@ -474,3 +481,33 @@ async def test_the_relay_sends_each_row_as_the_outbox_stored_it_in_order_per_use
     for user in users:
         seqs = [json.loads(r.value)["data"]["seq"] for r in records if r.key == user.encode()]
         assert seqs == list(range(15))
+
+
+async def test_records_that_outgrow_a_batch_go_in_several_in_order_with_headers(
+    make_kafka_bus: MakeBus, open_tail: OpenTail
+) -> None:
+    """A relay batch bigger than the producer's batch size goes out in several
+    produce batches per partition, and an event larger than a whole batch travels
+    alone. Every record keeps its key, its headers and its user's order, and the
+    delivered count is all of them."""
+    source = a_source()
+    tail = await open_tail(TOPIC)
+    users = [str(uuid.uuid4()) for _ in range(3)]
+    batch_size = PRODUCER_OPTIONS["max_batch_size"]
+    events = [
+        make_event(source, users[i % 3], i // 3, note="x" * (batch_size // 40)) for i in range(150)
+    ]
+    events.insert(7, make_event(source, users[1], -1, note="y" * (batch_size + 1000)))
+    records = [(str(TOPIC), e.userid, e.model_dump_json().encode()) for e in events]
+    assert sum(len(value) for _, _, value in records) > 4 * batch_size
+    bus = make_kafka_bus()
+    delivered, error = await bus.publish_stored(records)
+    assert error is None
+    assert delivered == len(records)
+    got = ours(await tail.read(lambda rs: len(ours(rs, source)) == len(records)), source)
+    assert len(got) == len(records)
+    for user in users:
+        mine = [r for r in got if r.key == user.encode()]
+        sent = [e.data["seq"] for e in events if e.userid == user]
+        assert [json.loads(r.value)["data"]["seq"] for r in mine] == sent
+        assert all(dict(r.headers)["content-type"] == CONTENT_TYPE.encode() for r in mine)

@@ -52,10 +52,10 @@ def test_every_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
         try:
             stdout, _ = running.communicate(timeout=600)
         except subprocess.TimeoutExpired:
+            tail = "\n".join(progress.read_text().splitlines()[-40:])
             stacks = _running_tasks(running, progress)
             running.kill()
             running.communicate()
-            tail = "\n".join(progress.read_text().split(TASKS_DUMPED)[0].splitlines()[-40:])
             pytest.fail(
                 f"python -m bench --quick still ran after 600 s; it was at:\n{tail}\n"
                 f"and its tasks were waiting here:\n{stacks}"

@@ -17,6 +17,7 @@ def create_bus(
     dapr_grpc_port: int | None = None,
     dapr_pubsub_name: str = "pubsub-kafka",
     kafka_group_prefix: str = "",
+    kafka_group_join_patience: float = 60.0,
 ) -> Bus:
     if kind == "memory":
         return MemoryBus()
@@ -24,7 +25,10 @@ def create_bus(
         from events.kafka import KafkaBus
 
         kafka: Bus = KafkaBus(
-            kafka_bootstrap_servers, client_id=client_id, group_prefix=kafka_group_prefix
+            kafka_bootstrap_servers,
+            client_id=client_id,
+            group_prefix=kafka_group_prefix,
+            join_patience=kafka_group_join_patience,
         )
         return kafka
     if kind == "dapr":

@@ -20,6 +20,13 @@ retried from the same offset after a backoff; a record is never skipped.
 Delivery is at-least-once (a crash hands again what was handled since the last
 commit); handlers are idempotent on the event id (events/processed.py).
 
+Membership: a consumer handles nothing while it is not a member of its group,
+from its start until the broker's group coordinator completes its join, and
+again through every rebalance. `groups_joining()` says for how long each group
+has been waiting (`/metrics` exposes it), and a wait longer than `join_patience`
+is logged as a warning, repeated while it lasts. A consumer whose coordinator
+never answers would otherwise wait in silence while its topics' events pile up.
+
 Deployments sharing a broker: `group_prefix` names the deployment. Every record
 carries it in the `todo-deployment` header and a consumer skips (and commits
 past) records of another deployment. Offsets alone do not separate them: the
@@ -33,6 +40,7 @@ import contextlib
 import functools
 import logging
 import random
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +49,7 @@ from aiokafka import (  # type: ignore[import-untyped]
     AIOKafkaClient,
     AIOKafkaConsumer,
     AIOKafkaProducer,
+    ConsumerRebalanceListener,
 )
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from aiokafka.errors import (  # type: ignore[import-untyped]
@@ -173,8 +182,11 @@ class KafkaBus:
         delivery_timeout: float = 5.0,
         max_poll_records: int = 100,
         group_prefix: str = "",
+        join_patience: float = 60.0,
     ) -> None:
         self._servers = bootstrap_servers
+        # How long a consumer may wait to join its group before it is logged.
+        self.join_patience = join_patience
         # Lets two deployments (or test runs) share a broker without sharing offsets.
         self.group_prefix = group_prefix
         self._client_id = client_id
@@ -318,6 +330,11 @@ class KafkaBus:
         if producer is not None:
             await self._close_producer(producer)
 
+    def groups_joining(self) -> dict[str, float]:
+        """Per consumer group of this process: the seconds its member has been waiting
+        to join the group (at start-up or in a rebalance); 0 while it is a member."""
+        return {c.group: c.membership.waiting() for c in self._consumers}
+
     async def ping(self) -> None:
         client = AIOKafkaClient(
             bootstrap_servers=self._servers,
@@ -340,28 +357,83 @@ class KafkaBus:
         }
 
 
+class _Membership(ConsumerRebalanceListener):  # type: ignore[misc]
+    """When a group's member stopped being one (a join or rebalance under way), and the
+    warnings while that lasts. aiokafka calls it as the member leaves its partitions
+    for a join and once the join has given it its share (possibly none)."""
+
+    def __init__(self, group: str, patience: float) -> None:
+        self._group = group
+        self._patience = patience
+        self._since: float | None = time.monotonic()  # not a member before its first join
+        self._warned: float | None = None  # the wait last logged
+
+    def waiting(self) -> float:
+        return 0.0 if self._since is None else time.monotonic() - self._since
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        if self._since is None:
+            self._since = time.monotonic()
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        waited, self._since = self.waiting(), None
+        if self._warned is not None:
+            log.warning(
+                "consumer group %s: a member again after %.0f s, with %d partitions",
+                self._group,
+                waited,
+                len(assigned),
+            )
+        self._warned = None
+
+    def check(self) -> None:
+        """Log a wait past the patience, then again each time it grows by as much."""
+        waited = self.waiting()
+        if waited < self._patience:
+            return
+        if self._warned is None or waited - self._warned >= self._patience:
+            self._warned = waited
+            log.warning(
+                "consumer group %s: not a member for %.0f s; the broker's group coordinator "
+                "has not completed its join, and the events of its topics wait meanwhile",
+                self._group,
+                waited,
+            )
+
+
 class _GroupConsumer:
     """One consumer group: fetches, delivers record by record, commits."""
 
     def __init__(self, bus: KafkaBus, group: str, subscriptions: list[Subscription]) -> None:
         self._bus = bus
         self._group = group
+        self.group = bus.group_prefix + group
+        self.membership = _Membership(self.group, bus.join_patience)
         self._dispatcher = Dispatcher(bus)
         self._by_topic: dict[str, list[Subscription]] = defaultdict(list)
         for subscription in subscriptions:
             self._by_topic[subscription.topic].append(subscription)
         self._backoff = _Backoff()
         self._task: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._reached: dict[Any, int] = {}  # per partition: the next offset to commit
         self._progress = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"kafka-consumer-{self._group}")
+        self._watch = asyncio.create_task(self._watching(), name=f"kafka-watch-{self._group}")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait(task)
+        watch, self._watch = self._watch, None
+        for running in (watch, task):
+            if running is not None:
+                await cancel_and_wait(running)
+
+    async def _watching(self) -> None:
+        while True:
+            await asyncio.sleep(min(5.0, self._bus.join_patience / 4))
+            self.membership.check()
 
     async def _run(self) -> None:
         consumer = await self._connect()
@@ -426,7 +498,8 @@ class _GroupConsumer:
     async def _connect(self) -> Any:
         """A started consumer; a broker that is down at start-up only delays it."""
         while True:
-            consumer = AIOKafkaConsumer(*self._by_topic, **self._bus._consumer_config(self._group))
+            consumer = AIOKafkaConsumer(**self._bus._consumer_config(self._group))
+            consumer.subscribe(list(self._by_topic), listener=self.membership)
             try:
                 await consumer.start()
                 self._backoff.reset()

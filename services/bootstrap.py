@@ -278,6 +278,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         dapr_grpc_port=settings.dapr_grpc_port,
         dapr_pubsub_name=settings.dapr_pubsub_name,
         kafka_group_prefix=settings.kafka_group_prefix,
+        kafka_group_join_patience=settings.kafka_group_join_patience_seconds,
     )
     set_schema_base(settings.event_schemas_at)
     relay = OutboxRelay(

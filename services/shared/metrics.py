@@ -91,12 +91,33 @@ class OutboxCollector(Collector):
         yield breaker
 
 
+class ConsumerGroupCollector(Collector):
+    """How long each consumer group of this process has waited to join its group:
+    0 while it is a member. Listed, without samples, on a bus with no groups of its
+    own (memory, or Dapr, whose sidecar consumes)."""
+
+    def __init__(self, joining: dict[str, float]) -> None:
+        self._joining = joining
+
+    def collect(self) -> Any:
+        family = GaugeMetricFamily(
+            "todo_consumer_group_joining_seconds",
+            "Seconds this process's member of a consumer group has waited to join it "
+            "(start-up or rebalance); 0 while it is a member",
+            labels=["group"],
+        )
+        for group, seconds in sorted(self._joining.items()):
+            family.add_metric([group], seconds)
+        yield family
+
+
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    relay: OutboxRelay = request.app.state.container.relay
+    container = request.app.state.container
+    relay: OutboxRelay = container.relay
     current = await relay.lag()  # collectors are sync: read the lag before rendering
     registry = CollectorRegistry()
     registry.register(
@@ -104,6 +125,8 @@ async def metrics(request: Request) -> Response:
             relay, {"pending": float(current.pending), "age": current.oldest_age_seconds}
         )
     )
+    joining = getattr(container.bus, "groups_joining", None)
+    registry.register(ConsumerGroupCollector(joining() if joining is not None else {}))
     body = b"".join(generate_latest(r) for r in (registry, *_counted(request), PROCESS_METRICS))
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -139,6 +139,8 @@ class Settings(ChatSettings):
     event_bus: Literal["memory", "kafka", "dapr"] = "memory"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_group_prefix: str = ""
+    # A consumer waiting this long to join its group (coordinator not answering) is logged.
+    kafka_group_join_patience_seconds: float = Field(default=60.0, gt=0)
     dapr_http_port: int = 3500
     # Set (as Dapr's sidecar injector does): publish through the Dapr SDK over gRPC.
     dapr_grpc_port: int | None = None

@@ -304,6 +304,7 @@ PROMISED = {
     "todo_events_failed_total",
     "todo_events_dead_lettered_total",
     "todo_event_handling_seconds_bucket",
+    "todo_consumer_group_joining_seconds",
     "todo_reminders_fired_total",
     "todo_reminder_delay_seconds_bucket",
     "todo_notifications_total",

@@ -3,6 +3,7 @@ real Kafka broker and PostgreSQL, each restarted mid-stream with SIGKILL."""
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -106,6 +107,10 @@ async def test_four_services_over_kafka_survive_restarts(
         await poll(notes)
         assert datetime.now(UTC) >= remind_at
         await poll(lambda: asyncio.sleep(0, result=len(inbox.messages) == 1))
+        # Its consumer groups are members, and its metrics say so.
+        scraped = (await client.get(f"{cluster.url('recurring-task')}/metrics")).text
+        member = r'todo_consumer_group_joining_seconds\{group="e2e4-\w+-recurring-task-reminders"\}'
+        assert re.search(f"^{member} 0\\.0$", scraped, re.MULTILINE), scraped
 
         # recurring-task killed while tasks are completed and reminders come due.
         cluster.kill("recurring-task")

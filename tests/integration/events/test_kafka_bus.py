@@ -8,6 +8,9 @@ consumer group (see `new_group`) and its own event source to filter on.
 
 import asyncio
 import json
+import logging
+import signal
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -514,3 +517,86 @@ async def test_records_that_outgrow_a_batch_go_in_several_in_order_with_headers(
         sent = [e.data["seq"] for e in events if e.userid == user]
         assert [json.loads(r.value)["data"]["seq"] for r in mine] == sent
         assert all(dict(r.headers)["content-type"] == CONTENT_TYPE.encode() for r in mine)
+
+
+# A member of a consumer group that stops answering (its process frozen) holds every
+# later join until it answers again: the broker waits for it to rejoin. That is the
+# state the bus must not sit in silently.
+_STALLING_MEMBER = """
+import asyncio, signal, sys
+from aiokafka import AIOKafkaConsumer
+
+async def main():
+    servers, group, topic = sys.argv[1:4]
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=servers, group_id=group, enable_auto_commit=False,
+        session_timeout_ms=120_000, heartbeat_interval_ms=1_000,
+        rebalance_timeout_ms=120_000, max_poll_interval_ms=120_000,
+    )
+    await consumer.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print("joined", flush=True)
+    while not stop.is_set():
+        await consumer.getmany(timeout_ms=200)
+    await consumer.stop()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_consumer_kept_out_of_its_group_says_so_and_counts_the_wait(
+    make_kafka_bus: MakeBus,
+    new_group: NewGroup,
+    kafka_servers: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="events.kafka")
+    source, group = a_source(), await new_group(TOPIC)
+    member = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _STALLING_MEMBER,
+        kafka_servers,
+        group,
+        str(TOPIC),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert member.stdout is not None
+    try:
+        async with asyncio.timeout(30):
+            assert await member.stdout.readline() == b"joined\n"
+        member.send_signal(signal.SIGSTOP)
+        received = Received(source)
+        bus = make_kafka_bus(join_patience=1.0)
+        await bus.start([Subscription(TOPIC, group, received)])
+
+        def said(text: str) -> int:
+            return sum(text in r.getMessage() for r in caplog.records)
+
+        await eventually(lambda: said(f"consumer group {group}: not a member for") == 1)
+        assert bus.groups_joining()[group] >= 1.0
+        # said again as the wait grows by the patience
+        await eventually(lambda: said(f"consumer group {group}: not a member for") >= 2)
+        assert said(f"consumer group {group}: a member again") == 0
+
+        member.send_signal(signal.SIGCONT)  # it rejoins, and the join completes
+        await eventually(lambda: said(f"consumer group {group}: a member again after") == 1, 60)
+        assert bus.groups_joining() == {group: 0.0}
+        # The other member leaves, so every partition is this bus's, and it consumes.
+        member.terminate()
+        async with asyncio.timeout(20):
+            await member.wait()
+        event = make_event(source, str(uuid.uuid4()), 0)
+        await bus.publish(TOPIC, event)
+        await eventually(lambda: received.ids == [event.id], 60)
+    finally:
+        if member.returncode is None:
+            member.send_signal(signal.SIGCONT)
+            member.terminate()
+            try:
+                async with asyncio.timeout(20):
+                    await member.wait()
+            except TimeoutError:
+                member.kill()
+                await member.wait()

@@ -36,7 +36,11 @@ class PortabilityUoW(Protocol):
     async def add_tasks(self, new: Sequence[Task], events: Sequence[CloudEvent]) -> None: ...
 
     async def add_tasks_and_commit(
-        self, new: Sequence[Task], events: Sequence[CloudEvent]
+        self,
+        new: Sequence[Task],
+        events: Sequence[CloudEvent],
+        *,
+        unless_deleted_since: datetime | None = None,
     ) -> None: ...
 
     async def save_and_commit(

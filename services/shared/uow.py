@@ -10,6 +10,7 @@ Leaving the block without `commit()` rolls everything back, events included.
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -81,22 +82,39 @@ class UnitOfWork:
         """Queue events; they are written to the outbox by `commit`."""
         self._events.extend(events)
 
-    async def add_tasks(self, new: Sequence[Task], events: Sequence[CloudEvent]) -> None:
+    async def add_tasks(
+        self,
+        new: Sequence[Task],
+        events: Sequence[CloudEvent],
+        *,
+        unless_deleted_since: datetime | None = None,
+    ) -> None:
         """Insert new tasks with their events written to the outbox now, in
-        one round trip where the database allows (rather than at `commit`)."""
-        await self.tasks.add_with_outbox(new, outbox_rows(events))
+        one round trip where the database allows (rather than at `commit`).
+        `unless_deleted_since`: see `TaskRepository.add_with_outbox`."""
+        await self.tasks.add_with_outbox(
+            new, outbox_rows(events), unless_deleted_since=unless_deleted_since
+        )
         self._wrote_events = self._wrote_events or bool(events)
 
-    async def add_tasks_and_commit(self, new: Sequence[Task], events: Sequence[CloudEvent]) -> None:
+    async def add_tasks_and_commit(
+        self,
+        new: Sequence[Task],
+        events: Sequence[CloudEvent],
+        *,
+        unless_deleted_since: datetime | None = None,
+    ) -> None:
         """`add_tasks`, then `commit`: when the database takes the tasks and
         their events in one statement (PostgreSQL), by `run_alone`."""
         rows = outbox_rows(events)
         if not self.tasks.in_one_statement(new, rows):
-            await self.add_tasks(new, events)
+            await self.add_tasks(new, events, unless_deleted_since=unless_deleted_since)
             await self.commit()
             return
         self._wrote_events = self._wrote_events or bool(events)
-        await self.run_alone(self.tasks.add_with_outbox(new, rows))
+        await self.run_alone(
+            self.tasks.add_with_outbox(new, rows, unless_deleted_since=unless_deleted_since)
+        )
 
     async def save_and_commit(
         self, task: Task, *, previous_version: int, events: Sequence[CloudEvent]

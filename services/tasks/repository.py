@@ -33,6 +33,11 @@ class TaskIdTaken(Exception):
     """A new task's id is already a task's: nothing of the statement was written."""
 
 
+class TaskIdDeleted(Exception):
+    """A new task's id is a task's deleted within the window the caller gave:
+    nothing of the statement was written."""
+
+
 def _taken(exc: sa.exc.IntegrityError) -> bool:
     # A new task starts its own series (series_id = id), so its id is in use when
     # either key refuses it. PostgreSQL names the constraint, SQLite the columns.
@@ -112,7 +117,7 @@ def _from_row(row: sa.Row[Any]) -> Task:
 
 _OUTBOX_COLUMNS = ("event_id", "topic", "event_type", "partition_key", "payload", "created_at")
 _SHAPES_KEPT = 64
-_shapes: dict[tuple[int, int], sa.TextClause] = {}
+_shapes: dict[tuple[int, int, bool], sa.TextClause] = {}
 
 
 def _values(prefix: str, count: int, names: Sequence[str]) -> str:
@@ -121,22 +126,41 @@ def _values(prefix: str, count: int, names: Sequence[str]) -> str:
     )
 
 
-def _tasks_with_outbox(task_columns: list[str], n_tasks: int, n_events: int) -> sa.TextClause:
+def _tasks_with_outbox(
+    task_columns: list[str], n_tasks: int, n_events: int, *, unless_deleted: bool = False
+) -> sa.TextClause:
     """`n_tasks` task rows (`task_columns`, as `_to_row` makes them) and
     `n_events` outbox rows in one INSERT (the tasks' in a data-modifying CTE),
     with typed named parameters. SQLAlchemy never caches the compiled form of
-    a CTE holding an INSERT, so the statement is text, built once per shape."""
-    found = _shapes.get((n_tasks, n_events))
+    a CTE holding an INSERT, so the statement is text, built once per shape.
+
+    `unless_deleted` (one task): nothing is written when `deleted_tasks` has the
+    task's id deleted at `:deleted_since` or later; the outbox rows are inserted
+    once per task row the CTE inserted, so the statement's row count is 0 then."""
+    key = (n_tasks, n_events, unless_deleted)
+    found = _shapes.get(key)
     if found is not None:
         return found
     # Only the tables' own column names and numbered parameter names go into
     # the text; every value is a bound parameter.
-    sql = (
-        f"WITH new_tasks AS (INSERT INTO {tasks.name} ({', '.join(task_columns)})"  # noqa: S608
-        f" VALUES {_values('t', n_tasks, task_columns)})"
-        f" INSERT INTO {outbox_table.name} ({', '.join(_OUTBOX_COLUMNS)})"
-        f" VALUES {_values('e', n_events, _OUTBOX_COLUMNS)}"
-    )
+    if unless_deleted:
+        assert n_tasks == 1, "the deleted-id guard is for a single new task"
+        sql = (
+            f"WITH new_tasks AS (INSERT INTO {tasks.name} ({', '.join(task_columns)})"  # noqa: S608
+            f" SELECT {', '.join(f':t0_{name}' for name in task_columns)}"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {deleted_tasks.name} WHERE id = :t0_id"
+            " AND user_id = :t0_user_id AND deleted_at >= :deleted_since) RETURNING id)"
+            f" INSERT INTO {outbox_table.name} ({', '.join(_OUTBOX_COLUMNS)})"
+            f" SELECT e.* FROM (VALUES {_values('e', n_events, _OUTBOX_COLUMNS)})"
+            f" AS e ({', '.join(_OUTBOX_COLUMNS)}), new_tasks"
+        )
+    else:
+        sql = (
+            f"WITH new_tasks AS (INSERT INTO {tasks.name} ({', '.join(task_columns)})"  # noqa: S608
+            f" VALUES {_values('t', n_tasks, task_columns)})"
+            f" INSERT INTO {outbox_table.name} ({', '.join(_OUTBOX_COLUMNS)})"
+            f" VALUES {_values('e', n_events, _OUTBOX_COLUMNS)}"
+        )
     params = [
         sa.bindparam(f"{prefix}{n}_{name}", type_=table.c[name].type)
         for table, prefix, count, names in (
@@ -146,9 +170,11 @@ def _tasks_with_outbox(task_columns: list[str], n_tasks: int, n_events: int) -> 
         for n in range(count)
         for name in names
     ]
+    if unless_deleted:
+        params.append(sa.bindparam("deleted_since", type_=deleted_tasks.c.deleted_at.type))
     stmt = sa.text(sql).bindparams(*params)
     if len(_shapes) < _SHAPES_KEPT:
-        _shapes[(n_tasks, n_events)] = stmt
+        _shapes[key] = stmt
     return stmt
 
 
@@ -205,21 +231,43 @@ class TaskRepository:
         """Whether `add_with_outbox(new, outbox)` is a single statement."""
         return bool(new) and self._pg and bool(outbox)
 
-    async def add_with_outbox(self, new: Sequence[Task], outbox: Sequence[dict[str, Any]]) -> None:
+    async def add_with_outbox(
+        self,
+        new: Sequence[Task],
+        outbox: Sequence[dict[str, Any]],
+        *,
+        unless_deleted_since: datetime | None = None,
+    ) -> None:
         """New tasks and their outbox rows. On PostgreSQL one statement (the
         task rows inserted by a data-modifying CTE), so one round trip; SQLite
         has no such CTE and takes two statements in the same transaction.
-        `TaskIdTaken` when a new task's id is already taken."""
+        `TaskIdTaken` when a new task's id is already taken.
+
+        `unless_deleted_since` (a single new task, whose id the client chose):
+        `TaskIdDeleted`, and nothing written, when a task with that id was
+        deleted then or later. On PostgreSQL the same statement checks it."""
         if not new:
             return
+        guarded = unless_deleted_since is not None
+        assert not guarded or len(new) == 1, "the deleted-id guard is for a single new task"
         rows = [_to_row(task) for task in new]
         try:
             if self.in_one_statement(new, outbox):
                 params = {f"t{n}_{k}": v for n, row in enumerate(rows) for k, v in row.items()}
                 params |= {f"e{n}_{k}": v for n, row in enumerate(outbox) for k, v in row.items()}
-                stmt = _tasks_with_outbox(list(rows[0]), len(rows), len(outbox))
-                await self._conn.execute(stmt, params)
+                if guarded:
+                    params["deleted_since"] = unless_deleted_since
+                stmt = _tasks_with_outbox(
+                    list(rows[0]), len(rows), len(outbox), unless_deleted=guarded
+                )
+                written = await self._conn.execute(stmt, params)
+                if guarded and written.rowcount == 0:
+                    raise TaskIdDeleted(str(new[0].id))
                 return
+            if unless_deleted_since is not None and await self.get_deleted(
+                new[0].user_id, new[0].id, since=unless_deleted_since
+            ):
+                raise TaskIdDeleted(str(new[0].id))
             await self._conn.execute(tasks.insert(), rows)
         except sa.exc.IntegrityError as exc:
             if _taken(exc):

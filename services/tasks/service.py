@@ -19,7 +19,7 @@ from services.shared.timeutil import in_zone, localize, zone
 from services.tasks.domain.editing import apply_changes, new_task, same_fields
 from services.tasks.domain.model import Status, Task
 from services.tasks.domain.recurrence import NextOccurrence, Recurrence, parse_rule
-from services.tasks.repository import TaskIdTaken, TaskRepository
+from services.tasks.repository import TaskIdDeleted, TaskIdTaken, TaskRepository
 from services.tasks.schemas import (
     OccurrencesPublic,
     TaskCreate,
@@ -47,7 +47,11 @@ class TasksUoW(Protocol):
     async def add_tasks(self, new: Sequence[Task], events: Sequence[CloudEvent]) -> None: ...
 
     async def add_tasks_and_commit(
-        self, new: Sequence[Task], events: Sequence[CloudEvent]
+        self,
+        new: Sequence[Task],
+        events: Sequence[CloudEvent],
+        *,
+        unless_deleted_since: datetime | None = None,
     ) -> None: ...
 
     async def save_and_commit(
@@ -202,15 +206,17 @@ async def create_or_find_task(
     answer was lost), that task as it is now, and False. A chosen id that is
     taken otherwise, or whose task was deleted since, is a `Conflict`."""
     task = task_from_request(data, user_id=user.user_id, default_timezone=user.timezone)
-    if data.id is not None:
-        since = _now() - RESTORE_WINDOW
-        if await uow.read_alone(uow.tasks.get_deleted(user.user_id, task.id, since=since)):
-            raise Conflict(
-                f"task {task.id} was created and then deleted: to bring it back, "
-                f"POST /api/tasks/{task.id}/restore; to add another task, choose a new id"
-            )
+    # A chosen id may be a late repeat of a create whose task was deleted since:
+    # the insert itself refuses it (no round trip of its own), while restorable.
+    since = None if data.id is None else _now() - RESTORE_WINDOW
     try:
-        await store_new_tasks(uow, [task])
+        await store_new_tasks(uow, [task], unless_deleted_since=since)
+    except TaskIdDeleted:
+        await uow.rollback()
+        raise Conflict(
+            f"task {task.id} was created and then deleted: to bring it back, "
+            f"POST /api/tasks/{task.id}/restore; to add another task, choose a new id"
+        ) from None
     except TaskIdTaken:
         await uow.rollback()
         existing = await uow.read_alone(uow.tasks.get(user.user_id, task.id))
@@ -234,17 +240,27 @@ def created_events(task: Task, **extra: Any) -> list[CloudEvent]:
     return found
 
 
-async def store_new_tasks(uow: TasksUoW, tasks: Sequence[Task], **extra: Any) -> None:
+async def store_new_tasks(
+    uow: TasksUoW,
+    tasks: Sequence[Task],
+    *,
+    unless_deleted_since: datetime | None = None,
+    **extra: Any,
+) -> None:
     """The one way new tasks are stored, whatever door they come through
     (the API, the assistant, an import): each task with its events in the
-    outbox, one commit, and each counted in `todo_tasks_created_total`."""
+    outbox, one commit, and each counted in `todo_tasks_created_total`.
+    `unless_deleted_since` (a single task): `TaskIdDeleted` if its id is a task
+    deleted then or later (`TaskRepository.add_with_outbox`)."""
     chunks = [tasks[start : start + STORE_CHUNK] for start in range(0, len(tasks), STORE_CHUNK)]
     for chunk in chunks[:-1]:
         await uow.add_tasks(chunk, [e for task in chunk for e in created_events(task, **extra)])
     if chunks:  # the last one commits: a single task is one round trip where it can be
         last = chunks[-1]
         await uow.add_tasks_and_commit(
-            last, [e for task in last for e in created_events(task, **extra)]
+            last,
+            [e for task in last for e in created_events(task, **extra)],
+            unless_deleted_since=unless_deleted_since,
         )
     else:
         await uow.commit()

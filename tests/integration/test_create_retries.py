@@ -5,6 +5,8 @@ request finds the task instead of adding it twice, on SQLite and PostgreSQL."""
 import asyncio
 import uuid
 
+import sqlalchemy as sa
+
 from services.bootstrap import Container
 from tests.conftest import MakeUser, User, outbox_events
 
@@ -114,3 +116,31 @@ async def test_a_malformed_id_is_refused_by_name(alice: User) -> None:
     assert bad.status_code == 422, bad.text
     assert "id" in bad.text
     assert await _titles(alice) == []
+
+
+async def test_a_create_with_its_id_checks_for_a_deleted_task_in_the_statement_that_writes_it(
+    alice: User, container: Container
+) -> None:
+    """On PostgreSQL the deleted-id check costs no round trip of its own: the task,
+    its events and the check are one statement (SQLite reads first, in the same
+    transaction)."""
+    statements: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = container.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        task_id = str(uuid.uuid4())
+        created = await alice.post("/api/tasks", json={"id": task_id, **RENT})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    assert created.status_code == 201, created.text
+    touching = [s for s in statements if "deleted_tasks" in s or "INSERT INTO tasks" in s]
+    if container.settings.database_url.startswith("postgresql"):
+        assert len(touching) == 1, touching
+        assert "INSERT INTO outbox" in touching[0]
+    else:
+        assert [s.split()[0] for s in touching] == ["SELECT", "INSERT"], touching
+    assert await _events(container, task_id) == ["task.created", "reminder.scheduled"]

@@ -1,8 +1,9 @@
 """Benchmark 1: task creation throughput, POST /api/tasks against the floor.
 
-The floor is the same durable work done with raw asyncpg at the same
-concurrency: per task one transaction inserting the task row and its outbox
-event (the event built as the service builds it). The floor writes to a
+Each create carries an id the client drew, as the web page's do. The floor
+is the same durable work done with raw asyncpg at the same concurrency: per
+task one transaction inserting the task row and its outbox event (the event
+built as the service builds it). The floor writes to a
 database of its own, so the API's outbox relay never publishes its rows.
 Rounds alternate floor and API so drift of a noisy machine hits both; each
 side reports its median round. After the API's last create, the time its
@@ -127,7 +128,9 @@ class ApiSide:
 
     async def one(self) -> bool:
         """One create; False (and the answer kept as a failure) unless it was made."""
-        body = json.dumps(self._bodies.next())
+        # With an id of the client's, as the web page creates (a create sent again
+        # after a lost answer then finds its task instead of adding it twice).
+        body = json.dumps({"id": str(uuid.uuid4()), **self._bodies.next()})
         try:
             async with self._session.post(self._url, data=body, headers=self._headers) as response:
                 if response.status != 201:

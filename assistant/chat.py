@@ -311,8 +311,9 @@ class ChatTurn:
         )
         turn: Turn | None = None
         failure: str | None = None
+        key = state_key(self.conversation_id)
+        stored = False
         try:
-            key = state_key(self.conversation_id)
             state = await a.state.load(key)
             stored = state is not None
             if state is None or state.user_id != str(self.user.user_id):
@@ -332,15 +333,14 @@ class ChatTurn:
                 )
                 async for event in self._answer(turn):
                     await emit(event)
-            if turn.state.empty:
-                if stored:  # nothing was kept for this conversation: nothing to delete
-                    await a.state.delete(key)
-            else:
-                await a.state.save(key, turn.state)
         except Exception as exc:
             failure = _failure(exc)
         finally:
             with anyio.CancelScope(shield=True):
+                if turn is not None:
+                    # Kept even when the turn failed: the changes its tools made
+                    # before are real, and "undo" must still find them.
+                    failure = await self._keep_state(key, stored, turn, failure)
                 failure = await self._finish(turn, failure)
                 trace.end(
                     output=turn.answer.content if turn and turn.answer else None, error=failure
@@ -349,6 +349,22 @@ class ChatTurn:
             await emit(stream.error(failure or "the assistant did not answer"))
         else:
             await emit(stream.done(str(self.conversation_id), str(turn.answer.id)))
+
+    async def _keep_state(
+        self, key: str, stored: bool, turn: Turn, failure: str | None
+    ) -> str | None:
+        """Save what the conversation keeps across turns (a pending question, the
+        changes "undo" reverts), or drop it once there is nothing left to keep."""
+        a = self.assistant
+        try:
+            if turn.state.empty:
+                if stored:  # nothing was kept for this conversation: nothing to delete
+                    await a.state.delete(key)
+            else:
+                await a.state.save(key, turn.state)
+        except Exception as exc:
+            return failure or _failure(exc)
+        return failure
 
     async def _finish(self, turn: Turn | None, failure: str | None) -> str | None:
         # The turn is written ahead in one statement; folding it into the

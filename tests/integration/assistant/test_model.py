@@ -374,3 +374,29 @@ async def test_the_model_undoes_what_a_yes_ran_as_one_change(
     assert await titles(alice) == ["Old report"]
     restored = (await alice.get(f"/api/tasks/{old['id']}")).json()
     assert restored["remind_at"] == old["remind_at"]
+
+
+async def test_what_a_yes_ran_is_undone_even_when_the_model_then_failed(
+    alice: User, openai_standin: OpenAIStandIn
+) -> None:
+    old = await alice.add(title="Old report")
+    openai_standin.script(
+        tools(
+            call("add_task", {"title": "New report"}), call("delete_task", {"task_id": old["id"]})
+        ),
+    )
+    asked = await say(alice, "replace the old report with a new one")
+    assert asked.names[-2:] == ["confirm", "done"]
+    # The calls run, then the model fails to say so: the turn ends with an error.
+    openai_standin.script(failure(500, "down"))
+    ran = await say(alice, "yes", asked.conversation_id)
+    assert ran.names[-1] == "error"
+    assert await titles(alice) == ["New report"]
+
+    # The changes were remembered all the same, and one undo reverts them.
+    openai_standin.script(
+        tools(call("undo_last_change")), lambda request: text(tool_results(request)[-1])
+    )
+    undone = await say(alice, "undo", asked.conversation_id)
+    assert undone.text == "Restored “Old report”. Removed “New report”, which had just been added."
+    assert await titles(alice) == ["Old report"]

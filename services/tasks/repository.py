@@ -143,8 +143,7 @@ def _tasks_with_outbox(
         return found
     # Only the tables' own column names and numbered parameter names go into
     # the text; every value is a bound parameter.
-    if unless_deleted:
-        assert n_tasks == 1, "the deleted-id guard is for a single new task"
+    if unless_deleted:  # one task: `add_with_outbox` holds that rule
         sql = (
             f"WITH new_tasks AS (INSERT INTO {tasks.name} ({', '.join(task_columns)})"  # noqa: S608
             f" SELECT {', '.join(f':t0_{name}' for name in task_columns)}"

@@ -25,6 +25,12 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return clock
 
 
+def check_after(clock: Clock, membership: kafka._Membership, seconds: float) -> None:
+    """Move the clock on, then run the group's watch once, as its task does."""
+    clock.now += seconds
+    membership.check()
+
+
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
 
@@ -59,17 +65,13 @@ def test_a_wait_past_the_patience_is_logged_then_again_each_time_it_grows_by_as_
 ) -> None:
     caplog.set_level(logging.WARNING, logger="events.kafka")
     membership = kafka._Membership("todo-recurring-task", patience=60)
-    clock.now += 59
-    membership.check()
+    check_after(clock, membership, 59)
     assert warnings_of(caplog) == []
-    clock.now += 1
-    membership.check()
-    clock.now += 30
-    membership.check()  # 90 s: already said at 60
+    check_after(clock, membership, 1)
+    check_after(clock, membership, 30)  # 90 s: already said at 60
     assert len(warnings_of(caplog)) == 1
     assert "consumer group todo-recurring-task: not a member for 60 s" in warnings_of(caplog)[0]
-    clock.now += 30
-    membership.check()
+    check_after(clock, membership, 30)
     assert len(warnings_of(caplog)) == 2
     assert "not a member for 120 s" in warnings_of(caplog)[1]
     clock.now += 5
@@ -84,9 +86,7 @@ def test_a_join_within_the_patience_is_not_logged(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="events.kafka")
     membership = kafka._Membership("g", patience=60)
-    clock.now += 30
-    membership.check()
+    check_after(clock, membership, 30)
     membership.on_partitions_assigned({("t", 0)})
-    clock.now += 600
-    membership.check()
+    check_after(clock, membership, 600)
     assert caplog.records == []

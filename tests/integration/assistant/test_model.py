@@ -9,7 +9,7 @@ import pytest
 
 from assistant.config import AssistantSettings
 from tests.conftest import MakeUser, User
-from tests.integration.assistant.conftest import say, settings, titles
+from tests.integration.assistant.conftest import Reply, say, settings, titles
 from testsupport.openai_standin import (
     OpenAIStandIn,
     call,
@@ -350,10 +350,11 @@ async def test_the_model_undoes_the_last_change_with_its_own_tool(
     assert nothing.text == "Error: There is nothing to undo in this conversation."
 
 
-async def test_the_model_undoes_what_a_yes_ran_as_one_change(
-    alice: User, openai_standin: OpenAIStandIn
-) -> None:
-    old = await alice.add(title="Old report", remind_at="2031-01-01T09:00")
+async def propose_replacement(
+    alice: User, openai_standin: OpenAIStandIn, old: dict[str, Any]
+) -> Reply:
+    """The model proposes adding "New report" and deleting `old`: two changes,
+    so the turn asks for a yes first."""
     openai_standin.script(
         tools(
             call("add_task", {"title": "New report"}), call("delete_task", {"task_id": old["id"]})
@@ -361,17 +362,31 @@ async def test_the_model_undoes_what_a_yes_ran_as_one_change(
     )
     asked = await say(alice, "replace the old report with a new one")
     assert asked.names[-2:] == ["confirm", "done"]
+    return asked
+
+
+async def undo_replacement(
+    alice: User, openai_standin: OpenAIStandIn, conversation_id: str | None
+) -> None:
+    """One undo reverts all the yes ran, last call first."""
+    openai_standin.script(
+        tools(call("undo_last_change")), lambda request: text(tool_results(request)[-1])
+    )
+    undone = await say(alice, "undo", conversation_id)
+    assert undone.text == "Restored “Old report”. Removed “New report”, which had just been added."
+    assert await titles(alice) == ["Old report"]
+
+
+async def test_the_model_undoes_what_a_yes_ran_as_one_change(
+    alice: User, openai_standin: OpenAIStandIn
+) -> None:
+    old = await alice.add(title="Old report", remind_at="2031-01-01T09:00")
+    asked = await propose_replacement(alice, openai_standin, old)
     openai_standin.script(text("Done."))
     await say(alice, "yes", asked.conversation_id)
     assert await titles(alice) == ["New report"]
 
-    # What the yes ran is one change: one undo reverts all of it, last call first.
-    openai_standin.script(
-        tools(call("undo_last_change")), lambda request: text(tool_results(request)[-1])
-    )
-    undone = await say(alice, "undo", asked.conversation_id)
-    assert undone.text == "Restored “Old report”. Removed “New report”, which had just been added."
-    assert await titles(alice) == ["Old report"]
+    await undo_replacement(alice, openai_standin, asked.conversation_id)
     restored = (await alice.get(f"/api/tasks/{old['id']}")).json()
     assert restored["remind_at"] == old["remind_at"]
 
@@ -380,13 +395,7 @@ async def test_what_a_yes_ran_is_undone_even_when_the_model_then_failed(
     alice: User, openai_standin: OpenAIStandIn
 ) -> None:
     old = await alice.add(title="Old report")
-    openai_standin.script(
-        tools(
-            call("add_task", {"title": "New report"}), call("delete_task", {"task_id": old["id"]})
-        ),
-    )
-    asked = await say(alice, "replace the old report with a new one")
-    assert asked.names[-2:] == ["confirm", "done"]
+    asked = await propose_replacement(alice, openai_standin, old)
     # The calls run, then the model fails to say so: the turn ends with an error.
     openai_standin.script(failure(500, "down"))
     ran = await say(alice, "yes", asked.conversation_id)
@@ -394,9 +403,4 @@ async def test_what_a_yes_ran_is_undone_even_when_the_model_then_failed(
     assert await titles(alice) == ["New report"]
 
     # The changes were remembered all the same, and one undo reverts them.
-    openai_standin.script(
-        tools(call("undo_last_change")), lambda request: text(tool_results(request)[-1])
-    )
-    undone = await say(alice, "undo", asked.conversation_id)
-    assert undone.text == "Restored “Old report”. Removed “New report”, which had just been added."
-    assert await titles(alice) == ["Old report"]
+    await undo_replacement(alice, openai_standin, asked.conversation_id)

@@ -47,24 +47,38 @@ class MemoryRateLimiter:
         return None
 
 
+# One key's fixed window, counted on the Redis server in one command: the
+# window starts at the key's first request (as in memory), not on a wall-clock
+# boundary, so there is no double burst across a boundary. A key found without
+# an expiry gets one, so no counter outlives its window. Answers -1 within the
+# limit, else the milliseconds left in the window.
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  left = tonumber(ARGV[1])
+end
+if count <= tonumber(ARGV[2]) then return -1 end
+return left
+"""
+
+
 class RedisRateLimiter:
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis
 
         self._redis = redis.Redis.from_url(url)
+        # EVALSHA, loaded again by redis-py when the server has lost it (a restart).
+        self._hit = self._redis.register_script(_HIT)
 
     async def hit(self, key: str, limit: int, window: float) -> float | None:
-        # The window starts at the key's first request (as in memory), not on
-        # a wall-clock boundary: no double burst across a boundary.
-        name = f"todo:rl:{key}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(name, 0, px=max(1, int(window * 1000)), nx=True)
-            pipe.incr(name)
-            pipe.pttl(name)
-            _, count, left_ms = await pipe.execute()
-        if int(count) <= limit:
+        left_ms = int(
+            await self._hit(keys=[f"todo:rl:{key}"], args=[max(1, int(window * 1000)), limit])
+        )
+        if left_ms < 0:
             return None
-        return max(int(left_ms), 1) / 1000
+        return max(left_ms, 1) / 1000
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -86,6 +86,51 @@ async def test_replicas_share_the_redis_counters() -> None:
     assert all(wait is not None and 0 < wait <= 60 for wait in results[4:])
 
 
+async def test_a_redis_window_ends_and_a_restarted_server_loses_nothing() -> None:
+    """The counter's window starts at the key's first request and ends with it;
+    a server that lost its scripts (a restart, SCRIPT FLUSH) is given the
+    script again; a counter found without an expiry is given one."""
+    import asyncio
+    import os
+    import time
+    import uuid
+
+    import pytest
+    import redis.asyncio as redis
+
+    from services.shared.ratelimit import RedisRateLimiter
+
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set: `make test` starts Redis")
+    limiter, admin = RedisRateLimiter(url), redis.Redis.from_url(url)
+    key = f"test:{uuid.uuid4().hex}"
+    try:
+        assert [await limiter.hit(key, 2, 0.3) for _ in range(3)][:2] == [None, None]
+        wait = await limiter.hit(key, 2, 0.3)
+        assert wait is not None
+        assert 0 < wait <= 0.3
+        deadline = time.monotonic() + 10
+        while await admin.exists(f"todo:rl:{key}"):  # the window's end
+            assert time.monotonic() < deadline, "the counter outlived its window"
+            await asyncio.sleep(0.05)
+        assert await limiter.hit(key, 2, 0.3) is None
+
+        await admin.script_flush()
+        assert await limiter.hit(key, 2, 0.3) is None
+        assert await limiter.hit(key, 2, 0.3) is not None
+
+        stuck = f"todo:rl:{key}-stuck"
+        await admin.set(stuck, 50)  # no expiry: once, it would have blocked forever
+        wait = await limiter.hit(f"{key}-stuck", 2, 60)
+        assert wait is not None
+        assert 0 < wait <= 60
+        assert 0 < await admin.pttl(stuck) <= 60_000
+    finally:
+        await limiter.aclose()
+        await admin.aclose()
+
+
 async def test_the_page_is_served_but_not_its_development_tooling(container: object) -> None:
     """/static serves the page's files; web/'s package.json, installed node_modules and
     JavaScript unit tests stay on the disk, however the path is spelled."""

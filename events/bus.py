@@ -4,6 +4,12 @@ A consumer is an `async def handle(event)`; a `Subscription` names the topic
 and the consumer group it belongs to. A `Bus` publishes events (keyed by the
 user id, so one user's events keep their order) and drives subscriptions;
 which transport does it — memory, Kafka or Dapr — only `events/` knows.
+
+A subscription `every_process` is outside any group: each process that holds it
+gets every event published while it runs, and nothing from before it started;
+nothing is committed, redelivered after a restart or dead-lettered. It is for a
+live view whose readers catch up another way. Only a bus whose
+`every_process_subscriptions` is true takes one; the others refuse it.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +33,8 @@ class Subscription:
     handler: Handler
     # Deliveries tried before the event is dead-lettered.
     max_attempts: int = 5
+    # Every process gets every event, outside the group (see the module's docstring).
+    every_process: bool = False
 
 
 class Publisher(Protocol):
@@ -35,9 +43,22 @@ class Publisher(Protocol):
 
 
 class Bus(Publisher, Protocol):
+    # Whether `start` takes subscriptions with `every_process`.
+    every_process_subscriptions: bool
+
     async def start(self, subscriptions: Sequence[Subscription]) -> None: ...
 
     async def stop(self) -> None: ...
 
     async def ping(self) -> None:
         """Raise when the bus cannot be reached (readiness)."""
+
+
+def refuse_every_process(subscriptions: Sequence[Subscription], transport: str) -> None:
+    """For a bus that cannot hand every process every event."""
+    for subscription in subscriptions:
+        if subscription.every_process:
+            raise ValueError(
+                f"{transport} cannot give every process every event of {subscription.topic!r} "
+                f"(group {subscription.group!r}): subscribe in the group instead"
+            )

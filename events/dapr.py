@@ -53,7 +53,7 @@ from dapr.conf import settings as dapr_settings
 from dapr.ext.fastapi import DaprApp
 from fastapi import APIRouter, Request
 
-from events.bus import Subscription
+from events.bus import Subscription, refuse_every_process
 from events.cloudevents import CloudEvent
 from events.runtime import Dispatcher
 from events.topics import Topic
@@ -336,6 +336,9 @@ class DaprBus:
     With `grpc_port` events are published through the Dapr SDK over gRPC, without it
     through the sidecar's HTTP API. Health checks always use the HTTP API."""
 
+    # Dapr subscribes the app id: its replicas share each topic's deliveries.
+    every_process_subscriptions = False
+
     def __init__(
         self,
         *,
@@ -370,6 +373,7 @@ class DaprBus:
         Dapr keeps one subscription per pub/sub and topic for an app id, so an
         app lists one route per topic and hands each delivery to every consumer
         group of this process that subscribed to the topic."""
+        refuse_every_process(subscriptions, "Dapr")
         routes: dict[str, list[Subscription]] = {}
         for subscription in [*self._pending, *subscriptions]:
             _check_topic(subscription.topic)

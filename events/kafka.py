@@ -20,6 +20,16 @@ retried from the same offset after a backoff; a record is never skipped.
 Delivery is at-least-once (a crash hands again what was handled since the last
 commit); handlers are idempotent on the event id (events/processed.py).
 
+Every process (`Subscription.every_process`): one consumer per process, outside
+any group, reads every partition of those subscriptions' topics from the first
+record stamped after the bus started (less `EVERY_PROCESS_MARGIN_S` for clocks
+that differ between hosts), so what was published after the start arrives even
+when the broker is reached later. It commits nothing and never joins a group, so
+the broker's group coordinator (a rebalance, a coordinator that cannot load its
+partition after a broker restart) never holds it up. A record it cannot parse,
+or whose handler fails, is logged and passed: the groups that own the topic
+dead-letter it.
+
 Membership: a consumer handles nothing while it is not a member of its group,
 from its start until the broker's group coordinator completes its join, and
 again through every rebalance. `groups_joining()` says for how long each group
@@ -42,7 +52,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import (  # type: ignore[import-untyped]
@@ -50,6 +60,7 @@ from aiokafka import (  # type: ignore[import-untyped]
     AIOKafkaConsumer,
     AIOKafkaProducer,
     ConsumerRebalanceListener,
+    TopicPartition,
 )
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
 from aiokafka.errors import (  # type: ignore[import-untyped]
@@ -62,6 +73,7 @@ from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
 from events.bus import Subscription
 from events.cloudevents import CloudEvent
 from events.runtime import JITTER, Dispatcher, dead_letter_event
+from events.schemas import validate_data
 from events.stopping import cancel_and_wait
 from events.topics import Topic
 
@@ -89,6 +101,9 @@ DEPLOYMENT_HEADER = "todo-deployment"
 # A consumer group commits its offsets at most this often: under load, committing
 # whenever a record was handled was a broker round trip for nearly every record.
 COMMIT_INTERVAL_S = 0.2
+# An every-process consumer starts at the records stamped this long before its bus
+# started: the producers' clocks (on other hosts) may be a little behind this one's.
+EVERY_PROCESS_MARGIN_S = 1.0
 # The producer's guarantees (idempotent, every in-sync replica acknowledges) and its
 # batch size: what one partition carries in one produce request. aiokafka's default of
 # 16 KiB holds about 18 of our events, so a relay batch of 200 over a few partitions
@@ -137,6 +152,29 @@ def _broken(producer: Any) -> bool:
     return task is None or bool(task.done())
 
 
+async def _started(
+    make: Callable[[], Any],
+    start: Callable[[Any], Awaitable[None]],
+    backoff: "_Backoff",
+    what: str,
+) -> Any:
+    """A consumer from `make` once `start` has run on it; a broker that is down (or a
+    topic that is missing) only delays it, retried with `backoff`."""
+    while True:
+        consumer = make()
+        try:
+            await start(consumer)
+            backoff.reset()
+            return consumer
+        except BaseException as exc:
+            await consumer.stop()
+            if not isinstance(exc, Exception):
+                raise
+            delay = backoff.next()
+            log.warning("%s: cannot start (%s), retrying in %.1f s", what, exc, delay)
+            await asyncio.sleep(delay)
+
+
 def _first_error(futures: Sequence["asyncio.Future[Any]"]) -> Exception:
     for future in futures:
         if future.done() and not future.cancelled():
@@ -174,6 +212,8 @@ class KafkaBus:
     """`Bus` and `BatchPublisher` over Kafka. Nothing connects before the first
     `publish`, `start` or `ping`."""
 
+    every_process_subscriptions = True
+
     def __init__(
         self,
         bootstrap_servers: str,
@@ -195,6 +235,7 @@ class KafkaBus:
         self._producer: Any = None
         self._producer_lock = asyncio.Lock()
         self._consumers: list[_GroupConsumer] = []
+        self._readers: list[_EveryProcess] = []
         self._headers = [
             ("content-type", CONTENT_TYPE.encode()),
             (DEPLOYMENT_HEADER, group_prefix.encode()),
@@ -315,20 +356,34 @@ class KafkaBus:
 
     async def start(self, subscriptions: Sequence[Subscription]) -> None:
         by_group: dict[str, list[Subscription]] = defaultdict(list)
+        every_process: list[Subscription] = []
         for subscription in subscriptions:
-            by_group[subscription.group].append(subscription)
+            if subscription.every_process:
+                every_process.append(subscription)
+            else:
+                by_group[subscription.group].append(subscription)
         for group, members in by_group.items():
             consumer = _GroupConsumer(self, group, members)
             consumer.start()
             self._consumers.append(consumer)
+        if every_process:
+            reader = _EveryProcess(self, every_process)
+            reader.start()
+            self._readers.append(reader)
 
     async def stop(self) -> None:
         consumers, self._consumers = self._consumers, []
-        await asyncio.gather(*(c.stop() for c in consumers))
+        readers, self._readers = self._readers, []
+        await asyncio.gather(*(c.stop() for c in consumers), *(r.stop() for r in readers))
         async with self._producer_lock:
             producer, self._producer = self._producer, None
         if producer is not None:
             await self._close_producer(producer)
+
+    def reading_every_process(self) -> bool:
+        """Whether the every-process subscriptions' consumer has its positions (True
+        when there are none): from then on it only waits for records."""
+        return all(reader.reading.is_set() for reader in self._readers)
 
     def groups_joining(self) -> dict[str, float]:
         """Per consumer group of this process: the seconds its member has been waiting
@@ -497,25 +552,16 @@ class _GroupConsumer:
 
     async def _connect(self) -> Any:
         """A started consumer; a broker that is down at start-up only delays it."""
-        while True:
+
+        def make() -> Any:
             consumer = AIOKafkaConsumer(**self._bus._consumer_config(self._group))
             consumer.subscribe(list(self._by_topic), listener=self.membership)
-            try:
-                await consumer.start()
-                self._backoff.reset()
-                return consumer
-            except BaseException as exc:
-                await consumer.stop()
-                if not isinstance(exc, Exception):
-                    raise
-                delay = self._backoff.next()
-                log.warning(
-                    "consumer group %s: cannot connect (%s), retrying in %.1f s",
-                    self._group,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+            return consumer
+
+        async def start(consumer: Any) -> None:
+            await consumer.start()
+
+        return await _started(make, start, self._backoff, f"consumer group {self._group}")
 
     async def _process(self, consumer: Any, tp: Any, records: list[Any]) -> None:
         """Deliver one partition's records in order, noting each as reached for the
@@ -582,6 +628,127 @@ class _GroupConsumer:
             dead_letter_event(event, consumer=self._group, topic=record.topic, reason=reason),
         )
         log.error("consumer group %s dead-lettered %s", self._group, reason[:300])
+
+
+class _EveryProcess:
+    """The subscriptions every process takes: one consumer without a group, on
+    every partition of their topics, from the first record stamped after the bus
+    started. Each partition's records are handled in offset order, the partitions
+    of one fetch side by side."""
+
+    def __init__(self, bus: KafkaBus, subscriptions: list[Subscription]) -> None:
+        self._bus = bus
+        self._since_ms = int((time.time() - EVERY_PROCESS_MARGIN_S) * 1000)
+        self._by_topic: dict[str, list[Subscription]] = defaultdict(list)
+        for subscription in subscriptions:
+            self._by_topic[subscription.topic].append(subscription)
+        self._backoff = _Backoff()
+        self._task: asyncio.Task[None] | None = None
+        # Set once the consumer is positioned on every partition.
+        self.reading = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="kafka-every-process")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_and_wait(task)
+
+    async def _run(self) -> None:
+        consumer = await self._connect()
+        try:
+            self.reading.set()
+            while True:
+                try:
+                    batch = await consumer.getmany(timeout_ms=1000)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the broker is away: the positions are kept
+                    delay = self._backoff.next()
+                    log.warning(
+                        "every-process consumer: fetch failed, retrying in %.1f s",
+                        delay,
+                        exc_info=True,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                self._backoff.reset()
+                await asyncio.gather(*(self._handle(records) for records in batch.values()))
+        finally:
+            await consumer.stop()
+
+    async def _connect(self) -> Any:
+        """A started consumer assigned every partition of the topics, each at its
+        first record stamped since the start, or at its end when there is none."""
+        topics = sorted(self._by_topic)
+
+        def make() -> Any:
+            return AIOKafkaConsumer(
+                bootstrap_servers=self._bus._servers,
+                client_id=f"{self._bus._client_id}-every-process",
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="latest",
+                max_poll_records=self._bus._max_poll_records,
+            )
+
+        async def position(consumer: Any) -> None:
+            partitions = await self._partitions(topics)
+            await consumer.start()
+            consumer.assign(partitions)
+            # The ends first: a record appended after the search is past them.
+            ends = await consumer.end_offsets(partitions)
+            found = await consumer.offsets_for_times({p: self._since_ms for p in partitions})
+            for partition in partitions:
+                since = found.get(partition)
+                consumer.seek(partition, ends[partition] if since is None else since.offset)
+
+        what = f"every-process consumer of {', '.join(topics)}"
+        return await _started(make, position, self._backoff, what)
+
+    async def _partitions(self, topics: list[str]) -> list[Any]:
+        """Every partition of `topics`, from the cluster's metadata."""
+        client = AIOKafkaClient(
+            bootstrap_servers=self._bus._servers,
+            client_id=f"{self._bus._client_id}-every-process-metadata",
+        )
+        try:
+            await client.bootstrap()
+            cluster = await client.fetch_all_metadata()
+        finally:
+            await client.close()
+        found = {topic: cluster.partitions_for_topic(topic) for topic in topics}
+        missing = [topic for topic, partitions in found.items() if not partitions]
+        if missing:
+            raise LookupError(f"no such topics yet: {', '.join(missing)}")
+        return [TopicPartition(t, n) for t, partitions in found.items() for n in sorted(partitions)]
+
+    async def _handle(self, records: list[Any]) -> None:
+        for record in records:
+            if _deployment(record) != self._bus.group_prefix:
+                continue  # another deployment's record
+            try:
+                if record.value is None:
+                    raise ValueError("no value (tombstone)")
+                event = CloudEvent.model_validate_json(record.value)
+                validate_data(event.type, event.data)
+            except ValueError as exc:  # pydantic's and the schemas' errors are ValueErrors
+                where = f"{record.topic}/{record.partition}/{record.offset}"
+                log.warning("every-process consumer: passed %s: %s", where, str(exc)[:300])
+                continue
+            for subscription in self._by_topic[record.topic]:
+                try:
+                    await subscription.handler(event)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception(
+                        "every-process consumer: %s failed on %s %s",
+                        subscription.group,
+                        event.type,
+                        event.id,
+                    )
 
 
 async def ensure_topics(

@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from events.bus import Subscription
+from events.bus import Subscription, refuse_every_process
 from events.cloudevents import CloudEvent
 from events.runtime import Dispatcher
 from events.stopping import cancel_and_wait
@@ -97,6 +97,9 @@ class MemoryBus:
     # batches in flight without holding a transaction.
     in_process = True
 
+    # One process: what other processes publish never reaches it.
+    every_process_subscriptions = False
+
     def __init__(self, *, lanes: int = LANES) -> None:
         self._lanes = lanes
         self._subscriptions: dict[str, list[_Lanes]] = defaultdict(list)
@@ -109,6 +112,7 @@ class MemoryBus:
         self._record = True
 
     async def start(self, subscriptions: Sequence[Subscription]) -> None:
+        refuse_every_process(subscriptions, "the memory bus")
         for subscription in subscriptions:
             self._subscriptions[subscription.topic].append(
                 _Lanes(subscription, self._dispatcher, self._lanes)

@@ -76,6 +76,8 @@ class Worker(Protocol):
 class Realtime:
     hub: ConnectionHub
     fanout: Fanout
+    # Each process reads the live feed's topics itself (Kafka): no shared fanout.
+    every_process: bool = False
 
 
 @dataclass
@@ -300,7 +302,8 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
     principals = PrincipalCache(settings.auth_cache_seconds if exact else 0)
     hub = ConnectionHub()
     fanout: Fanout = LocalFanout(hub)
-    if settings.redis_url:
+    every_process = bus.every_process_subscriptions
+    if settings.redis_url and not every_process:
         fanout = RedisFanout(hub, settings.redis_url)
     return Container(
         settings=settings,
@@ -313,7 +316,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         ),
         bus=bus,
         relay=relay,
-        realtime=Realtime(hub, fanout),
+        realtime=Realtime(hub, fanout, every_process),
         reminders=ReminderScheduler(engine, lambda: UnitOfWork(engine, on_commit=relay.notify)),
         invalidation=(
             RedisInvalidation(principals, settings.redis_url)

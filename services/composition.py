@@ -49,7 +49,9 @@ def _task_api(container: Container, process: Process) -> None:
     from services.tasks.realtime import realtime_subscriptions
 
     process.subscriptions += [
-        *realtime_subscriptions(container.realtime.fanout),
+        *realtime_subscriptions(
+            container.realtime.fanout, every_process=container.realtime.every_process
+        ),
         occurrence_subscription(container.uow),
     ]
     from assistant.api import router as chat

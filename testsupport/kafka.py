@@ -68,9 +68,12 @@ async def start_group_at_the_end(
 async def start_groups_at_the_end(
     bootstrap_servers: str, subscriptions: Iterable[Subscription], *, prefix: str = ""
 ) -> None:
-    """`start_group_at_the_end` for the (prefixed) group of every subscription."""
+    """`start_group_at_the_end` for the (prefixed) group of every subscription; those
+    every process takes are in no group on Kafka."""
     topics_by_group: dict[str, set[str]] = defaultdict(set)
     for subscription in subscriptions:
+        if subscription.every_process:
+            continue
         topics_by_group[prefix + subscription.group].add(str(subscription.topic))
     for group, topics in topics_by_group.items():
         await start_group_at_the_end(bootstrap_servers, group, topics)

@@ -1,9 +1,12 @@
 """Real-time fan-out: every change of a user's tasks reaches every open
 WebSocket of that user, whichever replica holds the socket.
 
-task-api consumes `task-events` in one consumer group; the handler hands each
-change to a `Fanout`. With Redis (REDIS_URL) the fanout publishes on a Redis
-channel that every replica listens to; without it, it delivers in-process.
+On Kafka every task-api process reads `task-events` (and the in-app
+notifications) itself, outside any consumer group, and delivers each change to
+its own sockets. Through Dapr, or on the memory bus, the app consumes them in
+one group and the handler hands each change to a `Fanout`: with Redis
+(REDIS_URL) it publishes on a Redis channel every replica listens to; without
+it, it delivers in-process.
 """
 
 import asyncio
@@ -210,7 +213,10 @@ class RedisFanout:
         await self._redis.aclose()
 
 
-def realtime_subscriptions(fanout: Fanout) -> list[Subscription]:
+def realtime_subscriptions(fanout: Fanout, *, every_process: bool = False) -> list[Subscription]:
+    """`every_process`: each process reads the topics itself (a bus that takes
+    such subscriptions), so `fanout` is that process's own `LocalFanout`."""
+
     async def task_changes(event: CloudEvent) -> None:
         if event.type == EventType.USER_DELETED:
             closing = {"type": "account.deleted", "data": {}, "event_id": event.id, "close": True}
@@ -232,6 +238,8 @@ def realtime_subscriptions(fanout: Fanout) -> list[Subscription]:
         await fanout.broadcast(event.userid, message)
 
     return [
-        Subscription(Topic.TASK_EVENTS, REALTIME_GROUP, task_changes),
-        Subscription(Topic.NOTIFICATION_EVENTS, REALTIME_GROUP, notifications),
+        Subscription(Topic.TASK_EVENTS, REALTIME_GROUP, task_changes, every_process=every_process),
+        Subscription(
+            Topic.NOTIFICATION_EVENTS, REALTIME_GROUP, notifications, every_process=every_process
+        ),
     ]

@@ -7,7 +7,9 @@ most `delivery_timeout` seconds, so an outage fails fast and the outbox relay's
 circuit breaker can open. The producer itself is kept across an outage: it
 retries what it holds until the broker is back, in order, so what the relay
 re-publishes meanwhile arrives after it as duplicates (which consumers skip),
-never ahead of it. Only a producer whose sender died is replaced.
+never ahead of it. Only a producer whose sender died is replaced. A single
+`publish` (a dead letter) that timed out is remembered: published again, the
+event waits for that send and is not sent twice when it landed.
 
 Consuming: one consumer per `Subscription.group`. The partitions of one fetch
 are handled side by side, each record by record in offset order (one user's
@@ -101,6 +103,8 @@ DEPLOYMENT_HEADER = "todo-deployment"
 # A consumer group commits its offsets at most this often: under load, committing
 # whenever a record was handled was a broker round trip for nearly every record.
 COMMIT_INTERVAL_S = 0.2
+# The sends `publish` remembers whose acknowledgement did not come in time.
+UNSETTLED_KEPT = 1000
 # An every-process consumer starts at the records stamped this long before its bus
 # started: the producers' clocks (on other hosts) may be a little behind this one's.
 EVERY_PROCESS_MARGIN_S = 1.0
@@ -236,6 +240,8 @@ class KafkaBus:
         self._producer_lock = asyncio.Lock()
         self._consumers: list[_GroupConsumer] = []
         self._readers: list[_EveryProcess] = []
+        # `publish`es whose acknowledgement did not come in time, by what they sent.
+        self._unsettled: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self._headers = [
             ("content-type", CONTENT_TYPE.encode()),
             (DEPLOYMENT_HEADER, group_prefix.encode()),
@@ -244,9 +250,35 @@ class KafkaBus:
     # --- publishing ---------------------------------------------------------
 
     async def publish(self, topic: str, event: CloudEvent) -> None:
-        _, error = await self.publish_many([(topic, event)])
-        if error is not None:
-            raise error
+        """One event, acknowledged or raised. An acknowledgement that did not come in
+        time does not mean the record is lost: the producer goes on sending it. So the
+        same event published again (a dead letter whose delivery is retried) waits for
+        that send first, and is not sent a second time when it landed."""
+        key = (topic, event.id, (event.model_extra or {}).get("dlqconsumer"))
+        earlier = self._unsettled.pop(key, None)
+        if earlier is not None and await self._landed(earlier, key):
+            return
+        sent: list[asyncio.Future[Any]] = []
+        _, error = await self._send([(topic, event.userid, _encode(event))], sent)
+        if error is None:
+            return
+        if sent and not sent[0].done():
+            self._unsettled[key] = sent[0]
+            while len(self._unsettled) > UNSETTLED_KEPT:
+                del self._unsettled[next(iter(self._unsettled))]
+        raise error
+
+    async def _landed(self, earlier: "asyncio.Future[Any]", key: tuple[Any, ...]) -> bool:
+        """Whether an earlier send of the same event was acknowledged, waiting for it as
+        long as for a publish; raises while it is still under way."""
+        if not earlier.done():
+            await asyncio.wait({earlier}, timeout=self._delivery_timeout)
+        if not earlier.done():
+            self._unsettled[key] = earlier
+            raise TimeoutError(
+                f"Kafka at {self._servers} did not acknowledge within {self._delivery_timeout} s"
+            )
+        return not earlier.cancelled() and earlier.exception() is None
 
     async def publish_many(
         self, items: Sequence[tuple[str, CloudEvent]]
@@ -274,13 +306,18 @@ class KafkaBus:
         """Publish (topic, user id, CloudEvent JSON) records in order as they are,
         keyed by the user id; report the delivered prefix. The relay's path when
         no trace is recorded: the outbox rows go out without being parsed."""
+        return await self._send(records, [])
+
+    async def _send(
+        self, records: Sequence[tuple[str, str, bytes]], futures: list["asyncio.Future[Any]"]
+    ) -> tuple[int, Exception | None]:
+        """`publish_stored`, with the records' delivery futures put in `futures`."""
         if not records:
             return 0, None
         try:
             producer = await self._ready_producer()
         except Exception as exc:  # the broker is unreachable: nothing was sent
             return 0, exc
-        futures: list[asyncio.Future[Any]] = []
         error: Exception | None = None
         try:
             async with asyncio.timeout(self._delivery_timeout):

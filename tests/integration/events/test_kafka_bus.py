@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -41,6 +42,7 @@ from events.kafka import (
 from events.outbox import outbox_rows, outbox_table
 from events.processed import claim_event, processed_events
 from events.relay import OutboxRelay
+from events.runtime import dead_letter_event
 from events.topics import EventType, Topic
 from services.bootstrap import Container
 from tests.integration.events.conftest import (
@@ -355,6 +357,15 @@ async def kafka_script(command: str) -> int:
         stderr=asyncio.subprocess.DEVNULL,
     )
     return await process.wait()
+
+
+async def kafka_output(command: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        str(SCRIPTS / "kafka.sh"), command, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == 0, f"scripts/kafka.sh {command} failed"
+    return out.decode()
 
 
 async def test_a_broker_crash_fails_publishing_fast_and_both_sides_recover(
@@ -696,3 +707,40 @@ async def test_a_group_kept_waiting_does_not_hold_up_what_every_process_reads(
         await eventually(lambda: len(every.events) == 5)
         assert bus.groups_joining()[group] > 0  # the group is still waiting to join
         assert in_group.events == []
+
+
+async def test_a_dead_letter_whose_ack_came_late_is_not_sent_twice(
+    make_kafka_bus: MakeBus, open_tail: OpenTail
+) -> None:
+    """A publish whose acknowledgement does not come in time raises, yet the producer
+    goes on sending the record. Published again (the consumer retries the delivery
+    that dead-letters it), the same dead letter waits for that send instead of going
+    to the topic a second time. Here the broker is frozen while the first try waits."""
+    source = a_source()
+    bus = make_kafka_bus(delivery_timeout=1.0)
+    await bus.publish(TOPIC, make_event(source, str(uuid.uuid4()), 0))  # the producer is up
+    tail = await open_tail(TOPIC)
+    original = make_event(source, str(uuid.uuid4()), 1)
+    letters = [
+        dead_letter_event(original, consumer=group, topic="task-events", reason="unparseable")
+        for group in ("audit", "notification")
+    ]
+    pid = int((await kafka_output("pid")).strip())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(TimeoutError, match=r"did not acknowledge within 1\.0 s"):
+            await bus.publish(TOPIC, letters[0])
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    await bus.publish(TOPIC, letters[0])  # again: it waits for the first send
+    await bus.publish(TOPIC, letters[1])  # another group's dead letter of the same event
+    last = make_event(source, str(uuid.uuid4()), 2)
+    await bus.publish(TOPIC, last)
+
+    records = await tail.read(lambda rs: last.id in {json.loads(r.value)["id"] for r in rs})
+    sent = [json.loads(r.value) for r in ours(records, source)]
+    assert [(v["id"], v.get("dlqconsumer")) for v in sent] == [
+        (original.id, "audit"),
+        (original.id, "notification"),
+        (last.id, None),
+    ]

@@ -121,6 +121,14 @@ PRODUCER_OPTIONS: dict[str, Any] = {
 }
 
 
+def _event_of(record: Any) -> CloudEvent:
+    """The record's CloudEvent; ValueError (pydantic's ValidationError is one) when
+    it has none or it cannot be read."""
+    if record.value is None:
+        raise ValueError("no value (tombstone)")
+    return CloudEvent.model_validate_json(record.value)
+
+
 def _deployment(record: Any) -> str:
     """The deployment that published `record`; "" when it carries none."""
     for key, value in record.headers or ():
@@ -633,10 +641,8 @@ class _GroupConsumer:
 
     async def _deliver(self, record: Any) -> None:
         try:
-            if record.value is None:
-                raise ValueError("no value (tombstone)")
-            event = CloudEvent.model_validate_json(record.value)
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            event = _event_of(record)
+        except ValueError as exc:
             await self._dead_letter_unparseable(record, exc)
             return
         for subscription in self._by_topic[record.topic]:
@@ -766,11 +772,9 @@ class _EveryProcess:
             if _deployment(record) != self._bus.group_prefix:
                 continue  # another deployment's record
             try:
-                if record.value is None:
-                    raise ValueError("no value (tombstone)")
-                event = CloudEvent.model_validate_json(record.value)
+                event = _event_of(record)
                 validate_data(event.type, event.data)
-            except ValueError as exc:  # pydantic's and the schemas' errors are ValueErrors
+            except ValueError as exc:  # the schemas' errors are ValueErrors too
                 where = f"{record.topic}/{record.partition}/{record.offset}"
                 log.warning("every-process consumer: passed %s: %s", where, str(exc)[:300])
                 continue

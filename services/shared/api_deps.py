@@ -54,7 +54,7 @@ async def _current_user(
 CurrentUser = Annotated[Principal, Depends(_current_user)]
 
 
-def _if_match(
+async def _if_match(  # async: a plain function would run on a worker thread for every change
     if_match: Annotated[
         str | None, Header(description="The task version the change is based on")
     ] = None,

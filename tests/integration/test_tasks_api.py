@@ -1,6 +1,10 @@
 """The task routes (docs/reference.md, REST API), on SQLite and PostgreSQL."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio.to_thread
+import pytest
 
 from tests.conftest import MakeUser, User
 
@@ -140,3 +144,31 @@ async def test_recurrence_preview(alice: User) -> None:
     )
     assert bad.status_code == 422
     assert "BYDAY" in bad.json()["detail"]
+
+
+async def test_task_requests_never_wait_for_a_worker_thread(
+    make_user: MakeUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A plain (not async) endpoint or dependency runs on a worker thread: a hand-off
+    # and a wake-up per request, for nothing when it does no blocking work.
+    handed_off: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def recorded(func: Any, *args: Any, **kwargs: Any) -> Any:
+        handed_off.append(getattr(func, "__qualname__", repr(func)))
+        return await run_sync(func, *args, **kwargs)
+
+    user = await make_user()
+    monkeypatch.setattr(anyio.to_thread, "run_sync", recorded)
+    task = await user.add(title="Pay rent", priority="high")
+    url = f"/api/tasks/{task['id']}"
+    version = {"If-Match": str(task["version"])}
+    changed = await user.patch(url, json={"title": "Pay the rent"}, headers=version)
+    assert changed.status_code == 200, changed.text
+    done = await user.post(f"{url}/complete", headers={"If-Match": str(changed.json()["version"])})
+    assert done.status_code == 200, done.text
+    assert (await user.get("/api/tasks", params={"q": "rent"})).status_code == 200
+    assert (await user.get(url)).status_code == 200
+    assert (await user.delete(url)).status_code == 204
+
+    assert handed_off == []

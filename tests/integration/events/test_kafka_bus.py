@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+from aiokafka.client import AIOKafkaClient  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaConnectionError, KafkaError  # type: ignore[import-untyped]
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -750,3 +751,47 @@ async def test_a_dead_letter_whose_ack_came_late_is_not_sent_twice(
     assert sorted(written(records), key=str) == sorted(
         [(original.id, "audit"), (original.id, "notification"), (last.id, None)], key=str
     )
+
+
+async def test_a_steady_stream_is_fetched_in_batches_not_one_fetch_per_event(
+    make_kafka_bus: MakeBus, new_group: NewGroup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a steady trickle of events, a group consumer and an every-process
+    consumer each ask the broker for a batch at a time, not for every event:
+    a fetch per event cost a consumer most of its CPU."""
+    fetches: Counter[str] = Counter()
+    send = AIOKafkaClient.send
+
+    async def counted(client: Any, node_id: Any, request: Any, **kwargs: Any) -> Any:
+        if type(request).__name__.startswith("FetchRequest"):
+            fetches[client._client_id] += 1
+        return await send(client, node_id, request, **kwargs)
+
+    monkeypatch.setattr(AIOKafkaClient, "send", counted)
+    source, user = a_source(), str(uuid.uuid4())
+    in_group, every_process = Received(source), Received(source)
+    bus = make_kafka_bus()
+    group = await new_group(TOPIC)
+    await bus.start(
+        [
+            Subscription(TOPIC, group, in_group),
+            Subscription(TOPIC, f"{group}-all", every_process, every_process=True),
+        ]
+    )
+    publisher = make_kafka_bus()
+    await publisher.publish(TOPIC, make_event(source, user, 0))
+    await eventually(lambda: len(in_group.events) == len(every_process.events) == 1)
+
+    fetches.clear()
+    events = 200
+    for seq in range(1, events + 1):
+        await publisher.publish(TOPIC, make_event(source, user, seq))
+        await asyncio.sleep(0.01)  # the stream's pace, not a wait for anything
+    await eventually(lambda: len(in_group.events) == len(every_process.events) == events + 1)
+
+    assert [e.data["seq"] for e in in_group.events] == list(range(events + 1))
+    assert [e.data["seq"] for e in every_process.events] == list(range(events + 1))
+    consumers = {name: n for name, n in fetches.items() if not name.endswith("-ping")}
+    assert len(consumers) == 2, consumers
+    for name, count in consumers.items():
+        assert count < events / 4, f"{name} fetched {count} times for {events} events"

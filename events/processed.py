@@ -1,6 +1,7 @@
 """Idempotent consumers: a consumer records each event id it applied in the
 same transaction as the effect, so a redelivered event changes nothing."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -34,11 +35,31 @@ async def claim_event(conn: AsyncConnection, consumer: str, event_id: str) -> bo
     return result.rowcount == 1
 
 
-async def was_processed(conn: AsyncConnection, consumer: str, event_id: str) -> bool:
-    """Whether `consumer` already applied `event_id` (read-only check)."""
+async def claim_events(conn: AsyncConnection, consumers: Sequence[str], event_id: str) -> set[str]:
+    """`claim_event` for several consumers of one event, in one statement: the
+    consumers that apply `event_id` now (the others already did)."""
+    if not consumers:
+        return set()
+    now = datetime.now(UTC)
+    values = [{"consumer": c, "event_id": event_id, "processed_at": now} for c in consumers]
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    result = await conn.execute(
+        insert(processed_events)
+        .values(values)
+        .on_conflict_do_nothing()
+        .returning(processed_events.c.consumer)
+    )
+    return {str(consumer) for consumer in result.scalars()}
+
+
+async def processed_by(conn: AsyncConnection, consumers: Sequence[str], event_id: str) -> set[str]:
+    """Which of `consumers` already applied `event_id` (read-only, one query)."""
+    if not consumers:
+        return set()
     found = await conn.execute(
-        sa.select(processed_events.c.event_id).where(
-            processed_events.c.consumer == consumer, processed_events.c.event_id == event_id
+        sa.select(processed_events.c.consumer).where(
+            processed_events.c.consumer.in_(list(consumers)),
+            processed_events.c.event_id == event_id,
         )
     )
-    return found.first() is not None
+    return {str(consumer) for consumer in found.scalars()}

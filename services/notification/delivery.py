@@ -1,14 +1,18 @@
 """reminder.triggered → each enabled channel, once; a failing channel is
 recorded and dead-lettered on its own."""
 
+import asyncio
+import functools
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from events import CloudEvent, EventType, new_event
 from events.bus import PermanentFailure
-from events.processed import claim_event, was_processed
+from events.processed import claim_event, claim_events, processed_by
 from events.runtime import dead_letter_event
 from events.topics import Topic
 from services.notification import subscriptions
@@ -45,7 +49,31 @@ def _body(data: dict[str, Any]) -> str:
     return f"Reminder: {data['title']} — due {local:%a %d %b %H:%M} ({data['timezone']})"
 
 
+@dataclass(frozen=True)
+class _Send:
+    """One delivery to an external channel: `consumer` is its idempotency record."""
+
+    consumer: str
+    channel: str
+    send: Callable[[], Awaitable[None]]
+    gone: uuid.UUID | None = None  # the push subscription to remove if the service says so
+
+
+@dataclass(frozen=True)
+class _Sent:
+    send: _Send
+    error: str | None = None
+    removed: bool = False
+
+
 class ReminderDelivery:
+    """Two transactions a reminder, however many channels: the first reads the
+    preferences and which channels already had it, and adds the in-app
+    notification; then the external channels (email, webhook, each browser's
+    push) are sent at the same time, so a slow one holds up none of the others;
+    the second records their outcomes. A crash between a send and its record
+    sends again, with the same idempotency key (at least once)."""
+
     def __init__(
         self,
         uow_factory: Any,
@@ -70,52 +98,37 @@ class ReminderDelivery:
             raise PermanentFailure(f"malformed reminder.triggered: {exc}") from exc
         async with self._uow() as uow:
             prefs = await get_preferences(uow.connection, user_id)
-            pushes = await subscriptions.for_user(uow.connection, user_id)
-        if prefs.in_app:
-            await self._in_app(event, user_id, task_id, title, body)
-        if prefs.email and prefs.email_address and self._smtp is not None:
-            target, address = self._smtp, prefs.email_address
-            message_id = stable_message_id(f"reminder.{event.id}", target.sender)
-            await self._external(
-                event,
-                "email",
-                lambda: send_email(
-                    target, to=address, subject=title, body=body, message_id=message_id
-                ),
-            )
-        if prefs.webhook_url:
-            url, secret = prefs.webhook_url, prefs.webhook_secret
-            payload = {
-                "event_id": event.id,
-                "type": "reminder",
-                "task_id": str(task_id),
-                "title": title,
-                "body": body,
-                "due_at": event.data.get("due_at"),
-            }
-            allow = self._allow_private
-            await self._external(
-                event,
-                "webhook",
-                lambda: post_webhook(url, secret, payload, allow_private=allow),
-            )
-        if self._push is not None:
-            await self._web_push(event, task_id, title, body, pushes)
+            pushes = await subscriptions.for_user(uow.connection, user_id) if self._push else []
+            sends = self._sends(event, prefs, pushes, task_id, title, body)
+            done = await processed_by(uow.connection, [s.consumer for s in sends], event.id)
+            in_app = prefs.in_app and await self._in_app(uow, event, user_id, task_id, title, body)
+            await uow.commit()
+        if in_app:
+            NOTIFICATIONS.labels(channel="in_app", outcome="delivered").inc()
+        waiting = [s for s in sends if s.consumer not in done]
+        if not waiting:
+            return
+        results = await asyncio.gather(
+            *(self._attempt(event, s) for s in waiting), return_exceptions=True
+        )
+        # What was sent is recorded even when another channel raised: the retry
+        # of the event then sends only that one again.
+        await self._record(event, [r for r in results if isinstance(r, _Sent)])
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
-    async def _web_push(
+    def _sends(
         self,
         event: CloudEvent,
+        prefs: Preferences,
+        pushes: list[subscriptions.StoredSubscription],
         task_id: uuid.UUID,
         title: str,
         body: str,
-        pushes: list[subscriptions.StoredSubscription],
-    ) -> None:
-        """Every browser the user subscribed, each once: the idempotency key is the
-        event id per subscription. The page's service worker shows the message
-        tagged with `event_id`, so a resend replaces it instead of adding one, and
-        the `Topic` header lets the push service drop a queued earlier copy."""
-        sender = self._push
-        assert sender is not None
+    ) -> list[_Send]:
+        """The external deliveries the user's preferences ask for."""
+        sends: list[_Send] = []
         payload = {
             "event_id": event.id,
             "type": "reminder",
@@ -124,90 +137,124 @@ class ReminderDelivery:
             "body": body,
             "due_at": event.data.get("due_at"),
         }
-        topic = topic_for(f"reminder.{event.id}")
-        for push in pushes:
-            target = push.target()
-            await self._external(
-                event,
-                "push",
-                lambda target=target: sender.send(target, payload, topic=topic),
-                key=str(push.id),
-                gone=push.id,
-            )
-
-    async def _in_app(
-        self, event: CloudEvent, user_id: uuid.UUID, task_id: uuid.UUID, title: str, body: str
-    ) -> None:
-        async with self._uow() as uow:
-            if not await claim_event(uow.connection, f"{CONSUMER}:in_app", event.id):
-                return
-            note = await add_notification(
-                uow.connection,
-                user_id=user_id,
-                kind="reminder",
-                task_id=task_id,
-                title=title,
-                body=body,
-                source_event_id=event.id,
-                due_at=_due(event.data),
-                timezone=event.data.get("timezone"),
-            )
-            uow.emit(
-                self._outcome(
-                    event,
-                    EventType.NOTIFICATION_SENT,
-                    "in_app",
-                    notification=note.model_dump(mode="json"),
-                )
-            )
-            await uow.commit()
-        NOTIFICATIONS.labels(channel="in_app", outcome="delivered").inc()
-
-    async def _external(
-        self,
-        event: CloudEvent,
-        channel: str,
-        send: Any,
-        *,
-        key: str | None = None,
-        gone: uuid.UUID | None = None,
-    ) -> None:
-        """Send once per (channel, key) and event: recorded after the send, so a
-        crash in between sends again with the same idempotency key. `gone` is
-        the push subscription to remove when the push service says it is gone."""
-        consumer = f"{CONSUMER}:{channel}" + (f":{key}" if key else "")
-        async with self._uow() as uow:
-            if await was_processed(uow.connection, consumer, event.id):
-                return
-        error: str | None = None
-        removed = False
-        try:
-            await send()
-        except SubscriptionGone as exc:
-            error, removed = str(exc), gone is not None
-            log.info("%s delivery of %s: %s; subscription removed", channel, event.id, error)
-        except DeliveryError as exc:
-            error = str(exc)
-            log.warning("%s delivery of %s failed: %s", channel, event.id, error)
-        async with self._uow() as uow:
-            if not await claim_event(uow.connection, consumer, event.id):
-                return
-            if error is None:
-                uow.emit(self._outcome(event, EventType.NOTIFICATION_SENT, channel))
-            elif removed and gone is not None:
-                # Nothing to retry: the browser unsubscribed or its subscription expired.
-                await subscriptions.remove(uow.connection, gone)
-                uow.emit(self._outcome(event, EventType.NOTIFICATION_FAILED, channel, reason=error))
-            else:
-                uow.emit(
-                    self._outcome(event, EventType.NOTIFICATION_FAILED, channel, reason=error),
-                    dead_letter_event(
-                        event, consumer=consumer, topic=Topic.REMINDER_EVENTS, reason=error
+        if prefs.email and prefs.email_address and self._smtp is not None:
+            target, address = self._smtp, prefs.email_address
+            message_id = stable_message_id(f"reminder.{event.id}", target.sender)
+            sends.append(
+                _Send(
+                    f"{CONSUMER}:email",
+                    "email",
+                    lambda: send_email(
+                        target, to=address, subject=title, body=body, message_id=message_id
                     ),
                 )
+            )
+        if prefs.webhook_url:
+            url, secret, allow = prefs.webhook_url, prefs.webhook_secret, self._allow_private
+            sends.append(
+                _Send(
+                    f"{CONSUMER}:webhook",
+                    "webhook",
+                    lambda: post_webhook(url, secret, payload, allow_private=allow),
+                )
+            )
+        sender = self._push
+        if sender is not None:
+            # Every browser the user subscribed, each once: the idempotency key is
+            # the event id per subscription. The page's service worker shows the
+            # message tagged with `event_id`, so a resend replaces it instead of
+            # adding one, and the `Topic` header lets the push service drop a
+            # queued earlier copy.
+            topic = topic_for(f"reminder.{event.id}")
+            for push in pushes:
+                sends.append(
+                    _Send(
+                        f"{CONSUMER}:push:{push.id}",
+                        "push",
+                        functools.partial(sender.send, push.target(), payload, topic=topic),
+                        gone=push.id,
+                    )
+                )
+        return sends
+
+    async def _in_app(
+        self,
+        uow: Any,
+        event: CloudEvent,
+        user_id: uuid.UUID,
+        task_id: uuid.UUID,
+        title: str,
+        body: str,
+    ) -> bool:
+        """Add the in-app notification in `uow`; False when it was added before."""
+        if not await claim_event(uow.connection, f"{CONSUMER}:in_app", event.id):
+            return False
+        note = await add_notification(
+            uow.connection,
+            user_id=user_id,
+            kind="reminder",
+            task_id=task_id,
+            title=title,
+            body=body,
+            source_event_id=event.id,
+            due_at=_due(event.data),
+            timezone=event.data.get("timezone"),
+        )
+        uow.emit(
+            self._outcome(
+                event,
+                EventType.NOTIFICATION_SENT,
+                "in_app",
+                notification=note.model_dump(mode="json"),
+            )
+        )
+        return True
+
+    async def _attempt(self, event: CloudEvent, send: _Send) -> _Sent:
+        try:
+            await send.send()
+        except SubscriptionGone as exc:
+            log.info("%s delivery of %s: %s; subscription removed", send.channel, event.id, exc)
+            return _Sent(send, str(exc), removed=send.gone is not None)
+        except DeliveryError as exc:
+            log.warning("%s delivery of %s failed: %s", send.channel, event.id, exc)
+            return _Sent(send, str(exc))
+        return _Sent(send)
+
+    async def _record(self, event: CloudEvent, finished: list[_Sent]) -> None:
+        """The outcomes of the sends, in one transaction; a send another delivery
+        of the same event recorded first is not recorded (or counted) twice."""
+        if not finished:
+            return
+        async with self._uow() as uow:
+            mine = await claim_events(
+                uow.connection, [sent.send.consumer for sent in finished], event.id
+            )
+            recorded = [sent for sent in finished if sent.send.consumer in mine]
+            for sent in recorded:
+                channel, error = sent.send.channel, sent.error
+                if error is None:
+                    uow.emit(self._outcome(event, EventType.NOTIFICATION_SENT, channel))
+                elif sent.removed and sent.send.gone is not None:
+                    # Nothing to retry: the browser unsubscribed or its subscription expired.
+                    await subscriptions.remove(uow.connection, sent.send.gone)
+                    uow.emit(
+                        self._outcome(event, EventType.NOTIFICATION_FAILED, channel, reason=error)
+                    )
+                else:
+                    uow.emit(
+                        self._outcome(event, EventType.NOTIFICATION_FAILED, channel, reason=error),
+                        dead_letter_event(
+                            event,
+                            consumer=sent.send.consumer,
+                            topic=Topic.REMINDER_EVENTS,
+                            reason=error,
+                        ),
+                    )
             await uow.commit()
-        outcome = "delivered" if error is None else "failed"
-        NOTIFICATIONS.labels(channel=channel, outcome=outcome).inc()
+        for sent in recorded:
+            outcome = "delivered" if sent.error is None else "failed"
+            NOTIFICATIONS.labels(channel=sent.send.channel, outcome=outcome).inc()
 
     def _outcome(
         self, event: CloudEvent, kind: EventType, channel: str, **extra: Any

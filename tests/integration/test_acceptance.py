@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import json
 import re
+import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,12 +24,19 @@ from tests.integration.events.test_event_flow import eventually, register
 
 
 class Inbox:
-    """An SMTP server's handler that keeps what it received."""
+    """An SMTP server's handler that keeps what it received. With `waits_for`
+    set, a mail is accepted only once that happened (or refused after 5 s)."""
 
     def __init__(self) -> None:
         self.messages: list[email.message.Message] = []
+        self.waits_for: threading.Event | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.waits_for is not None:
+            # The SMTP server runs a loop of its own, in its own thread.
+            loop = asyncio.get_running_loop()
+            if not await loop.run_in_executor(None, self.waits_for.wait, 5):
+                return "451 waited 5 s for the webhook; try again later"
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 
@@ -453,6 +462,144 @@ async def test_webhooks_are_signed_and_a_failing_channel_does_not_block_the_othe
     assert json.loads(body)["title"] == "ping"
     assert failure["metadata"]["channel"] == "webhook"
     assert bad_inbox["total"] == 1  # in-app still delivered
+
+
+async def test_a_reminders_channels_go_out_together_so_a_slow_one_holds_up_none(
+    system: LiveServer, smtp: tuple[Inbox, int]
+) -> None:
+    """The mail server accepts the reminder's mail only once its webhook has
+    arrived: sent one after the other, the mail would wait for a webhook that
+    is not sent yet, and be refused."""
+    from testsupport.dapr_standin import LoopbackServer
+
+    inbox, _ = smtp
+    arrived = threading.Event()
+    hook = FastAPI()
+
+    @hook.post("/hook")
+    async def receive() -> dict[str, str]:
+        arrived.set()
+        return {"ok": "yes"}
+
+    server = LoopbackServer(hook)
+    await server.start()
+    inbox.waits_for = arrived
+    try:
+        async with httpx.AsyncClient(base_url=system.url) as client:
+            _, me = await register(client, system.url)
+            await api(
+                client,
+                "PUT",
+                "/api/notifications/preferences",
+                me,
+                json={
+                    "in_app": True,
+                    "email": True,
+                    "email_address": "ada@example.com",
+                    "webhook_url": f"{server.url}/hook",
+                },
+            )
+            soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+            await api(client, "POST", "/api/tasks", me, json={"title": "rent", "remind_at": soon})
+
+            async def outcomes() -> list[tuple[str, str]]:
+                page = await api(client, "GET", "/api/audit", me, params={"limit": 100})
+                return sorted(
+                    (e["metadata"]["channel"], e["event_type"])
+                    for e in page["items"]
+                    if e["event_type"].startswith("notification.")
+                )
+
+            for _ in range(400):
+                if len(await outcomes()) == 3:
+                    break
+                await asyncio.sleep(0.05)
+            found = await outcomes()
+    finally:
+        await server.stop()
+    assert found == [
+        ("email", "notification.sent"),
+        ("in_app", "notification.sent"),
+        ("webhook", "notification.sent"),
+    ]
+    assert len(inbox.messages) == 1
+
+
+async def test_a_reminder_to_every_channel_takes_two_transactions_and_its_redelivery_one(
+    container: Container, smtp: tuple[Inbox, int]
+) -> None:
+    from sqlalchemy import event as sa_event
+
+    from events import EventType, new_event
+    from services.notification.channels import parse_smtp_url
+    from services.notification.delivery import ReminderDelivery
+    from services.notification.inbox import Preferences, set_preferences
+    from services.shared.auth import accounts
+    from tests.conftest import outbox_events
+    from testsupport.dapr_standin import LoopbackServer
+
+    inbox, port = smtp
+    received: list[bytes] = []
+    hook = FastAPI()
+
+    @hook.post("/hook")
+    async def receive(request: Request) -> dict[str, str]:
+        received.append(await request.body())
+        return {"ok": "yes"}
+
+    server = LoopbackServer(hook)
+    await server.start()
+    begun: list[object] = []
+
+    def began(connection: object) -> None:
+        begun.append(connection)
+
+    try:
+        async with container.uow() as uow:
+            user = await accounts.ensure_local_user(uow, email="ada@example.com", timezone="UTC")
+        async with container.uow() as uow:
+            prefs = Preferences(
+                in_app=True,
+                email=True,
+                email_address="ada@example.com",
+                webhook_url=f"{server.url}/hook",
+            )
+            await set_preferences(uow.connection, user.user_id, prefs, allow_private_webhooks=True)
+            await uow.commit()
+        smtp_target = parse_smtp_url(f"smtp://127.0.0.1:{port}", "todo <todo@localhost>")
+        delivery = ReminderDelivery(container.uow, smtp_target, allow_private_webhooks=True)
+        task_id, now = uuid.uuid4(), datetime.now(UTC).isoformat()
+        reminder = new_event(
+            EventType.REMINDER_TRIGGERED,
+            source="/recurring-task-service",
+            user_id=str(user.user_id),
+            subject=str(task_id),
+            data={
+                "task_id": str(task_id),
+                "title": "Pay rent",
+                "remind_at": now,
+                "due_at": None,
+                "timezone": "UTC",
+                "fired_at": now,
+            },
+        )
+        sa_event.listen(container.engine.sync_engine, "begin", began)
+        try:
+            await delivery(reminder)
+            first = len(begun)
+            begun.clear()
+            await delivery(reminder)  # redelivered: every channel already had it
+            again = len(begun)
+        finally:
+            sa_event.remove(container.engine.sync_engine, "begin", began)
+    finally:
+        await server.stop()
+    assert (first, again) == (2, 1)
+    assert len(inbox.messages) == 1
+    assert len(received) == 1
+    events = await outbox_events(container, str(task_id))
+    sent = [e for e in events if e.type == "notification.sent"]
+    assert sorted(e.data["channel"] for e in sent) == ["email", "in_app", "webhook"]
 
 
 async def test_audit_is_per_user_and_exports(system: LiveServer) -> None:

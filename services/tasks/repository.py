@@ -402,13 +402,11 @@ class TaskRepository:
         if words:
             source, rank, match = self._text_search(words)
             conditions.append(match)
-        total = (
-            await self._conn.execute(
-                sa.select(sa.func.count()).select_from(source).where(*conditions)
-            )
-        ).scalar_one()
+        # The count rides along with the page, in the same statement: one round
+        # trip, and the database counts once (an uncorrelated subquery).
+        counted = sa.select(sa.func.count()).select_from(source).where(*conditions)
         stmt = (
-            sa.select(tasks)
+            sa.select(tasks, counted.correlate(None).scalar_subquery().label("total"))
             .select_from(source)
             .where(*conditions)
             .order_by(*self._order(query, rank))
@@ -416,7 +414,13 @@ class TaskRepository:
             .offset((query.page - 1) * query.limit)
         )
         rows = (await self._conn.execute(stmt)).all()
-        return [_from_row(r) for r in rows], int(total)
+        if rows:
+            total = int(rows[0].total)
+        elif query.page == 1:
+            total = 0
+        else:  # a page past the last one: nothing came back to carry the count
+            total = int((await self._conn.execute(counted)).scalar_one())
+        return [_from_row(r) for r in rows], total
 
     def _filters(
         self, query: TaskQuery, tz: ZoneInfo, now: datetime

@@ -3,7 +3,9 @@
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
+from services.bootstrap import Container
 from tests.conftest import User
 
 
@@ -158,3 +160,30 @@ async def test_pagination_totals_and_pages(alice: User) -> None:
     default = await _list(alice)
     assert default["limit"] == 20
     assert len(default["items"]) == 20
+
+
+async def test_a_page_and_its_total_are_one_statement(board: User, container: Container) -> None:
+    """The count rides along with the page; only a page past the last one asks
+    for the count on its own (nothing came back to carry it)."""
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM tasks" in statement:
+            sent.append(statement)
+
+    event.listen(container.engine.sync_engine, "after_cursor_execute", record)
+    try:
+        searched = await _list(board, q="report", status="active")
+        found = (titles(searched), searched["total"], len(sent))
+        assert found == (["Write quarterly report"], 1, 1)
+        sent.clear()
+        tagged = await _list(board, tags="work", limit=1, sort_by="title", sort_order="asc")
+        assert (titles(tagged), tagged["total"], len(sent)) == (["Plan the team offsite"], 2, 1)
+        sent.clear()
+        nothing = await _list(board, q="zebra")
+        assert (nothing["items"], nothing["total"], len(sent)) == ([], 0, 1)
+        sent.clear()
+        beyond = await _list(board, limit=2, page=9)
+        assert (beyond["items"], beyond["total"], len(sent)) == ([], 5, 2)
+    finally:
+        event.remove(container.engine.sync_engine, "after_cursor_execute", record)

@@ -10,6 +10,7 @@ import asyncio
 import email
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,7 +144,19 @@ class Stack:
         subprocess.run([str(a) for a in args], env=self.infra_env, check=True)  # noqa: S603
 
     def start_infra(self) -> None:
+        self.fresh_broker()
         self.script(SERVICES_SCRIPT, "start", "--kafka")
+
+    def fresh_broker(self) -> None:
+        """A campaign starts from an empty broker, as it starts from an emptied
+        database. Each run names its groups anew, so the topics and the offsets
+        of earlier runs would pile up (gigabytes after a few dozen runs), and the
+        broker the campaign restarts would reload all of it, which stretches its
+        recovery, and the window in which its group coordinators load, run by run."""
+        try:
+            self.broker_pid()
+        except subprocess.CalledProcessError:
+            shutil.rmtree(self.work / "state" / "kafka" / "data", ignore_errors=True)
 
     def stop_infra(self) -> None:
         self.script(SERVICES_SCRIPT, "stop", "--kafka")

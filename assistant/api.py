@@ -43,6 +43,12 @@ MAX_BODY_MESSAGE = 100_000  # the real limit (CHAT_MAX_MESSAGE_CHARS) is checked
 class ChatRequest(BaseModel):
     message: str = Field(min_length=1, max_length=MAX_BODY_MESSAGE)
     conversation_id: uuid.UUID | None = None
+    last_answer_id: uuid.UUID | None = Field(
+        default=None,
+        description="The `message_id` of the last `done` this client saw in the conversation. "
+        "Optional: when the process that gave that answer takes the turn, it does not read "
+        "the conversation back from the database.",
+    )
 
 
 def assistant_of(app: FastAPI) -> Assistant:
@@ -99,6 +105,7 @@ async def chat(
         body.message,
         conversation_id=body.conversation_id,
         token=credentials.credentials if credentials else None,
+        last_answer_id=body.last_answer_id,
     )
     send, receive = anyio.create_memory_object_stream[ChatEvent](64)
 

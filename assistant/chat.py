@@ -27,6 +27,7 @@ from assistant import chat_events, stream
 from assistant.config import AssistantSettings, assistant_settings
 from assistant.confirmation import read_answer
 from assistant.conversations import journal, store
+from assistant.conversations.recent import RecentMessages
 from assistant.dapr_state import DaprStateStore
 from assistant.errors import AssistantError
 from assistant.messages import Message, user
@@ -75,6 +76,7 @@ class Assistant:
         self._reading = reading
         self._folds: set[asyncio.Task[None]] = set()
         self._closing = asyncio.Event()
+        self.recent = RecentMessages(HISTORY_LOADED)
 
     @classmethod
     def for_container(
@@ -142,7 +144,11 @@ class Assistant:
         *,
         conversation_id: uuid.UUID | None = None,
         token: str | None = None,
+        last_answer_id: uuid.UUID | None = None,
     ) -> "ChatTurn":
+        """`last_answer_id`: the answer the client last saw in the conversation
+        (its `done`'s `message_id`); when this process gave it, the history is
+        not read back from the database."""
         text = message.strip()
         if not text:
             raise InvalidInput("message", "must not be empty")
@@ -150,17 +156,23 @@ class Assistant:
             limit = self.settings.chat_max_message_chars
             raise InvalidInput("message", f"must be at most {limit} characters")
         history: list[Message] | None = []
+        started_from: uuid.UUID | None = None
         if conversation_id is not None:
-            async with self._reading() as uow:
-                if self.agent.uses_history:
-                    history = await store.recent_messages(
-                        uow.connection, user.user_id, conversation_id, HISTORY_LOADED
-                    )
-                elif not await store.exists(uow.connection, user.user_id, conversation_id):
-                    history = None
+            started_from = self.recent.last_answer(conversation_id)
+            if self.agent.uses_history:
+                history = self.recent.get(user.user_id, conversation_id, last_answer_id)
+            if history is None or not self.agent.uses_history:
+                async with self._reading() as uow:
+                    if self.agent.uses_history:
+                        history = await store.recent_messages(
+                            uow.connection, user.user_id, conversation_id, HISTORY_LOADED
+                        )
+                    elif not await store.exists(uow.connection, user.user_id, conversation_id):
+                        history = None
         if history is None:
             raise NotFound(f"no conversation {conversation_id}")
-        return ChatTurn(self, user, text, conversation_id or uuid.uuid4(), history, token)
+        conversation = conversation_id or uuid.uuid4()
+        return ChatTurn(self, user, text, conversation, history, token, started_from)
 
     async def write_ahead(self, record: journal.TurnRecord) -> None:
         """The finished turn, durable in one statement (`done` waits for this only)."""
@@ -300,6 +312,7 @@ class ChatTurn:
     conversation_id: uuid.UUID
     history: list[Message]
     token: str | None
+    started_from: uuid.UUID | None = None  # the last answer `recent` held as the turn began
 
     async def run(self, emit: Emit) -> None:
         """Answer the message through `emit`; ends with `done` or `error`, never raises."""
@@ -387,6 +400,14 @@ class ChatTurn:
             try:
                 await a.write_ahead(record)
                 a.fold_later(self.conversation_id)
+                if a.agent.uses_history:
+                    a.recent.keep(
+                        self.user.user_id,
+                        self.conversation_id,
+                        self.started_from,
+                        [*self.history, *record.messages],
+                        record.answer_id,
+                    )
                 return failure
             except Exception as exc:
                 attempt += 1

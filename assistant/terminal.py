@@ -48,6 +48,7 @@ class _Printer:
     def __init__(self, write: Write) -> None:
         self.write = write
         self.confirm: str | None = None
+        self.answer_id: uuid.UUID | None = None  # the turn's `done` names its answer
         self._mid_line = False
 
     async def __call__(self, event: ChatEvent) -> None:
@@ -63,6 +64,8 @@ class _Printer:
             self.confirm = str(data["summary"])
         elif event.event == "error":
             self._line(f"! {data['detail']}")
+        elif event.event == "done":
+            self.answer_id = uuid.UUID(str(data["message_id"]))
 
     def _line(self, text: str) -> None:
         self.write(("\n" if self._mid_line else "") + text + "\n")
@@ -79,6 +82,7 @@ async def converse(
 ) -> uuid.UUID | None:
     """Chat until end of input or "exit"; returns the conversation's id."""
     conversation_id: uuid.UUID | None = None
+    last_answer_id: uuid.UUID | None = None
     queued: str | None = None
     while True:
         line = queued if queued is not None else await read("you> ")
@@ -89,7 +93,11 @@ async def converse(
             continue
         try:
             turn = await assistant.open_turn(
-                user, line, conversation_id=conversation_id, token=token
+                user,
+                line,
+                conversation_id=conversation_id,
+                token=token,
+                last_answer_id=last_answer_id,
             )
         except DomainError as exc:
             write(f"! {exc.detail}\n")
@@ -97,6 +105,7 @@ async def converse(
         conversation_id = turn.conversation_id
         printer = _Printer(write)
         await turn.run(printer)
+        last_answer_id = printer.answer_id
         if printer.confirm is None:
             write("\n")
             continue

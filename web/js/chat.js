@@ -134,6 +134,8 @@ export class ChatPane {
     this.onReveal = onReveal;
     this.getUser = getUser;
     this.conversationId = null;
+    // The answer this page last showed: the server then needs not read the conversation back.
+    this.lastAnswerId = null;
     this.streaming = null;
     this.log = $("#chat-log", root);
     this.input = $("#composer-input", root);
@@ -300,6 +302,7 @@ export class ChatPane {
     try {
       const body = { message: text };
       if (this.conversationId) body.conversation_id = this.conversationId;
+      if (this.conversationId && this.lastAnswerId) body.last_answer_id = this.lastAnswerId;
       const response = await fetch("/api/chat", {
         method: "POST",
         headers: authHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
@@ -362,6 +365,7 @@ export class ChatPane {
         break;
       case "done":
         if (turn.changed) this.offerUndo(turn);
+        this.lastAnswerId = data.message_id || null;
         if (data.conversation_id) {
           const isNew = data.conversation_id !== this.conversationId;
           this.conversationId = data.conversation_id;
@@ -369,6 +373,7 @@ export class ChatPane {
         }
         break;
       case "error":
+        this.lastAnswerId = null;
         turn.stopTyping();
         this.errorNote(turn, (data && data.detail) || "Something went wrong.");
         break;
@@ -487,6 +492,7 @@ export class ChatPane {
   newConversation() {
     if (this.streaming) this.stop();
     this.conversationId = null;
+    this.lastAnswerId = null;
     this.showWelcome();
     this.markCurrent();
     this.toggleHistory(false);
@@ -548,6 +554,8 @@ export class ChatPane {
       return;
     }
     this.conversationId = id;
+    const answers = messages.filter((m) => (m.role || m.author) === "assistant" && m.id);
+    this.lastAnswerId = answers.length ? answers[answers.length - 1].id : null;
     clear(this.log);
     let turn = null;
     for (const m of messages) {

@@ -137,10 +137,17 @@ def parse_sse(body: str) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
-async def say(user: User, message: str, conversation_id: str | None = None) -> Reply:
+async def say(
+    user: User,
+    message: str,
+    conversation_id: str | None = None,
+    last_answer_id: str | None = None,
+) -> Reply:
     body: dict[str, Any] = {"message": message}
     if conversation_id:
         body["conversation_id"] = conversation_id
+    if last_answer_id:
+        body["last_answer_id"] = last_answer_id
     response = await user.post(CHAT_PATH, json=body)
     if response.headers.get("content-type", "").startswith("text/event-stream"):
         return Reply(response.status_code, parse_sse(response.text))

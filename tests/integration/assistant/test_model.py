@@ -3,11 +3,16 @@ Completions stream, scripted per test, with the real MCP tools behind it."""
 
 import re
 import time
+import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
+from assistant.chat import Assistant
 from assistant.config import AssistantSettings
+from assistant.conversations import store
+from services.bootstrap import Container
 from tests.conftest import MakeUser, User
 from tests.integration.assistant.conftest import Reply, say, settings, titles
 from testsupport.openai_standin import (
@@ -236,6 +241,58 @@ async def test_history_is_carried_into_the_next_turn(
     messages = openai_standin.requests[-1]["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[2]["content"] == "Hi! What should I note down?"
+
+
+async def test_a_turn_that_names_the_last_answer_does_not_read_the_history_back(
+    alice: User, openai_standin: OpenAIStandIn, container: Container, assistant: Assistant
+) -> None:
+    """The client names the answer this process gave last: the model gets the
+    history the process kept, the same as the database holds, with no read.
+    Naming an answer that is not the last (another window went on meanwhile)
+    reads the conversation from the database."""
+    user_id = uuid.UUID(alice.id)
+    reads: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "conversation_messages" in statement:
+            reads.append(statement)
+
+    async def stored(conversation_id: str) -> list[dict[str, Any]]:
+        await assistant.settled()
+        async with container.reading() as uow:
+            found = await store.recent_messages(
+                uow.connection, user_id, uuid.UUID(conversation_id), 200
+            )
+        assert found is not None
+        return [m.to_openai() for m in found]
+
+    async def turn(message: str, conversation_id: str, last_answer_id: str) -> Reply:
+        reads.clear()
+        event.listen(container.engine.sync_engine, "after_cursor_execute", record)
+        try:
+            return await say(alice, message, conversation_id, last_answer_id)
+        finally:
+            event.remove(container.engine.sync_engine, "after_cursor_execute", record)
+
+    openai_standin.script(tools(call("add_task", {"title": "Buy milk"})), text("Added Buy milk."))
+    first = await say(alice, "add buy milk")
+    conversation = first.conversation_id
+    before = await stored(conversation)
+    assert [m["role"] for m in before] == ["user", "assistant", "tool", "assistant"]
+
+    openai_standin.script(text("Anything else?"))
+    second = await turn("thanks", conversation, first.done["message_id"])
+    assert second.text == "Anything else?"
+    assert reads == []
+    assert openai_standin.requests[-1]["messages"][1:-1] == before
+
+    before = await stored(conversation)
+    openai_standin.script(text("Sure."))
+    third = await turn("one more thing", conversation, first.done["message_id"])
+    assert third.text == "Sure."
+    assert len(reads) == 1
+    assert openai_standin.requests[-1]["messages"][1:-1] == before
+    assert len(before) == 6
 
 
 async def test_tool_steps_are_bounded(alice: User, openai_standin: OpenAIStandIn) -> None:

@@ -48,8 +48,10 @@ def _events(result: dict[str, Any]) -> dict[str, Any]:
 
 def _assistant(result: dict[str, Any]) -> dict[str, Any]:
     return {
-        # A model turn up to `done`, its storage on the stream's path included.
-        "chat_overhead": _get(result, "turns", "added_by_model_turn"),
+        # A model turn's own work up to `done` (its storage on the stream's path
+        # included), over the model's own time in the turn; then over the tool call.
+        "chat_overhead": _get(result, "turns", "added_over_model"),
+        "chat_overhead_vs_tool_call": _get(result, "turns", "added_by_model_turn"),
         "chat_offline_overhead": _get(result, "turns", "added_by_offline_turn"),
         "chat_loop_overhead": _get(result, "turns", "added_by_model_loop"),
         "parser_per_s": _get(result, "parser", "per_second"),

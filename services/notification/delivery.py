@@ -98,7 +98,11 @@ class ReminderDelivery:
             raise PermanentFailure(f"malformed reminder.triggered: {exc}") from exc
         async with self._uow() as uow:
             prefs = await get_preferences(uow.connection, user_id)
-            pushes = await subscriptions.for_user(uow.connection, user_id) if self._push else []
+            pushes = (
+                await subscriptions.for_user(uow.connection, user_id)
+                if self._push is not None
+                else []
+            )
             sends = self._sends(event, prefs, pushes, task_id, title, body)
             done = await processed_by(uow.connection, [s.consumer for s in sends], event.id)
             in_app = prefs.in_app and await self._in_app(uow, event, user_id, task_id, title, body)

@@ -157,18 +157,18 @@ class Assistant:
             raise InvalidInput("message", f"must be at most {limit} characters")
         history: list[Message] | None = []
         started_from: uuid.UUID | None = None
-        if conversation_id is not None:
+        if conversation_id is not None and self.agent.uses_history:
             started_from = self.recent.last_answer(conversation_id)
-            if self.agent.uses_history:
-                history = self.recent.get(user.user_id, conversation_id, last_answer_id)
-            if history is None or not self.agent.uses_history:
+            history = self.recent.get(user.user_id, conversation_id, last_answer_id)
+            if history is None:
                 async with self._reading() as uow:
-                    if self.agent.uses_history:
-                        history = await store.recent_messages(
-                            uow.connection, user.user_id, conversation_id, HISTORY_LOADED
-                        )
-                    elif not await store.exists(uow.connection, user.user_id, conversation_id):
-                        history = None
+                    history = await store.recent_messages(
+                        uow.connection, user.user_id, conversation_id, HISTORY_LOADED
+                    )
+        elif conversation_id is not None:
+            async with self._reading() as uow:
+                if not await store.exists(uow.connection, user.user_id, conversation_id):
+                    history = None
         if history is None:
             raise NotFound(f"no conversation {conversation_id}")
         conversation = conversation_id or uuid.uuid4()

@@ -29,10 +29,7 @@ processed_events = table_of(ProcessedEvent)
 async def claim_event(conn: AsyncConnection, consumer: str, event_id: str) -> bool:
     """True the first time `consumer` applies `event_id`; False when it
     already did (then skip the effect). Call it inside the effect's transaction."""
-    values = {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    result = await conn.execute(insert(processed_events).values(values).on_conflict_do_nothing())
-    return result.rowcount == 1
+    return consumer in await claim_events(conn, [consumer], event_id)
 
 
 async def claim_events(conn: AsyncConnection, consumers: Sequence[str], event_id: str) -> set[str]:

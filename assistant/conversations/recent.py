@@ -64,10 +64,10 @@ class RecentMessages:
         entry) wrote ahead `messages`, the conversation's recent ones; it ended
         with `answer_id` (None: without an answer). Kept only when nothing else
         changed the entry meanwhile and there is an answer to name it by."""
-        if self.last_answer(conversation_id) != started_from or answer_id is None:
-            self.forget(conversation_id)
-            return
+        unchanged = self.last_answer(conversation_id) == started_from
         self.forget(conversation_id)
+        if not unchanged or answer_id is None:
+            return
         kept = tuple(messages[-self._keep :])
         self._entries[conversation_id] = _Entry(user_id, answer_id, kept)
         self._held += len(kept)

@@ -1,5 +1,6 @@
 """Database engines: SQLite (embedded default) and PostgreSQL, one code path."""
 
+import contextlib
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,6 +55,20 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: sa.Connection) -> None:
         if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    # A task cancelled in the middle of a statement (between an INSERT …
+    # RETURNING's first step and its last row) leaves that statement active, and
+    # the pool then discards the connection without closing its cursor. SQLite
+    # keeps a connection with an active statement open, transaction and write
+    # lock included, until the statement is finalised: every other writer would
+    # wait on "database is locked" until garbage collection happened to run.
+    # Closing the cursor first lets the connection really close.
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(ctx: sa.engine.ExceptionContext) -> None:
+        cursor = getattr(ctx.execution_context, "cursor", None)
+        if ctx.is_disconnect and cursor is not None:
+            with contextlib.suppress(Exception):
+                cursor.close()
 
 
 def reader(engine: AsyncEngine) -> AsyncEngine:

@@ -27,7 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.client import AIOKafkaClient  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaConnectionError, KafkaError  # type: ignore[import-untyped]
 from opentelemetry import trace
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import kafka, tracing
 from events.bus import PermanentFailure, Subscription
@@ -46,6 +46,7 @@ from events.relay import OutboxRelay
 from events.runtime import dead_letter_event
 from events.topics import EventType, Topic
 from services.bootstrap import Container
+from services.shared.db import create_engine
 from tests.integration.events.conftest import (
     MakeBus,
     NewGroup,
@@ -137,7 +138,7 @@ def ours(records: list[Any], source: str) -> list[Any]:
 
 @pytest.fixture
 async def effects_db(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'effects.db'}")
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'effects.db'}")
     async with engine.begin() as conn:
         await conn.run_sync(lambda c: processed_events.create(c))
         await conn.run_sync(lambda c: EFFECTS.create(c))

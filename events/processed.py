@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Field, SQLModel
 
 from events.sqltypes import UTCDateTime, table_of
@@ -26,10 +27,20 @@ class ProcessedEvent(SQLModel, table=True):
 processed_events = table_of(ProcessedEvent)
 
 
+def _claim(conn: AsyncConnection, consumers: Sequence[str], event_id: str) -> Insert:
+    now = datetime.now(UTC)
+    values = [{"consumer": c, "event_id": event_id, "processed_at": now} for c in consumers]
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    return insert(processed_events).values(values).on_conflict_do_nothing()
+
+
 async def claim_event(conn: AsyncConnection, consumer: str, event_id: str) -> bool:
     """True the first time `consumer` applies `event_id`; False when it
     already did (then skip the effect). Call it inside the effect's transaction."""
-    return consumer in await claim_events(conn, [consumer], event_id)
+    # The row count, not RETURNING: on SQLite a statement with RETURNING takes a
+    # second trip to the database's thread, and this one holds the write lock.
+    result = await conn.execute(_claim(conn, [consumer], event_id))
+    return result.rowcount == 1
 
 
 async def claim_events(conn: AsyncConnection, consumers: Sequence[str], event_id: str) -> set[str]:
@@ -37,14 +48,8 @@ async def claim_events(conn: AsyncConnection, consumers: Sequence[str], event_id
     consumers that apply `event_id` now (the others already did)."""
     if not consumers:
         return set()
-    now = datetime.now(UTC)
-    values = [{"consumer": c, "event_id": event_id, "processed_at": now} for c in consumers]
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     result = await conn.execute(
-        insert(processed_events)
-        .values(values)
-        .on_conflict_do_nothing()
-        .returning(processed_events.c.consumer)
+        _claim(conn, consumers, event_id).returning(processed_events.c.consumer)
     )
     return {str(consumer) for consumer in result.scalars()}
 

@@ -103,6 +103,7 @@ def _notification(container: Container, process: Process) -> None:
             ReminderDelivery(
                 container.uow,
                 container.smtp,
+                reading=container.reading,
                 allow_private_webhooks=container.settings.webhook_allow_private,
                 push=container.push,
             ),

@@ -35,6 +35,7 @@ from services.shared.metrics import NOTIFICATIONS
 log = logging.getLogger(__name__)
 SOURCE = "/notification-service"
 CONSUMER = "notification"
+IN_APP = f"{CONSUMER}:in_app"
 
 
 def _due(data: dict[str, Any]) -> datetime | None:
@@ -67,22 +68,26 @@ class _Sent:
 
 
 class ReminderDelivery:
-    """Two transactions a reminder, however many channels: the first reads the
-    preferences and which channels already had it, and adds the in-app
-    notification; then the external channels (email, webhook, each browser's
-    push) are sent at the same time, so a slow one holds up none of the others;
-    the second records their outcomes. A crash between a send and its record
-    sends again, with the same idempotency key (at least once)."""
+    """At most two transactions a reminder, however many channels. The
+    preferences, and which channels already had the reminder, are read without
+    a transaction; one transaction adds the in-app notification; then the
+    external channels (email, webhook, each browser's push) are sent at the same
+    time, so a slow one holds up none of the others; the second transaction
+    records their outcomes. A redelivery that every channel already had takes
+    no transaction. A crash between a send and its record sends again, with the
+    same idempotency key (at least once)."""
 
     def __init__(
         self,
         uow_factory: Any,
         smtp: SmtpTarget | None,
         *,
+        reading: Any,
         allow_private_webhooks: bool = False,
         push: PushSender | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._reading = reading
         self._smtp = smtp
         self._allow_private = allow_private_webhooks
         self._push = push
@@ -96,19 +101,25 @@ class ReminderDelivery:
             title, body = str(event.data["title"]), _body(event.data)
         except (KeyError, ValueError, TypeError) as exc:
             raise PermanentFailure(f"malformed reminder.triggered: {exc}") from exc
-        async with self._uow() as uow:
-            prefs = await get_preferences(uow.connection, user_id)
+        # The reads take no write lock: SQLite has one for the whole database, and
+        # during a burst of reminders the scheduler and the relay wait for it too.
+        async with self._reading() as reading:
+            prefs = await get_preferences(reading.connection, user_id)
             pushes = (
-                await subscriptions.for_user(uow.connection, user_id)
+                await subscriptions.for_user(reading.connection, user_id)
                 if self._push is not None
                 else []
             )
             sends = self._sends(event, prefs, pushes, task_id, title, body)
-            done = await processed_by(uow.connection, [s.consumer for s in sends], event.id)
-            in_app = prefs.in_app and await self._in_app(uow, event, user_id, task_id, title, body)
-            await uow.commit()
-        if in_app:
-            NOTIFICATIONS.labels(channel="in_app", outcome="delivered").inc()
+            done = await processed_by(
+                reading.connection, [IN_APP, *(s.consumer for s in sends)], event.id
+            )
+        if prefs.in_app and IN_APP not in done:
+            async with self._uow() as uow:
+                in_app = await self._in_app(uow, event, user_id, task_id, title, body)
+                await uow.commit()
+            if in_app:
+                NOTIFICATIONS.labels(channel="in_app", outcome="delivered").inc()
         waiting = [s for s in sends if s.consumer not in done]
         if not waiting:
             return
@@ -191,7 +202,7 @@ class ReminderDelivery:
         body: str,
     ) -> bool:
         """Add the in-app notification in `uow`; False when it was added before."""
-        if not await claim_event(uow.connection, f"{CONSUMER}:in_app", event.id):
+        if not await claim_event(uow.connection, IN_APP, event.id):
             return False
         note = await add_notification(
             uow.connection,

@@ -525,7 +525,7 @@ async def test_a_reminders_channels_go_out_together_so_a_slow_one_holds_up_none(
     assert len(inbox.messages) == 1
 
 
-async def test_a_reminder_to_every_channel_takes_two_transactions_and_its_redelivery_one(
+async def test_a_reminder_to_every_channel_takes_two_transactions_and_its_redelivery_none(
     container: Container, smtp: tuple[Inbox, int]
 ) -> None:
     from sqlalchemy import event as sa_event
@@ -551,8 +551,10 @@ async def test_a_reminder_to_every_channel_takes_two_transactions_and_its_redeli
     await server.start()
     begun: list[object] = []
 
-    def began(connection: object) -> None:
-        begun.append(connection)
+    def began(connection: Any) -> None:
+        # A transaction, not an autocommit read (which holds no lock).
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            begun.append(connection)
 
     try:
         async with container.uow() as uow:
@@ -567,7 +569,9 @@ async def test_a_reminder_to_every_channel_takes_two_transactions_and_its_redeli
             await set_preferences(uow.connection, user.user_id, prefs, allow_private_webhooks=True)
             await uow.commit()
         smtp_target = parse_smtp_url(f"smtp://127.0.0.1:{port}", "todo <todo@localhost>")
-        delivery = ReminderDelivery(container.uow, smtp_target, allow_private_webhooks=True)
+        delivery = ReminderDelivery(
+            container.uow, smtp_target, reading=container.reading, allow_private_webhooks=True
+        )
         task_id, now = uuid.uuid4(), datetime.now(UTC).isoformat()
         reminder = new_event(
             EventType.REMINDER_TRIGGERED,
@@ -594,7 +598,7 @@ async def test_a_reminder_to_every_channel_takes_two_transactions_and_its_redeli
             sa_event.remove(container.engine.sync_engine, "begin", began)
     finally:
         await server.stop()
-    assert (first, again) == (2, 1)
+    assert (first, again) == (2, 0)
     assert len(inbox.messages) == 1
     assert len(received) == 1
     events = await outbox_events(container, str(task_id))

@@ -296,7 +296,9 @@ async def test_a_gone_subscription_is_removed(
     await subscribe(api, me, kept.subscription(push_service.endpoint("kept")))
     push_service.statuses = [status]  # the first POST (the older subscription) is refused
 
-    delivery = ReminderDelivery(insecure_push.uow, None, push=insecure_push.push)
+    delivery = ReminderDelivery(
+        insecure_push.uow, None, reading=insecure_push.reading, push=insecure_push.push
+    )
     event = _reminder(me["X-User"])
     await delivery(event)
 
@@ -316,7 +318,9 @@ async def test_a_busy_push_service_is_retried_and_the_message_delivered_once(
     await subscribe(api, me, browser.subscription(push_service.endpoint("busy")))
     push_service.statuses = [503, 429]
 
-    delivery = ReminderDelivery(insecure_push.uow, None, push=insecure_push.push)
+    delivery = ReminderDelivery(
+        insecure_push.uow, None, reading=insecure_push.reading, push=insecure_push.push
+    )
     event = _reminder(me["X-User"], "Pay the rent")
     await delivery(event)
     await delivery(event)  # the bus delivers at least once
@@ -337,7 +341,9 @@ async def test_a_push_service_that_keeps_failing_is_recorded_and_the_subscriptio
     await subscribe(api, me, Browser().subscription(push_service.endpoint("down")))
     push_service.statuses = [500, 502, 503]
 
-    delivery = ReminderDelivery(insecure_push.uow, None, push=insecure_push.push)
+    delivery = ReminderDelivery(
+        insecure_push.uow, None, reading=insecure_push.reading, push=insecure_push.push
+    )
     await delivery(_reminder(me["X-User"]))
 
     assert len(push_service.requests) == 3

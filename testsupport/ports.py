@@ -12,6 +12,9 @@ from pathlib import Path
 
 _EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
 _LOWEST = 10000
+# Ports handed out already: a caller often picks several before it starts anything, so
+# each is still free when the next is picked, and a repeat would clash later.
+_given: set[int] = set()
 
 
 def _ephemeral_start() -> int:
@@ -31,13 +34,18 @@ def _bindable(port: int) -> bool:
 
 
 def free_port() -> int:
+    """A port nothing listens on, never one this process was given before."""
     top = _ephemeral_start() - 1
     if top > _LOWEST:
         for _ in range(100):
             port = random.randint(_LOWEST, top)
-            if _bindable(port):
+            if port not in _given and _bindable(port):
+                _given.add(port)
                 return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        chosen: int = sock.getsockname()[1]
-        return chosen
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            chosen: int = sock.getsockname()[1]
+        if chosen not in _given:
+            _given.add(chosen)
+            return chosen

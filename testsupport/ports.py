@@ -8,6 +8,7 @@ binds it; Dapr's scheduler, for one, opens many connections to its embedded etcd
 
 import random
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 _EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -33,19 +34,20 @@ def _bindable(port: int) -> bool:
         return True
 
 
-def free_port() -> int:
-    """A port nothing listens on, never one this process was given before."""
+def _candidates() -> Iterator[int]:
     top = _ephemeral_start() - 1
     if top > _LOWEST:
         for _ in range(100):
-            port = random.randint(_LOWEST, top)
-            if port not in _given and _bindable(port):
-                _given.add(port)
-                return port
-    while True:
+            yield random.randint(_LOWEST, top)
+    while True:  # what the kernel gives for port 0, once its socket is closed
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
-            chosen: int = sock.getsockname()[1]
-        if chosen not in _given:
-            _given.add(chosen)
-            return chosen
+            port: int = sock.getsockname()[1]
+        yield port
+
+
+def free_port() -> int:
+    """A port nothing listens on, never one this process was given before."""
+    port = next(p for p in _candidates() if p not in _given and _bindable(p))
+    _given.add(port)
+    return port

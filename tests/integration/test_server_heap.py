@@ -4,8 +4,9 @@ and collects its young objects every few hundred requests, not several times in 
 
 import gc
 
-from services.app import YOUNG_COLLECTION_THRESHOLD, build_app
+from services.app import build_app
 from services.bootstrap import Container
+from services.shared.heap import YOUNG_COLLECTION_THRESHOLD
 
 
 async def test_a_server_process_keeps_its_start_up_heap_out_of_full_collections(

@@ -29,7 +29,6 @@ from bench.common import Runner, Stopwatch, server_dsn, server_version
 from bench.report import render
 from bench.server import take_started_memory
 from bench.summary import summary
-from services.shared import heap
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -127,9 +126,6 @@ async def _main(names: list[str], quick: bool) -> dict[str, Any]:
         },
         "benchmarks": {},
     }
-    # The product's code that runs in this process (the relay, the chat turn, the
-    # consumers) runs as in a server process; the floors beside it share the setup.
-    heap.settle()
     for name in names:
         log(f"benchmark {name}{' (quick)' if quick else ''}")
         bench_watch = Stopwatch()

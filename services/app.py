@@ -1,6 +1,7 @@
 """The FastAPI app of a process: health, metrics, the Dapr subscription
 endpoints when EVENT_BUS=dapr, and the routes of the service(s) it runs."""
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -14,7 +15,7 @@ from starlette.types import Scope
 
 from services.bootstrap import Container, bootstrap
 from services.composition import SERVICE_NAMES, compose
-from services.shared import heap, metrics
+from services.shared import metrics
 from services.shared.http import create_app
 from services.shared.tracing import setup_tracing
 from services.tasks.api import health
@@ -40,6 +41,16 @@ def worker_app() -> FastAPI:
     return build_app(service=settings.service_name, settle_heap=True)
 
 
+def _settle_heap() -> None:
+    """Collect what start-up left behind, then move everything still alive (the
+    modules, the app, the container, caches) out of the collector's reach for
+    good. A full collection, every few hundred requests under load, then scans
+    only what requests made since: it took up to 140 ms over the whole heap,
+    a pause every request in flight waited through."""
+    gc.collect()
+    gc.freeze()
+
+
 def build_app(
     container: Container | None = None, *, service: str | None = None, settle_heap: bool = False
 ) -> FastAPI:
@@ -49,7 +60,7 @@ def build_app(
     The lifespan starts consuming, relaying and the workers, and closes the
     container on shutdown. Only the processes that serve the page (`all`,
     `task-api`) load the assistant and the MCP server. A server process passes
-    `settle_heap` to have `heap.settle()` run once everything has started."""
+    `settle_heap` to have `_settle_heap()` run once everything has started."""
     if container is None:
         container = bootstrap(service_name=service) if service else bootstrap()
     name = service or container.settings.service_name
@@ -73,7 +84,7 @@ def build_app(
         try:
             async with mcp(app), chat(app):
                 if settle_heap:
-                    heap.settle()
+                    _settle_heap()
                 yield
         finally:
             await running.aclose()

@@ -23,7 +23,8 @@ without letting one user's events overtake each other:
   group then delays the others only once the whole window waits on it.
 - On PostgreSQL with a broker, up to `window` batches are claimed in one
   transaction (its locks keep the other replicas' relays off these rows and
-  users), the next one while the broker is taking the one before; each is sent
+  users; it locks its users once, among the oldest unsent rows, when it
+  begins), the next one while the broker is taking the one before; each is sent
   once the one before was acknowledged, and marked sent by the statement that
   claims the next but one (one statement per batch). A batch that fails ends
   the window: nothing after it is sent, so a broker that drops part of a batch
@@ -61,33 +62,33 @@ log = logging.getLogger(__name__)
 _MARK_SQL = "UPDATE outbox SET sent_at = :now WHERE id = ANY(:sent)"
 _MARK_PG = sa.text(_MARK_SQL)
 
-# Claim the oldest unsent rows of the users whose lock this relay gets.
-#
-# Each user's advisory lock is tried once, for the users of the oldest unsent
-# rows (`:scan` of them), and then a locked user's rows are taken from the
-# oldest: tried row by row, a lock another relay let go in the middle of the
-# scan would let this one take a user's later row and skip their earlier ones.
-# A row that relay marked sent meanwhile drops out when it is locked (PostgreSQL
-# re-reads a changed row for FOR UPDATE). `:claimed`: the rows this transaction
-# claimed (its own locks do not keep it off them). The same statement marks
-# sent the batch the broker took last (`:sent`, among `:claimed`: the claim's
-# snapshot does not see that update).
+# A window's users: the advisory lock of each user among the oldest unsent rows
+# (`:scan` of them) is tried once, when the window begins, and the window then
+# relays the rows of the users it locked, and no one else's. Tried row by row,
+# a lock another relay let go in the middle of the scan would let this one take
+# a user's later row and skip their earlier ones; tried per batch, every claim
+# would scan past the rows the window already claimed.
+# Each user it locked comes with how many rows the scan found.
+_LOCK_USERS_PG = sa.text(
+    "WITH head AS MATERIALIZED ("
+    "  SELECT partition_key FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT :scan) "
+    "SELECT partition_key, (SELECT count(*) FROM head) AS scanned "
+    "FROM (SELECT DISTINCT partition_key FROM head) AS candidates "
+    "WHERE pg_try_advisory_xact_lock(hashtext(partition_key))"
+)
+# Claim the next rows of the window's users (`:users`) after the last row it
+# claimed (`:after`): every unsent row of theirs up to that one is already in the
+# window, so their rows are taken in order. A row another relay marked sent
+# meanwhile drops out when it is locked (PostgreSQL re-reads a changed row for
+# FOR UPDATE). The same statement marks sent the batch the broker took last
+# (`:sent`, all at or before `:after`: the claim's snapshot does not see that
+# update).
 _CLAIM_PG = sa.text(
-    f"WITH marked AS ({_MARK_SQL}), "  # noqa: S608 - constant text, values are bound
-    "users AS MATERIALIZED ("
-    "  SELECT partition_key FROM ("
-    "    SELECT DISTINCT partition_key FROM ("
-    "      SELECT partition_key FROM outbox"
-    "      WHERE sent_at IS NULL AND NOT (id = ANY(:claimed))"
-    "      ORDER BY id LIMIT :scan) AS head) AS candidates"
-    "  WHERE pg_try_advisory_xact_lock(hashtext(partition_key))) "
+    f"WITH marked AS ({_MARK_SQL}) "  # noqa: S608 - constant text, values are bound
     "SELECT id, topic, partition_key, payload FROM outbox "
-    "WHERE sent_at IS NULL AND NOT (id = ANY(:claimed)) "
-    "AND partition_key IN (SELECT partition_key FROM users) "
+    "WHERE sent_at IS NULL AND id > :after AND partition_key = ANY(:users) "
     "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
 )
-# How far past the batch the claim looks for users it can lock.
-_SCAN = 4
 
 
 class BatchPublisher(Protocol):
@@ -230,8 +231,9 @@ class OutboxRelay(WakeableLoop):
         transaction, each while the broker takes the one before; send each once
         the one before was acknowledged; mark a batch the broker took in the
         statement that claims the next but one; commit when the window ends. A
-        failed batch ends it. Whether the outbox had less than a full window to
-        claim."""
+        failed batch ends it. The window relays the users whose lock it took
+        when it began. Whether the relay has caught up: the window ran out of
+        rows to claim and its scan saw every unsent row, or it claimed nothing."""
         caught_up = False
         async with self._engine.connect() as conn:
             await conn.begin()
@@ -239,17 +241,20 @@ class OutboxRelay(WakeableLoop):
             in_flight: Sequence[sa.Row[Any]] = ()
             taken: Sequence[sa.Row[Any]] = ()  # the broker has them; marked by the next claim
             try:
-                claimed: list[int] = []
-                scan = self.batch_size * _SCAN
+                scan = self.batch_size * self.window
+                locked = (await conn.execute(_LOCK_USERS_PG, {"scan": scan})).all()
+                users = [str(r.partition_key) for r in locked]
+                full_scan = bool(locked) and int(locked[0].scanned) >= scan
+                after, claimed_any = 0, False
                 for _ in range(self.window):
                     params = {
                         "limit": self.batch_size,
-                        "scan": scan,
-                        "claimed": claimed,
+                        "after": after,
+                        "users": users,
                         "sent": [r.id for r in taken],
                         "now": datetime.now(UTC),
                     }
-                    rows = (await conn.execute(_CLAIM_PG, params)).all()
+                    rows = (await conn.execute(_CLAIM_PG, params)).all() if users else []
                     self._marked(len(taken))
                     taken = ()
                     if sending is not None:
@@ -261,13 +266,15 @@ class OutboxRelay(WakeableLoop):
                             break
                         taken = in_flight
                     if rows:
-                        claimed.extend(int(r.id) for r in rows)
+                        after, claimed_any = int(rows[-1].id), True
                         in_flight = rows
                         sending = asyncio.create_task(
                             self._publish(rows), name="outbox-relay-batch"
                         )
                     if len(rows) < self.batch_size:
-                        caught_up = True
+                        # The window's users have nothing more. Other users' rows
+                        # wait for the next window, at once if the scan was full.
+                        caught_up = not (claimed_any and full_scan)
                         break
                 if taken:
                     await self._record(conn, taken, len(taken), None)

@@ -460,6 +460,11 @@ async def test_on_postgres_a_batch_is_marked_sent_by_the_statement_claiming_a_la
     claims = [s for s in statements if s.startswith("WITH marked AS")]
     marks = [s for s in statements if s.startswith("UPDATE outbox")]
     assert (len(claims), len(marks)) == (4, 1), statements
+    # The window's users are locked once, by a statement before its first claim.
+    locks = [i for i, s in enumerate(statements) if s.startswith("WITH head AS")]
+    first_claim = statements.index(claims[0])
+    assert len(locks) == 1, statements
+    assert locks[0] < first_claim, statements
     await assert_each_once_in_order(engine, broker, 30)
     assert relay.published_total == 30
 
@@ -494,3 +499,36 @@ async def test_on_postgres_a_marking_that_fails_rolls_the_window_back_and_nothin
     assert len(arrived) == 40
     assert_in_order(arrived)
     assert_in_order(broker.accepted[len(broker.accepted) - 40 :])
+
+
+async def test_a_window_relays_the_users_it_locked_and_then_hands_over_at_once(
+    pg_engines: list[AsyncEngine],
+) -> None:
+    """A window takes the users among the oldest unsent rows whose lock it gets,
+    once, and relays only their rows. When they run out while the scan was full
+    (another relay holds the other users), the relay is not caught up: the next
+    window starts at once and takes the users beyond. When it can lock no one, it
+    is caught up and publishes nothing."""
+    engine = pg_engines[0]
+    held, mine, beyond = (str(uuid.uuid4()) for _ in range(3))
+    await seed(engine, [held], 15)  # ids 1..15
+    await seed(engine, [mine], 5)  # ids 16..20
+    await seed(engine, [beyond], 20)  # ids 21..40
+    broker = BatchBroker()
+    relay = OutboxRelay(engine, broker, batch_size=10, window=2)  # scans 20 rows
+    async with pg_engines[1].connect() as other:
+        await other.begin()
+        await other.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": held})
+        assert await relay.run_window() is False
+        assert {e.userid for e in broker.accepted} == {mine}
+        assert len(broker.accepted) == 5
+        assert await relay.run_window() is False  # `beyond`, a full window of it
+        assert [e.userid for e in broker.accepted[5:]] == [beyond] * 20
+
+        await seed(engine, [held], 3, first=15)
+        assert await relay.run_window() is True  # only `held` is left, and it is held
+        assert len(broker.accepted) == 25
+        await other.rollback()
+    # Its 18 rows, fewer than a scan: the window takes them all and is caught up.
+    assert await relay.run_window() is True
+    await assert_each_once_in_order(engine, broker, 43)

@@ -62,28 +62,37 @@ log = logging.getLogger(__name__)
 _MARK_SQL = "UPDATE outbox SET sent_at = :now WHERE id = ANY(:sent)"
 _MARK_PG = sa.text(_MARK_SQL)
 
-# A window's users: the advisory lock of each user among the oldest unsent rows
-# (`:scan` of them) is tried once, when the window begins, and the window then
-# relays the rows of the users it locked, and no one else's. Tried row by row,
-# a lock another relay let go in the middle of the scan would let this one take
-# a user's later row and skip their earlier ones; tried per batch, every claim
-# would scan past the rows the window already claimed.
-# Each user it locked comes with how many rows the scan found.
-_LOCK_USERS_PG = sa.text(
+# A window's first claim takes its users: the advisory lock of each user among
+# the oldest unsent rows (`:scan` of them) is tried once, and the oldest rows of
+# the users it locked are claimed. Tried row by row, a lock another relay let go
+# in the middle of the scan would let this one take a user's later row and skip
+# their earlier ones. The first row returned also carries the users locked and
+# how many rows the scan found.
+_CLAIM_FIRST_PG = sa.text(
     "WITH head AS MATERIALIZED ("
-    "  SELECT partition_key FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT :scan) "
-    "SELECT partition_key, (SELECT count(*) FROM head) AS scanned "
-    "FROM (SELECT DISTINCT partition_key FROM head) AS candidates "
-    "WHERE pg_try_advisory_xact_lock(hashtext(partition_key))"
+    "  SELECT partition_key FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT :scan), "
+    "users AS MATERIALIZED ("
+    "  SELECT partition_key FROM (SELECT DISTINCT partition_key FROM head) AS candidates"
+    "  WHERE pg_try_advisory_xact_lock(hashtext(partition_key))), "
+    "claimed AS ("
+    "  SELECT id, topic, partition_key, payload FROM outbox"
+    "  WHERE sent_at IS NULL AND partition_key IN (SELECT partition_key FROM users)"
+    "  ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+    "SELECT id, topic, partition_key, payload, "
+    "CASE WHEN id = (SELECT min(id) FROM claimed)"
+    " THEN (SELECT array_agg(partition_key) FROM users) END AS users, "
+    "CASE WHEN id = (SELECT min(id) FROM claimed)"
+    " THEN (SELECT count(*) FROM head) END AS scanned "
+    "FROM claimed ORDER BY id"
 )
-# Claim the next rows of the window's users (`:users`) after the last row it
-# claimed (`:after`): every unsent row of theirs up to that one is already in the
-# window, so their rows are taken in order. A row another relay marked sent
-# meanwhile drops out when it is locked (PostgreSQL re-reads a changed row for
-# FOR UPDATE). The same statement marks sent the batch the broker took last
-# (`:sent`, all at or before `:after`: the claim's snapshot does not see that
-# update).
-_CLAIM_PG = sa.text(
+# The window's next claims take the next rows of its users (`:users`) after the
+# last row it claimed (`:after`): every unsent row of theirs up to that one is
+# already in the window, so their rows go in order, and no claim scans past the
+# rows the window holds. A row another relay marked sent meanwhile drops out
+# when it is locked (PostgreSQL re-reads a changed row for FOR UPDATE). The same
+# statement marks sent the batch the broker took last (`:sent`, all at or
+# before `:after`: the claim's snapshot does not see that update).
+_CLAIM_NEXT_PG = sa.text(
     f"WITH marked AS ({_MARK_SQL}) "  # noqa: S608 - constant text, values are bound
     "SELECT id, topic, partition_key, payload FROM outbox "
     "WHERE sent_at IS NULL AND id > :after AND partition_key = ANY(:users) "
@@ -242,19 +251,24 @@ class OutboxRelay(WakeableLoop):
             taken: Sequence[sa.Row[Any]] = ()  # the broker has them; marked by the next claim
             try:
                 scan = self.batch_size * self.window
-                locked = (await conn.execute(_LOCK_USERS_PG, {"scan": scan})).all()
-                users = [str(r.partition_key) for r in locked]
-                full_scan = bool(locked) and int(locked[0].scanned) >= scan
-                after, claimed_any = 0, False
-                for _ in range(self.window):
-                    params = {
-                        "limit": self.batch_size,
-                        "after": after,
-                        "users": users,
-                        "sent": [r.id for r in taken],
-                        "now": datetime.now(UTC),
-                    }
-                    rows = (await conn.execute(_CLAIM_PG, params)).all() if users else []
+                users: list[str] = []
+                after, full_scan = 0, False
+                for number in range(self.window):
+                    if number == 0:
+                        first = {"limit": self.batch_size, "scan": scan}
+                        rows = (await conn.execute(_CLAIM_FIRST_PG, first)).all()
+                        if rows:
+                            users = [str(u) for u in rows[0].users]
+                            full_scan = int(rows[0].scanned) >= scan
+                    else:
+                        params = {
+                            "limit": self.batch_size,
+                            "after": after,
+                            "users": users,
+                            "sent": [r.id for r in taken],
+                            "now": datetime.now(UTC),
+                        }
+                        rows = (await conn.execute(_CLAIM_NEXT_PG, params)).all()
                     self._marked(len(taken))
                     taken = ()
                     if sending is not None:
@@ -266,7 +280,7 @@ class OutboxRelay(WakeableLoop):
                             break
                         taken = in_flight
                     if rows:
-                        after, claimed_any = int(rows[-1].id), True
+                        after = int(rows[-1].id)
                         in_flight = rows
                         sending = asyncio.create_task(
                             self._publish(rows), name="outbox-relay-batch"
@@ -274,7 +288,7 @@ class OutboxRelay(WakeableLoop):
                     if len(rows) < self.batch_size:
                         # The window's users have nothing more. Other users' rows
                         # wait for the next window, at once if the scan was full.
-                        caught_up = not (claimed_any and full_scan)
+                        caught_up = not (after and full_scan)
                         break
                 if taken:
                     await self._record(conn, taken, len(taken), None)

@@ -35,6 +35,24 @@ SUDO=""
 
 answers() { docker info >/dev/null 2>&1; }
 
+# The pid files of dockerd and of the containerd it runs. A daemon that was
+# killed leaves its file behind, and the next dockerd then refuses to start, or
+# waits for a containerd that is not there, while any process has that pid.
+ENGINE_PID_FILES=(/var/run/docker.pid:dockerd /var/run/docker/containerd/containerd.pid:containerd)
+
+clear_stale_pid_files() {
+  local entry file name pid
+  for entry in "${ENGINE_PID_FILES[@]}"; do
+    file="${entry%%:*}" name="${entry##*:}"
+    [[ -f "$file" ]] || continue
+    pid="$(cat "$file" 2>/dev/null || true)"
+    if [[ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" != "$name" ]]; then
+      log "removing $file: it names pid ${pid:-none}, which is not a running $name"
+      rm -f "$file"
+    fi
+  done
+}
+
 install_engine() {
   command -v apt-get >/dev/null || die "dockerd is not installed and there is no apt-get to install Debian's docker.io; install Docker Engine 20.10 or newer"
   log "installing Debian's docker.io (dockerd, containerd, runc)"
@@ -58,6 +76,7 @@ cmd_start() {
     die "dockerd is not running and only root can start it: run 'sudo scripts/docker.sh start' or start the docker service"
   fi
   mkdir -p "$STATE"
+  clear_stale_pid_files
   log "starting dockerd (log: $STATE/dockerd.log)"
   # The pid file names dockerd itself, so `stop` ends the daemon this script started.
   nohup dockerd >"$STATE/dockerd.log" 2>&1 </dev/null &

@@ -66,8 +66,8 @@ _MARK_PG = sa.text(_MARK_SQL)
 # the oldest unsent rows (`:scan` of them) is tried once, and the oldest rows of
 # the users it locked are claimed. Tried row by row, a lock another relay let go
 # in the middle of the scan would let this one take a user's later row and skip
-# their earlier ones. The first row returned also carries the users locked and
-# how many rows the scan found.
+# their earlier ones. The first row returned also carries the lock keys taken
+# (`hashtext` of each user) and how many rows the scan found.
 _CLAIM_FIRST_PG = sa.text(
     "WITH head AS MATERIALIZED ("
     "  SELECT partition_key FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT :scan), "
@@ -77,25 +77,28 @@ _CLAIM_FIRST_PG = sa.text(
     "claimed AS ("
     "  SELECT id, topic, partition_key, payload FROM outbox"
     "  WHERE sent_at IS NULL AND partition_key IN (SELECT partition_key FROM users)"
-    "  ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+    "  ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED), "
+    "numbered AS (SELECT *, row_number() OVER (ORDER BY id) AS n FROM claimed) "
     "SELECT id, topic, partition_key, payload, "
-    "CASE WHEN id = (SELECT min(id) FROM claimed)"
-    " THEN (SELECT array_agg(partition_key) FROM users) END AS users, "
-    "CASE WHEN id = (SELECT min(id) FROM claimed)"
-    " THEN (SELECT count(*) FROM head) END AS scanned "
-    "FROM claimed ORDER BY id"
+    "CASE WHEN n = 1"
+    " THEN (SELECT array_agg(hashtext(partition_key)) FROM users) END AS locks, "
+    "CASE WHEN n = 1 THEN (SELECT count(*) FROM head) END AS scanned "
+    "FROM numbered ORDER BY id"
 )
-# The window's next claims take the next rows of its users (`:users`) after the
-# last row it claimed (`:after`): every unsent row of theirs up to that one is
-# already in the window, so their rows go in order, and no claim scans past the
-# rows the window holds. A row another relay marked sent meanwhile drops out
-# when it is locked (PostgreSQL re-reads a changed row for FOR UPDATE). The same
-# statement marks sent the batch the broker took last (`:sent`, all at or
-# before `:after`: the claim's snapshot does not see that update).
+# The window's next claims take the next rows of its users after the last row it
+# claimed (`:after`): every unsent row of theirs up to that one is already in the
+# window, so their rows go in order, and no claim scans past the rows the window
+# holds. The users are named by their lock keys (`:locks`): a few thousand
+# integers compare and bind far faster than as many strings, and a user whose
+# key equals a locked one is locked by the same lock, so no other relay can take
+# their rows either. A row another relay marked sent meanwhile drops out when it
+# is locked (PostgreSQL re-reads a changed row for FOR UPDATE). The same
+# statement marks sent the batch the broker took last (`:sent`, all at or before
+# `:after`: the claim's snapshot does not see that update).
 _CLAIM_NEXT_PG = sa.text(
     f"WITH marked AS ({_MARK_SQL}) "  # noqa: S608 - constant text, values are bound
     "SELECT id, topic, partition_key, payload FROM outbox "
-    "WHERE sent_at IS NULL AND id > :after AND partition_key = ANY(:users) "
+    "WHERE sent_at IS NULL AND id > :after AND hashtext(partition_key) = ANY(:locks) "
     "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
 )
 
@@ -251,20 +254,20 @@ class OutboxRelay(WakeableLoop):
             taken: Sequence[sa.Row[Any]] = ()  # the broker has them; marked by the next claim
             try:
                 scan = self.batch_size * self.window
-                users: list[str] = []
+                locks: list[int] = []
                 after, full_scan = 0, False
                 for number in range(self.window):
                     if number == 0:
                         first = {"limit": self.batch_size, "scan": scan}
                         rows = (await conn.execute(_CLAIM_FIRST_PG, first)).all()
                         if rows:
-                            users = [str(u) for u in rows[0].users]
+                            locks = [int(k) for k in rows[0].locks]
                             full_scan = int(rows[0].scanned) >= scan
                     else:
                         params = {
                             "limit": self.batch_size,
                             "after": after,
-                            "users": users,
+                            "locks": locks,
                             "sent": [r.id for r in taken],
                             "now": datetime.now(UTC),
                         }

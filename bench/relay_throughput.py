@@ -6,7 +6,9 @@ commit order) by COPY; then one `OutboxRelay` with bootstrap's settings
 (RELAY_BATCH_SIZE, RELAY_WINDOW and a 1 s poll) publishes until it has delivered all N:
 
 - to the memory bus with a no-op subscriber;
-- to Kafka through `KafkaBus` (the producer warmed up first).
+- to Kafka through `KafkaBus` (the producer warmed up first);
+- to Kafka again, with every event from a user of its own: a window then holds
+  as many users as rows (`relay_spread_vs_producer`).
 
 The floors, in the same rounds on the same rows and broker:
 
@@ -61,6 +63,7 @@ CLAIM_SQL = (
 MARK_SQL = "UPDATE outbox SET sent_at = $2 WHERE id = ANY($1::bigint[])"
 RELAY_MEMORY = "relay -> memory bus"
 RELAY_KAFKA = "relay -> Kafka"
+RELAY_KAFKA_SPREAD = "relay -> Kafka, user/event"
 FLOOR_DB = "raw asyncpg claim + mark"
 FLOOR_PRODUCER = "raw aiokafka producer"
 
@@ -85,14 +88,17 @@ class Row:
     created_at: datetime
 
 
-def _rows(cfg: RelayConfig) -> list[Row]:
-    """N task.created events as the service writes them, users interleaved."""
+def _rows(cfg: RelayConfig, *, spread: bool = False) -> list[Row]:
+    """N task.created events as the service writes them, users interleaved
+    (`spread`: each event from a user of its own)."""
     rng = random.Random(5)
     bodies = Bodies(3)
-    users = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(cfg.users)]
+    count = cfg.events if spread else cfg.users
+    users = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(count)]
     rows = []
-    for _ in range(cfg.events):
-        event = created_event(rng.choice(users), bodies.next(), "Europe/Berlin")
+    for number in range(cfg.events):
+        user = users[number] if spread else rng.choice(users)
+        event = created_event(user, bodies.next(), "Europe/Berlin")
         # The payload exactly as events.outbox.write_outbox stores it.
         payload = json.dumps(event.to_json_dict(), separators=(",", ":"))
         rows.append(Row(event.id, event.type, event.userid, payload, event.time))
@@ -166,13 +172,15 @@ async def _relay_memory(db: Database, topic: str, n: int) -> Run:
         await bus.stop()  # its lanes' workers end with it
 
 
-async def _relay_kafka(db: Database, servers: str, topic: str, warm: Row, n: int) -> Run:
+async def _relay_kafka(
+    db: Database, servers: str, topic: str, warm: Row, n: int, side: str = RELAY_KAFKA
+) -> Run:
     from events.kafka import KafkaBus
 
     bus = KafkaBus(servers, client_id="todo-bench-relay")
     try:
         await bus.publish(topic, CloudEvent.model_validate_json(warm.payload))  # connect
-        return await _relay(RELAY_KAFKA, db, bus, n)
+        return await _relay(side, db, bus, n)
     finally:
         await bus.stop()
 
@@ -216,8 +224,9 @@ async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
     await recreate_database(db)
     watch = Stopwatch()
     rows = _rows(cfg)
+    spread = _rows(cfg, spread=True)
     sizes = [len(r.payload) for r in rows]
-    log(f"  built {len(rows):,} events ({watch.elapsed:.1f} s)")
+    log(f"  built {len(rows):,} events twice ({watch.elapsed:.1f} s)")
     runs: list[Run] = []
     async with contextlib.AsyncExitStack() as stack:
         topic = str(Topic.TASK_EVENTS)
@@ -227,19 +236,21 @@ async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
             log(f"  Kafka sides skipped: {skipped}")
         sides = [RELAY_MEMORY, FLOOR_DB]
         if kafka is not None:
-            sides += [RELAY_KAFKA, FLOOR_PRODUCER]
+            sides += [RELAY_KAFKA, FLOOR_PRODUCER, RELAY_KAFKA_SPREAD]
         for round_no in range(cfg.rounds):
             shift = round_no % len(sides)
             for side in sides[shift:] + sides[:shift]:
-                if side != FLOOR_PRODUCER:
+                if side == RELAY_KAFKA_SPREAD:
+                    await _fill(db, spread, topic)
+                elif side != FLOOR_PRODUCER:
                     await _fill(db, rows, topic)
                 if side == RELAY_MEMORY:
                     result = await _relay_memory(db, topic, len(rows))
                 elif side == FLOOR_DB:
                     result = await _floor_db(db, len(rows))
-                elif side == RELAY_KAFKA:
+                elif side in (RELAY_KAFKA, RELAY_KAFKA_SPREAD):
                     assert kafka is not None
-                    result = await _relay_kafka(db, kafka, topic, rows[0], len(rows))
+                    result = await _relay_kafka(db, kafka, topic, rows[0], len(rows), side)
                 else:
                     assert kafka is not None
                     result = await _floor_producer(kafka, topic, rows)
@@ -248,13 +259,15 @@ async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
                     f" ({watch.elapsed:.0f} s)")
     memory, db_floor = _median(runs, RELAY_MEMORY), _median(runs, FLOOR_DB)
     relay_kafka, producer = _median(runs, RELAY_KAFKA), _median(runs, FLOOR_PRODUCER)
+    relay_spread = _median(runs, RELAY_KAFKA_SPREAD)
     out: dict[str, Any] = {
         "config": asdict(cfg) | {"batch_size": BATCH, "window": WINDOW},
         "payload_bytes": {"min": min(sizes), "median": statistics.median(sizes),
                           "max": max(sizes)},
         "runs": [r.as_dict() for r in runs],
         "median_per_second": {RELAY_MEMORY: memory, FLOOR_DB: db_floor,
-                              RELAY_KAFKA: relay_kafka, FLOOR_PRODUCER: producer},
+                              RELAY_KAFKA: relay_kafka, FLOOR_PRODUCER: producer,
+                              RELAY_KAFKA_SPREAD: relay_spread},
     }
     assert memory is not None
     assert db_floor is not None
@@ -264,6 +277,8 @@ async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
         out["sequential_floor_per_second"] = round(sequential, 1)
         out["ratio_kafka_over_producer"] = round(ratio(relay_kafka, producer), 3)
         out["ratio_kafka_over_sequential_floor"] = round(ratio(relay_kafka, sequential), 3)
+        assert relay_spread is not None
+        out["ratio_spread_over_producer"] = round(ratio(relay_spread, producer), 3)
     else:
         out["kafka_skipped"] = skipped
     return out

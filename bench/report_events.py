@@ -91,6 +91,8 @@ def render_relay(result: dict[str, Any]) -> list[str]:
             f"  relay -> Kafka / producer floor = {result['ratio_kafka_over_producer']:.2f};"
             f" / sequential floor ({result['sequential_floor_per_second']:,.0f} events/s) = "
             f"{result['ratio_kafka_over_sequential_floor']:.2f}",
+            f"  relay -> Kafka, every event from a user of its own / producer floor = "
+            f"{result['ratio_spread_over_producer']:.2f}",
         ]
     else:
         lines.append(f"  Kafka skipped: {result.get('kafka_skipped')}")

@@ -117,32 +117,37 @@ async def write(conn: AsyncConnection, record: TurnRecord) -> None:
     )
 
 
+# Deleting the conversation's turns is what claims them: a fold running at the
+# same time waits on the rows' locks and then finds them gone.
+_CLAIM = (
+    chat_turns.delete()
+    .where(chat_turns.c.conversation_id == sa.bindparam("conversation_id"))
+    .returning(chat_turns.c.id, chat_turns.c.user_id, chat_turns.c.payload, chat_turns.c.created_at)
+)
+
+
 async def claim(conn: AsyncConnection, conversation_id: uuid.UUID) -> list[TurnRecord]:
     """Delete the conversation's pending turns and return them, oldest first.
 
-    In the fold's transaction: a turn another process folds at the same time is
-    locked (PostgreSQL: FOR UPDATE; SQLite: the write lock) and is gone by the
-    time this one can see it, so it is not folded twice. A turn that cannot be
-    read is logged and left where it is.
+    In the fold's transaction, in one statement: a turn another process folds
+    at the same time is locked (PostgreSQL: the row lock; SQLite: the write
+    lock) and is gone by the time this one can see it, so it is not folded
+    twice. A turn that cannot be read is logged and put back as it was, id
+    included, in the same transaction.
     """
-    rows = (
-        await conn.execute(
-            sa.select(chat_turns.c.id, chat_turns.c.user_id, chat_turns.c.payload)
-            .where(chat_turns.c.conversation_id == conversation_id)
-            .order_by(chat_turns.c.id)
-            .with_for_update()
-        )
-    ).all()
-    claimed: list[tuple[int, TurnRecord]] = []
+    found = await conn.execute(_CLAIM, {"conversation_id": conversation_id})
+    rows = sorted(found.all(), key=lambda row: int(row.id))
+    claimed: list[TurnRecord] = []
+    unreadable: list[dict[str, Any]] = []
     for row in rows:
         try:
-            claimed.append((row.id, decode(row.user_id, conversation_id, row.payload)))
+            claimed.append(decode(row.user_id, conversation_id, row.payload))
         except (ValueError, KeyError, TypeError):
             log.exception("chat turn %s written ahead cannot be read; it is kept", row.id)
-    if claimed:
-        ids = [turn_id for turn_id, _ in claimed]
-        await conn.execute(chat_turns.delete().where(chat_turns.c.id.in_(ids)))
-    return [record for _, record in claimed]
+            unreadable.append({**row._asdict(), "conversation_id": conversation_id})
+    if unreadable:
+        await conn.execute(_INSERT, unreadable)
+    return claimed
 
 
 async def pending_conversations(

@@ -4,6 +4,7 @@ Every read names the user: a conversation id of another user is simply not
 found, the same answer as an id that never existed.
 """
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistant.conversations import journal
@@ -152,6 +154,27 @@ async def exists(conn: AsyncConnection, user_id: uuid.UUID, conversation_id: uui
     return bool((await conn.execute(_EXISTS, values)).scalar())
 
 
+class ConversationOfAnotherUser(Exception):
+    """A turn names a conversation id another user's conversation has; it is
+    not folded (it stays written ahead, and is logged)."""
+
+
+@functools.cache
+def _bump(dialect: str) -> sa.Insert:
+    """The conversation created on its first turn, or its message count raised
+    on a later one, in one statement that returns the new count; nothing when
+    the id is another user's conversation. Built once per dialect."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(conversations)
+    return insert.on_conflict_do_update(
+        index_elements=[conversations.c.id],
+        set_={
+            "message_count": conversations.c.message_count + insert.excluded.message_count,
+            "updated_at": insert.excluded.updated_at,
+        },
+        where=conversations.c.user_id == insert.excluded.user_id,
+    ).returning(conversations.c.message_count)
+
+
 async def append(
     conn: AsyncConnection,
     *,
@@ -166,26 +189,17 @@ async def append(
     The positions come from an atomic increment of the conversation's count,
     so two turns of one conversation at the same time never share a position.
     """
-    bumped = (
-        await conn.execute(
-            conversations.update()
-            .where(conversations.c.id == conversation_id, conversations.c.user_id == user_id)
-            .values(message_count=conversations.c.message_count + len(messages), updated_at=now)
-            .returning(conversations.c.message_count)
-        )
-    ).scalar_one_or_none()
+    values = {
+        "id": conversation_id,
+        "user_id": user_id,
+        "title": title_from(title)[:MAX_TITLE] or "Conversation",
+        "message_count": len(messages),
+        "created_at": now,
+        "updated_at": now,
+    }
+    bumped = (await conn.execute(_bump(conn.dialect.name), values)).scalar_one_or_none()
     if bumped is None:
-        await conn.execute(
-            conversations.insert().values(
-                id=conversation_id,
-                user_id=user_id,
-                title=title_from(title)[:MAX_TITLE] or "Conversation",
-                message_count=len(messages),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        bumped = len(messages)
+        raise ConversationOfAnotherUser(conversation_id)
     first = bumped - len(messages) + 1
     if messages:
         await conn.execute(
@@ -242,6 +256,7 @@ async def list_messages(
 
 __all__ = [
     "Conversation",
+    "ConversationOfAnotherUser",
     "append",
     "exists",
     "get",

@@ -7,6 +7,7 @@ conversation's tables yet.
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,8 +15,9 @@ import sqlalchemy as sa
 
 from assistant.chat import Assistant
 from assistant.config import AssistantSettings
-from assistant.conversations import journal
+from assistant.conversations import journal, store
 from assistant.conversations.tables import chat_turns, conversation_messages, conversations
+from assistant.messages import user as user_message
 from events.outbox import outbox_table
 from services.bootstrap import Container
 from tests.conftest import User
@@ -190,11 +192,74 @@ async def test_a_turn_written_ahead_that_cannot_be_read_breaks_no_read(
     reply = await say(alice, "buy milk")
     async with container.engine.begin() as conn:
         await conn.execute(chat_turns.update().values(payload="{not json"))
+        broken = (await conn.execute(sa.select(chat_turns))).one()
     follow_up = await say(alice, "show my tasks", reply.conversation_id)
     assert follow_up.names[-1] == "done", follow_up.events
     listed = await alice.get("/api/conversations")
     assert listed.status_code == 200, listed.text
     assert "cannot be read; it is kept" in caplog.text
-    # The unreadable turn is kept as it was; the readable one was folded.
-    assert await _count(container, chat_turns) == 1
+    # The unreadable turn is kept as it was, id included; the readable one was folded.
+    async with container.engine.connect() as conn:
+        assert (await conn.execute(sa.select(chat_turns))).all() == [broken]
     assert listed.json()["total"] == 1
+
+
+async def test_two_folds_of_a_new_conversation_at_once_both_land_in_order(
+    alice: User, make_user: Any, container: Container
+) -> None:
+    """The first fold has created the conversation but not committed when the
+    second arrives: the second waits for it, then adds its messages after
+    (never a failed insert of the same conversation, never a shared position).
+    Another user's fold into that id is refused and changes nothing."""
+    conversation, owner, now = uuid.uuid4(), uuid.UUID(alice.id), datetime.now(UTC)
+
+    async def fold(texts: list[str], user_id: uuid.UUID = owner) -> None:
+        async with container.uow() as uow:
+            messages = [user_message(t) for t in texts]
+            await store.append(
+                uow.connection,
+                user_id=user_id,
+                conversation_id=conversation,
+                title=texts[0],
+                messages=messages,
+                now=now,
+            )
+            await uow.commit()
+
+    async with container.uow() as first:
+        await store.append(
+            first.connection,
+            user_id=owner,
+            conversation_id=conversation,
+            title="one",
+            messages=[user_message("one"), user_message("two")],
+            now=now,
+        )
+        second = asyncio.create_task(fold(["three", "four"]))
+        if container.engine.dialect.name == "postgresql":
+            await _until_a_statement_waits_on_a_lock(container)
+        await first.commit()
+    await asyncio.wait_for(second, 30)
+    with pytest.raises(store.ConversationOfAnotherUser):
+        await fold(["not mine"], uuid.UUID((await make_user()).id))
+    async with container.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(conversation_messages.c.position, conversation_messages.c.content)
+            .where(conversation_messages.c.conversation_id == conversation)
+            .order_by(conversation_messages.c.position)
+        )
+        assert [tuple(r) for r in rows] == [(1, "one"), (2, "two"), (3, "three"), (4, "four")]
+        saved = (
+            await conn.execute(sa.select(conversations).where(conversations.c.id == conversation))
+        ).one()
+    assert (saved.user_id, saved.title, saved.message_count) == (owner, "one", 4)
+
+
+async def _until_a_statement_waits_on_a_lock(container: Container) -> None:
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(30), container.engine.connect() as conn:
+        while not (await conn.execute(waiting)).scalar():
+            await asyncio.sleep(0.02)

@@ -272,6 +272,16 @@ async def serve_app(container: Container) -> AsyncIterator[LiveServer]:
 
     import uvicorn
 
+    class InTestServer(uvicorn.Server):
+        """Leaves the test process's signal handlers alone. Each server would
+        install its own and put back the one it found when it stops: two
+        stopped out of order leave the first one's installed, and SSE
+        responses of every later app then end at once, seeing it shut down."""
+
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -283,7 +293,7 @@ async def serve_app(container: Container) -> AsyncIterator[LiveServer]:
         lifespan="on",
         ws="websockets-sansio",
     )
-    server = uvicorn.Server(config)
+    server = InTestServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -5,13 +5,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import Field, SQLModel
 
-from events.sqltypes import UTCDateTime, table_of
+from events.sqltypes import UTCDateTime, conflict_insert, table_of
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -30,8 +28,8 @@ processed_events = table_of(ProcessedEvent)
 def _claim(conn: AsyncConnection, consumers: Sequence[str], event_id: str) -> Insert:
     now = datetime.now(UTC)
     values = [{"consumer": c, "event_id": event_id, "processed_at": now} for c in consumers]
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    return insert(processed_events).values(values).on_conflict_do_nothing()
+    insert = conflict_insert(conn.dialect.name, processed_events)
+    return insert.values(values).on_conflict_do_nothing()
 
 
 async def claim_event(conn: AsyncConnection, consumer: str, event_id: str) -> bool:

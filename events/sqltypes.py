@@ -1,9 +1,11 @@
-"""Column types shared by every table of the product, and the Core table of a model."""
+"""Column types shared by every table of the product, the Core table of a model, and
+the INSERT that can say what a conflict does in either database."""
 
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -52,3 +54,11 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, sa.Table), f"{model.__name__} is not a table model"
     return table
+
+
+def conflict_insert(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into `table` with ON CONFLICT clauses, in the dialect named
+    (`conn.dialect.name`): PostgreSQL's, or SQLite's for the embedded database."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

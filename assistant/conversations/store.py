@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistant.conversations import journal
 from assistant.conversations.tables import chat_turns, conversation_messages, conversations
 from assistant.messages import Message, ToolCall
+from services.shared.db import conflict_insert
 
 MAX_TITLE = 200
 
@@ -164,7 +164,7 @@ def _bump(dialect: str) -> sa.Insert:
     """The conversation created on its first turn, or its message count raised
     on a later one, in one statement that returns the new count; nothing when
     the id is another user's conversation. Built once per dialect."""
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(conversations)
+    insert = conflict_insert(dialect, conversations)
     return insert.on_conflict_do_update(
         index_elements=[conversations.c.id],
         set_={

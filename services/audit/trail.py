@@ -9,13 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import CloudEvent
 from events.bus import Subscription
 from events.topics import Topic
-from services.shared.db import reader
+from services.shared.db import conflict_insert, reader
 from services.shared.tables import AUDIT_ACCOUNT_DELETED
 from services.shared.tables import audit_logs as audit_logs  # the trail's table
 
@@ -148,9 +147,8 @@ def _record_statement(dialect: str) -> sa.Insert:
     row = sa.select(
         *(sa.bindparam(name, type_=column[name].type) for name in _RECORDED), metadata
     ).where(sa.true())  # SQLite: without a WHERE, ON CONFLICT could be read as a join's ON
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        insert(audit_logs)
+        conflict_insert(dialect, audit_logs)
         .from_select([*_RECORDED, "metadata"], row)
         .on_conflict_do_nothing(index_elements=["event_id", "topic"])
     )

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from services.errors import NotFound
 from services.portability.ical_feed import build_feed
@@ -20,6 +19,7 @@ from services.portability.schemas import FeedKind, FeedTokenPublic
 from services.portability.tables import calendar_feeds
 from services.shared.auth.principal import Principal
 from services.shared.auth.store import digest
+from services.shared.db import conflict_insert
 from services.tasks.domain.model import Task
 
 TOKEN_PREFIX = "todo_cal_"  # noqa: S105 - a prefix that tells the secret apart
@@ -59,8 +59,7 @@ async def issue_feed_token(
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     conn = uow.connection
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(calendar_feeds).values(
+    stmt = conflict_insert(conn.dialect.name, calendar_feeds).values(
         user_id=user.user_id, token_hash=digest(secret), created_at=now
     )
     await conn.execute(

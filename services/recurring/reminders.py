@@ -26,13 +26,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import CloudEvent, EventType, new_event
 from events.bus import PermanentFailure
 from events.processed import claim_event
 from events.wakeable import WakeableLoop
+from services.shared.db import conflict_insert
 from services.shared.metrics import REMINDER_DELAY, REMINDERS_FIRED
 from services.shared.tables import reminder_schedule
 from services.shared.uow import UnitOfWork
@@ -161,8 +161,7 @@ class ScheduleHandler:
         remind_at: datetime | None,
         fired_at: datetime | None = None,
     ) -> None:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(schedule).values(
+        stmt = conflict_insert(conn.dialect.name, schedule).values(
             task_id=task_id,
             user_id=uuid.UUID(event.userid),
             remind_at=remind_at,

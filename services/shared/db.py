@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from events.sqltypes import UTCDateTime
+from events.sqltypes import UTCDateTime, conflict_insert
 
-__all__ = ["UTCDateTime", "create_engine", "ping", "reader"]
+__all__ = ["UTCDateTime", "conflict_insert", "create_engine", "ping", "reader"]
 
 # Reconnect a pooled PostgreSQL connection after this long.
 POOL_RECYCLE_SECONDS = 300

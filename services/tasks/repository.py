@@ -11,11 +11,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events import outbox_table
 from services.errors import VersionMismatch
+from services.shared.db import conflict_insert
 from services.shared.tables import deleted_tasks, tasks
 from services.shared.timeutil import day_bounds, localize
 from services.tasks.domain.model import Priority, RepeatFrom, Status, Task
@@ -277,9 +278,8 @@ class TaskRepository:
 
     async def add_if_absent(self, task: Task) -> bool:
         """Insert unless the series already has this occurrence (unique key)."""
-        insert = postgresql.insert if self._pg else sqlite.insert
         stmt = (
-            insert(tasks)
+            conflict_insert(self._conn.dialect.name, tasks)
             .values(**_to_row(task))
             .on_conflict_do_nothing(index_elements=["series_id", "occurrence_at"])
         )

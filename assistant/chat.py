@@ -324,6 +324,7 @@ class ChatTurn:
         )
         turn: Turn | None = None
         failure: str | None = None
+        saving: asyncio.Task[str | None] | None = None
         key = state_key(self.conversation_id)
         stored = False
         try:
@@ -346,15 +347,21 @@ class ChatTurn:
                 )
                 async for event in self._answer(turn):
                     await emit(event)
+                # The turn is whole: it is written ahead while the tool session
+                # closes and the conversation's state is kept, not after them.
+                saving = self._save_soon(turn)
         except Exception as exc:
             failure = _failure(exc)
         finally:
             with anyio.CancelScope(shield=True):
+                if saving is None:
+                    saving = self._save_soon(turn)
                 if turn is not None:
                     # Kept even when the turn failed: the changes its tools made
                     # before are real, and "undo" must still find them.
                     failure = await self._keep_state(key, stored, turn, failure)
-                failure = await self._finish(turn, failure)
+                unsaved = await saving
+                failure = failure or unsaved
                 trace.end(
                     output=turn.answer.content if turn and turn.answer else None, error=failure
                 )
@@ -379,7 +386,11 @@ class ChatTurn:
             return failure or _failure(exc)
         return failure
 
-    async def _finish(self, turn: Turn | None, failure: str | None) -> str | None:
+    def _save_soon(self, turn: Turn | None) -> "asyncio.Task[str | None]":
+        """Start writing the turn ahead; the task's result is why it could not be."""
+        return asyncio.get_running_loop().create_task(self._save(turn))
+
+    async def _save(self, turn: Turn | None) -> str | None:
         # The turn is written ahead in one statement; folding it into the
         # conversation happens after `done`. A database restarting or briefly
         # unreachable only delays the write: the turn waits for it (up to
@@ -408,7 +419,7 @@ class ChatTurn:
                         [*self.history, *record.messages],
                         record.answer_id,
                     )
-                return failure
+                return None
             except Exception as exc:
                 attempt += 1
                 if is_outage(exc) and anyio.current_time() < deadline:
@@ -416,7 +427,7 @@ class ChatTurn:
                     await anyio.sleep(min(2.0, 0.1 * 2**attempt))
                     continue
                 log.exception("could not save a chat turn")
-                return failure or "the conversation could not be saved; try again"
+                return "the conversation could not be saved; try again"
 
     async def _answer(self, turn: Turn) -> AsyncIterator[ChatEvent]:
         agent = self.assistant.agent

@@ -26,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistant.conversations.tables import chat_turns
 from assistant.messages import Message, ToolCall
 from assistant.turn import CallRecord
+from services.shared.db import driver_execute
 
 log = logging.getLogger(__name__)
 _INSERT = chat_turns.insert()
+_COLUMNS = ("user_id", "conversation_id", "payload", "created_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +106,19 @@ def messages_of(payload: str) -> list[Message]:
         return []
 
 
+# The same INSERT for the driver (PostgreSQL): the turn waits on it before `done`.
+_INSERT_PG = (
+    "INSERT INTO chat_turns (user_id, conversation_id, payload, created_at) VALUES ($1, $2, $3, $4)"
+)
+
+
 async def write(conn: AsyncConnection, record: TurnRecord) -> None:
     """Append the turn: one INSERT, committed on its own on an autocommit connection."""
-    await conn.execute(
-        _INSERT,
-        {
-            "user_id": record.user_id,
-            "conversation_id": record.conversation_id,
-            "payload": encode(record),
-            "created_at": datetime.now(UTC),
-        },
-    )
+    values = (record.user_id, record.conversation_id, encode(record), datetime.now(UTC))
+    if conn.dialect.name == "postgresql":
+        await driver_execute(conn, _INSERT_PG, *values)
+        return
+    await conn.execute(_INSERT, dict(zip(_COLUMNS, values, strict=True)))
 
 
 # Deleting the conversation's turns is what claims them: a fold running at the

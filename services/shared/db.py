@@ -5,11 +5,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from events.sqltypes import UTCDateTime, conflict_insert
 
-__all__ = ["UTCDateTime", "conflict_insert", "create_engine", "ping", "reader"]
+__all__ = ["UTCDateTime", "conflict_insert", "create_engine", "driver_execute", "ping", "reader"]
 
 # Reconnect a pooled PostgreSQL connection after this long.
 POOL_RECYCLE_SECONDS = 300
@@ -75,6 +76,33 @@ def reader(engine: AsyncEngine) -> AsyncEngine:
     """The same pool in autocommit mode, for one-statement reads: no
     BEGIN/ROLLBACK round trips on PostgreSQL, no write lock on SQLite."""
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+async def driver_execute(conn: AsyncConnection, statement: str, *args: Any) -> None:
+    """Run one PostgreSQL statement (`$1` parameters) on the asyncpg connection
+    under `conn`, which must be in autocommit: the statement commits on its own.
+
+    For a statement on a path users wait on: it skips SQLAlchemy's work per
+    statement (about 0.4 ms on the chat's write-ahead), not the pool. The pool
+    cannot see the driver's errors, so a connection that failed here is
+    invalidated (closed and never handed out again) before the error goes on.
+    """
+    if conn.sync_connection is None or (
+        conn.sync_connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
+    ):
+        # In a transaction, the statement would commit apart from the rest of it.
+        raise ValueError("driver_execute needs an autocommit connection (`reader`)")
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None, "a pooled connection always has its driver's"
+    try:
+        await driver.execute(statement, *args)
+    except BaseException as exc:
+        await conn.invalidate()
+        if isinstance(exc, Exception) and driver.is_closed():
+            # What SQLAlchemy would have said: the connection is gone (an outage).
+            raise sa_exc.DisconnectionError(f"the database connection was lost: {exc}") from exc
+        raise
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -131,8 +131,7 @@ class ModelAgent:
         # The results are in the transcript: the model says what came of them.
         return self._loop(turn)
 
-    def _messages(self, turn: Turn) -> list[dict[str, Any]]:
-        system = system_prompt(turn.user, turn.now, turn.tools.instructions)
+    def _messages(self, turn: Turn, system: str) -> list[dict[str, Any]]:
         current = sum(history.estimate(m) for m in turn.transcript)
         budget = self._settings.chat_history_tokens - history.estimate_text(system) - current
         earlier = history.trim(turn.history, max(budget, 0))
@@ -143,10 +142,11 @@ class ModelAgent:
 
     async def _loop(self, turn: Turn) -> AsyncIterator[ChatEvent]:
         specs = function_specs(list(turn.tool_map.values()))  # with undo_last_change
+        system = system_prompt(turn.user, turn.now, turn.tools.instructions)  # once a turn
         changed: set[str] = set()
         for _ in range(self._settings.chat_max_tool_steps):
             reply = Reply()
-            messages = self._messages(turn)
+            messages = self._messages(turn, system)
             generation = turn.trace.generation(model=self._settings.openai_model, input=messages)
             try:
                 async for text in self._complete(messages, specs, reply):

@@ -263,11 +263,14 @@ async def _until_a_statement_waits_on_a_lock(container: Container) -> None:
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
-    async with asyncio.timeout(30), container.engine.connect() as conn:
-        while not (await conn.execute(waiting)).scalar():
+    # Each look in a transaction of its own: within one, PostgreSQL answers
+    # pg_stat_activity from the snapshot it took at the first look.
+    async with asyncio.timeout(30):
+        while True:
+            async with container.reading() as uow:
+                if (await uow.connection.execute(waiting)).scalar():
+                    return
             await asyncio.sleep(0.02)
-
-
 
 
 async def test_a_turn_lands_when_the_server_drops_its_connections_before_the_write(

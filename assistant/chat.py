@@ -18,7 +18,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import anyio
@@ -313,9 +313,19 @@ class ChatTurn:
     history: list[Message]
     token: str | None
     started_from: uuid.UUID | None = None  # the last answer `recent` held as the turn began
+    written: bool = field(default=False, init=False)  # written ahead, so there to fold
 
     async def run(self, emit: Emit) -> None:
         """Answer the message through `emit`; ends with `done` or `error`, never raises."""
+        try:
+            await self._run(emit)
+        finally:
+            if self.written:
+                # Once `done` is handed on (or the turn was cancelled): the fold's
+                # work never holds it up.
+                self.assistant.fold_later(self.conversation_id)
+
+    async def _run(self, emit: Emit) -> None:
         a = self.assistant
         trace = a.tracer.turn(
             user_id=str(self.user.user_id),
@@ -410,7 +420,7 @@ class ChatTurn:
         while True:
             try:
                 await a.write_ahead(record)
-                a.fold_later(self.conversation_id)
+                self.written = True
                 if a.agent.uses_history:
                     a.recent.keep(
                         self.user.user_id,

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from events.runtime import is_outage
 from services.errors import (
     AuthError,
     Conflict,
@@ -28,6 +29,8 @@ from services.shared.ratelimit import TooManyRequests
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger(__name__)
+# What a 503 for an unreachable database or bus tells the client to wait.
+OUTAGE_RETRY_AFTER_SECONDS = 2
 
 _STATUS: list[tuple[type[DomainError], int]] = [
     (InvalidInput, 422),
@@ -133,6 +136,22 @@ async def _on_database_refusal(request: Request, exc: Exception) -> JSONResponse
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if is_outage(exc):
+        # The database (or the bus) restarting or out of reach: not a bug, and
+        # the same request is likely to work in a moment.
+        log.warning(
+            "%s %s: a service it needs is unreachable (%s: %s)",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            exc,
+        )
+        return problem(
+            503,
+            "Service unavailable",
+            "the database or event bus cannot be reached right now; try again shortly",
+            headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Internal error", "something went wrong on our side; it was logged")
 
@@ -172,6 +191,7 @@ _PROBLEM_TITLES = {
     413: "Request body too large",
     422: "Invalid input",
     429: "Too many requests (see Retry-After)",
+    503: "The database or event bus is unreachable for now (see Retry-After)",
 }
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
@@ -181,13 +201,13 @@ def _problem_codes(operation: dict[str, Any]) -> set[int]:
     params = operation.get("parameters", [])
     codes: set[int] = set()
     if operation.get("security"):
-        codes |= {401, 429}
+        codes |= {401, 429, 503}  # 503: the credentials are checked in the database
     if any(p.get("in") == "path" for p in params):
         codes.add(404)
     if params or "requestBody" in operation:
         codes.add(422)
     if "requestBody" in operation:
-        codes |= {400, 413}
+        codes |= {400, 413, 503}
     return codes
 
 
@@ -231,6 +251,8 @@ def create_app(
     app.add_exception_handler(DomainError, _on_domain)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(DBAPIError, _on_database_refusal)
+    # Connection refused, reset or timed out (OSError): an outage, answered 503 below.
+    app.add_exception_handler(OSError, _on_unexpected)
     app.add_exception_handler(Exception, _on_unexpected)
     document_problems(app)
     registry = CollectorRegistry()

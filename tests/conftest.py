@@ -162,15 +162,37 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     return url
 
 
-@pytest.fixture
-async def container(database_url: str, key_file: Path, tmp_path: Path) -> AsyncIterator[Container]:
-    c = bootstrap(
+def app_container(database_url: str, key_file: Path, data_dir: Path) -> Container:
+    """The app's container as the tests build it: no local user, UTC by default."""
+    return bootstrap(
         database_url=database_url,
         jwt_private_key_file=key_file,
-        data_dir=tmp_path,
+        data_dir=data_dir,
         local_user=False,
         default_timezone="UTC",
     )
+
+
+async def end_other_backends(database_url: str) -> int:
+    """End every server process of the PostgreSQL database but this call's own, as
+    a restart does to a pool's connections; how many were ended."""
+    admin = create_async_engine(database_url, pool_size=1)
+    try:
+        async with admin.connect() as conn:
+            ended = await conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            return int(ended.scalar_one())
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture
+async def container(database_url: str, key_file: Path, tmp_path: Path) -> AsyncIterator[Container]:
+    c = app_container(database_url, key_file, tmp_path)
     yield c
     await c.aclose()
 

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from services.app import build_app
-from services.bootstrap import bootstrap
-from services.shared.db import create_engine
+from tests.conftest import app_container, end_other_backends
 from testsupport.ports import free_port
 
 PASSWORD = "correct horse battery"
@@ -22,13 +20,7 @@ PASSWORD = "correct horse battery"
 async def _client(
     database_url: str, key_file: Path, data_dir: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    container = bootstrap(
-        database_url=database_url,
-        jwt_private_key_file=key_file,
-        data_dir=data_dir,
-        local_user=False,
-        default_timezone="UTC",
-    )
+    container = app_container(database_url, key_file, data_dir)
     transport = httpx.ASGITransport(app=build_app(container))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -68,18 +60,7 @@ async def test_after_the_server_dropped_the_connections_a_request_fails_softly_t
         email = f"{tmp_path.name}@example.com"
         body = {"email": email, "password": PASSWORD, "timezone": "UTC"}
         assert (await client.post("/api/auth/register", json=body)).status_code == 201
-        admin = create_engine(postgres_migrated, pool_size=1)
-        try:
-            async with admin.connect() as conn:  # as a restart would: the pool's backends end
-                ended = await conn.execute(
-                    sa.text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                )
-                assert ended.scalar_one() >= 1
-        finally:
-            await admin.dispose()
+        assert await end_other_backends(postgres_migrated) >= 1
         login = {"email": email, "password": PASSWORD}
         # No check before each use (that would cost every request a round trip):
         # the first request meets a dropped connection, which the pool then discards.

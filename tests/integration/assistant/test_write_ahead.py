@@ -20,10 +20,9 @@ from assistant.conversations import journal, store
 from assistant.conversations.tables import chat_turns, conversation_messages, conversations
 from assistant.messages import user as user_message
 from events.outbox import outbox_table
-from services.bootstrap import Container, bootstrap
+from services.bootstrap import Container
 from services.shared.auth import accounts
-from services.shared.db import create_engine
-from tests.conftest import User
+from tests.conftest import User, app_container, end_other_backends
 from tests.integration.assistant.conftest import say, settings
 from testsupport.openai_standin import OpenAIStandIn, call, text, tools
 
@@ -279,28 +278,15 @@ async def test_a_turn_lands_when_the_server_drops_its_connections_before_the_wri
     # The write-ahead runs on the driver, past SQLAlchemy: a connection the server
     # dropped must still read as an outage (the turn waits and writes on a fresh
     # connection), not fail the turn.
-    container = bootstrap(
-        database_url=postgres_migrated,
-        jwt_private_key_file=key_file,
-        data_dir=tmp_path,
-        local_user=False,
-    )
+    container = app_container(postgres_migrated, key_file, tmp_path)
     assistant = Assistant.for_container(container, settings(chat_fold_delay_seconds=HELD))
-    admin = create_engine(postgres_migrated, pool_size=1)
     events: list[str] = []
     ended: list[int] = []
 
     async def emit(event: Any) -> None:
         events.append(event.event)
         if event.event == "tool_result":  # the tool ran; only the write-ahead is left
-            async with admin.connect() as conn:  # as a restart would: the pool's backends end
-                found = await conn.execute(
-                    sa.text(
-                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    )
-                )
-                ended.append(found.scalar_one())
+            ended.append(await end_other_backends(postgres_migrated))
 
     try:
         async with container.uow() as uow:
@@ -313,8 +299,8 @@ async def test_a_turn_lands_when_the_server_drops_its_connections_before_the_wri
         assert len(ended) == 1, events
         assert ended[0] >= 1
         assert events[-1] == "done", events
-        async with admin.connect() as conn:
-            written = await conn.execute(
+        async with container.reading() as uow:
+            written = await uow.connection.execute(
                 sa.select(sa.func.count())
                 .select_from(chat_turns)
                 .where(chat_turns.c.conversation_id == turn.conversation_id)
@@ -323,4 +309,3 @@ async def test_a_turn_lands_when_the_server_drops_its_connections_before_the_wri
     finally:
         await assistant.aclose()
         await container.aclose()
-        await admin.dispose()

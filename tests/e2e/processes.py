@@ -110,15 +110,18 @@ def service_env(
     }
 
 
-async def poll(check: Callable[[], Awaitable[Any]], timeout: float = 60) -> Any:
-    """`check()`'s first truthy result, trying every 0.1 s."""
+async def poll(
+    check: Callable[[], Awaitable[Any]], timeout: float = 60, what: str = "condition"
+) -> Any:
+    """`check()`'s first truthy result, trying every 0.1 s; `what` names the
+    condition in the failure."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = await check()
         if result:
             return result
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"{what} not met in {timeout:g} s")
         await asyncio.sleep(0.1)
 
 

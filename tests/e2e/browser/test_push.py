@@ -8,7 +8,12 @@ cannot be reached from here; headless Chromium refuses it before that anyway
 ("AbortError: Registration failed - permission denied", with the notification
 permission granted and `permissionState()` "granted"). So the test checks that the
 page says so and stores nothing, and delivers push messages to the worker through
-the DevTools protocol (`ServiceWorker.deliverPushMessage`), as FCM would."""
+the DevTools protocol (`ServiceWorker.deliverPushMessage`), as FCM would.
+
+The notifications are read once the worker's push event has completed, as the
+browser logs it (DevTools' background-services log): headless Chromium prunes from
+`getNotifications()` a notification it has stored but not yet reported as shown, so
+reading while one is being shown can lose it for good."""
 
 import json
 import shutil
@@ -81,6 +86,54 @@ async def _signed_in(web: WebApp, account: Account, new_context: NewContext) -> 
     return page
 
 
+class PushLog:
+    """The browser's own record of the push events its workers handled and the
+    notifications they showed (DevTools' background-services log)."""
+
+    def __init__(self) -> None:
+        self.completed: list[str] = []  # each push event's outcome, in order
+        self.displayed: list[str] = []  # each shown notification's tag, in order
+
+    @classmethod
+    async def recording(cls, cdp: Any) -> "PushLog":
+        log = cls()
+
+        def received(params: dict[str, Any]) -> None:
+            event = params["backgroundServiceEvent"]
+            metadata = {m["key"]: m["value"] for m in event["eventMetadata"]}
+            if event["eventName"] == "Push event completed":
+                log.completed.append(metadata.get("Status", ""))
+            elif event["eventName"] == "Notification displayed":
+                log.displayed.append(event["instanceId"])
+
+        cdp.on("BackgroundService.backgroundServiceEventReceived", received)
+        for service in ("pushMessaging", "notifications"):
+            await cdp.send("BackgroundService.startObserving", {"service": service})
+            await cdp.send(
+                "BackgroundService.setRecording", {"shouldRecord": True, "service": service}
+            )
+        return log
+
+    async def handled(self, count: int) -> None:
+        """Until `count` push events have completed; each must have succeeded."""
+
+        async def done() -> bool:
+            return len(self.completed) >= count
+
+        await poll(done, timeout=30, what=f"{count} push event(s) completing")
+        assert self.completed == ["Success"] * count, self.completed
+
+
+async def _shown(page: Page) -> list[dict[str, Any]]:
+    """The notifications the app's worker shows, as the page sees them."""
+    found: list[dict[str, Any]] = await page.evaluate(
+        """navigator.serviceWorker.ready.then((r) => r.getNotifications())
+             .then((ns) => ns.map((n) => ({ title: n.title, body: n.body, tag: n.tag,
+                                            data: n.data, at: n.timestamp })))"""
+    )
+    return found
+
+
 async def _registration_id(page: Page, cdp: Any) -> str:
     found: dict[str, str] = {}
 
@@ -109,6 +162,7 @@ async def test_the_worker_registers_and_a_push_shows_a_notification(
     assert scope == f"{web.url}/"
 
     cdp = await page.context.new_cdp_session(page)
+    pushes = await PushLog.recording(cdp)
     registration = await _registration_id(page, cdp)
     message = {
         "event_id": "e-123",
@@ -118,24 +172,16 @@ async def test_the_worker_registers_and_a_push_shows_a_notification(
         "body": "Reminder: Water the plants",
         "due_at": None,
     }
-    await cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": web.url, "registrationId": registration, "data": json.dumps(message)},
-    )
 
-    async def shown() -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = await page.evaluate(
-            """navigator.serviceWorker.ready.then((r) => r.getNotifications())
-                 .then((ns) => ns.map((n) => ({ title: n.title, body: n.body, tag: n.tag,
-                                                at: n.timestamp })))"""
+    async def deliver(data: dict[str, Any]) -> None:
+        await cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": web.url, "registrationId": registration, "data": json.dumps(data)},
         )
-        return found
 
-    async def one_shown() -> bool:
-        return len(await shown()) == 1
-
-    await poll(one_shown, timeout=30)
-    [first] = await shown()
+    await deliver(message)
+    await pushes.handled(1)
+    [first] = await _shown(page)
     assert {k: first[k] for k in ("title", "body", "tag")} == {
         "title": "Water the plants",
         "body": "Reminder: Water the plants",
@@ -143,27 +189,15 @@ async def test_the_worker_registers_and_a_push_shows_a_notification(
     }
     # The same message again (delivery is at least once) replaces it, by its tag: still
     # one notification, shown anew.
-    await cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": web.url, "registrationId": registration, "data": json.dumps(message)},
-    )
-
-    async def replaced() -> bool:
-        now = await shown()
-        return len(now) == 1 and now[0]["tag"] == "e-123" and now[0]["at"] != first["at"]
-
-    await poll(replaced, timeout=30)
-    second = {**message, "event_id": "e-456", "title": "Pay the rent"}
-    await cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": web.url, "registrationId": registration, "data": json.dumps(second)},
-    )
-
-    async def two_shown() -> bool:
-        return len(await shown()) == 2
-
-    await poll(two_shown, timeout=30)
-    assert sorted(n["tag"] for n in await shown()) == ["e-123", "e-456"]
+    await deliver(message)
+    await pushes.handled(2)
+    [again] = await _shown(page)
+    assert again["tag"] == "e-123"
+    assert again["at"] != first["at"]
+    await deliver({**message, "event_id": "e-456", "title": "Pay the rent"})
+    await pushes.handled(3)
+    assert sorted(n["tag"] for n in await _shown(page)) == ["e-123", "e-456"]
+    assert pushes.displayed == ["e-123", "e-123", "e-456"]
 
 
 async def test_a_subscription_made_in_the_page_reaches_the_server(
@@ -209,6 +243,7 @@ async def test_a_reminder_goes_from_the_server_through_the_push_service_to_the_w
     the message to the registered worker through the DevTools protocol."""
     page = await _signed_in(web, account, new_context)
     cdp = await page.context.new_cdp_session(page)
+    pushes = await PushLog.recording(cdp)
     registration = await _registration_id(page, cdp)
     browser = Browser()
     received: list[dict[str, Any]] = []
@@ -235,18 +270,15 @@ async def test_a_reminder_goes_from_the_server_through_the_push_service_to_the_w
         soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
         task = await account.add(title="Feed the cat", remind_at=soon)
 
-        async def shown() -> list[dict[str, Any]]:
-            found: list[dict[str, Any]] = await page.evaluate(
-                """navigator.serviceWorker.ready.then((r) => r.getNotifications())
-                     .then((ns) => ns.map((n) => ({ title: n.title, tag: n.tag, data: n.data })))"""
-            )
-            return found
+        async def sent() -> bool:
+            return bool(received)
 
-        notes = await poll(shown, timeout=30)
+        await poll(sent, timeout=30, what="the reminder reaching the push service")
+        await pushes.handled(1)
     finally:
         await server.stop()
     [message] = received
     assert message["task_id"] == task["id"]
-    assert notes == [
+    assert [{k: n[k] for k in ("title", "tag", "data")} for n in await _shown(page)] == [
         {"title": "Feed the cat", "tag": message["event_id"], "data": {"task_id": task["id"]}}
     ]

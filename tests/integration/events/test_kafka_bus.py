@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
 from aiokafka.client import AIOKafkaClient  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaConnectionError, KafkaError  # type: ignore[import-untyped]
+from aiokafka.partitioner import murmur2  # type: ignore[import-untyped]
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -536,6 +537,33 @@ async def test_records_that_outgrow_a_batch_go_in_several_in_order_with_headers(
         sent = [e.data["seq"] for e in events if e.userid == user]
         assert [json.loads(r.value)["data"]["seq"] for r in mine] == sent
         assert all(dict(r.headers)["content-type"] == CONTENT_TYPE.encode() for r in mine)
+
+
+async def test_single_and_batched_publishes_of_a_user_share_its_partition_in_order(
+    make_kafka_bus: MakeBus, open_tail: OpenTail, kafka_servers: str
+) -> None:
+    """`publish` sends record by record and `publish_stored` (the relay's path)
+    packs a record batch per partition: both put a user's events on the partition
+    Kafka's default partitioner gives their key, so one after the other they keep
+    that user's order."""
+    source = a_source()
+    tail = await open_tail(TOPIC)
+    users = [str(uuid.uuid4()) for _ in range(6)]
+    bus = make_kafka_bus()
+    for user in users:
+        await bus.publish(TOPIC, make_event(source, user, 0))
+    batch = [make_event(source, users[i % 6], 1 + i // 6) for i in range(60)]
+    stored = [(str(TOPIC), e.userid, e.model_dump_json().encode()) for e in batch]
+    assert await bus.publish_stored(stored) == (60, None)
+    for user in users:
+        await bus.publish(TOPIC, make_event(source, user, 11))
+    got = ours(await tail.read(lambda rs: len(ours(rs, source)) == 72), source)
+    count = len(await topic_partitions(kafka_servers, str(TOPIC)))
+    for user in users:
+        mine = [r for r in got if r.key == user.encode()]
+        assert [json.loads(r.value)["data"]["seq"] for r in mine] == list(range(12))
+        expected = int(murmur2(user.encode())) & 0x7FFFFFFF
+        assert {r.partition for r in mine} == {expected % count}
 
 
 # A member of a consumer group that stops answering (its process frozen) holds every

@@ -15,8 +15,11 @@ The floors, in the same rounds on the same rows and broker:
 - the database work alone: raw asyncpg claiming batches of 200 with the
   relay's own query (FOR UPDATE SKIP LOCKED, advisory lock per user) and
   marking them sent;
-- the broker alone: a raw aiokafka producer with KafkaBus's settings sending
-  the same keys and payload bytes in batches of 200, awaiting each batch;
+- the broker alone: a raw aiokafka producer with KafkaBus's settings and
+  partitioner sending the same keys and payload bytes in batches of 200,
+  awaiting each batch, record by record with `send` (`relay_vs_producer`, the
+  headline) and packed into one record batch per partition with `send_batch`
+  as the relay now sends (`relay_vs_batch_producer`);
 - both one after the other (1 / (1/db + 1/producer)), what a relay that
   claims, publishes and marks in sequence could reach at best.
 
@@ -40,7 +43,7 @@ import asyncpg
 
 from bench.common import Database, Stopwatch, database, ratio, recreate_database, runner_of
 from bench.create_floor import Bodies
-from bench.kafka_floor import BenchTopic, kafka_servers, producer_seconds
+from bench.kafka_floor import BenchTopic, batch_producer_seconds, kafka_servers, producer_seconds
 from bench.report_events import render_relay
 from bench.system import created_event
 from events.bus import Subscription
@@ -66,6 +69,7 @@ RELAY_KAFKA = "relay -> Kafka"
 RELAY_KAFKA_SPREAD = "relay -> Kafka, user/event"
 FLOOR_DB = "raw asyncpg claim + mark"
 FLOOR_PRODUCER = "raw aiokafka producer"
+FLOOR_BATCH_PRODUCER = "raw aiokafka producer, record batches"
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,11 +210,12 @@ async def _floor_db(db: Database, n: int) -> Run:
     return Run(FLOOR_DB, n, seconds, cpu)
 
 
-async def _floor_producer(servers: str, topic: str, rows: list[Row]) -> Run:
+async def _floor_producer(servers: str, topic: str, rows: list[Row], side: str) -> Run:
     items = [(r.partition_key.encode(), r.payload.encode()) for r in rows]
+    send = batch_producer_seconds if side == FLOOR_BATCH_PRODUCER else producer_seconds
     cpu = time.process_time()
-    seconds = await producer_seconds(servers, topic, items, BATCH)
-    return Run(FLOOR_PRODUCER, len(rows), seconds, time.process_time() - cpu)
+    seconds = await send(servers, topic, items, BATCH)
+    return Run(side, len(rows), seconds, time.process_time() - cpu)
 
 
 def _median(runs: list[Run], side: str) -> float | None:
@@ -236,13 +241,13 @@ async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
             log(f"  Kafka sides skipped: {skipped}")
         sides = [RELAY_MEMORY, FLOOR_DB]
         if kafka is not None:
-            sides += [RELAY_KAFKA, FLOOR_PRODUCER, RELAY_KAFKA_SPREAD]
+            sides += [RELAY_KAFKA, FLOOR_PRODUCER, RELAY_KAFKA_SPREAD, FLOOR_BATCH_PRODUCER]
         for round_no in range(cfg.rounds):
             shift = round_no % len(sides)
             for side in sides[shift:] + sides[:shift]:
                 if side == RELAY_KAFKA_SPREAD:
                     await _fill(db, spread, topic)
-                elif side != FLOOR_PRODUCER:
+                elif side not in (FLOOR_PRODUCER, FLOOR_BATCH_PRODUCER):
                     await _fill(db, rows, topic)
                 if side == RELAY_MEMORY:
                     result = await _relay_memory(db, topic, len(rows))
@@ -253,13 +258,14 @@ async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
                     result = await _relay_kafka(db, kafka, topic, rows[0], len(rows), side)
                 else:
                     assert kafka is not None
-                    result = await _floor_producer(kafka, topic, rows)
+                    result = await _floor_producer(kafka, topic, rows, side)
                 runs.append(result)
                 log(f"  round {round_no + 1}: {side}: {result.per_second:,.0f} events/s"
                     f" ({watch.elapsed:.0f} s)")
     memory, db_floor = _median(runs, RELAY_MEMORY), _median(runs, FLOOR_DB)
     relay_kafka, producer = _median(runs, RELAY_KAFKA), _median(runs, FLOOR_PRODUCER)
     relay_spread = _median(runs, RELAY_KAFKA_SPREAD)
+    batch_producer = _median(runs, FLOOR_BATCH_PRODUCER)
     out: dict[str, Any] = {
         "config": asdict(cfg) | {"batch_size": BATCH, "window": WINDOW},
         "payload_bytes": {"min": min(sizes), "median": statistics.median(sizes),
@@ -267,7 +273,8 @@ async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
         "runs": [r.as_dict() for r in runs],
         "median_per_second": {RELAY_MEMORY: memory, FLOOR_DB: db_floor,
                               RELAY_KAFKA: relay_kafka, FLOOR_PRODUCER: producer,
-                              RELAY_KAFKA_SPREAD: relay_spread},
+                              RELAY_KAFKA_SPREAD: relay_spread,
+                              FLOOR_BATCH_PRODUCER: batch_producer},
     }
     assert memory is not None
     assert db_floor is not None
@@ -279,6 +286,8 @@ async def run(cfg: RelayConfig, log: Callable[[str], None]) -> dict[str, Any]:
         out["ratio_kafka_over_sequential_floor"] = round(ratio(relay_kafka, sequential), 3)
         assert relay_spread is not None
         out["ratio_spread_over_producer"] = round(ratio(relay_spread, producer), 3)
+        assert batch_producer is not None
+        out["ratio_kafka_over_batch_producer"] = round(ratio(relay_kafka, batch_producer), 3)
     else:
         out["kafka_skipped"] = skipped
     return out

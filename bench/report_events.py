@@ -78,13 +78,13 @@ def render_relay(result: dict[str, Any]) -> list[str]:
         f"Outbox relay throughput on PostgreSQL: {cfg['events']:,} events of "
         f"{size['median']:.0f} B over {cfg['users']} users, batch {cfg['batch_size']}, "
         f"{cfg['rounds']} round(s)",
-        f"  {'side':<28}{'events/s (median)':>18}{'CPU us/event':>14}",
+        f"  {'side':<40}{'events/s (median)':>18}{'CPU us/event':>14}",
     ]
     for side, rate in result["median_per_second"].items():
         if rate is None:
             continue
         cpu = [r["cpu_us_per_event"] for r in result["runs"] if r["side"] == side]
-        lines.append(f"  {side:<28}{rate:>18,.0f}{sorted(cpu)[len(cpu) // 2]:>14.1f}")
+        lines.append(f"  {side:<40}{rate:>18,.0f}{sorted(cpu)[len(cpu) // 2]:>14.1f}")
     lines.append(f"  relay -> memory / database floor = {result['ratio_memory_over_db_floor']:.2f}")
     if "ratio_kafka_over_producer" in result:
         lines += [
@@ -94,6 +94,11 @@ def render_relay(result: dict[str, Any]) -> list[str]:
             f"  relay -> Kafka, every event from a user of its own / producer floor = "
             f"{result['ratio_spread_over_producer']:.2f}",
         ]
+        if "ratio_kafka_over_batch_producer" in result:
+            lines.append(
+                f"  relay -> Kafka / producer floor sending record batches = "
+                f"{result['ratio_kafka_over_batch_producer']:.2f}"
+            )
     else:
         lines.append(f"  Kafka skipped: {result.get('kafka_skipped')}")
     lines.append("  (CPU: this process, where the relay or floor runs; the issue sets no target)")

@@ -35,6 +35,7 @@ def _create(result: dict[str, Any]) -> dict[str, Any]:
 def _relay(result: dict[str, Any]) -> dict[str, Any]:
     return {
         "relay_vs_producer": result.get("ratio_kafka_over_producer"),
+        "relay_vs_batch_producer": result.get("ratio_kafka_over_batch_producer"),
         "relay_vs_sequential_floor": result.get("ratio_kafka_over_sequential_floor"),
         "relay_spread_vs_producer": result.get("ratio_spread_over_producer"),
         "relay_memory_vs_db_floor": result.get("ratio_memory_over_db_floor"),

@@ -43,12 +43,14 @@ def test_the_dapr_summary_gives_grpc_over_http_for_publishing_and_for_state() ->
 def test_the_relay_summary_gives_both_kafka_runs_over_the_producer() -> None:
     result = {
         "ratio_kafka_over_producer": 0.57,
+        "ratio_kafka_over_batch_producer": 0.29,
         "ratio_kafka_over_sequential_floor": 1.1,
         "ratio_memory_over_db_floor": 0.24,
         "ratio_spread_over_producer": 0.41,
     }
     assert summary("relay", result) == {
         "relay_vs_producer": 0.57,
+        "relay_vs_batch_producer": 0.29,
         "relay_vs_sequential_floor": 1.1,
         "relay_memory_vs_db_floor": 0.24,
         "relay_spread_vs_producer": 0.41,

@@ -161,37 +161,20 @@ class RoundTrip:
 
 
 async def producer_seconds(
-    servers: str, topic: str, items: Sequence[tuple[bytes, bytes]], batch: int
+    servers: str,
+    topic: str,
+    items: Sequence[tuple[bytes, bytes]],
+    batch: int,
+    *,
+    record_batches: bool = False,
 ) -> float:
     """Seconds for a fresh idempotent producer to deliver `items` in batches
-    as the relay does: queue a batch in order, await every ack, next batch."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=servers,
-        client_id="todo-bench-floor",
-        partitioner=cached_partitioner,
-        **PRODUCER_OPTIONS,
-    )
-    await producer.start()
-    try:
-        await (await producer.send(topic, items[0][1], key=items[0][0]))  # connect, warm
-        start = time.perf_counter()
-        for offset in range(0, len(items), batch):
-            futures = [
-                await producer.send(topic, value, key=key)
-                for key, value in items[offset : offset + batch]
-            ]
-            await asyncio.gather(*futures)
-        return time.perf_counter() - start
-    finally:
-        await producer.stop()
+    as the relay does: queue a batch in order, await every ack, next batch.
 
-
-async def batch_producer_seconds(
-    servers: str, topic: str, items: Sequence[tuple[bytes, bytes]], batch: int
-) -> float:
-    """`producer_seconds`, each batch packed by hand into one record batch per
-    partition (`create_batch`, `send_batch`): the cheapest way aiokafka offers
-    to hand the broker the same records, with no future per record."""
+    Record by record (`send`), or with `record_batches` each batch packed by hand
+    into one record batch per partition (`create_batch`, `send_batch`): the
+    cheapest way aiokafka offers to hand the broker the same records, with no
+    future per record."""
     producer = AIOKafkaProducer(
         bootstrap_servers=servers,
         client_id="todo-bench-floor",
@@ -204,20 +187,32 @@ async def batch_producer_seconds(
         listed = list(await producer.partitions_for(topic))
         start = time.perf_counter()
         for offset in range(0, len(items), batch):
-            builders: dict[int, Any] = {}
-            futures = []
-            for key, value in items[offset : offset + batch]:
-                partition = cached_partitioner(key, listed, listed)
-                builder = builders.get(partition)
-                if builder is None:
-                    builder = builders[partition] = producer.create_batch()
-                if builder.append(timestamp=None, key=key, value=value, headers=[]) is None:
-                    futures.append(await producer.send_batch(builder, topic, partition=partition))
-                    builder = builders[partition] = producer.create_batch()
-                    builder.append(timestamp=None, key=key, value=value, headers=[])
-            for partition, builder in builders.items():
-                futures.append(await producer.send_batch(builder, topic, partition=partition))
+            chunk = items[offset : offset + batch]
+            if record_batches:
+                futures = await _send_packed(producer, topic, listed, chunk)
+            else:
+                futures = [await producer.send(topic, value, key=key) for key, value in chunk]
             await asyncio.gather(*futures)
         return time.perf_counter() - start
     finally:
         await producer.stop()
+
+
+async def _send_packed(
+    producer: Any, topic: str, listed: list[int], chunk: Sequence[tuple[bytes, bytes]]
+) -> list[Any]:
+    """Hand `chunk` to the producer as one record batch per partition; the futures."""
+    builders: dict[int, Any] = {}
+    futures = []
+    for key, value in chunk:
+        partition = cached_partitioner(key, listed, listed)
+        builder = builders.get(partition)
+        if builder is None:
+            builder = builders[partition] = producer.create_batch()
+        if builder.append(timestamp=None, key=key, value=value, headers=[]) is None:
+            futures.append(await producer.send_batch(builder, topic, partition=partition))
+            builder = builders[partition] = producer.create_batch()
+            builder.append(timestamp=None, key=key, value=value, headers=[])
+    for partition, builder in builders.items():
+        futures.append(await producer.send_batch(builder, topic, partition=partition))
+    return futures

@@ -43,7 +43,7 @@ import asyncpg
 
 from bench.common import Database, Stopwatch, database, ratio, recreate_database, runner_of
 from bench.create_floor import Bodies
-from bench.kafka_floor import BenchTopic, batch_producer_seconds, kafka_servers, producer_seconds
+from bench.kafka_floor import BenchTopic, kafka_servers, producer_seconds
 from bench.report_events import render_relay
 from bench.system import created_event
 from events.bus import Subscription
@@ -212,9 +212,9 @@ async def _floor_db(db: Database, n: int) -> Run:
 
 async def _floor_producer(servers: str, topic: str, rows: list[Row], side: str) -> Run:
     items = [(r.partition_key.encode(), r.payload.encode()) for r in rows]
-    send = batch_producer_seconds if side == FLOOR_BATCH_PRODUCER else producer_seconds
+    packed = side == FLOOR_BATCH_PRODUCER
     cpu = time.process_time()
-    seconds = await send(servers, topic, items, BATCH)
+    seconds = await producer_seconds(servers, topic, items, BATCH, record_batches=packed)
     return Run(side, len(rows), seconds, time.process_time() - cpu)
 
 

@@ -335,43 +335,10 @@ class KafkaBus:
         the same partition list), so a user's single publishes and batches share
         a partition and stay in order. The producer sends a partition's batches
         one after the other, so order holds there too."""
-        if not records:
-            return 0, None
-        try:
-            producer = await self._ready_producer()
-        except Exception as exc:  # the broker is unreachable: nothing was sent
-            return 0, exc
-        # The future of the batch each record went out in, by record; None if unsent.
-        riding: list[asyncio.Future[Any] | None] = [None] * len(records)
-        handed: list[asyncio.Future[Any]] = []  # each batch's, as handed over
-        error: Exception | None = None
-        try:
-            async with asyncio.timeout(self._delivery_timeout):
-                try:
-                    await self._send_batches(producer, records, riding, handed)
-                except Exception as exc:  # e.g. an unknown topic: still await what was queued
-                    error = exc
-                if handed:
-                    await asyncio.wait(handed, return_when=asyncio.FIRST_EXCEPTION)
-        except TimeoutError:
-            error = error or TimeoutError(
-                f"Kafka at {self._servers} did not acknowledge within {self._delivery_timeout} s"
-            )
-        delivered = 0
-        for future in riding:
-            if (
-                future is None
-                or not future.done()
-                or future.cancelled()
-                or future.exception() is not None
-            ):
-                break
-            delivered += 1
-        if delivered < len(records):
-            error = error or _first_error(handed)
-            for future in handed:
-                future.add_done_callback(_retrieve_exception)
-        return delivered, error
+        return await self._deliver(
+            len(records),
+            lambda producer, riding, handed: self._send_batches(producer, records, riding, handed),
+        )
 
     async def _send_batches(
         self,
@@ -420,38 +387,65 @@ class KafkaBus:
     ) -> tuple[int, Exception | None]:
         """Send records one by one (`send`), their delivery futures put in
         `futures`; report the delivered prefix. A single `publish`'s path."""
-        if not records:
+
+        async def one_by_one(
+            producer: Any, riding: list["asyncio.Future[Any] | None"], handed: list[Any]
+        ) -> None:
+            for index, (topic, key, value) in enumerate(records):
+                future = await producer.send(topic, value, key=key.encode(), headers=self._headers)
+                handed.append(future)
+                riding[index] = future
+
+        return await self._deliver(len(records), one_by_one, futures)
+
+    async def _deliver(
+        self,
+        count: int,
+        queue: Callable[
+            [Any, list["asyncio.Future[Any] | None"], list["asyncio.Future[Any]"]], Awaitable[None]
+        ],
+        handed: list["asyncio.Future[Any]"] | None = None,
+    ) -> tuple[int, Exception | None]:
+        """Hand `count` records to the producer with `queue(producer, riding,
+        handed)`: it puts each future the producer gives it in `handed`, and at
+        each record's place in `riding` the future that acknowledges that record.
+        Wait for the acknowledgements (at most `delivery_timeout`) and report how
+        many leading records were delivered and, if not all, the error that stopped
+        them."""
+        if not count:
             return 0, None
         try:
             producer = await self._ready_producer()
         except Exception as exc:  # the broker is unreachable: nothing was sent
             return 0, exc
+        riding: list[asyncio.Future[Any] | None] = [None] * count  # None: never queued
+        handed = [] if handed is None else handed
         error: Exception | None = None
         try:
             async with asyncio.timeout(self._delivery_timeout):
                 try:
-                    for topic, key, value in records:
-                        futures.append(
-                            await producer.send(
-                                topic, value, key=key.encode(), headers=self._headers
-                            )
-                        )
+                    await queue(producer, riding, handed)
                 except Exception as exc:  # e.g. an unknown topic: still await what was queued
                     error = exc
-                if futures:
-                    await asyncio.wait(futures, return_when=asyncio.FIRST_EXCEPTION)
+                if handed:
+                    await asyncio.wait(handed, return_when=asyncio.FIRST_EXCEPTION)
         except TimeoutError:
             error = error or TimeoutError(
                 f"Kafka at {self._servers} did not acknowledge within {self._delivery_timeout} s"
             )
         delivered = 0
-        for future in futures:
-            if not future.done() or future.cancelled() or future.exception() is not None:
+        for future in riding:
+            if (
+                future is None
+                or not future.done()
+                or future.cancelled()
+                or future.exception() is not None
+            ):
                 break
             delivered += 1
-        if delivered < len(records):
-            error = error or _first_error(futures)
-            for future in futures:
+        if delivered < count:
+            error = error or _first_error(handed)
+            for future in handed:
                 future.add_done_callback(_retrieve_exception)
         return delivered, error
 

@@ -268,7 +268,7 @@ class OutboxRelay(WakeableLoop):
                             "limit": self.batch_size,
                             "after": after,
                             "locks": locks,
-                            "sent": [r[0] for r in taken],
+                            "sent": [r.id for r in taken],
                             "now": datetime.now(UTC),
                         }
                         rows = (await conn.execute(_CLAIM_NEXT_PG, params)).all()

@@ -182,7 +182,7 @@ async def _drain_seconds(db: Database) -> float | None:
     start = time.perf_counter()
     try:
         while time.perf_counter() - start < DRAIN_TIMEOUT:
-            if not await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):
+            if not await conn.fetchval("SELECT count(*) FROM outbox_pending"):
                 return time.perf_counter() - start
             await asyncio.sleep(0.02)
     finally:

@@ -14,7 +14,7 @@ The floors, in the same rounds on the same rows and broker:
 
 - the database work alone: raw asyncpg claiming batches of 200 with the
   relay's own query (FOR UPDATE SKIP LOCKED, advisory lock per user) and
-  marking them sent;
+  marking them sent (deleting their queue rows);
 - the broker alone: a raw aiokafka producer with KafkaBus's settings and
   partitioner sending the same keys and payload bytes in batches of 200,
   awaiting each batch, record by record with `send` (`relay_vs_producer`, the
@@ -36,7 +36,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -59,11 +59,12 @@ BATCH: int = Settings.model_fields["relay_batch_size"].default
 WINDOW: int = Settings.model_fields["relay_window"].default
 DRAIN_LIMIT = 300.0
 CLAIM_SQL = (
-    "SELECT id, topic, payload FROM outbox "
-    "WHERE sent_at IS NULL AND pg_try_advisory_xact_lock(hashtext(partition_key)) "
-    "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+    "SELECT o.id, o.topic, o.payload FROM outbox AS o JOIN ("
+    "  SELECT id FROM outbox_pending WHERE pg_try_advisory_xact_lock(hashtext(partition_key))"
+    "  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) AS p ON p.id = o.id "
+    "ORDER BY o.id"
 )
-MARK_SQL = "UPDATE outbox SET sent_at = $2 WHERE id = ANY($1::bigint[])"
+MARK_SQL = "DELETE FROM outbox_pending WHERE id = ANY($1::bigint[])"
 RELAY_MEMORY = "relay -> memory bus"
 RELAY_KAFKA = "relay -> Kafka"
 RELAY_KAFKA_SPREAD = "relay -> Kafka, user/event"
@@ -110,17 +111,18 @@ def _rows(cfg: RelayConfig, *, spread: bool = False) -> list[Row]:
 
 
 async def _fill(db: Database, rows: list[Row], topic: str) -> None:
-    """A fresh outbox holding `rows`, unsent, in commit order."""
+    """A fresh outbox holding `rows`, unsent (the COPY queues them, as any
+    insert does), in commit order."""
     conn = await asyncpg.connect(db.dsn)
     try:
-        await conn.execute("TRUNCATE outbox RESTART IDENTITY")
+        await conn.execute("TRUNCATE outbox, outbox_pending RESTART IDENTITY")
         await conn.copy_records_to_table(
             "outbox",
             columns=["event_id", "topic", "event_type", "partition_key", "payload", "created_at"],
             records=[(r.event_id, topic, r.event_type, r.partition_key, r.payload, r.created_at)
                      for r in rows],
         )
-        await conn.execute("VACUUM (ANALYZE) outbox")
+        await conn.execute("VACUUM (ANALYZE) outbox, outbox_pending")
     finally:
         await conn.close()
 
@@ -198,7 +200,7 @@ async def _floor_db(db: Database, n: int) -> Run:
             async with conn.transaction():
                 rows = await conn.fetch(CLAIM_SQL, BATCH)
                 if rows:
-                    await conn.execute(MARK_SQL, [r["id"] for r in rows], datetime.now(UTC))
+                    await conn.execute(MARK_SQL, [r["id"] for r in rows])
             if not rows:
                 break
             done += len(rows)

@@ -6,17 +6,17 @@ to the outbox in the same transaction as the change (`write_outbox`).
 """
 
 from events.cloudevents import CloudEvent, new_event
-from events.outbox import OutboxRow, outbox_rows, outbox_table, write_outbox
+from events.outbox import outbox_rows, outbox_table, pending_table, write_outbox
 from events.topics import EventType, Topic, topic_for
 
 __all__ = [
     "CloudEvent",
     "EventType",
-    "OutboxRow",
     "Topic",
     "new_event",
     "outbox_rows",
     "outbox_table",
+    "pending_table",
     "topic_for",
     "write_outbox",
 ]

@@ -1,12 +1,18 @@
 """The transactional outbox: events are rows written with the change itself.
 
-A relay (the event backbone) reads unsent rows in id order and publishes them;
-the id is the commit order, `partition_key` keeps one user's events together.
+`outbox` keeps every event written for a while (the relay's `retention`; a
+reconnecting live feed resumes from it). `outbox_pending` is the relay's
+queue: one narrow row per event not sent yet, which the database itself adds
+for every row inserted into `outbox` (a trigger the migrations create), so no
+writer can leave an event unqueued. A relay (the event backbone) reads pending
+rows in id order, publishes their events and deletes them: deleting a small
+row costs the database far less than rewriting the event row and its index
+entries to mark it sent. The id is the commit order; `partition_key` keeps
+one user's events together.
 """
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -20,20 +26,14 @@ from events.tracing import with_trace
 
 
 class Outbox(SQLModel, table=True):
-    """An event waiting for (or done with) the relay; `outbox_table` is its table."""
+    """An event, sent or not: written once, deleted when old; `outbox_table`
+    is its table."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         # also how an event is found by id (the live feed resuming after it)
         sa.UniqueConstraint("event_id", "topic", name="uq_outbox_event_topic"),
         sa.Index("ix_outbox_partition_key_id", "partition_key", "id"),
-        # what the relay scans: the rows not sent yet
-        sa.Index(
-            "ix_outbox_unsent",
-            "id",
-            postgresql_where=sa.text("sent_at IS NULL"),
-            sqlite_where=sa.text("sent_at IS NULL"),
-        ),
     )
 
     id: int = serial_id()
@@ -43,7 +43,22 @@ class Outbox(SQLModel, table=True):
     partition_key: str = Field(sa_type=sa.String(64))
     payload: str = Field(sa_type=sa.Text())
     created_at: datetime = Field(sa_type=UTCDateTime())
-    sent_at: datetime | None = Field(sa_type=UTCDateTime())
+
+
+class OutboxPending(SQLModel, table=True):
+    """An outbox row the relay has not sent yet (same id): added by the
+    database when the row is inserted, deleted once the bus took the event;
+    `pending_table` is its table. The relay's failed attempts at it are
+    counted here."""
+
+    __tablename__ = "outbox_pending"
+
+    id: int = Field(
+        primary_key=True,
+        sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa_column_kwargs={"autoincrement": False},
+    )
+    partition_key: str = Field(sa_type=sa.String(64))
     attempts: int = Field(sa_type=sa.Integer(), sa_column_kwargs={"server_default": "0"})
     last_error: str | None = Field(sa_type=sa.Text())
 
@@ -52,16 +67,7 @@ class Outbox(SQLModel, table=True):
 # it); queries are written in Core against the table.
 metadata = SQLModel.metadata
 outbox_table = table_of(Outbox)
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    topic: str
-    partition_key: str
-    event: CloudEvent
-    created_at: datetime
-    sent_at: datetime | None
+pending_table = table_of(OutboxPending)
 
 
 def outbox_rows(events: Sequence[CloudEvent]) -> list[dict[str, object]]:
@@ -84,7 +90,8 @@ def outbox_rows(events: Sequence[CloudEvent]) -> list[dict[str, object]]:
 
 
 async def write_outbox(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
-    """Insert events in the caller's open transaction, in the order given."""
+    """Insert events in the caller's open transaction, in the order given (the
+    database queues each for the relay)."""
     if not events:
         return
     await conn.execute(outbox_table.insert(), outbox_rows(events))
@@ -95,18 +102,6 @@ def _topic(event: CloudEvent) -> str:
     if (event.model_extra or {}).get("dlqconsumer"):
         return Topic.DLQ_EVENTS.value
     return topic_for(event.type).value
-
-
-def row_to_outbox(row: sa.Row[tuple[object, ...]]) -> OutboxRow:
-    m = row._mapping
-    return OutboxRow(
-        id=int(m["id"]),
-        topic=str(m["topic"]),
-        partition_key=str(m["partition_key"]),
-        event=CloudEvent.model_validate_json(str(m["payload"])),
-        created_at=m["created_at"],
-        sent_at=m["sent_at"],
-    )
 
 
 async def read_after(

@@ -1,14 +1,15 @@
 """The outbox relay: publishes committed events, in order, at least once.
 
 It wakes when a unit of work commits (`notify`) and otherwise polls, so an
-event leaves within milliseconds of its commit. Rows are published in id
-order and marked sent only after the bus accepted them; a failure stops the
+event leaves within milliseconds of its commit. The rows of the outbox's
+queue (`outbox_pending`) are published in id order and marked sent (deleted
+from the queue) only after the bus accepted them; a failure stops the
 batch (later events of that user must not overtake it) and counts towards a
 circuit breaker, so a broker outage only delays delivery. A bus with
 `publish_many` (Kafka, the memory bus) takes the batch at once and reports
 how many leading events it delivered.
 
-On PostgreSQL several relays may run (one per replica): each claims rows with
+On PostgreSQL several relays may run (one per replica): each claims queue rows with
 `FOR UPDATE SKIP LOCKED` and takes a transaction-scoped advisory lock per
 partition key, so no row is published twice at the same time and one user's
 events are never published by two relays at once.
@@ -51,34 +52,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from events.breaker import CircuitBreaker
 from events.bus import Publisher
 from events.cloudevents import CloudEvent
-from events.outbox import outbox_table
+from events.outbox import outbox_table, pending_table
 from events.tracing import end_publish_span, publish_span, recording
 from events.wakeable import WakeableLoop
 
 log = logging.getLogger(__name__)
 
 
-# Marking rows sent on PostgreSQL: the ids as one array, not one bound value each.
-_MARK_SQL = "UPDATE outbox SET sent_at = :now WHERE id = ANY(:sent)"
+# Marking rows sent on PostgreSQL: their queue rows deleted, the ids as one
+# array, not one bound value each.
+_MARK_SQL = "DELETE FROM outbox_pending WHERE id = ANY(:sent)"
 _MARK_PG = sa.text(_MARK_SQL)
 
 # A window's first claim takes its users: the advisory lock of each user among
-# the oldest unsent rows (`:scan` of them) is tried once, and the oldest rows of
+# the oldest pending rows (`:scan` of them) is tried once, and the oldest rows of
 # the users it locked are claimed. Tried row by row, a lock another relay let go
 # in the middle of the scan would let this one take a user's later row and skip
 # their earlier ones. The first row returned also carries the lock keys taken
-# (`hashtext` of each user) and how many rows the scan found.
+# (`hashtext` of each user) and how many rows the scan found. The queue rows are
+# locked; the events are read from the outbox by id.
 _CLAIM_FIRST_PG = sa.text(
     "WITH head AS MATERIALIZED ("
-    "  SELECT partition_key FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT :scan), "
+    "  SELECT partition_key FROM outbox_pending ORDER BY id LIMIT :scan), "
     "users AS MATERIALIZED ("
     "  SELECT partition_key FROM (SELECT DISTINCT partition_key FROM head) AS candidates"
     "  WHERE pg_try_advisory_xact_lock(hashtext(partition_key))), "
     "claimed AS ("
-    "  SELECT id, topic, partition_key, payload FROM outbox"
-    "  WHERE sent_at IS NULL AND partition_key IN (SELECT partition_key FROM users)"
+    "  SELECT id FROM outbox_pending"
+    "  WHERE partition_key IN (SELECT partition_key FROM users)"
     "  ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED), "
-    "numbered AS (SELECT *, row_number() OVER (ORDER BY id) AS n FROM claimed) "
+    "numbered AS ("
+    "  SELECT o.id, o.topic, o.partition_key, o.payload, row_number() OVER (ORDER BY o.id) AS n"
+    "  FROM claimed JOIN outbox AS o ON o.id = claimed.id) "
     "SELECT id, topic, partition_key, payload, "
     "CASE WHEN n = 1"
     " THEN (SELECT array_agg(hashtext(partition_key)) FROM users) END AS locks, "
@@ -86,20 +91,23 @@ _CLAIM_FIRST_PG = sa.text(
     "FROM numbered ORDER BY id"
 )
 # The window's next claims take the next rows of its users after the last row it
-# claimed (`:after`): every unsent row of theirs up to that one is already in the
-# window, so their rows go in order, and no claim scans past the rows the window
-# holds. The users are named by their lock keys (`:locks`): a few thousand
+# claimed (`:after`): every pending row of theirs up to that one is already in
+# the window, so their rows go in order, and no claim scans past the rows the
+# window holds. The users are named by their lock keys (`:locks`): a few thousand
 # integers compare and bind far faster than as many strings, and a user whose
 # key equals a locked one is locked by the same lock, so no other relay can take
-# their rows either. A row another relay marked sent meanwhile drops out when it
-# is locked (PostgreSQL re-reads a changed row for FOR UPDATE). The same
-# statement marks sent the batch the broker took last (`:sent`, all at or before
-# `:after`: the claim's snapshot does not see that update).
+# their rows either. A row another relay marked sent meanwhile (deleted) drops
+# out when it is locked (PostgreSQL re-reads a changed row for FOR UPDATE). The
+# same statement marks sent the batch the broker took last (`:sent`, all at or
+# before `:after`: the claim's snapshot does not see that delete).
 _CLAIM_NEXT_PG = sa.text(
-    f"WITH marked AS ({_MARK_SQL}) "  # noqa: S608 - constant text, values are bound
-    "SELECT id, topic, partition_key, payload FROM outbox "
-    "WHERE sent_at IS NULL AND id > :after AND hashtext(partition_key) = ANY(:locks) "
-    "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+    f"WITH marked AS ({_MARK_SQL}), "  # noqa: S608 - constant text, values are bound
+    "claimed AS ("
+    "  SELECT id FROM outbox_pending"
+    "  WHERE id > :after AND hashtext(partition_key) = ANY(:locks)"
+    "  ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED) "
+    "SELECT o.id, o.topic, o.partition_key, o.payload"
+    " FROM claimed JOIN outbox AS o ON o.id = claimed.id ORDER BY o.id"
 )
 
 
@@ -269,7 +277,6 @@ class OutboxRelay(WakeableLoop):
                             "after": after,
                             "locks": locks,
                             "sent": [r.id for r in taken],
-                            "now": datetime.now(UTC),
                         }
                         rows = (await conn.execute(_CLAIM_NEXT_PG, params)).all()
                     self._marked(len(taken))
@@ -378,7 +385,7 @@ class OutboxRelay(WakeableLoop):
         return await self._complete(batch)
 
     async def _claim(self, *, besides: Sequence[_Batch] = ()) -> _Batch | None:
-        """The oldest unsent rows but those of the batches in flight (`besides`).
+        """The oldest pending rows but those of the batches in flight (`besides`).
         One process (SQLite, or a bus inside it): no transaction is held while
         publishing, so the consumers this relay is waiting for can write meanwhile."""
         query = (
@@ -388,13 +395,13 @@ class OutboxRelay(WakeableLoop):
                 outbox_table.c.partition_key,
                 outbox_table.c.payload,
             )
-            .where(outbox_table.c.sent_at.is_(None))
-            .order_by(outbox_table.c.id)
+            .select_from(pending_table.join(outbox_table, outbox_table.c.id == pending_table.c.id))
+            .order_by(pending_table.c.id)
             .limit(self.batch_size)
         )
         in_flight = [r.id for batch in besides for r in batch.rows]
         if in_flight:
-            query = query.where(outbox_table.c.id.not_in(in_flight))
+            query = query.where(pending_table.c.id.not_in(in_flight))
         async with self._engine.connect() as conn:
             rows: Sequence[Any] = (await conn.execute(query)).all()
         return _Batch(rows) if rows else None
@@ -431,22 +438,19 @@ class OutboxRelay(WakeableLoop):
     ) -> None:
         if delivered:
             ids = [r.id for r in rows[:delivered]]
-            now = datetime.now(UTC)
             if conn.dialect.name == "postgresql":
-                await conn.execute(_MARK_PG, {"sent": ids, "now": now})
+                await conn.execute(_MARK_PG, {"sent": ids})
             else:
-                await conn.execute(
-                    outbox_table.update().where(outbox_table.c.id.in_(ids)).values(sent_at=now)
-                )
+                await conn.execute(pending_table.delete().where(pending_table.c.id.in_(ids)))
             self.published_total += delivered
         if error is None:
             self.breaker.succeeded()
             return
         failed = rows[delivered]
         await conn.execute(
-            outbox_table.update()
-            .where(outbox_table.c.id == failed.id)
-            .values(attempts=outbox_table.c.attempts + 1, last_error=str(error)[:1000])
+            pending_table.update()
+            .where(pending_table.c.id == failed.id)
+            .values(attempts=pending_table.c.attempts + 1, last_error=str(error)[:1000])
         )
         self.breaker.failed()
         log.warning(
@@ -457,10 +461,13 @@ class OutboxRelay(WakeableLoop):
         if time.monotonic() - self._last_purge < 60:
             return
         self._last_purge = time.monotonic()
+        # Events older than `retention` go, but never one still pending.
+        pending = sa.select(pending_table.c.id).where(pending_table.c.id == outbox_table.c.id)
         async with self._engine.begin() as conn:
             await conn.execute(
                 outbox_table.delete().where(
-                    outbox_table.c.sent_at < datetime.now(UTC) - self.retention
+                    outbox_table.c.created_at < datetime.now(UTC) - self.retention,
+                    ~pending.exists(),
                 )
             )
 
@@ -468,8 +475,8 @@ class OutboxRelay(WakeableLoop):
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
-                    sa.select(sa.func.count(), sa.func.min(outbox_table.c.created_at)).where(
-                        outbox_table.c.sent_at.is_(None)
+                    sa.select(sa.func.count(), sa.func.min(outbox_table.c.created_at)).select_from(
+                        pending_table.join(outbox_table, outbox_table.c.id == pending_table.c.id)
                     )
                 )
             ).one()

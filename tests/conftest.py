@@ -46,6 +46,7 @@ TABLES = [
     "notifications",
     "reminder_schedule",
     "processed_events",
+    "outbox_pending",
     "outbox",
     "login_links",
     "personal_access_tokens",

@@ -24,7 +24,7 @@ async def quiesce(engine: AsyncEngine, limit: float = 180, still: float = 6.0) -
     while time.monotonic() - start < limit:
         async with engine.connect() as conn:
             pending = (
-                await conn.execute(sa.text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+                await conn.execute(sa.text("SELECT count(*) FROM outbox_pending"))
             ).scalar_one()
             audited = (await conn.execute(sa.text("SELECT count(*) FROM audit_logs"))).scalar_one()
         if pending or audited != last:

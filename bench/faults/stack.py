@@ -35,7 +35,7 @@ CONSUMERS = ("recurring-task", "notification", "audit")
 TABLES = (
     "chat_turns, conversation_messages, conversations, calendar_feeds, audit_logs, "
     "notification_preferences, notifications, reminder_schedule, processed_events, outbox, "
-    "login_links, personal_access_tokens, tasks, users"
+    "outbox_pending, login_links, personal_access_tokens, tasks, users"
 )
 
 

@@ -26,6 +26,11 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(_config(url), revision)
 
 
+def downgrade(url: str, revision: str) -> None:
+    """Blocking: undo the migrations after `revision`."""
+    command.downgrade(_config(url), revision)
+
+
 @dataclass(frozen=True, slots=True)
 class Upgraded:
     """What `upgrade_reporting` did: the revision before (None: no migration had

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
 import events.processed
-from events.outbox import outbox_table
+from events.outbox import outbox_table, pending_table
 from events.sqltypes import UTCDateTime, serial_id, table_of
 
 metadata = SQLModel.metadata
@@ -410,6 +410,7 @@ __all__ = [
     "oauth_grants",
     "oauth_refresh_tokens",
     "outbox_table",
+    "pending_table",
     "processed_events",
     "push_subscriptions",
     "reminder_schedule",

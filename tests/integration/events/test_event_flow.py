@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 import websockets
 
-from events import CloudEvent, Topic, outbox_table
+from events import CloudEvent, Topic, pending_table
 from events.bus import PermanentFailure, Subscription
 from events.processed import claim_event
 from services.bootstrap import Container
@@ -75,9 +75,7 @@ async def test_a_change_through_the_api_reaches_a_consumer(
         async with live.container.engine.connect() as conn:
             unsent = (
                 await conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(outbox_table)
-                    .where(outbox_table.c.sent_at.is_(None))
+                    sa.select(sa.func.count()).select_from(pending_table)
                 )
             ).scalar_one()
         if unsent == 0:

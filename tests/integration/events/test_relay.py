@@ -3,13 +3,14 @@
 import asyncio
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events import CloudEvent, EventType, new_event, outbox_table, write_outbox
+from events import CloudEvent, EventType, new_event, outbox_table, pending_table, write_outbox
 from events.breaker import BreakerState, CircuitBreaker
 from events.bus import Subscription
 from events.memory import MemoryBus
@@ -65,9 +66,7 @@ async def unsent(engine: AsyncEngine) -> int:
         return int(
             (
                 await conn.execute(
-                    sa.select(sa.func.count())
-                    .select_from(outbox_table)
-                    .where(outbox_table.c.sent_at.is_(None))
+                    sa.select(sa.func.count()).select_from(pending_table)
                 )
             ).scalar_one()
         )
@@ -101,6 +100,42 @@ async def test_publishes_in_order_and_marks_rows_sent(container: Container) -> N
     assert_in_order(broker.accepted)
     assert await unsent(container.engine) == 0
     assert (await relay.lag()).pending == 0
+
+
+async def test_old_sent_events_are_pruned_but_a_pending_one_is_kept_however_old(
+    container: Container,
+) -> None:
+    """The outbox keeps sent events for `retention` (a reconnecting feed
+    resumes from them); an event the broker never took is kept, with its
+    failed attempts counted, until it is sent."""
+    engine = container.engine
+    broker = FlakyBroker()
+    relay = OutboxRelay(engine, broker, batch_size=10)
+    await seed(engine, ["u1", "u2"], 5)
+    while await relay.run_once():
+        pass
+    broker.down = True
+    await seed(engine, ["u1"], 2, first=5)
+    assert await relay.run_once() == 0
+    async with engine.connect() as conn:
+        failed = (await conn.execute(sa.select(pending_table).order_by(pending_table.c.id))).all()
+    assert [(r.attempts, "broker unreachable" in str(r.last_error)) for r in failed] == [
+        (1, True),
+        (0, False),
+    ]
+    async with engine.begin() as conn:  # everything was written two days ago
+        await conn.execute(
+            outbox_table.update().values(created_at=datetime.now(UTC) - relay.retention * 2)
+        )
+    await relay._maybe_purge()
+    async with engine.connect() as conn:
+        kept = (await conn.execute(sa.select(outbox_table.c.id).order_by(outbox_table.c.id)))
+        assert list(kept.scalars()) == [r.id for r in failed]
+    broker.down = False
+    while await relay.run_once():
+        pass
+    assert [e.data["n"] for e in broker.accepted[10:]] == [5, 6]
+    assert await unsent(engine) == 0
 
 
 async def test_an_outage_opens_the_breaker_and_nothing_is_lost(container: Container) -> None:
@@ -442,7 +477,7 @@ async def test_on_postgres_a_batch_is_marked_sent_by_the_statement_claiming_a_la
     pg_engines: list[AsyncEngine],
 ) -> None:
     """One statement per batch: three batches are four claims (the last finds
-    nothing) and one UPDATE of its own, for the last batch the broker took. The
+    nothing) and one DELETE of its own, for the last batch the broker took. The
     first claim also locks the window's users; the others do not scan for them."""
     engine = pg_engines[0]
     await seed(engine, [str(uuid.uuid4()) for _ in range(3)], 10)
@@ -459,7 +494,7 @@ async def test_on_postgres_a_batch_is_marked_sent_by_the_statement_claiming_a_la
     finally:
         sa.event.remove(engine.sync_engine, "before_cursor_execute", seen)
     claims = [s for s in statements if s.startswith("WITH")]
-    marks = [s for s in statements if s.startswith("UPDATE outbox")]
+    marks = [s for s in statements if s.startswith("DELETE FROM outbox_pending")]
     assert (len(claims), len(marks)) == (4, 1), statements
     # The window's users are locked once, by its first claim.
     assert [c.startswith("WITH head AS") for c in claims] == [True, False, False, False], claims

@@ -6,8 +6,7 @@ added entries to each of its indexes, the most the database did per event.
 
 A trigger on `outbox` queues every row inserted, so each writer, an older
 replica still running during a rolling upgrade included, has its events
-relayed. On SQLite a batch alter of `outbox` copies the table and loses the
-trigger: a migration doing one must create it again (`create_queue_trigger`).
+relayed (`services/migrations/outbox_queue.py`).
 
 Revision ID: 0015
 Revises: 0014
@@ -16,42 +15,12 @@ Revises: 0014
 import sqlalchemy as sa
 from alembic import op
 
+from services.migrations.outbox_queue import create_queue_trigger, drop_queue_trigger
+
 revision = "0015"
 down_revision = "0014"
 
 NOW_TZ = sa.DateTime(timezone=True)
-
-
-def create_queue_trigger() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        # One call per statement, whatever its number of rows (COPY included).
-        op.execute(
-            "CREATE FUNCTION outbox_queue() RETURNS trigger LANGUAGE plpgsql AS $$"
-            " BEGIN"
-            "  INSERT INTO outbox_pending (id, partition_key)"
-            "  SELECT id, partition_key FROM inserted;"
-            "  RETURN NULL;"
-            " END $$"
-        )
-        op.execute(
-            "CREATE TRIGGER outbox_queue AFTER INSERT ON outbox"
-            " REFERENCING NEW TABLE AS inserted"
-            " FOR EACH STATEMENT EXECUTE FUNCTION outbox_queue()"
-        )
-    else:
-        op.execute(
-            "CREATE TRIGGER outbox_queue AFTER INSERT ON outbox BEGIN"
-            " INSERT INTO outbox_pending (id, partition_key) VALUES (NEW.id, NEW.partition_key);"
-            " END"
-        )
-
-
-def drop_queue_trigger() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER outbox_queue ON outbox")
-        op.execute("DROP FUNCTION outbox_queue()")
-    else:
-        op.execute("DROP TRIGGER outbox_queue")
 
 
 def upgrade() -> None:
@@ -87,8 +56,7 @@ def downgrade() -> None:
         batch.add_column(sa.Column("last_error", sa.Text(), nullable=True))
     # When an event went out was not kept: a sent event counts as sent when written.
     op.execute(
-        "UPDATE outbox SET sent_at = created_at"
-        " WHERE id NOT IN (SELECT id FROM outbox_pending)"
+        "UPDATE outbox SET sent_at = created_at WHERE id NOT IN (SELECT id FROM outbox_pending)"
     )
     op.execute(
         "UPDATE outbox SET"

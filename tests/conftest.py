@@ -10,10 +10,10 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
 import pytest
@@ -204,6 +204,61 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
+
+
+class Sent(NamedTuple):
+    """A statement a connection sent: its text, whitespace folded, and whether
+    the database then reported a transaction open on that connection."""
+
+    text: str
+    in_transaction: bool
+
+
+def _in_transaction(driver: Any) -> bool:
+    status = getattr(driver, "is_in_transaction", None)  # asyncpg
+    if status is not None:
+        return bool(status())
+    return bool(getattr(driver, "in_transaction", False))  # aiosqlite
+
+
+@asynccontextmanager
+async def sent_statements(engine: sa.ext.asyncio.AsyncEngine) -> AsyncIterator[list[Sent]]:
+    """The statements the engine's connections send while the block runs, in
+    order: those run through SQLAlchemy (its cursor events) and those run on
+    the asyncpg driver directly (the driver's query logger on each connection
+    checked out meanwhile; SQLAlchemy's own go through prepared statements,
+    which that logger does not see). The driver reports a statement in a
+    callback it schedules as the statement ends: the block's end lets those
+    run before the list is read."""
+    sent: list[Sent] = []
+    logged: list[tuple[Any, Any]] = []
+
+    def on_cursor(conn: Any, cursor: object, statement: str, *args: object) -> None:
+        in_block = _in_transaction(conn.connection.driver_connection)
+        sent.append(Sent(" ".join(statement.split()), in_block))
+
+    def on_checkout(dbapi_conn: Any, record: object, proxy: object) -> None:
+        driver = getattr(dbapi_conn, "driver_connection", None)
+        if not hasattr(driver, "add_query_logger") or any(d is driver for d, _ in logged):
+            return
+
+        def on_driver(query: Any) -> None:
+            sent.append(Sent(" ".join(query.query.split()), _in_transaction(driver)))
+
+        driver.add_query_logger(on_driver)
+        logged.append((driver, on_driver))
+
+    sync = engine.sync_engine
+    sa.event.listen(sync, "after_cursor_execute", on_cursor)
+    sa.event.listen(sync.pool, "checkout", on_checkout)
+    try:
+        yield sent
+        await asyncio.sleep(0)  # the driver's scheduled reports run
+    finally:
+        sa.event.remove(sync, "after_cursor_execute", on_cursor)
+        sa.event.remove(sync.pool, "checkout", on_checkout)
+        for driver, callback in logged:
+            driver.remove_query_logger(callback)
 
 
 async def outbox_events(container: Container, mentioning: str) -> list[CloudEvent]:

@@ -1,16 +1,28 @@
 """Database engines: SQLite (embedded default) and PostgreSQL, one code path."""
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from events.runtime import is_outage
 from events.sqltypes import UTCDateTime, conflict_insert
 
-__all__ = ["UTCDateTime", "conflict_insert", "create_engine", "driver_execute", "ping", "reader"]
+__all__ = [
+    "DriverStatement",
+    "UTCDateTime",
+    "conflict_insert",
+    "create_engine",
+    "driver_execute",
+    "execute_counted",
+    "ping",
+    "reader",
+]
 
 # Reconnect a pooled PostgreSQL connection after this long.
 POOL_RECYCLE_SECONDS = 300
@@ -78,31 +90,113 @@ def reader(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-async def driver_execute(conn: AsyncConnection, statement: str, *args: Any) -> None:
+async def driver_execute(conn: AsyncConnection, statement: str, *args: Any) -> str:
     """Run one PostgreSQL statement (`$1` parameters) on the asyncpg connection
     under `conn`, which must be in autocommit: the statement commits on its own.
+    Returns the driver's status ("INSERT 0 1").
 
     For a statement on a path users wait on: it skips SQLAlchemy's work per
     statement (about 0.4 ms on the chat's write-ahead), not the pool. The pool
-    cannot see the driver's errors, so a connection that failed here is
-    invalidated (closed and never handed out again) before the error goes on.
+    cannot see the driver's errors, so a connection that failed here (lost, or
+    left mid-statement by a cancellation) is invalidated (closed and never
+    handed out again) before the error goes on. The database refusing the
+    statement leaves the connection as it was, and the error is raised as
+    SQLAlchemy raises it (`IntegrityError`, `DataError`, `DBAPIError`, with the
+    driver's error as `orig`), so callers handle one kind of error.
     """
-    if conn.sync_connection is None or (
-        conn.sync_connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
-    ):
+    if not _autocommit(conn):
         # In a transaction, the statement would commit apart from the rest of it.
         raise ValueError("driver_execute needs an autocommit connection (`reader`)")
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None, "a pooled connection always has its driver's"
     try:
-        await driver.execute(statement, *args)
+        status: str = await driver.execute(statement, *args)
+    except asyncpg.PostgresError as exc:
+        if driver.is_closed() or is_outage(exc):  # the server shutting down, say
+            await conn.invalidate()
+            raise sa_exc.DisconnectionError(f"the database connection was lost: {exc}") from exc
+        raise _refused(statement, exc) from exc
     except BaseException as exc:
         await conn.invalidate()
         if isinstance(exc, Exception) and driver.is_closed():
             # What SQLAlchemy would have said: the connection is gone (an outage).
             raise sa_exc.DisconnectionError(f"the database connection was lost: {exc}") from exc
         raise
+    return status
+
+
+def _autocommit(conn: AsyncConnection) -> bool:
+    """Whether each statement on `conn` is its own transaction."""
+    sync = conn.sync_connection
+    return sync is not None and sync.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+def _refused(statement: str, exc: asyncpg.PostgresError) -> sa_exc.DBAPIError:
+    """The database's refusal as SQLAlchemy reports it, by SQLSTATE class:
+    23 integrity (a key taken), 22 data (a value it cannot store), else any."""
+    state = str(getattr(exc, "sqlstate", "") or "")
+    kind: type[sa_exc.DBAPIError] = sa_exc.DBAPIError
+    if state.startswith("23"):
+        kind = sa_exc.IntegrityError
+    elif state.startswith("22"):
+        kind = sa_exc.DataError
+    return kind(statement, None, exc)
+
+
+class DriverStatement:
+    """A SQLAlchemy statement with named, typed parameters, compiled once for
+    asyncpg: the `$n` text SQLAlchemy would send, and per parameter the
+    conversion its type makes (SQLAlchemy's bind processors), so a value
+    reaches the database exactly as through SQLAlchemy."""
+
+    __slots__ = ("_params", "sql")
+
+    def __init__(self, statement: sa.TextClause, dialect: sa.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        names = compiled.positiontup or []
+        self._params = [
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in names
+        ]
+
+    def args(self, values: Mapping[str, Any]) -> list[Any]:
+        return [
+            values[name] if process is None else process(values[name])
+            for name, process in self._params
+        ]
+
+
+_compiled: dict[sa.TextClause, DriverStatement] = {}
+_COMPILED_KEPT = 256
+
+
+def _driver_statement(statement: sa.TextClause, dialect: sa.Dialect) -> DriverStatement:
+    found = _compiled.get(statement)
+    if found is None:
+        found = DriverStatement(statement, dialect)
+        if len(_compiled) < _COMPILED_KEPT:  # statements built once per shape, kept by callers
+            _compiled[statement] = found
+    return found
+
+
+async def execute_counted(
+    conn: AsyncConnection, statement: sa.TextClause, params: Mapping[str, Any]
+) -> int:
+    """Run one write and return how many rows it changed.
+
+    When the statement is its own transaction (PostgreSQL, `conn` in autocommit,
+    as `UnitOfWork.run_alone` runs a unit's one write), it goes straight to the
+    driver (`driver_execute`), compiled once: about 0.1 ms of CPU less per
+    create, a quarter of its database work in the process. Otherwise, through
+    SQLAlchemy."""
+    if conn.dialect.name == "postgresql" and _autocommit(conn):
+        prepared = _driver_statement(statement, conn.dialect)
+        status = await driver_execute(conn, prepared.sql, *prepared.args(params))
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+    return (await conn.execute(statement, params)).rowcount
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events import outbox_table
 from services.errors import VersionMismatch
-from services.shared.db import conflict_insert
+from services.shared.db import conflict_insert, execute_counted
 from services.shared.tables import deleted_tasks, tasks
 from services.shared.timeutil import day_bounds, localize
 from services.tasks.domain.model import Priority, RepeatFrom, Status, Task
@@ -260,8 +260,8 @@ class TaskRepository:
                 stmt = _tasks_with_outbox(
                     list(rows[0]), len(rows), len(outbox), unless_deleted=guarded
                 )
-                written = await self._conn.execute(stmt, params)
-                if guarded and written.rowcount == 0:
+                written = await execute_counted(self._conn, stmt, params)
+                if guarded and written == 0:
                     raise TaskIdDeleted(str(new[0].id))
                 return
             if unless_deleted_since is not None and await self.get_deleted(
@@ -314,7 +314,7 @@ class TaskRepository:
         params |= {f"e{n}_{k}": v for n, row in enumerate(outbox) for k, v in row.items()}
         del values["id"], values["user_id"]
         stmt = _save_with_outbox(list(values), len(outbox))
-        if (await self._conn.execute(stmt, params)).rowcount != len(outbox):
+        if await execute_counted(self._conn, stmt, params) != len(outbox):
             raise VersionMismatch(previous_version, task.version)
 
     async def save(self, task: Task, *, previous_version: int) -> None:

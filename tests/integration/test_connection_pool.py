@@ -2,16 +2,22 @@
 
 More callers than connections wait for one; none fails, and no connection is
 opened and closed per caller (each would make PostgreSQL fork a backend). A
-connection that failed under a statement run on the driver is discarded."""
+connection that failed under a statement run on the driver is discarded; one
+the database merely refused a statement on is kept, and the refusal is raised
+as SQLAlchemy raises it."""
 
 import asyncio
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.runtime import is_outage
-from services.shared.db import create_engine, driver_execute, reader
+from services.shared.db import UTCDateTime, create_engine, driver_execute, execute_counted, reader
 
 POOL = 3
 CALLERS = 12
@@ -90,4 +96,93 @@ async def test_the_driver_refuses_a_statement_inside_a_transaction(postgres_url:
             with pytest.raises(ValueError, match="autocommit"):
                 await driver_execute(conn, "SELECT 1")
     finally:
+        await engine.dispose()
+
+
+async def test_a_statement_the_database_refuses_on_the_driver_raises_as_through_sqlalchemy(
+    postgres_url: str,
+) -> None:
+    # Callers tell a taken key or an unstorable value by SQLAlchemy's errors, and
+    # a refusal is not a broken connection: it stays in the pool.
+    engine = create_engine(postgres_url, pool_size=1)
+    autocommit = reader(engine)
+    table = f"refusals_{uuid.uuid4().hex[:8]}"
+    try:
+        async with autocommit.connect() as conn:
+            await driver_execute(conn, f"CREATE TABLE {table} (id int PRIMARY KEY, note text)")
+            await driver_execute(conn, f"INSERT INTO {table} VALUES ($1, $2)", 1, "first")
+        before = await _backend(autocommit)
+        with pytest.raises(sa.exc.IntegrityError) as taken:
+            async with autocommit.connect() as conn:
+                await driver_execute(conn, f"INSERT INTO {table} VALUES ($1, $2)", 1, "again")
+        assert f"{table}_pkey" in str(taken.value.orig)
+        assert not is_outage(taken.value)
+        with pytest.raises(sa.exc.DataError) as unstorable:
+            async with autocommit.connect() as conn:
+                await driver_execute(conn, f"INSERT INTO {table} VALUES ($1, $2)", 2, "a\x00b")
+        assert "0x00" in str(unstorable.value.orig)
+        assert await _backend(autocommit) == before
+        async with autocommit.connect() as conn:
+            await driver_execute(conn, f"DROP TABLE {table}")
+    finally:
+        await engine.dispose()
+
+
+async def test_a_counted_write_runs_on_the_driver_alone_and_through_sqlalchemy_in_a_transaction(
+    postgres_url: str,
+) -> None:
+    # The same statement and typed values, two ways: the rows read back the same,
+    # and each way reports how many rows it changed.
+    engine = create_engine(postgres_url, pool_size=1)
+    table = sa.Table(
+        f"counted_{uuid.uuid4().hex[:8]}",
+        sa.MetaData(),
+        sa.Column("id", sa.Uuid, primary_key=True),
+        sa.Column("at", UTCDateTime),
+        sa.Column("tags", sa.JSON().with_variant(postgresql.ARRAY(sa.String), "postgresql")),
+        sa.Column("extra", sa.JSON),
+    )
+    insert = sa.text(
+        f"INSERT INTO {table.name} (id, at, tags, extra)"
+        " VALUES (:id, :at, :tags, :extra), (:id2, :at, :tags, :extra)"
+    ).bindparams(
+        sa.bindparam("id", type_=table.c.id.type),
+        sa.bindparam("id2", type_=table.c.id.type),
+        sa.bindparam("at", type_=table.c.at.type),
+        sa.bindparam("tags", type_=table.c.tags.type),
+        sa.bindparam("extra", type_=table.c.extra.type),
+    )
+    at = datetime(2030, 3, 30, 23, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    values = {"at": at, "tags": ["home", "ünïcode"], "extra": {"dates": ["2030-01-01"]}}
+    alone = {"id": uuid.uuid4(), "id2": uuid.uuid4(), **values}
+    joined = {"id": uuid.uuid4(), "id2": uuid.uuid4(), **values}
+    through_sqlalchemy: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        through_sqlalchemy.append(statement)
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(table.metadata.create_all)
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", note)
+        async with reader(engine).connect() as conn:
+            assert await execute_counted(conn, insert, alone) == 2
+        assert through_sqlalchemy == []  # the driver's
+        async with engine.connect() as conn:
+            assert await execute_counted(conn, insert, joined) == 2
+            await conn.rollback()  # through SQLAlchemy, inside its transaction: undone
+            assert await execute_counted(conn, insert, joined) == 2
+            await conn.commit()
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", note)
+        assert len(through_sqlalchemy) == 2
+        async with engine.connect() as conn:
+            found = (await conn.execute(sa.select(table).order_by(table.c.id))).all()
+        by_id = {row.id: row for row in found}
+        assert set(by_id) == {alone["id"], alone["id2"], joined["id"], joined["id2"]}
+        for row in found:
+            assert (row.at, row.tags, row.extra) == (at, values["tags"], values["extra"])
+            assert row.at.utcoffset() is not None
+    finally:
+        async with engine.begin() as conn:
+            await conn.run_sync(table.metadata.drop_all)
         await engine.dispose()

@@ -5,10 +5,8 @@ request finds the task instead of adding it twice, on SQLite and PostgreSQL."""
 import asyncio
 import uuid
 
-import sqlalchemy as sa
-
 from services.bootstrap import Container
-from tests.conftest import MakeUser, User, outbox_events
+from tests.conftest import MakeUser, User, outbox_events, sent_statements
 
 RENT = {
     "title": "Pay rent",
@@ -124,18 +122,10 @@ async def test_a_create_with_its_id_checks_for_a_deleted_task_in_the_statement_t
     """On PostgreSQL the deleted-id check costs no round trip of its own: the task,
     its events and the check are one statement (SQLite reads first, in the same
     transaction)."""
-    statements: list[str] = []
-
-    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(" ".join(statement.split()))
-
-    engine = container.engine.sync_engine
-    sa.event.listen(engine, "before_cursor_execute", note)
-    try:
+    async with sent_statements(container.engine) as sent:
         task_id = str(uuid.uuid4())
         created = await alice.post("/api/tasks", json={"id": task_id, **RENT})
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", note)
+    statements = [s.text for s in sent]
     assert created.status_code == 201, created.text
     touching = [s for s in statements if "deleted_tasks" in s or "INSERT INTO tasks" in s]
     if container.settings.database_url.startswith("postgresql"):

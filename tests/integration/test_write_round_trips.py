@@ -1,13 +1,13 @@
 """What a write sends to PostgreSQL: a new task and its events are one
 statement that is its own transaction (no BEGIN, no COMMIT); a unit that did
 anything else first keeps it inside its transaction. A change to a task is
-a read outside any transaction and one such statement."""
+a read outside any transaction and one such statement. Recorded on the wire's
+side of SQLAlchemy too: a statement that is its own transaction goes to the
+driver directly."""
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.shared.auth import accounts
@@ -16,14 +16,30 @@ from services.shared.db import create_engine
 from services.shared.uow import UnitOfWork
 from services.tasks import service
 from services.tasks.schemas import TaskCreate, TaskPublic, TaskUpdate
+from tests.conftest import Sent, sent_statements
 
-# (first word of a statement, whether the server then reported an open transaction block)
-Sent = list[tuple[str, bool]]
+
+def _words(sent: list[Sent]) -> list[tuple[str, bool]]:
+    """Each statement's first word, and whether a transaction was open after it."""
+    return [(s.text.split()[0].rstrip(";").upper(), s.in_transaction) for s in sent]
 
 
 @pytest.fixture
 async def engine(postgres_migrated: str) -> AsyncIterator[AsyncEngine]:
+    """One pooled connection that has run each kind of write once, as a server's
+    have: what a test records is the write's own statements, not the driver's
+    one-time lookups of the types a statement uses on a new connection."""
     engine = create_engine(postgres_migrated, pool_size=1)
+    user, task = await _user_with_task(engine, "Warm-up")
+    async with UnitOfWork(engine) as uow:
+        assert await uow.accounts.local_user() is not None
+        await service.create_task(uow, user=user, data=TaskCreate(title="Warm-up, read first"))
+    async with UnitOfWork(engine) as uow:
+        await service.update_task(
+            uow, user=user, task_id=task.id, data=TaskUpdate(remind_at="2031-01-01T08:00:00")
+        )
+    async with UnitOfWork(engine) as uow:
+        await service.complete_task(uow, user=user, task_id=task.id)
     yield engine
     await engine.dispose()
 
@@ -39,26 +55,13 @@ async def _user_with_task(engine: AsyncEngine, title: str) -> tuple[Principal, T
         return user, await service.create_task(uow, user=user, data=TaskCreate(title=title))
 
 
-def _record(engine: AsyncEngine) -> Sent:
-    sent: Sent = []
-
-    @event.listens_for(engine.sync_engine, "after_cursor_execute")
-    def _after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        # asyncpg reads the transaction status from the server's ReadyForQuery message.
-        in_block = conn.connection.driver_connection.is_in_transaction()
-        sent.append((statement.split()[0].upper(), in_block))
-
-    return sent
-
-
 async def test_a_new_task_and_its_events_are_one_statement(engine: AsyncEngine) -> None:
     user = await _user(engine)
-    sent = _record(engine)
-    async with UnitOfWork(engine) as uow:
+    async with sent_statements(engine) as sent, UnitOfWork(engine) as uow:
         task = await service.create_task(
             uow, user=user, data=TaskCreate(title="Pay rent", remind_at="2031-01-01T08:00:00")
         )
-    assert sent == [("WITH", False)]
+    assert _words(sent) == [("WITH", False)]
     async with UnitOfWork(engine) as uow:
         assert (await uow.tasks.get(user.user_id, task.id)) is not None
         events = await uow.connection.exec_driver_sql(
@@ -69,12 +72,10 @@ async def test_a_new_task_and_its_events_are_one_statement(engine: AsyncEngine) 
 
 async def test_a_unit_that_read_first_creates_inside_its_transaction(engine: AsyncEngine) -> None:
     user = await _user(engine)
-    sent = _record(engine)
-    async with UnitOfWork(engine) as uow:
+    async with sent_statements(engine) as sent, UnitOfWork(engine) as uow:
         assert await uow.accounts.local_user() is not None
         await service.create_task(uow, user=user, data=TaskCreate(title="Water the plants"))
-    assert [word for word, _ in sent] == ["SELECT", "WITH"]
-    assert all(in_block for _, in_block in sent), sent
+    assert _words(sent) == [("BEGIN", True), ("SELECT", True), ("WITH", True), ("COMMIT", False)]
     async with UnitOfWork(engine) as uow:
         found = await uow.connection.exec_driver_sql(
             "SELECT count(*) FROM tasks WHERE title = 'Water the plants'"
@@ -84,18 +85,18 @@ async def test_a_unit_that_read_first_creates_inside_its_transaction(engine: Asy
 
 async def test_a_change_is_a_read_and_one_statement(engine: AsyncEngine) -> None:
     user, task = await _user_with_task(engine, "Pay rent")
-    sent = _record(engine)
-    async with UnitOfWork(engine) as uow:
-        await service.update_task(
-            uow,
-            user=user,
-            task_id=task.id,
-            data=TaskUpdate(priority="high", remind_at="2031-01-01T08:00:00"),
-        )
-    async with UnitOfWork(engine) as uow:
-        await service.complete_task(uow, user=user, task_id=task.id)
+    async with sent_statements(engine) as sent:
+        async with UnitOfWork(engine) as uow:
+            await service.update_task(
+                uow,
+                user=user,
+                task_id=task.id,
+                data=TaskUpdate(priority="high", remind_at="2031-01-01T08:00:00"),
+            )
+        async with UnitOfWork(engine) as uow:
+            await service.complete_task(uow, user=user, task_id=task.id)
     # No BEGIN or COMMIT: the read is outside any transaction, the write is its own.
-    assert sent == [("SELECT", False), ("WITH", False)] * 2
+    assert _words(sent) == [("SELECT", False), ("WITH", False)] * 2
     async with UnitOfWork(engine) as uow:
         saved = await uow.tasks.get(user.user_id, task.id)
         assert saved is not None
@@ -113,10 +114,9 @@ async def test_a_change_is_a_read_and_one_statement(engine: AsyncEngine) -> None
 
 async def test_a_change_that_finds_nothing_to_do_writes_nothing(engine: AsyncEngine) -> None:
     user, task = await _user_with_task(engine, "Pay rent")
-    sent = _record(engine)
-    async with UnitOfWork(engine) as uow:
+    async with sent_statements(engine) as sent, UnitOfWork(engine) as uow:
         same = await service.update_task(
             uow, user=user, task_id=task.id, data=TaskUpdate(title="Pay rent")
         )
     assert same.version == 1
-    assert sent == [("SELECT", False)]
+    assert _words(sent) == [("SELECT", False)]

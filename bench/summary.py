@@ -42,6 +42,13 @@ def _relay(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _purge(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "idle_purge_vs_scan": result.get("idle_purge_vs_scan"),
+        "purge_vs_raw_delete": result.get("purge_vs_raw_delete"),
+    }
+
+
 def _events(result: dict[str, Any]) -> dict[str, Any]:
     return {
         "kafka_p99_vs_raw": _get(result, "kafka_target", "ratio_p99_kafka_over_raw"),
@@ -99,6 +106,7 @@ def _dapr(result: dict[str, Any]) -> dict[str, Any]:
 PICKERS: dict[str, Picker] = {
     "create": _create,
     "relay": _relay,
+    "purge": _purge,
     "events": _events,
     "assistant": _assistant,
     "mcp": _mcp,

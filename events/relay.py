@@ -192,6 +192,7 @@ class OutboxRelay(WakeableLoop):
         poll_interval: float = 1.0,
         breaker: CircuitBreaker | None = None,
         retention: timedelta = timedelta(days=1),
+        purge_chunk: int = 5000,
     ) -> None:
         super().__init__()
         self._engine = engine
@@ -204,6 +205,7 @@ class OutboxRelay(WakeableLoop):
         self.poll_interval = poll_interval
         self.breaker = breaker or CircuitBreaker()
         self.retention = retention
+        self.purge_chunk = max(1, purge_chunk)
         self._last_purge = 0.0
         self.published_total = 0
         self._in_flight: list[_Batch] = []
@@ -461,15 +463,44 @@ class OutboxRelay(WakeableLoop):
         if time.monotonic() - self._last_purge < 60:
             return
         self._last_purge = time.monotonic()
-        # Events older than `retention` go, but never one still pending.
-        pending = sa.select(pending_table.c.id).where(pending_table.c.id == outbox_table.c.id)
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                outbox_table.delete().where(
-                    outbox_table.c.created_at < datetime.now(UTC) - self.retention,
-                    ~pending.exists(),
-                )
-            )
+        await self.purge()
+
+    async def purge(self) -> int:
+        """Delete the events older than `retention` that are no longer queued (an
+        event the broker has not taken is kept however old); how many went.
+
+        Events are numbered as they are written, so the old ones are the
+        outbox's first ids. The purge walks the ids from the first in chunks of
+        `purge_chunk`, each in a transaction of its own, and stops at the first
+        chunk that ends with an event inside the retention: its work follows
+        what it deletes, not the size of the table, which holds a day of events
+        (a scan of all of them every minute would grow with the traffic)."""
+        cutoff = datetime.now(UTC) - self.retention
+        queued = sa.select(pending_table.c.id).where(pending_table.c.id == outbox_table.c.id)
+        after, removed = 0, 0
+        while True:
+            async with self._engine.begin() as conn:
+                # The chunk's last event: an index lookup on the ids, not a read of the rows.
+                end = (
+                    await conn.execute(
+                        sa.select(outbox_table.c.id, outbox_table.c.created_at)
+                        .where(outbox_table.c.id > after)
+                        .order_by(outbox_table.c.id)
+                        .offset(self.purge_chunk - 1)
+                        .limit(1)
+                    )
+                ).first()
+                old = [
+                    outbox_table.c.id > after,
+                    outbox_table.c.created_at < cutoff,
+                    ~queued.exists(),
+                ]
+                if end is not None:
+                    old.append(outbox_table.c.id <= end.id)
+                removed += (await conn.execute(outbox_table.delete().where(*old))).rowcount
+            if end is None or end.created_at >= cutoff:
+                return removed
+            after = int(end.id)
 
     async def lag(self) -> Lag:
         async with self._engine.connect() as conn:

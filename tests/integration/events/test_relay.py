@@ -138,6 +138,37 @@ async def test_old_sent_events_are_pruned_but_a_pending_one_is_kept_however_old(
     assert await unsent(engine) == 0
 
 
+async def test_the_purge_walks_the_old_events_in_chunks_and_stops_at_the_young_ones(
+    container: Container,
+) -> None:
+    """Chunks of 4 over 23 events: the old sent ones go wherever they sit in a
+    chunk, an old queued one stays, and a chunk ending inside the retention
+    ends the walk (the events after it are young)."""
+    engine = container.engine
+    broker = FlakyBroker()
+    relay = OutboxRelay(engine, broker, batch_size=100, purge_chunk=4)
+    await seed(engine, ["u1"], 23)
+    async with engine.connect() as conn:
+        ids = list((await conn.execute(sa.select(outbox_table.c.id).order_by("id"))).scalars())
+    stuck = ids[6]  # old, and the broker never took it
+    async with engine.begin() as conn:
+        await conn.execute(pending_table.delete().where(pending_table.c.id != stuck))
+        old = datetime.now(UTC) - relay.retention * 2
+        await conn.execute(
+            outbox_table.update().where(outbox_table.c.id.in_(ids[:14])).values(created_at=old)
+        )
+        # An event in the young part with an old time (a writer's clock behind)
+        # waits for the walk to reach it: the chunk before it ends young.
+        await conn.execute(
+            outbox_table.update().where(outbox_table.c.id == ids[20]).values(created_at=old)
+        )
+    assert await relay.purge() == 13
+    async with engine.connect() as conn:
+        kept = list((await conn.execute(sa.select(outbox_table.c.id).order_by("id"))).scalars())
+    assert kept == [stuck, *ids[14:]]
+    assert await relay.purge() == 0  # nothing more is old enough
+
+
 async def test_an_outage_opens_the_breaker_and_nothing_is_lost(container: Container) -> None:
     broker = FlakyBroker()
     breaker = CircuitBreaker(threshold=5, cooldown=0.2)

@@ -19,6 +19,7 @@ read (a purge that scanned the table would be about 1); and
 `purge_vs_raw_delete`, the purge of the old rows over the raw delete.
 """
 
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -88,11 +89,6 @@ async def _timed(work: Any) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
-
-
 async def run(cfg: PurgeConfig, log: Any) -> dict[str, Any]:
     db: Database = database(DATABASE)
     await recreate_database(db)
@@ -131,7 +127,7 @@ async def run(cfg: PurgeConfig, log: Any) -> dict[str, Any]:
     finally:
         await conn.close()
         await engine.dispose()
-    medians = {name: _median(values) for name, values in samples.items()}
+    medians = {name: statistics.median(values) for name, values in samples.items()}
     return {
         "config": asdict(cfg),
         "purged_per_round": purged,

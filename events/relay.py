@@ -480,7 +480,7 @@ class OutboxRelay(WakeableLoop):
         after, removed = 0, 0
         while True:
             async with self._engine.begin() as conn:
-                # The chunk's last event: an index lookup on the ids, not a read of the rows.
+                # The chunk's last event, found along the ids' index.
                 end = (
                     await conn.execute(
                         sa.select(outbox_table.c.id, outbox_table.c.created_at)

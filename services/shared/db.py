@@ -112,14 +112,13 @@ async def driver_execute(conn: AsyncConnection, statement: str, *args: Any) -> s
     assert driver is not None, "a pooled connection always has its driver's"
     try:
         status: str = await driver.execute(statement, *args)
-    except asyncpg.PostgresError as exc:
-        if driver.is_closed() or is_outage(exc):  # the server shutting down, say
-            await conn.invalidate()
-            raise sa_exc.DisconnectionError(f"the database connection was lost: {exc}") from exc
-        raise _refused(statement, exc) from exc
     except BaseException as exc:
+        answered = isinstance(exc, asyncpg.PostgresError)  # the server's error, not the wire's
+        lost = driver.is_closed() or (answered and is_outage(exc))  # shutting down, say
+        if answered and not lost:
+            raise _refused(statement, exc) from exc
         await conn.invalidate()
-        if isinstance(exc, Exception) and driver.is_closed():
+        if isinstance(exc, Exception) and lost:
             # What SQLAlchemy would have said: the connection is gone (an outage).
             raise sa_exc.DisconnectionError(f"the database connection was lost: {exc}") from exc
         raise
@@ -132,7 +131,7 @@ def _autocommit(conn: AsyncConnection) -> bool:
     return sync is not None and sync.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
 
-def _refused(statement: str, exc: asyncpg.PostgresError) -> sa_exc.DBAPIError:
+def _refused(statement: str, exc: BaseException) -> sa_exc.DBAPIError:
     """The database's refusal as SQLAlchemy reports it, by SQLSTATE class:
     23 integrity (a key taken), 22 data (a value it cannot store), else any."""
     state = str(getattr(exc, "sqlstate", "") or "")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from events import CloudEvent, outbox_rows, write_outbox
 from services.shared.auth.oauth_store import OAuthStore
 from services.shared.auth.store import AccountStore
+from services.shared.db import statement_alone
 from services.tasks.domain.model import Task
 from services.tasks.repository import TaskRepository
 
@@ -165,9 +166,11 @@ class UnitOfWork:
             await self.commit()
             return done
         assert not self._reading, "a reading unit cannot write"
-        async with self._outside_transaction() as conn:
+        conn = self.connection
+        with statement_alone(conn):  # the driver's statement commits as it runs
             done = await work
-            await conn.commit()  # SQLAlchemy's side: the database's ended with the statement
+        if conn.in_transaction():  # `work` went through SQLAlchemy, which began one
+            await conn.commit()
         self._committed()
         return done
 

@@ -17,7 +17,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.runtime import is_outage
-from services.shared.db import UTCDateTime, create_engine, driver_execute, execute_counted, reader
+from services.shared.db import (
+    UTCDateTime,
+    create_engine,
+    driver_execute,
+    execute_counted,
+    reader,
+    statement_alone,
+)
 
 POOL = 3
 CALLERS = 12
@@ -185,4 +192,66 @@ async def test_a_counted_write_runs_on_the_driver_alone_and_through_sqlalchemy_i
     finally:
         async with engine.begin() as conn:
             await conn.run_sync(table.metadata.drop_all)
+        await engine.dispose()
+
+
+async def test_a_write_alone_commits_on_the_driver_only_while_no_transaction_is_open(
+    postgres_url: str,
+) -> None:
+    # `statement_alone`: the unit's one write commits as it runs, without the
+    # connection switching to autocommit. Once a transaction is open on the
+    # connection, or for another connection, a write joins its transaction.
+    engine = create_engine(postgres_url, pool_size=2)
+    name = f"alone_{uuid.uuid4().hex[:8]}"
+    insert = sa.text(f"INSERT INTO {name} (id) VALUES (:id)").bindparams(
+        sa.bindparam("id", type_=sa.Integer)
+    )
+    through_sqlalchemy: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("INSERT"):
+            through_sqlalchemy.append(statement)
+
+    async def kept() -> list[int]:
+        async with engine.connect() as conn:
+            found = await conn.execute(sa.text(f"SELECT id FROM {name} ORDER BY id"))
+            return list(found.scalars())
+
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f"CREATE TABLE {name} (id int PRIMARY KEY)"))
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", note)
+        async with engine.connect() as conn:
+            with statement_alone(conn):
+                assert await execute_counted(conn, insert, {"id": 1}) == 1
+                assert not conn.in_transaction()
+                assert conn.sync_connection is not None
+                assert "isolation_level" not in conn.sync_connection.get_execution_options()
+            assert through_sqlalchemy == []
+            assert await kept() == [1]  # committed, seen from another connection
+
+            # Outside the block: through SQLAlchemy, in its transaction.
+            assert await execute_counted(conn, insert, {"id": 2}) == 1
+            await conn.rollback()
+            assert len(through_sqlalchemy) == 1
+
+            # Inside it, with a transaction already open: the write joins it.
+            with statement_alone(conn):
+                await conn.execute(sa.text("SELECT 1"))
+                assert await execute_counted(conn, insert, {"id": 3}) == 1
+            await conn.rollback()
+            assert len(through_sqlalchemy) == 2
+
+            # Another connection's write is not alone because this one is.
+            async with engine.connect() as other:
+                with statement_alone(conn):
+                    assert await execute_counted(other, insert, {"id": 4}) == 1
+                await other.rollback()
+            assert len(through_sqlalchemy) == 3
+        assert await kept() == [1]
+    finally:
+        if sa.event.contains(engine.sync_engine, "before_cursor_execute", note):
+            sa.event.remove(engine.sync_engine, "before_cursor_execute", note)
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
         await engine.dispose()

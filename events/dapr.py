@@ -432,7 +432,7 @@ class DaprBus:
                 await self._sdk.publish_event(
                     pubsub_name=self._pubsub,
                     topic_name=topic,
-                    data=json.dumps(event.to_json_dict()).encode(),
+                    data=event.to_json().encode(),
                     publish_metadata={"partitionKey": event.userid},
                     data_content_type=CLOUDEVENTS_JSON,
                 )
@@ -452,7 +452,7 @@ class DaprBus:
             "POST",
             path,
             params={"metadata.partitionKey": event.userid},
-            content=json.dumps(event.to_json_dict()).encode(),
+            content=event.to_json().encode(),
             headers=_publish_headers(event),
         )
         if not response.is_success:

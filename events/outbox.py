@@ -11,7 +11,6 @@ entries to mark it sent. The id is the commit order; `partition_key` keeps
 one user's events together.
 """
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -82,7 +81,7 @@ def outbox_rows(events: Sequence[CloudEvent]) -> list[dict[str, object]]:
                 "topic": _topic(event),
                 "event_type": event.type,
                 "partition_key": event.userid,
-                "payload": json.dumps(event.to_json_dict(), separators=(",", ":")),
+                "payload": event.to_json(),
                 "created_at": event.time,
             }
         )

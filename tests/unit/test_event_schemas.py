@@ -1,6 +1,7 @@
 """Every event's data has a schema: producers cannot build an event that does
 not match it, and consumers dead-letter one that does not instead of handling it."""
 
+import json
 import uuid
 from typing import Any
 
@@ -72,6 +73,24 @@ def test_every_event_points_at_its_schema() -> None:
     )
     assert event.dataschema == f"{DEFAULT_SCHEMA_BASE}/task.updated.json"
     assert event.to_json_dict()["dataschema"] == event.dataschema
+
+
+def test_an_event_as_stored_and_sent_reads_back_the_same() -> None:
+    # `to_json` is what the outbox keeps and the buses send: every attribute of
+    # the event (none of its empty ones), any text, one line of compact JSON.
+    title = 'Miete zahlen \u00fc \U0001f4b6 "quoted" \\ back\nslash \u2028 \x00 nul'
+    event = new_event(
+        EventType.TASK_CREATED,
+        source="/tests",
+        user_id=uuid.uuid4(),
+        subject=None,
+        data={"task": task_data(title=title)},
+    )
+    text = event.to_json()
+    assert json.loads(text) == event.to_json_dict()
+    assert CloudEvent.model_validate_json(text) == event
+    assert json.loads(text)["data"]["task"]["title"] == title
+    assert "\n" not in text and ", " not in text and '"subject"' not in text
 
 
 def test_the_schema_base_is_configurable_and_must_be_absolute() -> None:

@@ -20,10 +20,13 @@ async def _container(request: Request) -> AppContext:
 
 
 ContainerDep = Annotated[AppContext, Depends(_container)]
+# The dependencies of every task route (`UowDep`, `CurrentUser`) take the request
+# and call `_container` themselves: each dependency FastAPI solves costs
+# microseconds on every request.
 
 
-async def _uow(container: ContainerDep) -> AsyncIterator[UnitOfWork]:
-    async with container.uow() as uow:
+async def _uow(request: Request) -> AsyncIterator[UnitOfWork]:
+    async with (await _container(request)).uow() as uow:
         yield uow
 
 
@@ -32,9 +35,10 @@ _bearer = HTTPBearer(auto_error=False, description="An access token or a persona
 
 
 async def _current_user(
-    container: ContainerDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    container = await _container(request)
     if credentials is None:
         raise AuthError("send Authorization: Bearer <access token>")
     # Its own short transaction: a route that reads through other connections

@@ -90,7 +90,9 @@ def test_an_event_as_stored_and_sent_reads_back_the_same() -> None:
     assert json.loads(text) == event.to_json_dict()
     assert CloudEvent.model_validate_json(text) == event
     assert json.loads(text)["data"]["task"]["title"] == title
-    assert "\n" not in text and ", " not in text and '"subject"' not in text
+    assert "\n" not in text
+    assert ", " not in text
+    assert '"subject"' not in text
 
 
 def test_the_schema_base_is_configurable_and_must_be_absolute() -> None:

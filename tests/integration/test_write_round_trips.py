@@ -8,6 +8,7 @@ driver directly."""
 from collections.abc import AsyncIterator
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.shared.auth import accounts
@@ -81,6 +82,23 @@ async def test_a_unit_that_read_first_creates_inside_its_transaction(engine: Asy
             "SELECT count(*) FROM tasks WHERE title = 'Water the plants'"
         )
         assert found.scalar_one() == 1
+
+
+async def test_a_write_alone_that_goes_through_sqlalchemy_is_committed(
+    engine: AsyncEngine,
+) -> None:
+    # Only a statement sent to the driver commits as it runs; one through
+    # SQLAlchemy begins a transaction, which `run_alone` commits.
+    user, task = await _user_with_task(engine, "Alone")
+    rename = sa.text("UPDATE tasks SET title = 'Alone, renamed' WHERE id = :id")
+    async with sent_statements(engine) as sent, UnitOfWork(engine) as uow:
+        await uow.run_alone(uow.connection.execute(rename, {"id": task.id}))
+        assert not uow.connection.in_transaction()
+    assert _words(sent) == [("BEGIN", True), ("UPDATE", True), ("COMMIT", False)]
+    async with UnitOfWork(engine) as uow:
+        found = await uow.tasks.get(user.user_id, task.id)
+        assert found is not None
+        assert found.title == "Alone, renamed"
 
 
 async def test_a_change_is_a_read_and_one_statement(engine: AsyncEngine) -> None:
